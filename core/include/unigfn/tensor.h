@@ -1,0 +1,192 @@
+/* tensor.h — tensors, the numerics context, differentiable ops and reverse-mode autograd.
+ *
+ * Shape of the design (after ggml and llm.c):
+ *  - A tensor is a header (shape, strides, dtype, device, data pointer) that doubles as a graph node:
+ *    an op that sees an input requiring grad records a ug_node on the context's tape.
+ *  - Activations and tape nodes live in the context's step arena and die at ug_step_reset();
+ *    parameters live in flat per-group blocks owned by ug_params (nn.h) and outlive steps.
+ *  - Every op's backward rule is written with these same ops, so with `create_graph` the gradient is
+ *    itself differentiable (gradients of gradients: sliced score matching, energy gradients).
+ *  - Errors are sticky on the context: an op given a NULL input or bad shapes returns NULL and records
+ *    the first error (op name and shapes), so expressions can be chained and checked once at the end.
+ *
+ * Conventions: float32 data, up to 4 dims, shapes are int64_t, axis may be negative (-1 = last).
+ * Index tensors (gather, scatter_add, index_select, one_hot) have dtype UG_I32 and never get gradients.
+ * Masks/conditions are float tensors read as (value != 0). */
+#ifndef UNIGFN_TENSOR_H
+#define UNIGFN_TENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "unigfn/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UG_MAX_DIMS 4
+
+typedef enum ug_dtype { UG_F32 = 0, UG_I32 = 1 } ug_dtype;
+typedef enum ug_device { UG_CPU = 0, UG_CUDA = 1 } ug_device;
+
+typedef struct ug_ctx ug_ctx;
+typedef struct ug_node ug_node;
+typedef struct ug_tensor ug_tensor;
+
+struct ug_tensor {
+    void *data;                    /* first element (view offset already applied) */
+    int64_t shape[UG_MAX_DIMS];    /* unused trailing dims are 1 */
+    int64_t stride[UG_MAX_DIMS];   /* in elements; 0 means broadcast along that dim */
+    int32_t ndim;                  /* 0 (scalar) .. 4 */
+    uint8_t dtype;                 /* ug_dtype */
+    uint8_t device;                /* ug_device */
+    uint8_t requires_grad;         /* a parameter in some group, or computed from one under grad mode */
+    uint8_t is_leaf;               /* not produced by a recorded op */
+    int32_t group;                 /* parameter group index for parameters, -1 otherwise */
+    ug_node *node;                 /* op that produced it (NULL for leaves) */
+    ug_tensor *grad;               /* parameters: view of the group's gradient block */
+    ug_tensor *base;               /* views: the tensor whose storage this one shares */
+    const char *name;              /* optional, for messages and checkpoints */
+    void *bw_acc;                  /* private to the autograd engine (accumulated gradient) */
+    uint32_t bw_epoch;             /* private to the autograd engine */
+};
+
+/* ---- Context ---------------------------------------------------------------------------- */
+/* arena_bytes: initial step-arena size (it grows by chaining blocks when needed). */
+ug_ctx *ug_ctx_new(size_t arena_bytes);
+void ug_ctx_free(ug_ctx *ctx);
+/* Drop every activation and tape node of the current step (parameters are untouched). */
+void ug_step_reset(ug_ctx *ctx);
+/* Sticky error: first failure since the last clear. */
+ug_status ug_ctx_status(const ug_ctx *ctx);
+const char *ug_ctx_errmsg(const ug_ctx *ctx);
+void ug_ctx_clear_error(ug_ctx *ctx);
+ug_status ug_ctx_fail(ug_ctx *ctx, ug_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Grad mode: when off, ops record nothing (sampling, evaluation). Returns the previous mode. */
+bool ug_set_grad_enabled(ug_ctx *ctx, bool on);
+bool ug_grad_enabled(const ug_ctx *ctx);
+/* Threads for our kernels and BLAS (0 = all cores). */
+void ug_set_threads(ug_ctx *ctx, int n);
+int ug_get_threads(const ug_ctx *ctx);
+/* Bytes currently / at most used by the step arena (for memory reports). */
+size_t ug_arena_used(const ug_ctx *ctx);
+size_t ug_arena_peak(const ug_ctx *ctx);
+/* Raw step-arena allocation (64-byte aligned) for plugin scratch that dies with the step. */
+void *ug_arena_alloc(ug_ctx *ctx, size_t bytes);
+
+/* ---- Construction (in the step arena) ---------------------------------------------------- */
+ug_tensor *ug_new(ug_ctx *ctx, ug_dtype dt, int ndim, const int64_t *shape);
+ug_tensor *ug_new1(ug_ctx *ctx, int64_t d0);                       /* [d0] f32, uninitialised */
+ug_tensor *ug_new2(ug_ctx *ctx, int64_t d0, int64_t d1);           /* [d0,d1] */
+ug_tensor *ug_new3(ug_ctx *ctx, int64_t d0, int64_t d1, int64_t d2);
+ug_tensor *ug_zeros(ug_ctx *ctx, int ndim, const int64_t *shape);
+ug_tensor *ug_full(ug_ctx *ctx, int ndim, const int64_t *shape, float v);
+ug_tensor *ug_scalar(ug_ctx *ctx, float v);                        /* 0-d */
+ug_tensor *ug_from_f32(ug_ctx *ctx, const float *src, int ndim, const int64_t *shape);  /* copies */
+ug_tensor *ug_from_i32(ug_ctx *ctx, const int32_t *src, int ndim, const int64_t *shape);
+ug_tensor *ug_zeros_like(ug_ctx *ctx, const ug_tensor *x);
+/* A header over caller-owned memory (not copied, not freed): e.g. a data batch. */
+ug_tensor *ug_wrap(ug_ctx *ctx, void *data, ug_dtype dt, int ndim, const int64_t *shape);
+/* Mark a non-parameter tensor as a differentiation target for ug_grad (e.g. the input x of a score). */
+ug_tensor *ug_requires_grad(ug_ctx *ctx, ug_tensor *x);
+
+/* ---- Inspection ---------------------------------------------------------------------------- */
+int64_t ug_numel(const ug_tensor *x);
+bool ug_is_contiguous(const ug_tensor *x);
+float *ug_f32(const ug_tensor *x);       /* data as float*, NULL if not F32 (contiguity not implied) */
+int32_t *ug_i32(const ug_tensor *x);
+float ug_item(const ug_tensor *x);       /* value of a one-element tensor */
+/* "[128, 32]" into buf; for messages. */
+const char *ug_shape_str(const ug_tensor *x, char *buf, size_t cap);
+/* Materialise any view as a contiguous tensor (returns x itself if already contiguous). */
+ug_tensor *ug_contiguous(ug_ctx *ctx, ug_tensor *x);
+
+/* ---- Elementwise, broadcasting (differentiable) ------------------------------------------- */
+ug_tensor *ug_add(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);
+ug_tensor *ug_sub(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);
+ug_tensor *ug_mul(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);
+ug_tensor *ug_div(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);
+ug_tensor *ug_pow(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);        /* a > 0 where b is not integral */
+ug_tensor *ug_add_scalar(ug_ctx *ctx, ug_tensor *a, float s);
+ug_tensor *ug_mul_scalar(ug_ctx *ctx, ug_tensor *a, float s);
+ug_tensor *ug_rsub_scalar(ug_ctx *ctx, ug_tensor *a, float s);     /* s - a */
+ug_tensor *ug_pow_scalar(ug_ctx *ctx, ug_tensor *a, float p);      /* a^p */
+ug_tensor *ug_neg(ug_ctx *ctx, ug_tensor *a);
+ug_tensor *ug_exp(ug_ctx *ctx, ug_tensor *a);
+ug_tensor *ug_log(ug_ctx *ctx, ug_tensor *a);
+ug_tensor *ug_log1p(ug_ctx *ctx, ug_tensor *a);
+ug_tensor *ug_sqrt(ug_ctx *ctx, ug_tensor *a);
+ug_tensor *ug_square(ug_ctx *ctx, ug_tensor *a);
+ug_tensor *ug_abs(ug_ctx *ctx, ug_tensor *a);
+ug_tensor *ug_clamp(ug_ctx *ctx, ug_tensor *a, float lo, float hi); /* use ±INFINITY for one side */
+ug_tensor *ug_relu(ug_ctx *ctx, ug_tensor *a);
+ug_tensor *ug_leaky_relu(ug_ctx *ctx, ug_tensor *a, float slope);
+ug_tensor *ug_elu(ug_ctx *ctx, ug_tensor *a, float alpha);
+ug_tensor *ug_silu(ug_ctx *ctx, ug_tensor *a);
+ug_tensor *ug_gelu(ug_ctx *ctx, ug_tensor *a);                     /* exact (erf) form */
+ug_tensor *ug_sigmoid(ug_ctx *ctx, ug_tensor *a);
+ug_tensor *ug_tanh(ug_ctx *ctx, ug_tensor *a);
+ug_tensor *ug_softplus(ug_ctx *ctx, ug_tensor *a);
+/* out = cond != 0 ? a : b, all three broadcast together; cond gets no gradient. */
+ug_tensor *ug_where(ug_ctx *ctx, ug_tensor *cond, ug_tensor *a, ug_tensor *b);
+/* out = mask != 0 ? value : x */
+ug_tensor *ug_masked_fill(ug_ctx *ctx, ug_tensor *x, ug_tensor *mask, float value);
+
+/* ---- Reductions ---------------------------------------------------------------------------- */
+ug_tensor *ug_sum(ug_ctx *ctx, ug_tensor *x, int axis, bool keepdim);
+ug_tensor *ug_mean(ug_ctx *ctx, ug_tensor *x, int axis, bool keepdim);
+ug_tensor *ug_max(ug_ctx *ctx, ug_tensor *x, int axis, bool keepdim);   /* grad to the first argmax */
+ug_tensor *ug_logsumexp(ug_ctx *ctx, ug_tensor *x, int axis, bool keepdim);
+ug_tensor *ug_sum_all(ug_ctx *ctx, ug_tensor *x);                       /* 0-d */
+ug_tensor *ug_mean_all(ug_ctx *ctx, ug_tensor *x);                      /* 0-d */
+ug_tensor *ug_log_softmax(ug_ctx *ctx, ug_tensor *x, int axis);
+ug_tensor *ug_softmax(ug_ctx *ctx, ug_tensor *x, int axis);
+/* Sum x down to `shape` over broadcast dimensions (the adjoint of broadcasting). */
+ug_tensor *ug_sum_to(ug_ctx *ctx, ug_tensor *x, int ndim, const int64_t *shape);
+/* Broadcast x to `shape` (a view with stride-0 dims; differentiable). */
+ug_tensor *ug_expand(ug_ctx *ctx, ug_tensor *x, int ndim, const int64_t *shape);
+
+/* ---- Linear algebra (cblas_sgemm) --------------------------------------------------------- */
+/* a [..., M, K] @ b [..., K, N] -> [..., M, N]; 2-D, or batched with broadcast batch dims.
+ * Transposed views (ug_transpose) are passed to BLAS without copying. */
+ug_tensor *ug_matmul(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);
+/* y = x @ w^T + bias: x [B, in], w [out, in], bias [out] or NULL -> [B, out] (one GEMM). */
+ug_tensor *ug_linear(ug_ctx *ctx, ug_tensor *x, ug_tensor *w, ug_tensor *bias);
+
+/* ---- Shape and indexing ------------------------------------------------------------------- */
+ug_tensor *ug_reshape(ug_ctx *ctx, ug_tensor *x, int ndim, const int64_t *shape);  /* one dim may be -1 */
+ug_tensor *ug_permute(ug_ctx *ctx, ug_tensor *x, const int *perm);
+ug_tensor *ug_transpose(ug_ctx *ctx, ug_tensor *x, int d0, int d1);
+/* x[..., start:start+len, ...] along axis (a view). */
+ug_tensor *ug_slice(ug_ctx *ctx, ug_tensor *x, int axis, int64_t start, int64_t len);
+ug_tensor *ug_concat(ug_ctx *ctx, ug_tensor *const *xs, int n, int axis);
+/* torch.gather: out[i][j] = x[i][idx[i][j]] along axis; idx (I32) has out's shape. */
+ug_tensor *ug_gather(ug_ctx *ctx, ug_tensor *x, int axis, ug_tensor *idx);
+/* torch.scatter_add: out = x; out[i][idx[i][j]] += src[i][j] along axis. */
+ug_tensor *ug_scatter_add(ug_ctx *ctx, ug_tensor *x, int axis, ug_tensor *idx, ug_tensor *src);
+/* Rows (entries along axis) of x picked by a 1-D I32 index. */
+ug_tensor *ug_index_select(ug_ctx *ctx, ug_tensor *x, int axis, ug_tensor *idx);
+/* idx (I32, any shape) -> float one-hot with a new last dim of size k (no gradient). */
+ug_tensor *ug_one_hot(ug_ctx *ctx, ug_tensor *idx, int64_t k);
+/* The same values, cut from the graph. */
+ug_tensor *ug_detach(ug_ctx *ctx, ug_tensor *x);
+
+/* ---- Autograd ------------------------------------------------------------------------------ */
+/* d(out)/d(xs[i]) for i < n; out must have one element. Results go to grads[i] (zeros when xs[i]
+ * does not influence out). With create_graph the results are themselves differentiable. */
+ug_status ug_grad(ug_ctx *ctx, ug_tensor *out, ug_tensor *const *xs, int n, ug_tensor **grads,
+                  bool create_graph);
+/* Accumulate d(loss)/d(param) into the gradient blocks of the parameter groups whose bit is set in
+ * group_mask (bit g = group index g); other parameters get nothing and are not computed through. */
+ug_status ug_backward(ug_ctx *ctx, ug_tensor *loss, uint64_t group_mask);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,84 @@
+/* internal.h — the numerics context, the tape node and helpers shared by the op files (core only). */
+#ifndef UG_INTERNAL_H
+#define UG_INTERNAL_H
+
+#include "unigfn/tensor.h"
+#include "backend.h"
+
+typedef struct ug_arena_block {
+    struct ug_arena_block *next;
+    size_t cap, used;
+    unsigned char *mem;
+} ug_arena_block;
+
+/* Backward rule: given d(loss)/d(out) = gout, write d(loss)/d(in[i]) into gin[i] for each i with
+ * need[i]; leave gin[i] NULL otherwise. Written with differentiable ops (see tensor.h). */
+typedef void (*ug_backward_fn)(ug_ctx *ctx, ug_node *n, ug_tensor *gout, ug_tensor **gin,
+                               const bool *need);
+
+#define UG_NODE_MAX_IN 3
+
+struct ug_node {
+    const char *op;          /* name, for messages */
+    ug_backward_fn backward;
+    ug_tensor *out;
+    ug_tensor **in;          /* nin inputs (array in the arena) */
+    int nin;
+    int64_t seq;             /* position on the tape */
+    float f[4];              /* saved scalars */
+    int64_t i[8];            /* saved integers (axes, shapes) */
+    ug_tensor *saved;        /* saved tensor (index, argmax) */
+    uint8_t reach;           /* engine: leads to a differentiation target */
+};
+
+struct ug_ctx {
+    ug_arena_block *arena;   /* current block (head of the chain) */
+    size_t arena_first_cap;
+    size_t arena_used_total, arena_peak;
+    ug_node **tape;
+    int64_t tape_n, tape_cap;
+    bool grad_enabled;
+    int threads;
+    uint32_t epoch;          /* increments per backward call; tags bw_acc */
+    ug_error err;
+    const ug_backend *be;
+};
+
+/* Allocation in the step arena (64-byte aligned); records an error and returns NULL on failure. */
+void *ug__alloc(ug_ctx *ctx, size_t bytes);
+ug_tensor *ug__header(ug_ctx *ctx);
+/* A fresh contiguous tensor with the given shape. */
+ug_tensor *ug__empty(ug_ctx *ctx, ug_dtype dt, int ndim, const int64_t *shape);
+void ug__set_contiguous_strides(ug_tensor *t);
+/* A view header sharing x's storage (copied shape/strides, no node). */
+ug_tensor *ug__view(ug_ctx *ctx, ug_tensor *x);
+
+/* Record a node producing `out` if grad mode is on and any input requires grad. */
+ug_node *ug__record(ug_ctx *ctx, ug_tensor *out, const char *op, ug_backward_fn bw, int nin,
+                    ug_tensor *const *in);
+
+/* Broadcast shapes of a and b into out (right-aligned); false + error if incompatible. */
+bool ug__broadcast_shape(ug_ctx *ctx, const char *op, const ug_tensor *a, const ug_tensor *b,
+                         int *ndim, int64_t *shape);
+/* Strides of x seen with out's (broadcast) shape: right-aligned to 4 dims, 0 where broadcast. */
+void ug__bcast_strides4(const ug_tensor *x, int out_ndim, const int64_t *out_shape, int64_t sh4[4],
+                        int64_t st4[4]);
+int ug__axis(ug_ctx *ctx, const char *op, const ug_tensor *x, int axis);
+bool ug__same_shape(const ug_tensor *a, const ug_tensor *b);
+const char *ug__shp(const ug_tensor *x, char *buf);  /* buf of >= 64 bytes */
+
+/* Fail with "op: message (shapes)" and return NULL. */
+ug_tensor *ug__fail_null(ug_ctx *ctx, const char *op, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Input checks shared by every op: NULL propagates silently (the error is already recorded). */
+#define UG_CHECK_IN(ctx, x) \
+    do { if (!(x) || (ctx)->err.code != UG_OK) return NULL; } while (0)
+
+/* Sum `g` down to the shape of `like` (adjoint of broadcasting); identity if shapes match. */
+ug_tensor *ug__unbroadcast(ug_ctx *ctx, ug_tensor *g, const ug_tensor *like);
+
+#endif

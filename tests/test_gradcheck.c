@@ -1,0 +1,326 @@
+/* test_gradcheck.c — finite-difference gradient checks for every differentiable op, including
+ * broadcasting and non-contiguous (transposed / sliced) inputs, and second-order checks (gradient of
+ * a gradient) for matmul, the activations, log_softmax and logsumexp.
+ *
+ * Each case builds its output from leaf tensors; the checked scalar is f = sum(out * R) with fixed
+ * random R, so every output element contributes with a different weight. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "unigfn/tensor.h"
+
+#define MAXLEAF 3
+
+typedef ug_tensor *(*case_fn)(ug_ctx *c, ug_tensor **x);
+
+typedef struct {
+    const char *name;
+    int nleaf;
+    int ndim[MAXLEAF];
+    int64_t shape[MAXLEAF][4];
+    float lo, hi;         /* leaf values drawn in [lo, hi] ... */
+    float gap;            /* ... and kept at least `gap` away from 0 (kinks of relu/abs/clamp) */
+    case_fn fn;
+    bool second;          /* also check second order */
+} gc_case;
+
+static uint64_t lcg = 88172645463325252ull;
+static float frand(void) {
+    lcg ^= lcg << 13;
+    lcg ^= lcg >> 7;
+    lcg ^= lcg << 17;
+    return (float)((lcg >> 11) * (1.0 / 9007199254740992.0));
+}
+
+typedef struct {
+    float *data[MAXLEAF];
+    int64_t n[MAXLEAF];
+    float *R;            /* weights of the output */
+    int64_t nR;
+    float *V[MAXLEAF];   /* weights of the first gradient (second-order checks) */
+} gc_state;
+
+static ug_tensor *wrap_leaves(ug_ctx *c, const gc_case *k, gc_state *s, ug_tensor **x) {
+    for (int i = 0; i < k->nleaf; i++) x[i] = ug_requires_grad(c, ug_wrap(c, s->data[i], UG_F32, k->ndim[i], k->shape[i]));
+    return k->fn(c, x);
+}
+
+/* f = sum(out * R) */
+static ug_tensor *objective(ug_ctx *c, const gc_case *k, gc_state *s, ug_tensor **x) {
+    ug_tensor *out = wrap_leaves(c, k, s, x);
+    if (!out) return NULL;
+    int64_t n = ug_numel(out);
+    if (!s->R) {
+        s->nR = n;
+        s->R = malloc(sizeof(float) * (size_t)(n ? n : 1));
+        for (int64_t i = 0; i < n; i++) s->R[i] = frand() * 2.0f - 1.0f;
+    }
+    ug_tensor *R = ug_wrap(c, s->R, UG_F32, out->ndim, out->shape);
+    return ug_sum_all(c, ug_mul(c, out, R));
+}
+
+/* h = sum_i sum(grad_i f * V_i), built with create_graph so it can be differentiated again. */
+static ug_tensor *objective2(ug_ctx *c, const gc_case *k, gc_state *s, ug_tensor **x) {
+    ug_tensor *f = objective(c, k, s, x);
+    if (!f) return NULL;
+    ug_tensor *g[MAXLEAF];
+    if (ug_grad(c, f, x, k->nleaf, g, true)) return NULL;
+    ug_tensor *h = ug_scalar(c, 0.0f);
+    for (int i = 0; i < k->nleaf; i++) {
+        ug_tensor *V = ug_wrap(c, s->V[i], UG_F32, k->ndim[i], k->shape[i]);
+        h = ug_add(c, h, ug_sum_all(c, ug_mul(c, g[i], V)));
+    }
+    return h;
+}
+
+static double eval_scalar(ug_ctx *c, const gc_case *k, gc_state *s, bool second) {
+    ug_step_reset(c);
+    ug_tensor *x[MAXLEAF];
+    ug_tensor *f = second ? objective2(c, k, s, x) : objective(c, k, s, x);
+    return f ? (double)ug_item(f) : NAN;
+}
+
+static void run_case(ug_ctx *c, const gc_case *k, bool second) {
+    gc_state s = {0};
+    for (int i = 0; i < k->nleaf; i++) {
+        int64_t n = 1;
+        for (int d = 0; d < k->ndim[i]; d++) n *= k->shape[i][d];
+        s.n[i] = n;
+        s.data[i] = malloc(sizeof(float) * (size_t)(n ? n : 1));
+        s.V[i] = malloc(sizeof(float) * (size_t)(n ? n : 1));
+        for (int64_t j = 0; j < n; j++) {
+            float v;
+            do v = k->lo + (k->hi - k->lo) * frand();
+            while (fabsf(v) < k->gap);
+            s.data[i][j] = v;
+            s.V[i][j] = frand() * 2.0f - 1.0f;
+        }
+    }
+    ug_ctx_clear_error(c);
+    ug_step_reset(c);
+    ug_tensor *x[MAXLEAF], *g[MAXLEAF];
+    ug_tensor *f = second ? objective2(c, k, &s, x) : objective(c, k, &s, x);
+    bool ok = f && ug_grad(c, f, x, k->nleaf, g, false) == UG_OK;
+    CHECK(ok, "%s%s: forward/backward failed: %s", k->name, second ? " (2nd order)" : "", ug_ctx_errmsg(c));
+    if (!ok) goto done;
+    float *an[MAXLEAF];
+    for (int i = 0; i < k->nleaf; i++) {
+        an[i] = malloc(sizeof(float) * (size_t)(s.n[i] ? s.n[i] : 1));
+        ug_tensor *gc = ug_contiguous(c, g[i]);
+        memcpy(an[i], ug_f32(gc), sizeof(float) * (size_t)s.n[i]);
+    }
+    int bad = 0;
+    for (int i = 0; i < k->nleaf; i++) {
+        for (int64_t j = 0; j < s.n[i]; j++) {
+            float orig = s.data[i][j];
+            float eps = 2e-3f * fmaxf(1.0f, fabsf(orig));
+            s.data[i][j] = orig + eps;
+            double fp = eval_scalar(c, k, &s, second);
+            s.data[i][j] = orig - eps;
+            double fm = eval_scalar(c, k, &s, second);
+            s.data[i][j] = orig;
+            double fd = (fp - fm) / (2.0 * eps);
+            double a = an[i][j];
+            double tol = (second ? 2e-2 : 1e-2) * fmax(1.0, fabs(fd));
+            if (!(fabs(a - fd) <= tol) && bad++ < 3)
+                fprintf(stderr, "  %s%s: leaf %d elem %lld: analytic %.6g vs finite-difference %.6g\n",
+                        k->name, second ? " (2nd order)" : "", i, (long long)j, a, fd);
+        }
+        free(an[i]);
+    }
+    CHECK(bad == 0, "%s%s: %d gradient entries disagree", k->name, second ? " (2nd order)" : "", bad);
+done:
+    for (int i = 0; i < k->nleaf; i++) {
+        free(s.data[i]);
+        free(s.V[i]);
+    }
+    free(s.R);
+}
+
+/* ---- cases ---- */
+#define T(a) ug_transpose(c, a, 0, 1)
+static ug_tensor *f_add(ug_ctx *c, ug_tensor **x) { return ug_add(c, x[0], x[1]); }          /* [3,4]+[4] */
+static ug_tensor *f_sub(ug_ctx *c, ug_tensor **x) { return ug_sub(c, T(x[0]), x[1]); }       /* [4,3]-[4,1] */
+static ug_tensor *f_mul(ug_ctx *c, ug_tensor **x) { return ug_mul(c, x[0], x[1]); }          /* [2,3,4]*[3,1] */
+static ug_tensor *f_div(ug_ctx *c, ug_tensor **x) { return ug_div(c, x[0], x[1]); }
+static ug_tensor *f_pow(ug_ctx *c, ug_tensor **x) { return ug_pow(c, x[0], x[1]); }
+static ug_tensor *f_add_s(ug_ctx *c, ug_tensor **x) { return ug_add_scalar(c, T(x[0]), 0.7f); }
+static ug_tensor *f_mul_s(ug_ctx *c, ug_tensor **x) { return ug_mul_scalar(c, x[0], -1.3f); }
+static ug_tensor *f_rsub_s(ug_ctx *c, ug_tensor **x) { return ug_rsub_scalar(c, x[0], 2.0f); }
+static ug_tensor *f_pow_s(ug_ctx *c, ug_tensor **x) { return ug_pow_scalar(c, x[0], 2.5f); }
+static ug_tensor *f_neg(ug_ctx *c, ug_tensor **x) { return ug_neg(c, x[0]); }
+static ug_tensor *f_exp(ug_ctx *c, ug_tensor **x) { return ug_exp(c, T(x[0])); }
+static ug_tensor *f_log(ug_ctx *c, ug_tensor **x) { return ug_log(c, x[0]); }
+static ug_tensor *f_log1p(ug_ctx *c, ug_tensor **x) { return ug_log1p(c, x[0]); }
+static ug_tensor *f_sqrt(ug_ctx *c, ug_tensor **x) { return ug_sqrt(c, x[0]); }
+static ug_tensor *f_square(ug_ctx *c, ug_tensor **x) { return ug_square(c, x[0]); }
+static ug_tensor *f_abs(ug_ctx *c, ug_tensor **x) { return ug_abs(c, x[0]); }
+static ug_tensor *f_clamp(ug_ctx *c, ug_tensor **x) { return ug_clamp(c, x[0], -0.5f, 0.6f); }
+static ug_tensor *f_relu(ug_ctx *c, ug_tensor **x) { return ug_relu(c, x[0]); }
+static ug_tensor *f_leaky(ug_ctx *c, ug_tensor **x) { return ug_leaky_relu(c, T(x[0]), 0.01f); }
+static ug_tensor *f_elu(ug_ctx *c, ug_tensor **x) { return ug_elu(c, x[0], 1.0f); }
+static ug_tensor *f_silu(ug_ctx *c, ug_tensor **x) { return ug_silu(c, x[0]); }
+static ug_tensor *f_gelu(ug_ctx *c, ug_tensor **x) { return ug_gelu(c, x[0]); }
+static ug_tensor *f_sigmoid(ug_ctx *c, ug_tensor **x) { return ug_sigmoid(c, x[0]); }
+static ug_tensor *f_tanh(ug_ctx *c, ug_tensor **x) { return ug_tanh(c, x[0]); }
+static ug_tensor *f_softplus(ug_ctx *c, ug_tensor **x) { return ug_softplus(c, x[0]); }
+static ug_tensor *f_sum0(ug_ctx *c, ug_tensor **x) { return ug_sum(c, x[0], 0, false); }
+static ug_tensor *f_sum1k(ug_ctx *c, ug_tensor **x) { return ug_sum(c, T(x[0]), -1, true); }
+static ug_tensor *f_mean(ug_ctx *c, ug_tensor **x) { return ug_mean(c, x[0], 1, false); }
+static ug_tensor *f_max(ug_ctx *c, ug_tensor **x) { return ug_max(c, x[0], 1, false); }
+static ug_tensor *f_lse(ug_ctx *c, ug_tensor **x) { return ug_logsumexp(c, x[0], -1, false); }
+static ug_tensor *f_lse0(ug_ctx *c, ug_tensor **x) { return ug_logsumexp(c, T(x[0]), 0, true); }
+static ug_tensor *f_logsm(ug_ctx *c, ug_tensor **x) { return ug_log_softmax(c, x[0], -1); }
+static ug_tensor *f_sm(ug_ctx *c, ug_tensor **x) { return ug_softmax(c, x[0], 0); }
+static ug_tensor *f_sumall(ug_ctx *c, ug_tensor **x) { return ug_mul(c, ug_sum_all(c, x[0]), ug_mean_all(c, x[0])); }
+static ug_tensor *f_mm(ug_ctx *c, ug_tensor **x) { return ug_matmul(c, x[0], x[1]); }              /* [3,4]@[4,5] */
+static ug_tensor *f_mm_t(ug_ctx *c, ug_tensor **x) { return ug_matmul(c, T(x[0]), T(x[1])); }     /* views */
+static ug_tensor *f_bmm(ug_ctx *c, ug_tensor **x) { return ug_matmul(c, x[0], x[1]); }            /* [2,3,4]@[4,2] */
+static ug_tensor *f_linear(ug_ctx *c, ug_tensor **x) { return ug_linear(c, x[0], x[1], x[2]); }
+static ug_tensor *f_mlp2(ug_ctx *c, ug_tensor **x) {  /* second-order through a small network */
+    return ug_tanh(c, ug_linear(c, ug_tanh(c, ug_linear(c, x[0], x[1], x[2])), x[1], NULL));
+}
+static ug_tensor *f_gather(ug_ctx *c, ug_tensor **x) {
+    int32_t idx[] = {2, 0, 0, 1, 3, 3};
+    return ug_gather(c, x[0], 1, ug_from_i32(c, idx, 2, (int64_t[]){2, 3}));
+}
+static ug_tensor *f_scatter(ug_ctx *c, ug_tensor **x) {
+    int32_t idx[] = {1, 0, 1, 2, 2, 2};
+    return ug_scatter_add(c, x[0], 1, ug_from_i32(c, idx, 2, (int64_t[]){2, 3}), x[1]);
+}
+static ug_tensor *f_isel(ug_ctx *c, ug_tensor **x) {
+    int32_t idx[] = {3, 1, 1};
+    return ug_index_select(c, x[0], 1, ug_from_i32(c, idx, 1, (int64_t[]){3}));
+}
+static ug_tensor *f_where(ug_ctx *c, ug_tensor **x) {
+    float cond[] = {1, 0, 0, 1};
+    return ug_where(c, ug_from_f32(c, cond, 1, (int64_t[]){4}), x[0], x[1]);
+}
+static ug_tensor *f_masked(ug_ctx *c, ug_tensor **x) {
+    float m[] = {0, 1, 0};
+    return ug_masked_fill(c, x[0], ug_from_f32(c, m, 2, (int64_t[]){3, 1}), -2.0f);
+}
+static ug_tensor *f_concat(ug_ctx *c, ug_tensor **x) {
+    ug_tensor *xs[2] = {x[0], T(x[1])};
+    return ug_concat(c, xs, 2, 1);
+}
+static ug_tensor *f_slice(ug_ctx *c, ug_tensor **x) { return ug_slice(c, x[0], 1, 1, 2); }
+static ug_tensor *f_reshape(ug_ctx *c, ug_tensor **x) {
+    return ug_mul(c, ug_reshape(c, T(x[0]), 2, (int64_t[]){2, -1}), x[1]);
+}
+static ug_tensor *f_permute(ug_ctx *c, ug_tensor **x) {
+    return ug_mul(c, ug_permute(c, x[0], (int[]){2, 0, 1}), x[1]);
+}
+static ug_tensor *f_expand(ug_ctx *c, ug_tensor **x) {
+    return ug_mul(c, ug_expand(c, x[0], 2, (int64_t[]){3, 4}), x[1]);
+}
+static ug_tensor *f_sum_to(ug_ctx *c, ug_tensor **x) { return ug_sum_to(c, x[0], 2, (int64_t[]){1, 4}); }
+static ug_tensor *f_onehot(ug_ctx *c, ug_tensor **x) {
+    int32_t idx[] = {2, 0, 1};
+    return ug_mul(c, ug_one_hot(c, ug_from_i32(c, idx, 1, (int64_t[]){3}), 3), x[0]);
+}
+
+#define S1(a) 1, {1}, {{a}}
+#define S2(a, b) 1, {2}, {{a, b}}
+#define S3(a, b, c_) 1, {3}, {{a, b, c_}}
+
+static const gc_case cases[] = {
+    {"add broadcast", 2, {2, 1}, {{3, 4}, {4}}, -1, 1, 0, f_add, false},
+    {"sub transposed", 2, {2, 2}, {{3, 4}, {4, 1}}, -1, 1, 0, f_sub, false},
+    {"mul broadcast 3d", 2, {3, 2}, {{2, 3, 4}, {3, 1}}, -1, 1, 0, f_mul, true},
+    {"div", 2, {2, 2}, {{3, 4}, {3, 4}}, 0.5f, 2, 0, f_div, true},
+    {"pow", 2, {2, 1}, {{3, 4}, {4}}, 0.5f, 2, 0, f_pow, true},
+    {"add_scalar", 1, {2}, {{3, 4}}, -1, 1, 0, f_add_s, false},
+    {"mul_scalar", 1, {2}, {{3, 4}}, -1, 1, 0, f_mul_s, false},
+    {"rsub_scalar", 1, {2}, {{3, 4}}, -1, 1, 0, f_rsub_s, false},
+    {"pow_scalar", 1, {2}, {{3, 4}}, 0.5f, 2, 0, f_pow_s, true},
+    {"neg", 1, {2}, {{3, 4}}, -1, 1, 0, f_neg, false},
+    {"exp (view)", 1, {2}, {{3, 4}}, -1, 1, 0, f_exp, true},
+    {"log", 1, {2}, {{3, 4}}, 0.5f, 2, 0, f_log, true},
+    {"log1p", 1, {2}, {{3, 4}}, 0.1f, 2, 0, f_log1p, true},
+    {"sqrt", 1, {2}, {{3, 4}}, 0.5f, 2, 0, f_sqrt, true},
+    {"square", 1, {2}, {{3, 4}}, -1, 1, 0, f_square, true},
+    {"abs", 1, {2}, {{3, 4}}, -1, 1, 0.05f, f_abs, true},
+    {"clamp", 1, {2}, {{3, 4}}, -1, 1, 0.05f, f_clamp, true},
+    {"relu", 1, {2}, {{3, 4}}, -1, 1, 0.05f, f_relu, true},
+    {"leaky_relu (view)", 1, {2}, {{3, 4}}, -1, 1, 0.05f, f_leaky, true},
+    {"elu", 1, {2}, {{3, 4}}, -2, 2, 0.05f, f_elu, true},
+    {"silu", 1, {2}, {{3, 4}}, -2, 2, 0, f_silu, true},
+    {"gelu", 1, {2}, {{3, 4}}, -2, 2, 0, f_gelu, true},
+    {"sigmoid", 1, {2}, {{3, 4}}, -2, 2, 0, f_sigmoid, true},
+    {"tanh", 1, {2}, {{3, 4}}, -2, 2, 0, f_tanh, true},
+    {"softplus", 1, {2}, {{3, 4}}, -2, 2, 0, f_softplus, true},
+    {"sum axis 0", 1, {2}, {{3, 4}}, -1, 1, 0, f_sum0, false},
+    {"sum keepdim (view)", 1, {2}, {{3, 4}}, -1, 1, 0, f_sum1k, false},
+    {"mean", 1, {3}, {{2, 3, 4}}, -1, 1, 0, f_mean, false},
+    {"max", 1, {2}, {{3, 5}}, -1, 1, 0, f_max, false},
+    {"logsumexp", 1, {2}, {{3, 5}}, -2, 2, 0, f_lse, true},
+    {"logsumexp axis 0 (view)", 1, {2}, {{3, 5}}, -2, 2, 0, f_lse0, true},
+    {"log_softmax", 1, {2}, {{3, 5}}, -2, 2, 0, f_logsm, true},
+    {"softmax", 1, {2}, {{4, 3}}, -2, 2, 0, f_sm, true},
+    {"sum_all * mean_all", 1, {2}, {{3, 4}}, -1, 1, 0, f_sumall, true},
+    {"matmul", 2, {2, 2}, {{3, 4}, {4, 5}}, -1, 1, 0, f_mm, true},
+    {"matmul transposed views", 2, {2, 2}, {{4, 3}, {5, 4}}, -1, 1, 0, f_mm_t, true},
+    {"matmul batched broadcast", 2, {3, 2}, {{2, 3, 4}, {4, 2}}, -1, 1, 0, f_bmm, true},
+    {"linear", 3, {2, 2, 1}, {{5, 4}, {3, 4}, {3}}, -1, 1, 0, f_linear, true},
+    {"mlp second order", 3, {2, 2, 1}, {{3, 4}, {4, 4}, {4}}, -1, 1, 0, f_mlp2, true},
+    {"gather", 1, {2}, {{2, 4}}, -1, 1, 0, f_gather, false},
+    {"scatter_add", 2, {2, 2}, {{2, 4}, {2, 3}}, -1, 1, 0, f_scatter, false},
+    {"index_select", 1, {2}, {{2, 4}}, -1, 1, 0, f_isel, false},
+    {"where broadcast", 2, {2, 2}, {{3, 4}, {1, 4}}, -1, 1, 0, f_where, false},
+    {"masked_fill", 1, {2}, {{3, 4}}, -1, 1, 0, f_masked, false},
+    {"concat (view)", 2, {2, 2}, {{3, 2}, {4, 3}}, -1, 1, 0, f_concat, false},
+    {"slice", 1, {2}, {{3, 4}}, -1, 1, 0, f_slice, false},
+    {"reshape of a view", 2, {2, 2}, {{3, 4}, {2, 6}}, -1, 1, 0, f_reshape, false},
+    {"permute", 2, {3, 3}, {{2, 3, 4}, {4, 2, 3}}, -1, 1, 0, f_permute, false},
+    {"expand", 2, {2, 2}, {{1, 4}, {3, 4}}, -1, 1, 0, f_expand, false},
+    {"sum_to", 1, {3}, {{2, 3, 4}}, -1, 1, 0, f_sum_to, false},
+    {"one_hot", 1, {2}, {{3, 3}}, -1, 1, 0, f_onehot, false},
+};
+
+/* Bad input is an error with a message, never a crash. */
+static void check_errors(ug_ctx *c) {
+    ug_ctx_clear_error(c);
+    ug_step_reset(c);
+    ug_tensor *a = ug_zeros(c, 2, (int64_t[]){3, 4}), *b = ug_zeros(c, 2, (int64_t[]){5, 6});
+    CHECK(ug_matmul(c, a, b) == NULL, "matmul of [3,4] and [5,6] must fail");
+    CHECK(strstr(ug_ctx_errmsg(c), "matmul") && strstr(ug_ctx_errmsg(c), "[3, 4]") && strstr(ug_ctx_errmsg(c), "[5, 6]"),
+          "message names op and shapes: %s", ug_ctx_errmsg(c));
+    CHECK(ug_add(c, a, a) == NULL, "errors are sticky");
+    ug_ctx_clear_error(c);
+    CHECK(ug_add(c, a, b) == NULL && strstr(ug_ctx_errmsg(c), "add"), "add [3,4]+[5,6]: %s", ug_ctx_errmsg(c));
+    ug_ctx_clear_error(c);
+    CHECK(ug_sum(c, a, 5, false) == NULL && strstr(ug_ctx_errmsg(c), "axis"), "bad axis: %s", ug_ctx_errmsg(c));
+    ug_ctx_clear_error(c);
+    int32_t bad[] = {7};
+    CHECK(ug_gather(c, a, 1, ug_from_i32(c, bad, 2, (int64_t[]){1, 1})) == NULL, "gather with bad index");
+    ug_ctx_clear_error(c);
+    ug_tensor *l = ug_sum_all(c, ug_requires_grad(c, ug_zeros(c, 2, (int64_t[]){2, 2})));
+    CHECK(l && ug_backward(c, ug_zeros(c, 1, (int64_t[]){3}), 1) != UG_OK, "backward of a non-scalar fails");
+    ug_ctx_clear_error(c);
+}
+
+/* detach cuts the graph: d/dx sum(x * detach(exp(x))) = exp(x), not exp(x) * (1 + x). */
+static void check_detach(ug_ctx *c) {
+    ug_step_reset(c);
+    float v[] = {-0.5f, 0.25f, 1.0f};
+    ug_tensor *x = ug_requires_grad(c, ug_from_f32(c, v, 1, (int64_t[]){3})), *g;
+    ug_tensor *f = ug_sum_all(c, ug_mul(c, x, ug_detach(c, ug_exp(c, x))));
+    CHECK(ug_grad(c, f, &x, 1, &g, false) == UG_OK, "detach grad: %s", ug_ctx_errmsg(c));
+    for (int i = 0; i < 3; i++) CHECK_CLOSE(ug_f32(g)[i], expf(v[i]), 1e-6, 0);
+}
+
+int main(void) {
+    ug_ctx *c = ug_ctx_new(1 << 22);
+    int n = (int)(sizeof cases / sizeof cases[0]);
+    for (int i = 0; i < n; i++) {
+        run_case(c, &cases[i], false);
+        if (cases[i].second) run_case(c, &cases[i], true);
+    }
+    check_detach(c);
+    check_errors(c);
+    ug_ctx_free(c);
+    return CHECK_DONE();
+}
