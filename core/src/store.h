@@ -1,0 +1,177 @@
+/* store.h — the results database (SQLite): runs, params, metrics, summaries, artifacts.
+ *
+ * Host-only: plugins never see this header or SQLite. One file per project (default results.db),
+ * WAL mode, so several processes (a sweep with -j N) may write the same file at once; every write is
+ * one BEGIN IMMEDIATE transaction retried on SQLITE_BUSY/SQLITE_LOCKED.
+ *
+ * Conventions a caller must know:
+ *  - Times are unix seconds (double). An absent time (never started/ended) reads as 0.
+ *  - Non-finite metric values are kept: the row stores value NULL and flag 'nan', 'inf' or '-inf'
+ *    (SQLite would turn NaN into NULL anyway). Readers here rebuild NaN/±inf from the flag, so
+ *    callbacks always see the value that was logged. summary.min/max ignore non-finite values
+ *    (NaN when a metric never had a finite value); summary.last is the value at the highest step
+ *    (ties: the latest insert), non-finite included; summary.n counts every value.
+ *  - A ug_store handle may be shared between threads (calls are serialised by a mutex), but not
+ *    across fork(): open a new handle in the child.
+ */
+#ifndef UG_STORE_H
+#define UG_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "unigfn/status.h"
+
+#define UG_STORE_SCHEMA_VERSION 1
+
+typedef struct ug_store ug_store;
+
+typedef enum ug_run_status {
+    UG_RUN_ABSENT = 0, /* no such run (ug_store_run_status only) */
+    UG_RUN_QUEUED,
+    UG_RUN_RUNNING,
+    UG_RUN_FINISHED,
+    UG_RUN_FAILED,
+    UG_RUN_KILLED,
+    UG_RUN_CRASHED,
+} ug_run_status;
+
+/* "QUEUED", "RUNNING", ... ("ABSENT" for UG_RUN_ABSENT). */
+const char *ug_run_status_name(ug_run_status s);
+/* Inverse of the above (case-sensitive); UG_RUN_ABSENT for an unknown name. */
+ug_run_status ug_run_status_from_name(const char *name);
+
+/* ---- Opening ---- */
+/* Opens (creating if needed) the database at `path`. Creates the schema when absent; refuses a
+ * database whose schema_version is newer than UG_STORE_SCHEMA_VERSION, or a file that is not SQLite. */
+ug_status ug_store_open(const char *path, ug_store **out, ug_error *err);
+void ug_store_close(ug_store *s); /* NULL is fine */
+
+/* ---- Run lifecycle ---- */
+typedef struct ug_run_info {
+    const char *id;          /* required: the run id (hash of the resolved spec) */
+    const char *experiment;  /* required: inserted into experiments if new */
+    const char *spec;        /* resolved YAML text; may be NULL */
+    const char *const *param_keys;   /* flattened resolved spec, n_params pairs */
+    const char *const *param_values;
+    int n_params;
+    int64_t seed;
+    const char *git_rev, *host, *build; /* may be NULL */
+    int threads;
+    bool force;              /* begin: restart even a FINISHED or RUNNING run */
+} ug_run_info;
+
+typedef enum ug_begin_outcome {
+    UG_BEGIN_NEW = 0,     /* the id was not there: inserted as RUNNING */
+    UG_BEGIN_RESTARTED,   /* was QUEUED/FAILED/KILLED/CRASHED (or forced): reset to RUNNING, old
+                             metrics/summary/artifacts deleted, params/spec/provenance replaced */
+    UG_BEGIN_FINISHED,    /* already FINISHED: nothing changed; the caller should skip it */
+    UG_BEGIN_BUSY,        /* already RUNNING (another process?): nothing changed. If that process
+                             died, ug_store_mark_crashed turns it CRASHED and a later begin restarts */
+} ug_begin_outcome;
+
+/* Starts a run as RUNNING (created/started/heartbeat = now, step = 0). `outcome` says what happened;
+ * if it is NULL, the FINISHED and BUSY cases are errors (UG_ERR_STORE) instead, so a caller that does
+ * not look can never silently skip or double-run. */
+ug_status ug_store_run_begin(ug_store *s, const ug_run_info *info, ug_begin_outcome *outcome,
+                             ug_error *err);
+
+/* Registers a run as QUEUED if the id is absent (a sweep's plan); a no-op if it exists.
+ * `info->force` is ignored. */
+ug_status ug_store_run_queue(ug_store *s, const ug_run_info *info, ug_error *err);
+
+/* `unigfn resume`: sets the run RUNNING again, keeping its metrics up to the checkpoint. Rows of
+ * metrics and artifacts with step > from_step are deleted (they will be produced again) and the
+ * summary is rebuilt from what remains; step becomes from_step, error and ended are cleared.
+ * `prev_step_out` (may be NULL) receives the step the run had reached before. Refuses an absent run
+ * and a RUNNING one (mark it crashed first if its process is gone). */
+ug_status ug_store_run_resume(ug_store *s, const char *id, int64_t from_step, int64_t *prev_step_out,
+                              ug_error *err);
+
+/* Records liveness and progress. A run wrongly marked CRASHED (stale heartbeat while it was still
+ * alive, e.g. a long evaluation) becomes RUNNING again. */
+ug_status ug_store_heartbeat(ug_store *s, const char *id, int64_t step, ug_error *err);
+
+/* Ends a run: status must be FINISHED, FAILED, KILLED or CRASHED; `error` (may be NULL) is stored as
+ * the run's message. Metrics are always kept. */
+ug_status ug_store_run_end(ug_store *s, const char *id, ug_run_status status, const char *error,
+                           int64_t step, ug_error *err);
+
+/* RUNNING runs whose heartbeat is older than `stale_seconds` become CRASHED (ended = last heartbeat).
+ * `n_marked` (may be NULL) receives how many. */
+ug_status ug_store_mark_crashed(ug_store *s, double stale_seconds, int *n_marked, ug_error *err);
+
+/* UG_RUN_ABSENT (and UG_OK) when there is no such run. */
+ug_status ug_store_run_status(ug_store *s, const char *id, ug_run_status *status, ug_error *err);
+
+/* ---- Metrics and artifacts ---- */
+ug_status ug_store_metric(ug_store *s, const char *id, const char *key, int64_t step, double value,
+                          ug_error *err);
+/* n values at one step, in one transaction. */
+ug_status ug_store_metrics(ug_store *s, const char *id, int64_t step, int n, const char *const *keys,
+                           const double *values, ug_error *err);
+/* Records a file written by the run; bytes and sha256 are computed here (UG_ERR_IO if unreadable). */
+ug_status ug_store_artifact(ug_store *s, const char *id, const char *path, const char *kind,
+                            int64_t step, ug_error *err);
+
+/* ---- Queries (for the CLI) ----
+ * Callbacks return 0 to continue, non-zero to stop early (the query still returns UG_OK).
+ * Strings passed to callbacks live only for the duration of the call. A callback may call the read
+ * functions below on the same handle, but must not write through it (collect, then write after). */
+typedef struct ug_run_row {
+    const char *id, *experiment;
+    ug_run_status status;
+    int64_t step;
+    double created, heartbeat;
+    /* Summary of the metric asked for in ug_store_list_runs (has_metric = false if none). */
+    bool has_metric;
+    double metric_last, metric_min, metric_max;
+    int64_t metric_last_step, metric_n;
+} ug_run_row;
+typedef int (*ug_run_row_fn)(void *user, const ug_run_row *row);
+
+/* Runs ordered by creation time. `experiment` NULL = all; `metric` NULL = no summary. */
+ug_status ug_store_list_runs(ug_store *s, const char *experiment, const char *metric, ug_run_row_fn cb,
+                             void *user, ug_error *err);
+
+typedef struct ug_run_record {
+    char *id, *experiment, *error, *spec, *git_rev, *host, *build; /* NULL when absent */
+    ug_run_status status;
+    double created, started, ended, heartbeat;
+    int64_t step, seed;
+    int threads;
+    int n_params;
+    char **param_keys, **param_values; /* sorted by key */
+} ug_run_record;
+
+/* Every column of one run plus its params. UG_ERR_STORE "no run ..." when absent.
+ * Free with ug_run_record_free. */
+ug_status ug_store_get_run(ug_store *s, const char *id, ug_run_record **out, ug_error *err);
+void ug_run_record_free(ug_run_record *r);
+
+/* One metric of one run, ordered by step (then insertion). */
+typedef int (*ug_metric_point_fn)(void *user, int64_t step, double value, double wall);
+ug_status ug_store_metric_series(ug_store *s, const char *id, const char *key, ug_metric_point_fn cb,
+                                 void *user, ug_error *err);
+
+typedef struct ug_metric_summary {
+    const char *key;
+    double last;       /* may be NaN/±inf */
+    int64_t last_step;
+    double min, max;   /* over finite values; NaN if there were none */
+    int64_t n;         /* every value logged, non-finite included */
+} ug_metric_summary;
+typedef int (*ug_metric_summary_fn)(void *user, const ug_metric_summary *m);
+/* The summary row of every metric of a run, ordered by key. */
+ug_status ug_store_last_metrics(ug_store *s, const char *id, ug_metric_summary_fn cb, void *user,
+                                ug_error *err);
+
+typedef struct ug_artifact_row {
+    const char *path, *kind, *sha256;
+    int64_t step, bytes;
+} ug_artifact_row;
+typedef int (*ug_artifact_fn)(void *user, const ug_artifact_row *a);
+/* Artifacts of a run, ordered by step then insertion. */
+ug_status ug_store_artifacts(ug_store *s, const char *id, ug_artifact_fn cb, void *user, ug_error *err);
+
+#endif
