@@ -153,6 +153,17 @@ static void cpu_reduce(int kind, const ug_tensor *xt, int axis, ug_tensor *ot, u
     for (int64_t r = 0; r < outer; r++) {
         const float *xr = x + r * len * inner;
         float *orow = o + r * inner;
+        if (kind == UG_R_SUM && inner > 1) {
+            /* Rows outer, columns inner: contiguous and vectorized, where a column at a time strides
+             * through memory (a [4096, 256] bias gradient re-read the whole block per column). Each
+             * output still adds its terms in the same order, so results are bit-identical. */
+            for (int64_t i = 0; i < inner; i++) orow[i] = 0.0f;
+            for (int64_t j = 0; j < len; j++) {
+                const float *xj = xr + j * inner;
+                for (int64_t i = 0; i < inner; i++) orow[i] += xj[i];
+            }
+            continue;
+        }
         for (int64_t i = 0; i < inner; i++) {
             if (kind == UG_R_SUM) {
                 float s = 0.0f;

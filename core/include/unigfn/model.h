@@ -1,0 +1,133 @@
+/* model.h — the policy interface: what a model family plugin provides, and the trajectory batch.
+ *
+ * Every family in the paper is a choice of states and of two policies: the forward policy P_F(s'|s)
+ * (parameters θ, group "forward") that builds an object x from s0 in n steps, and the backward policy
+ * P_B(s|s') (φ, group "backward", possibly fixed) that explains x by undoing it. Objectives and metrics
+ * see only this header; they never know which family produced a trajectory. docs/families.md maps each
+ * family of the paper onto these calls.
+ *
+ * Versioning: every struct begins with its size; fields are only ever appended (ABI minor bump). */
+#ifndef UNIGFN_MODEL_H
+#define UNIGFN_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "unigfn/rng.h"
+#include "unigfn/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The space of terminal objects x (what a dataset yields and a model generates). */
+typedef enum ug_space_kind {
+    UG_SPACE_BINARY = 1,       /* x in {0,1}^dim, stored as float 0/1 */
+    UG_SPACE_CATEGORICAL = 2,  /* x in {0..categories-1}^dim, stored as float integers */
+    UG_SPACE_CONTINUOUS = 3,   /* x in R^dim */
+} ug_space_kind;
+
+typedef struct ug_space {
+    uint32_t kind;        /* ug_space_kind */
+    int64_t dim;          /* D */
+    int64_t categories;   /* K for categorical, 2 for binary, 0 for continuous */
+    int64_t shape[3];     /* optional image layout (C, H, W) for pictures; zeros if none */
+} ug_space;
+
+/* Optional capabilities, asked for by name (spec checks) or bit (code). */
+enum {
+    UG_CAP_LOG_FLOW = 1u << 0,    /* log F(s) for a state: detailed balance */
+    UG_CAP_LOG_REWARD = 1u << 1,  /* log R(x): energy / reward-driven objectives */
+    UG_CAP_SCORE = 1u << 2,       /* ∇_x log p_t(x): score models (sliced score matching) */
+    UG_CAP_LOG_PROB = 1u << 3,    /* exact log p(x): flows, autoregressive */
+    UG_CAP_LOG_Z = 1u << 4,       /* learned log Z: trajectory balance */
+    UG_CAP_REPARAM = 1u << 5,     /* forward samples are differentiable in θ (pathwise gradients) */
+    UG_CAP_PARTIAL = 1u << 6,     /* trajectories can start/stop at intermediate states */
+};
+#define UG_CAP_NAMES "log_flow", "log_reward", "score", "log_prob", "log_z", "reparam", "partial"
+#define UG_CAP_COUNT 7
+
+typedef struct ug_model_info {
+    uint32_t size;
+    ug_space space;        /* space of x */
+    int32_t horizon;       /* n: maximum number of steps s0 -> x */
+    bool variable_length;  /* trajectories may end before `horizon` (mask marks the taken steps) */
+    bool deterministic_pb; /* P_B is a Dirac (autoregressive, normalizing flow): log_pb is 0 */
+    uint32_t caps;         /* UG_CAP_* this instance provides (may depend on its config) */
+} ug_model_info;
+
+/* A batch of B trajectories s_start -> ... -> s_end. Plain data; everything lives in the step arena.
+ * Step k (0 <= k < steps) goes from state index start+k to start+k+1 in forward order, whichever
+ * direction it was sampled in. Per-step terms are [B] tensors; log_pf[k] = log P_F(s_{k+1}|s_k) and
+ * log_pb[k] = log P_B(s_k|s_{k+1}); for densities they include log-det terms, for Dirac steps 0. */
+typedef struct ug_traj {
+    uint32_t size;
+    int64_t batch;          /* B */
+    int32_t start, steps;   /* covers state indices start .. start+steps */
+    ug_tensor **states;     /* steps+1 tensors [B, ...] (NULL unless UG_TRAJ_KEEP_STATES) */
+    ug_tensor **log_pf;     /* steps tensors [B]; NULL entries when UG_TRAJ_NO_PF */
+    ug_tensor **log_pb;     /* steps tensors [B]; NULL entries when UG_TRAJ_NO_PB */
+    ug_tensor **mask;       /* steps tensors [B] of 0/1, or NULL when every step is taken */
+    ug_tensor *first;       /* [B, ...] the state at index start */
+    ug_tensor *last;        /* [B, ...] the state at index start+steps (x when it is terminal) */
+    ug_tensor *actions;     /* [B, steps] family-specific step record, enough to re-score (may be NULL) */
+    void *extra;            /* family-private data for rescore (arena memory) */
+} ug_traj;
+
+enum {
+    UG_TRAJ_KEEP_STATES = 1u << 0,  /* fill traj->states */
+    UG_TRAJ_NO_PF = 1u << 1,        /* log P_F not needed */
+    UG_TRAJ_NO_PB = 1u << 2,        /* log P_B not needed */
+};
+
+/* What to sample. Forward: `batch` trajectories from s0 (start == NULL) or from the given states at
+ * index `start_index`. Backward: from the given states (terminal x when start_index == horizon). */
+typedef struct ug_traj_req {
+    uint32_t size;
+    int64_t batch;          /* forward from s0 only; otherwise taken from start */
+    ug_tensor *start;       /* [B, ...] starting states, or NULL for s0 (forward) */
+    int32_t start_index;    /* index of `start` along the trajectory (0 = s0, horizon = x) */
+    int32_t steps;          /* number of steps, -1 = all the way (to x forward, to s0 backward) */
+    uint32_t flags;         /* UG_TRAJ_* */
+    float explore;          /* forward only: probability of a uniformly random valid action (off-policy) */
+    float temperature;      /* forward only: logits divided by this (1 = on-policy); 0 means 1 */
+} ug_traj_req;
+
+typedef struct ug_model_vtable {
+    uint32_t size;
+    /* Fill `out` (size already set by the caller). */
+    void (*info)(void *self, ug_model_info *out);
+    /* Sample trajectories with P_F (forward) or P_B (backward). Terms are recorded on the tape with
+     * the context's grad mode, so objectives choose what to differentiate by group masks. */
+    ug_status (*sample_forward)(void *self, ug_ctx *ctx, ug_rng *rng, const ug_traj_req *req, ug_traj *out);
+    ug_status (*sample_backward)(void *self, ug_ctx *ctx, ug_rng *rng, const ug_traj_req *req, ug_traj *out);
+    /* Recompute log_pf / log_pb of given trajectories with the current parameters (off-policy terms,
+     * replay, acceptance ratios). Reads traj->first/last/actions/extra; `flags` as UG_TRAJ_*. */
+    ug_status (*rescore)(void *self, ug_ctx *ctx, ug_traj *traj, uint32_t flags);
+    /* ---- optional (NULL when absent; info.caps says which are there for this instance) ---- */
+    ug_tensor *(*log_flow)(void *self, ug_ctx *ctx, ug_tensor *state, int32_t index);   /* -> [B] */
+    ug_tensor *(*log_reward)(void *self, ug_ctx *ctx, ug_tensor *x);                    /* -> [B] */
+    ug_tensor *(*score)(void *self, ug_ctx *ctx, ug_tensor *x, ug_tensor *t);           /* -> [B, D] */
+    ug_tensor *(*log_prob)(void *self, ug_ctx *ctx, ug_tensor *x);                      /* -> [B] */
+    ug_tensor *(*log_z)(void *self, ug_ctx *ctx);                                       /* -> [] */
+    /* Plugin state beyond parameters (none for most models): appended to checkpoints. */
+    ug_status (*save_state)(void *self, void **blob, size_t *bytes);
+    ug_status (*load_state)(void *self, const void *blob, size_t bytes);
+} ug_model_vtable;
+
+/* A created model as the host hands it to objectives and metrics. */
+typedef struct ug_model {
+    uint32_t size;
+    const ug_model_vtable *vt;
+    void *self;
+    ug_model_info info;
+    struct ug_params *params;   /* the parameter groups it declared */
+    const char *name;           /* plugin name */
+} ug_model;
+
+static inline bool ug_model_has(const ug_model *m, uint32_t cap) { return (m->info.caps & cap) == cap; }
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,160 @@
+/* nn.h — parameters in named flat groups, initialisers, and the small layers models are built from.
+ *
+ * Parameters: a model declares tensors into named groups ("forward", "backward", "logZ", "flow",
+ * "energy", or any name). Each group owns ONE flat float block of values and one of gradients, so
+ * zero-grad is one memset, an optimizer step is one loop, and a checkpoint is one write per group.
+ * Declaring gives a persistent tensor header at once, backed by private zeroed storage so it can be
+ * initialised immediately; ug_params_finalize() moves every group into its (64-byte aligned) blocks.
+ * Finalize may be called again after more declarations: values and gradients are copied and the
+ * header pointers stay the same (only their data pointers move, so do not cache ->data across it).
+ *
+ * Layers are thin: they declare their parameters and run forward passes with tensor.h's
+ * differentiable ops, so gradients of gradients work through them. */
+#ifndef UNIGFN_NN_H
+#define UNIGFN_NN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "unigfn/rng.h"
+#include "unigfn/status.h"
+#include "unigfn/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UG_MAX_GROUPS 64 /* ug_backward takes a uint64_t group mask */
+
+/* ---- Parameter store ---------------------------------------------------------------------- */
+typedef struct ug_params ug_params;
+
+ug_params *ug_params_new(void);
+/* Frees blocks, headers and names: every ug_tensor* it handed out dies here. */
+void ug_params_free(ug_params *P);
+/* First error since creation (sticky, like the context's); message names group and parameter. */
+ug_status ug_params_status(const ug_params *P);
+const char *ug_params_errmsg(const ug_params *P);
+/* Record an error on P (first one wins) and return code; for layer builders. P may be NULL. */
+ug_status ug_params_fail(ug_params *P, ug_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Group index of `name`, creating the group (empty) if needed; -1 on error (64 groups at most). */
+int ug_params_group(ug_params *P, const char *name);
+/* Declare a parameter (values start at 0). shape may be NULL when ndim == 0 (a scalar such as log Z).
+ * Returns a header with group = group index, is_leaf = 1, requires_grad = 1, name = `name`, and
+ * grad = a header over its slice of the gradient block; NULL on error (duplicate name in the group,
+ * bad shape, too many groups, no memory). Names are copied. */
+ug_tensor *ug_param(ug_params *P, const char *group, const char *name, int ndim,
+                    const int64_t *shape);
+/* Lay every group out in its flat blocks (parameters in declaration order, packed without gaps). */
+ug_status ug_params_finalize(ug_params *P);
+/* True when nothing was declared since the last finalize. */
+bool ug_params_finalized(const ug_params *P);
+
+/* -1 if absent. */
+int ug_params_group_index(const ug_params *P, const char *name);
+int ug_params_group_count(const ug_params *P);
+/* Any out pointer may be NULL. data/grad are the flat blocks (NULL before the first finalize of a
+ * non-empty group); count is the number of floats in the group (its declared parameters' total). */
+ug_status ug_params_group_info(const ug_params *P, int g, const char **name, float **data,
+                               float **grad, int64_t *count);
+/* Parameters of group g in declaration order: ug_params_get(P, g, i) for i < ug_params_group_size. */
+int ug_params_group_size(const ug_params *P, int g);
+ug_tensor *ug_params_get(const ug_params *P, int g, int i);
+/* Offset of parameter i of group g inside the group's flat block (in floats); -1 if out of range. */
+int64_t ug_params_offset(const ug_params *P, int g, int i);
+/* The parameter called `name` in `group`, or NULL. */
+ug_tensor *ug_params_find(const ug_params *P, const char *group, const char *name);
+/* Floats over all groups. */
+int64_t ug_params_total(const ug_params *P);
+/* Zero the gradient blocks of every group whose bit is set (bit g = group g; ~0ull = all). */
+void ug_params_zero_grad(ug_params *P, uint64_t group_mask);
+
+/* ---- Initialisers (any contiguous CPU F32 tensor; parameters any time after ug_param) -------- */
+ug_status ug_init_uniform(ug_tensor *t, float lo, float hi, ug_rng *rng);  /* U[lo, hi) */
+ug_status ug_init_normal(ug_tensor *t, float mean, float std, ug_rng *rng);
+ug_status ug_init_const(ug_tensor *t, float value);
+
+/* ---- Activations ---------------------------------------------------------------------------- */
+typedef enum ug_act {
+    UG_ACT_NONE = 0,   /* identity */
+    UG_ACT_RELU,
+    UG_ACT_LEAKY_RELU, /* param: negative slope (default 0.01) */
+    UG_ACT_ELU,        /* param: alpha (default 1.0) */
+    UG_ACT_SILU,
+    UG_ACT_GELU,       /* exact erf form */
+    UG_ACT_TANH,
+    UG_ACT_SIGMOID,
+    UG_ACT_SOFTPLUS,
+} ug_act;
+
+/* "relu", "leaky_relu", "elu", "silu" (or "swish"), "gelu", "tanh", "sigmoid", "softplus",
+ * "none"/"identity"/"linear"; UG_ERR_ARG for anything else (*out untouched). */
+ug_status ug_act_from_name(const char *name, ug_act *out);
+const char *ug_act_name(ug_act act);
+/* The value a param of 0 stands for: 0.01 for leaky_relu, 1.0 for elu, 0 otherwise. */
+float ug_act_default_param(ug_act act);
+/* Apply an activation; param 0 means the default above. */
+ug_tensor *ug_activation(ug_ctx *ctx, ug_tensor *x, ug_act act, float param);
+
+/* ---- Linear layer --------------------------------------------------------------------------- */
+typedef struct ug_linear_layer {
+    ug_tensor *w;          /* [out, in] */
+    ug_tensor *b;          /* [out], NULL without bias */
+    int64_t in, out;
+} ug_linear_layer;
+
+/* Declares "<name>.w" and "<name>.b" in `group`, initialised as PyTorch's nn.Linear:
+ * kaiming_uniform(a = sqrt 5) for w and the bias both give U(-1/sqrt(in), 1/sqrt(in)). */
+ug_status ug_linear_layer_init(ug_linear_layer *L, ug_params *P, const char *group, const char *name,
+                               int64_t in, int64_t out, bool bias, ug_rng *rng);
+/* x [B, in] -> [B, out]. */
+ug_tensor *ug_linear_layer_forward(ug_ctx *ctx, const ug_linear_layer *L, ug_tensor *x);
+
+/* ---- MLP -------------------------------------------------------------------------------------- */
+#define UG_MLP_MAX_LAYERS 32
+
+typedef struct ug_mlp {
+    int n_layers;
+    ug_linear_layer layers[UG_MLP_MAX_LAYERS];
+    ug_act act;
+    float act_param;       /* resolved (never 0 for leaky_relu/elu) */
+} ug_mlp;
+
+/* widths = {in, h1, ..., out} (n_widths >= 2): n_widths-1 linear layers "<name>.<i>" with biases and
+ * the activation between them, none after the last. act_param 0 = the activation's default. */
+ug_status ug_mlp_init(ug_mlp *mlp, ug_params *P, const char *group, const char *name,
+                      const int64_t *widths, int n_widths, ug_act act, float act_param, ug_rng *rng);
+/* x [B, widths[0]] -> [B, widths[n_widths-1]]. */
+ug_tensor *ug_mlp_forward(ug_ctx *ctx, const ug_mlp *mlp, ug_tensor *x);
+
+/* ---- Sinusoidal time embedding (DDPM / transformer positional encoding) ----------------------
+ * t [B] -> [B, dim]. With half = dim / 2 and f_i = exp(-ln(10000) * i / (half - 1)) for
+ * i = 0 .. half-1 (f_0 = 1 when half = 1):  out[b, i] = sin(t_b f_i),  out[b, half + i] = cos(t_b f_i);
+ * an odd dim gets a final zero column. dim >= 2. Computed in double, returned as a constant: t gets
+ * no gradient through it (tensor.h has no sin/cos op). */
+ug_tensor *ug_time_embedding(ug_ctx *ctx, ug_tensor *t, int64_t dim);
+
+/* ---- Layer norm ------------------------------------------------------------------------------- */
+typedef struct ug_layer_norm_layer {
+    ug_tensor *gamma;      /* [dim], starts at 1 */
+    ug_tensor *beta;       /* [dim], starts at 0 */
+    int64_t dim;
+    float eps;
+} ug_layer_norm_layer;
+
+/* Declares "<name>.gamma" and "<name>.beta". eps <= 0 means PyTorch's 1e-5. */
+ug_status ug_layer_norm_init(ug_layer_norm_layer *L, ug_params *P, const char *group,
+                             const char *name, int64_t dim, float eps);
+/* x [..., dim] -> [..., dim]: (x - mean) / sqrt(var + eps) * gamma + beta over the last axis, with
+ * the biased variance (as torch.nn.LayerNorm); built from differentiable ops (second order works). */
+ug_tensor *ug_layer_norm(ug_ctx *ctx, const ug_layer_norm_layer *L, ug_tensor *x);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,66 @@
+/* main.c — `unigfn`: dispatch to subcommands; plugins are scanned once here. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: unigfn [--db PATH] COMMAND ...\n"
+            "  run SPEC [key=value ...] [--force] [--quiet]   train one spec; exit 0 finished, 1 failed,\n"
+            "                                                 2 spec error, 130 interrupted\n"
+            "  resume RUN                                     continue a run from its last checkpoint\n"
+            "  plugins [NAME]                                 list plugins, or one plugin's parameters\n"
+            "  ls                                             list runs in the database\n"
+            "  show RUN                                       resolved spec, status and last metrics\n"
+            "  sample RUN -n N [-o FILE]                      samples from a trained model, one per line\n"
+            "RUN is a run id or a unique prefix of one. The database is results.db unless --db is given.\n");
+}
+
+ug_store *cli_open_store(cli_env *env) {
+    ug_store *st = NULL;
+    ug_error err = {0};
+    if (ug_store_open(env->db_path, &st, &err)) {
+        fprintf(stderr, "unigfn: %s\n", err.msg);
+        return NULL;
+    }
+    return st;
+}
+
+int main(int argc, char **argv) {
+    cli_env env = {.db_path = "results.db"};
+    /* --db may come anywhere; take it out of argv. */
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) { env.db_path = argv[++i]; continue; }
+        if (strncmp(argv[i], "--db=", 5) == 0) { env.db_path = argv[i] + 5; continue; }
+        argv[++n] = argv[i];
+    }
+    argc = n + 1;
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    env.reg = ug_registry_new();
+    ug_error err = {0};
+    if (!env.reg || ug_registry_scan_default(env.reg, &err)) {
+        fprintf(stderr, "unigfn: %s\n", err.code ? err.msg : "out of memory");
+        return 1;
+    }
+    const char *cmd = argv[1];
+    int rc;
+    if (strcmp(cmd, "run") == 0) rc = cli_run(&env, argc - 2, argv + 2);
+    else if (strcmp(cmd, "resume") == 0) rc = cli_resume(&env, argc - 2, argv + 2);
+    else if (strcmp(cmd, "plugins") == 0) rc = cli_plugins(&env, argc - 2, argv + 2);
+    else if (strcmp(cmd, "ls") == 0) rc = cli_ls(&env, argc - 2, argv + 2);
+    else if (strcmp(cmd, "show") == 0) rc = cli_show(&env, argc - 2, argv + 2);
+    else if (strcmp(cmd, "sample") == 0) rc = cli_sample(&env, argc - 2, argv + 2);
+    else {
+        fprintf(stderr, "unigfn: unknown command '%s'\n", cmd);
+        usage(stderr);
+        rc = 2;
+    }
+    ug_registry_free(env.reg);
+    return rc;
+}
