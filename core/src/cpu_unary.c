@@ -50,9 +50,10 @@ void ug_cpu_unary(int kind, int order, const float *p, const ug_tensor *xt, ug_t
     case UG_U_RELU * 4 + 0: LOOP(v > 0.0f ? v : 0.0f); break;
     case UG_U_RELU * 4 + 1: LOOP(v > 0.0f ? 1.0f : 0.0f); break;
     case UG_U_RELU * 4 + 2: LOOP(0.0f * v); break;
-    /* v * (select of constants), not `v > 0 ? v : p0 * v`: a multiply in only one arm is not
-     * if-converted (it could trap), which left a scalar loop mispredicting on every sign change. */
-    case UG_U_LEAKY * 4 + 0: LOOP(v * (v > 0.0f ? 1.0f : p0)); break;
+    /* Two selects and a multiply-add, not `v > 0 ? v : p0 * v`: GCC will not if-convert a multiply
+     * that only one arm does (it could trap), which left a scalar loop mispredicting on every sign
+     * change (~18% of a training step). Same values: v + p0*0 = v and 0 + p0*v = p0*v; NaN stays NaN. */
+    case UG_U_LEAKY * 4 + 0: LOOP((v > 0.0f ? v : 0.0f) + p0 * (v > 0.0f ? 0.0f : v)); break;
     case UG_U_LEAKY * 4 + 1: LOOP(v > 0.0f ? 1.0f : p0); break;
     case UG_U_LEAKY * 4 + 2: LOOP(0.0f * v); break;
     case UG_U_ELU * 4 + 0: LOOP(v > 0.0f ? v : p0 * expm1f(v)); break;

@@ -270,12 +270,14 @@ void ug_experiment_free(ug_experiment *ex) {
 }
 
 /* ---- checkpoints ---- */
-#define MAX_BLOBS (2 + UG_MAX_TERMS)
+#define MAX_BLOBS (3 + UG_MAX_TERMS)
 
-ug_status ug_experiment_save(ug_experiment *ex, const char *path, int64_t step, ug_error *err) {
+ug_status ug_experiment_save(ug_experiment *ex, const char *path, int64_t step, const void *extra,
+                             size_t extra_size, ug_error *err) {
     ug_ckpt_blob blobs[MAX_BLOBS];
     int nb = 0;
     blobs[nb++] = (ug_ckpt_blob){.name = "step", .data = &step, .size = sizeof step};
+    if (extra) blobs[nb++] = (ug_ckpt_blob){.name = "runner", .data = (void *)extra, .size = extra_size};
     void *mem[MAX_BLOBS] = {0};
     if (ex->model.vt->save_state) {
         size_t n = 0;
@@ -297,14 +299,17 @@ ug_status ug_experiment_save(ug_experiment *ex, const char *path, int64_t step, 
     ug_optim *opts[UG_EX_MAX_OPTIMS];
     for (int k = 0; k < ex->n_optims; k++) opts[k] = &ex->optims[k];
     ug_status st = ug_checkpoint_save(path, ex->params, opts, ex->n_optims, blobs, nb, err);
-    for (int i = 0; i < nb; i++) free(mem[i]);
+    for (int i = 0; i < MAX_BLOBS; i++) free(mem[i]);
     return st;
 }
 
-ug_status ug_experiment_load(ug_experiment *ex, const char *path, int64_t *step, ug_error *err) {
+ug_status ug_experiment_load(ug_experiment *ex, const char *path, int64_t *step, void *extra,
+                             size_t extra_size, ug_error *err) {
     ug_ckpt_blob blobs[MAX_BLOBS];
-    int nb = 0;
+    int nb = 0, first_owned;
     blobs[nb++] = (ug_ckpt_blob){.name = "step", .data = step, .size = sizeof *step};
+    if (extra) blobs[nb++] = (ug_ckpt_blob){.name = "runner", .data = extra, .size = extra_size, .optional = true};
+    first_owned = nb;
     int model_blob = -1, term_blob[UG_MAX_TERMS];
     char names[UG_MAX_TERMS][80];
     if (ex->model.vt->load_state) {
@@ -329,6 +334,6 @@ ug_status ug_experiment_load(ug_experiment *ex, const char *path, int64_t *step,
         if (b >= 0 && blobs[b].found && ex->terms[t].vt->load_state(ex->terms[t].self, blobs[b].data, blobs[b].size))
             st = ug_error_set(err, UG_ERR_IO, "%s: objective '%s' could not restore its state", path, ex->terms[t].label);
     }
-    for (int i = 1; i < nb; i++) free(blobs[i].data);
+    for (int i = first_owned; i < nb; i++) free(blobs[i].data);
     return st;
 }

@@ -66,8 +66,12 @@ ug_status ug_experiment_build(ug_experiment *ex, ug_spec *spec, ug_registry *reg
 void ug_experiment_free(ug_experiment *ex);
 
 /* Checkpoint: parameters, optimizer states, the step reached and plugin state blobs. */
-ug_status ug_experiment_save(ug_experiment *ex, const char *path, int64_t step, ug_error *err);
-ug_status ug_experiment_load(ug_experiment *ex, const char *path, int64_t *step, ug_error *err);
+/* `extra` (may be NULL) is the caller's own state, stored as blob "runner" and restored into the same
+ * buffer on load (its size must match; absent in the file = left untouched). */
+ug_status ug_experiment_save(ug_experiment *ex, const char *path, int64_t step, const void *extra,
+                             size_t extra_size, ug_error *err);
+ug_status ug_experiment_load(ug_experiment *ex, const char *path, int64_t *step, void *extra,
+                             size_t extra_size, ug_error *err);
 
 /* "file:line:col: key" prefix for messages about a spec node. */
 const char *ug_cfg_where(const ug_cfg *node, const char *key, char *buf, size_t cap);

@@ -29,9 +29,10 @@
 #define UG_PLUGIN_INSTALL_DIR ""
 #endif
 
-#define SCAN_DEPTH 4          /* dir/a/b/c/d/x.so: plugins/<kind>s/<name>/ needs 3 */
+#define SCAN_DEPTH 4          /* folders searched: dir, dir/a, dir/a/b, dir/a/b/c (plugins/<kind>s/<name>/ needs 3) */
 #define SCHEMA_MAX 1024       /* a schema without its NULL terminator is caught here, not by a crash */
 #define NAME_MAX_LEN 63
+#define REASON_MAX (2 * PATH_MAX + 256)   /* a reason can hold two paths */
 
 /* The 1.0 layouts: a plugin built against ABI 1.0 has at least these bytes. Later minors append. */
 #define END_OF(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
@@ -402,7 +403,7 @@ static const char *dl_hint(const char *msg) {
 }
 
 ug_status ug_registry_load_file(ug_registry *reg, const char *path, ug_error *err) {
-    char reason[768];
+    char reason[REASON_MAX];
     char real[PATH_MAX];
     if (!realpath(path, real)) {
         snprintf(reason, sizeof reason, "cannot open: %s", strerror(errno));
@@ -535,7 +536,7 @@ static void scan_rec(ug_registry *reg, const char *dir, int depth) {
 }
 
 ug_status ug_registry_scan_dir(ug_registry *reg, const char *dir, ug_error *err) {
-    char real[PATH_MAX], reason[768];
+    char real[PATH_MAX], reason[REASON_MAX];
     struct stat st;
     if (!realpath(dir, real) || stat(real, &st) != 0)
         return ug_error_set(err, UG_ERR_IO, "%s: cannot open plugin directory: %s", dir, strerror(errno));
@@ -564,8 +565,7 @@ static int default_dir(char *out, size_t cap) {
         char *slash = strrchr(exe, '/');
         if (slash) *slash = '\0';
         /* the uninstalled CLI: build/unigfn next to build/plugins/ */
-        snprintf(out, cap, "%s/plugins", exe);
-        if (is_dir(out)) return 1;
+        if (snprintf(out, cap, "%s/plugins", exe) < (int)cap && is_dir(out)) return 1;
         /* any other program of the build tree (tests, tools): the build's plugin folder */
         char root[PATH_MAX], rroot[PATH_MAX];
         snprintf(root, sizeof root, "%s", UG_PLUGIN_BUILD_DIR);
@@ -583,8 +583,8 @@ static int default_dir(char *out, size_t cap) {
         /* an installed CLI moved with its prefix (or installed with DESTDIR): PREFIX/bin/unigfn */
         size_t el = strlen(exe), bl = strlen(UG_BINDIR);
         if (UG_BINDIR[0] != '/' && el > bl && exe[el - bl - 1] == '/' && strcmp(exe + el - bl, UG_BINDIR) == 0) {
-            snprintf(out, cap, "%.*s/%s", (int)(el - bl - 1), exe, UG_PLUGIN_SUBDIR);
-            if (is_dir(out)) return 1;
+            if (snprintf(out, cap, "%.*s/%s", (int)(el - bl - 1), exe, UG_PLUGIN_SUBDIR) < (int)cap && is_dir(out))
+                return 1;
         }
 #endif
     }

@@ -12,6 +12,8 @@
 
 typedef struct ug_registry ug_registry;
 
+/* desc (and desc->vtable) are the loader's copies at the host's struct sizes: fields a plugin built
+ * against an older minor lacks read as 0/NULL, so host code may read every field it knows. */
 typedef struct ug_plugin_ref {
     const ug_plugin_desc *desc;
     const char *path;        /* the library it came from */

@@ -120,11 +120,15 @@ typedef struct {
     char ckpt[1100];
     int progress;   /* 1 = live line on a terminal */
     bool quiet;
-    double loss_sum[UG_MAX_TERMS + 1];
-    double log_sum[UG_MAX_TERMS][UG_LOSS_MAX_LOGS];
+    /* Sums over the current logging window; saved in checkpoints so a resumed run logs exactly the
+     * rows an uninterrupted one would. */
+    struct {
+        double loss_sum[UG_MAX_TERMS + 1];
+        double log_sum[UG_MAX_TERMS][UG_LOSS_MAX_LOGS];
+        int64_t window;
+    } acc;
     const char *log_keys[UG_MAX_TERMS][UG_LOSS_MAX_LOGS];
     int n_logs[UG_MAX_TERMS];
-    int64_t window;
     double t_start, t_last_line, t_last_beat;
     int64_t step0;
     char errmsg[UG_ERRMSG_MAX + 256];
@@ -175,16 +179,16 @@ static int train_step(loop_state *L, int64_t step) {
                 return fail(L, "step %lld: objective term %d (%s): optimizer: %s", (long long)step, t, term->label,
                             ex->optims[k].err.msg);
         }
-        L->loss_sum[t] += lv;
+        L->acc.loss_sum[t] += lv;
         total += term->weight * lv;
         L->n_logs[t] = out.n_logs;
         for (int i = 0; i < out.n_logs && i < UG_LOSS_MAX_LOGS; i++) {
             L->log_keys[t][i] = out.log_keys[i];
-            L->log_sum[t][i] += out.log_values[i];
+            L->acc.log_sum[t][i] += out.log_values[i];
         }
     }
-    L->loss_sum[UG_MAX_TERMS] += total;
-    L->window++;
+    L->acc.loss_sum[UG_MAX_TERMS] += total;
+    L->acc.window++;
     return 0;
 }
 
@@ -199,25 +203,25 @@ static void fmt_eta(double s, char *buf, size_t cap) {
 /* Write the window's means to the store and print a line. */
 static int log_window(loop_state *L, int64_t step, ug_error *err) {
     ug_experiment *ex = L->ex;
-    if (L->window == 0) return 0;
+    if (L->acc.window == 0) return 0;
     const char *keys[64];
     double vals[64];
     char names[64][96];
     int n = 0;
-    double w = (double)L->window;
+    double w = (double)L->acc.window;
     snprintf(names[n], sizeof names[n], "loss");
     keys[n] = names[n];
-    vals[n++] = L->loss_sum[UG_MAX_TERMS] / w;
+    vals[n++] = L->acc.loss_sum[UG_MAX_TERMS] / w;
     for (int t = 0; t < ex->n_terms && n < 60; t++) {
         if (ex->n_terms > 1) {
             snprintf(names[n], sizeof names[n], "loss.%s", ex->terms[t].label);
             keys[n] = names[n];
-            vals[n++] = L->loss_sum[t] / w;
+            vals[n++] = L->acc.loss_sum[t] / w;
         }
         for (int i = 0; i < L->n_logs[t] && n < 60; i++) {
             snprintf(names[n], sizeof names[n], "%s.%s", ex->terms[t].label, L->log_keys[t][i]);
             keys[n] = names[n];
-            vals[n++] = L->log_sum[t][i] / w;
+            vals[n++] = L->acc.log_sum[t][i] / w;
         }
     }
     for (int k = 0; k < ex->n_optims && n < 64; k++) {
@@ -238,9 +242,7 @@ static int log_window(loop_state *L, int64_t step, ug_error *err) {
         printf("  %.1f it/s  ETA %s\n", rate, eta);
         fflush(stdout);
     }
-    memset(L->loss_sum, 0, sizeof L->loss_sum);
-    memset(L->log_sum, 0, sizeof L->log_sum);
-    L->window = 0;
+    memset(&L->acc, 0, sizeof L->acc);
     return 0;
 }
 
@@ -358,7 +360,7 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
     int64_t step = 0;
 
     if (o->resume_id) {
-        if (access(L.ckpt, R_OK) == 0 && ug_experiment_load(&ex, L.ckpt, &step, &err)) {
+        if (access(L.ckpt, R_OK) == 0 && ug_experiment_load(&ex, L.ckpt, &step, &L.acc, sizeof L.acc, &err)) {
             fprintf(stderr, "unigfn: %s\n", err.msg);
             ug_experiment_free(&ex);
             ug_run_record_free(rec);
@@ -412,7 +414,7 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
         if (ug_signal_seen()) { final = UG_RUN_KILLED; break; }
         if (train_step(&L, step)) { bad = 1; break; }
         step++;
-        progress_line(&L, step, L.window ? L.loss_sum[UG_MAX_TERMS] / (double)L.window : 0);
+        progress_line(&L, step, L.acc.window ? L.acc.loss_sum[UG_MAX_TERMS] / (double)L.acc.window : 0);
         if ((ex.log_every > 0 && step % ex.log_every == 0) || step == ex.steps) {
             if (log_window(&L, step, &err)) { bad = 2; break; }
         }
@@ -425,7 +427,7 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
             if (evaluate(&L, step, &err)) { bad = L.errmsg[0] ? 1 : 2; break; }
         }
         if ((ex.checkpoint_every > 0 && step % ex.checkpoint_every == 0) || last) {
-            if (ug_experiment_save(&ex, L.ckpt, step, &err)) { bad = 2; break; }
+            if (ug_experiment_save(&ex, L.ckpt, step, &L.acc, sizeof L.acc, &err)) { bad = 2; break; }
         }
     }
     if (L.progress == 1 && !o->quiet) fprintf(stderr, "\n");
@@ -437,9 +439,9 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
         fprintf(stderr, "unigfn: run %s FAILED: %s\n", id, L.errmsg);
     } else if (final == UG_RUN_KILLED) {
         code = UG_EXIT_INTERRUPTED;
-        log_window(&L, step, &e2);
-        /* Keep the step reached: the checkpoint lets `unigfn resume` continue from here. */
-        if (ug_experiment_save(&ex, L.ckpt, step, &e2)) fprintf(stderr, "unigfn: %s\n", e2.msg);
+        /* Keep the step reached: the checkpoint (with the open logging window) lets `unigfn resume`
+         * continue from here exactly. */
+        if (ug_experiment_save(&ex, L.ckpt, step, &L.acc, sizeof L.acc, &e2)) fprintf(stderr, "unigfn: %s\n", e2.msg);
         fprintf(stderr, "unigfn: run %s KILLED by signal %d at step %lld (unigfn resume %s continues it)\n", id,
                 ug_signal_seen(), (long long)step, id);
     } else if (!o->quiet) {

@@ -174,4 +174,20 @@ typedef int (*ug_artifact_fn)(void *user, const ug_artifact_row *a);
 /* Artifacts of a run, ordered by step then insertion. */
 ug_status ug_store_artifacts(ug_store *s, const char *id, ug_artifact_fn cb, void *user, ug_error *err);
 
+/* ---- Merging database shards (`unigfn db merge`, Slurm sweeps) ---- */
+typedef struct ug_merge_stats {
+    int runs_added;        /* absent here before */
+    int runs_replaced;     /* present, replaced by the shard's copy (further along, or newer) */
+    int runs_kept;         /* present and at least as far along here: unchanged */
+    int64_t metric_rows;   /* metric rows copied */
+} ug_merge_stats;
+
+/* Copies the runs of the unigfn database at `shard_path` into s, with their experiments, params,
+ * metrics (in their insertion order), summaries and artifacts. A run already here is replaced only
+ * when the shard's copy is further along (FINISHED > FAILED/KILLED/CRASHED > RUNNING > QUEUED) or, at
+ * the same rank, ended (else last beat) later; so merging the same shard again changes nothing. One
+ * write transaction per shard: a failed merge leaves s as it was. Refuses a missing shard, a file that
+ * is not a unigfn database, a newer schema, and s's own file. `stats` may be NULL. */
+ug_status ug_store_merge(ug_store *s, const char *shard_path, ug_merge_stats *stats, ug_error *err);
+
 #endif

@@ -16,6 +16,11 @@ int cli_plugins(cli_env *env, int argc, char **argv);  /* plugins [NAME] */
 int cli_ls(cli_env *env, int argc, char **argv);       /* ls */
 int cli_show(cli_env *env, int argc, char **argv);     /* show RUN */
 int cli_sample(cli_env *env, int argc, char **argv);   /* sample RUN -n N [-o FILE] */
+int cli_sweep(cli_env *env, int argc, char **argv);    /* sweep SPEC [AXIS ...] [-j N] [--dry-run] [--slurm] */
+int cli_db(cli_env *env, int argc, char **argv);       /* db merge OUT SHARD... */
+int cli_gc(cli_env *env, int argc, char **argv);       /* gc --mark-crashed */
+int cli_report(cli_env *env, int argc, char **argv);   /* report table|curves|samples ... */
+int cli_export(cli_env *env, int argc, char **argv);   /* export RUN|--where ... --format csv|jsonl */
 
 /* Open the store or print why not (returns NULL). */
 ug_store *cli_open_store(cli_env *env);

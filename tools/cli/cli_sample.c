@@ -55,7 +55,7 @@ int cli_sample(cli_env *env, int argc, char **argv) {
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", folder);
     int64_t step = 0;
     int rc = 1;
-    if (ug_experiment_build(&ex, spec, env->reg, &err) || ug_experiment_load(&ex, ckpt, &step, &err)) {
+    if (ug_experiment_build(&ex, spec, env->reg, &err) || ug_experiment_load(&ex, ckpt, &step, NULL, 0, &err)) {
         fprintf(stderr, "unigfn: %s\n", err.msg);
         goto done;
     }

@@ -15,6 +15,15 @@ static void usage(FILE *f) {
             "  ls                                             list runs in the database\n"
             "  show RUN                                       resolved spec, status and last metrics\n"
             "  sample RUN -n N [-o FILE]                      samples from a trained model, one per line\n"
+            "  sweep SPEC [key=v1,v2 ...] [-j N] [--dry-run]  run every job of a sweep (skips FINISHED runs);\n"
+            "        [--slurm [--slurm-opt OPT] [--slurm-wait]] --slurm: as a Slurm job array of shards\n"
+            "  db merge OUT SHARD...                          merge database shards into OUT, no duplicates\n"
+            "  gc --mark-crashed [--stale S]                  stale RUNNING runs become CRASHED\n"
+            "  report table --rows K --cols K --metric M ...  ablation table (md, latex, csv) over seeds\n"
+            "  report curves --metric M [-o curves.png]       metric against step, per run and group mean\n"
+            "  report samples RUN [-o samples.png]            a picture of the model's samples\n"
+            "  export RUN|--where K=V ... [--format csv|jsonl] metric time series for other tools\n"
+            "Each command prints its options with -h.\n"
             "RUN is a run id or a unique prefix of one. The database is results.db unless --db is given.\n");
 }
 
@@ -56,6 +65,11 @@ int main(int argc, char **argv) {
     else if (strcmp(cmd, "ls") == 0) rc = cli_ls(&env, argc - 2, argv + 2);
     else if (strcmp(cmd, "show") == 0) rc = cli_show(&env, argc - 2, argv + 2);
     else if (strcmp(cmd, "sample") == 0) rc = cli_sample(&env, argc - 2, argv + 2);
+    else if (strcmp(cmd, "sweep") == 0) rc = cli_sweep(&env, argc - 2, argv + 2);
+    else if (strcmp(cmd, "db") == 0) rc = cli_db(&env, argc - 2, argv + 2);
+    else if (strcmp(cmd, "gc") == 0) rc = cli_gc(&env, argc - 2, argv + 2);
+    else if (strcmp(cmd, "report") == 0) rc = cli_report(&env, argc - 2, argv + 2);
+    else if (strcmp(cmd, "export") == 0) rc = cli_export(&env, argc - 2, argv + 2);
     else {
         fprintf(stderr, "unigfn: unknown command '%s'\n", cmd);
         usage(stderr);

@@ -41,25 +41,46 @@ enum {
     UG_CAP_SCORE = 1u << 2,       /* ∇_x log p_t(x): score models (sliced score matching) */
     UG_CAP_LOG_PROB = 1u << 3,    /* exact log p(x): flows, autoregressive */
     UG_CAP_LOG_Z = 1u << 4,       /* learned log Z: trajectory balance */
-    UG_CAP_REPARAM = 1u << 5,     /* forward samples are differentiable in θ (pathwise gradients) */
+    UG_CAP_REPARAM = 1u << 5,     /* sample_forward honours UG_TRAJ_REPARAM (pathwise gradients in θ) */
     UG_CAP_PARTIAL = 1u << 6,     /* trajectories can start/stop at intermediate states */
+    UG_CAP_REPARAM_B = 1u << 7,   /* sample_backward honours UG_TRAJ_REPARAM (pathwise gradients in φ) */
 };
-#define UG_CAP_NAMES "log_flow", "log_reward", "score", "log_prob", "log_z", "reparam", "partial"
-#define UG_CAP_COUNT 7
+#define UG_CAP_NAMES "log_flow", "log_reward", "score", "log_prob", "log_z", "reparam", "partial", "reparam_b"
+#define UG_CAP_COUNT 8
 
 typedef struct ug_model_info {
     uint32_t size;
     ug_space space;        /* space of x */
     int32_t horizon;       /* n: maximum number of steps s0 -> x */
     bool variable_length;  /* trajectories may end before `horizon` (mask marks the taken steps) */
-    bool deterministic_pb; /* P_B is a Dirac (autoregressive, normalizing flow): log_pb is 0 */
+    bool deterministic_pb; /* P_B(τ|x) is a point mass (one trajectory per x: autoregressive, normalizing
+                            * flow): every log_pb is 0 and Σ log_pf = log p(x) */
     uint32_t caps;         /* UG_CAP_* this instance provides (may depend on its config) */
 } ug_model_info;
 
 /* A batch of B trajectories s_start -> ... -> s_end. Plain data; everything lives in the step arena.
  * Step k (0 <= k < steps) goes from state index start+k to start+k+1 in forward order, whichever
  * direction it was sampled in. Per-step terms are [B] tensors; log_pf[k] = log P_F(s_{k+1}|s_k) and
- * log_pb[k] = log P_B(s_k|s_{k+1}); for densities they include log-det terms, for Dirac steps 0. */
+ * log_pb[k] = log P_B(s_k|s_{k+1}).
+ *
+ * Conventions every family follows (docs/families.md):
+ *  - Masses and densities: discrete coordinates give log masses, continuous ones log densities with
+ *    respect to Lebesgue measure. A step whose P_F and P_B are both Dirac (s_{k+1} = f(s_k), f a
+ *    bijection) has log_pf = -log|det ∂f/∂s (s_k)| and log_pb = 0. A Dirac P_B paired with a
+ *    stochastic P_F has log_pb = 0 and log_pf the mass/density of what P_F adds.
+ *  - The root: s_0 is a fixed state. A family whose first latent is random (DDPM, HVAE, flows,
+ *    diffusion) uses an abstract root: step 0 draws s_1 from the prior, with log_pf[0] = log p(s_1)
+ *    and log_pb[0] = 0, counted in `horizon`. The root's tensor is unspecified (zeros) and identified
+ *    by index 0; log_flow(s, 0) is log Z.
+ *  - Gradients through states: sampled states are constants (log terms depend on parameters only
+ *    through the densities) unless the request sets UG_TRAJ_REPARAM; states made by Dirac maps are
+ *    always differentiable in that map's parameters.
+ *  - With UG_TRAJ_NO_PF (NO_PB) the log_pf (log_pb) array may be NULL or hold NULL entries.
+ *  - Variable length: rows are aligned at index 0 = s_0; row b's x sits at its own index L_b <=
+ *    horizon; steps after L_b have mask 0, log terms 0 and states repeating x; `last` holds each
+ *    row's x. A backward request with start_index == horizon means "from each row's x".
+ *  - State shapes are family-defined and may differ by index (HVAE latents). When ug_space.shape is
+ *    set, a row of x is C*H*W values in C, H, W row-major order. */
 typedef struct ug_traj {
     uint32_t size;
     int64_t batch;          /* B */
@@ -78,6 +99,10 @@ enum {
     UG_TRAJ_KEEP_STATES = 1u << 0,  /* fill traj->states */
     UG_TRAJ_NO_PF = 1u << 1,        /* log P_F not needed */
     UG_TRAJ_NO_PB = 1u << 2,        /* log P_B not needed */
+    UG_TRAJ_REPARAM = 1u << 3,      /* stochastic steps are reparameterized: sampled states are
+                                     * differentiable in the sampling policy's parameters (θ forward, φ
+                                     * backward). A model without UG_CAP_REPARAM (forward) or
+                                     * UG_CAP_REPARAM_B (backward) returns UG_ERR_UNSUPPORTED. */
 };
 
 /* What to sample. Forward: `batch` trajectories from s0 (start == NULL) or from the given states at
@@ -89,8 +114,12 @@ typedef struct ug_traj_req {
     int32_t start_index;    /* index of `start` along the trajectory (0 = s0, horizon = x) */
     int32_t steps;          /* number of steps, -1 = all the way (to x forward, to s0 backward) */
     uint32_t flags;         /* UG_TRAJ_* */
-    float explore;          /* forward only: probability of a uniformly random valid action (off-policy) */
-    float temperature;      /* forward only: logits divided by this (1 = on-policy); 0 means 1 */
+    /* Off-policy sampling (forward only). log_pf/log_pb are always those of the model's untempered,
+     * non-exploring policy at the sampled action. */
+    float explore;          /* probability of a uniformly random valid action; defined for finite action
+                             * sets: a family without one returns UG_ERR_UNSUPPORTED when explore > 0 */
+    float temperature;      /* divides categorical logits, multiplies Gaussian variances, ignored by
+                             * Dirac steps; 0 means 1 */
 } ug_traj_req;
 
 typedef struct ug_model_vtable {
@@ -102,11 +131,18 @@ typedef struct ug_model_vtable {
     ug_status (*sample_forward)(void *self, ug_ctx *ctx, ug_rng *rng, const ug_traj_req *req, ug_traj *out);
     ug_status (*sample_backward)(void *self, ug_ctx *ctx, ug_rng *rng, const ug_traj_req *req, ug_traj *out);
     /* Recompute log_pf / log_pb of given trajectories with the current parameters (off-policy terms,
-     * replay, acceptance ratios). Reads traj->first/last/actions/extra; `flags` as UG_TRAJ_*. */
+     * replay, acceptance ratios). Reads traj->states when non-NULL, else first/last/actions; must work
+     * with extra == NULL (extra is only a within-step cache). Families whose steps are not recorded
+     * in `actions` (continuous or multi-coordinate steps) need states: sample with
+     * UG_TRAJ_KEEP_STATES if you will rescore. A sub-trajectory (start, steps, states/actions sliced)
+     * is valid input. Terms excluded by `flags` (UG_TRAJ_NO_PF / NO_PB) are left as they are. */
     ug_status (*rescore)(void *self, ug_ctx *ctx, ug_traj *traj, uint32_t flags);
     /* ---- optional (NULL when absent; info.caps says which are there for this instance) ---- */
     ug_tensor *(*log_flow)(void *self, ug_ctx *ctx, ug_tensor *state, int32_t index);   /* -> [B] */
     ug_tensor *(*log_reward)(void *self, ug_ctx *ctx, ug_tensor *x);                    /* -> [B] */
+    /* ∇_x log of the marginal density of states at trajectory index t ([B] F32, 0..horizon; the
+     * family maps it to its own time) under P_B from data. [B, D]; differentiable in x (create_graph,
+     * for sliced score matching) and in the parameters; rows do not interact. */
     ug_tensor *(*score)(void *self, ug_ctx *ctx, ug_tensor *x, ug_tensor *t);           /* -> [B, D] */
     ug_tensor *(*log_prob)(void *self, ug_ctx *ctx, ug_tensor *x);                      /* -> [B] */
     ug_tensor *(*log_z)(void *self, ug_ctx *ctx);                                       /* -> [] */

@@ -1,0 +1,232 @@
+/* density_png.c — a picture of the learned 2-D density: histograms of decoded model samples (left)
+ * and of fresh true samples (right), written as <artifact_dir>/density-<step>.png with libpng.
+ *
+ * Also reports `density_tv`, the total-variation distance between the two normalized histograms
+ * (mass outside the square counts as one extra bin), a cheap number that moves with the picture.
+ * The step arena is reset after each sampling chunk: callers must not hold arena tensors across evaluate(). */
+#define UG_PLUGIN
+#include "unigfn/plugin.h"
+
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct dpng {
+    int64_t samples, bins, chunk;
+    double range;   /* half-width of the square; 0 = from the true samples' extent */
+} dpng;
+
+#define PANEL_MIN_PX 256   /* panels are upscaled by an integer factor to at least this size */
+#define GAP_PX 8
+
+static void *dpng_create(const ug_create_args *a, ug_error *err) {
+    dpng *m = calloc(1, sizeof *m);
+    if (!m) {
+        ug_error_set(err, UG_ERR_NOMEM, "density_png: out of memory");
+        return NULL;
+    }
+    m->samples = ug_cfg_int(a->cfg, "samples", 50000);
+    m->bins = ug_cfg_int(a->cfg, "bins", 128);
+    m->chunk = ug_cfg_int(a->cfg, "chunk", 2000);
+    m->range = ug_cfg_float(a->cfg, "range", 0.0);
+    if (m->samples < 1 || m->bins < 2 || m->bins > 4096 || m->chunk < 1 || !(m->range >= 0.0)) {
+        ug_error_set(err, UG_ERR_ARG, "density_png: needs samples >= 1, 2 <= bins <= 4096, chunk >= 1, range >= 0");
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static void dpng_destroy(void *self) { free(self); }
+
+/* x [B, D] -> 2-D points [B, 2] copied to dst: the dataset's decoder, or x itself for continuous D = 2. */
+static ug_status to_points(const ug_eval_env *env, ug_tensor *x, int64_t B, float *dst) {
+    ug_ctx *ctx = env->ctx;
+    const ug_dataset *data = env->data;
+    ug_tensor *p = x;   // [B, 2]
+    if (data->vt->decode && data->info.decoded_dim == 2) {
+        ug_status st = data->vt->decode(data->self, ctx, x, &p);
+        if (st) return st;
+    }
+    ug_tensor *c = p ? ug_contiguous(ctx, p) : NULL;
+    if (!c || ug_numel(c) != 2 * B || !ug_f32(c))
+        return ug_ctx_status(ctx) ? ug_ctx_status(ctx)
+                                  : ug_ctx_fail(ctx, UG_ERR_ARG, "density_png: samples do not decode to [%lld, 2] points", (long long)B);
+    memcpy(dst, ug_f32(c), (size_t)(2 * B) * sizeof(float));
+    return UG_OK;
+}
+
+static ug_status draw_points(const dpng *m, const ug_eval_env *env, bool model, int64_t n, float *pts) {
+    for (int64_t off = 0; off < n; off += m->chunk) {
+        int64_t B = n - off < m->chunk ? n - off : m->chunk;
+        ug_tensor *x = NULL;
+        ug_status st;
+        if (model) {
+            const ug_model *mod = env->model;
+            ug_traj_req req = {.size = sizeof req, .batch = B, .steps = -1, .flags = UG_TRAJ_NO_PB};
+            ug_traj tr = {.size = sizeof tr};
+            st = mod->vt->sample_forward(mod->self, env->ctx, env->rng, &req, &tr);
+            x = tr.last;
+        } else {
+            st = env->data->vt->sample_true(env->data->self, env->ctx, env->rng, B, &x);
+        }
+        if (!st) st = to_points(env, x, B, pts + 2 * off);
+        ug_step_reset(env->ctx);
+        if (st) return st;
+    }
+    return UG_OK;
+}
+
+/* Counts per bin [bins, bins] (row 0 = top = largest y); returns how many fell outside. */
+static int64_t histogram(const float *pts, int64_t n, int64_t bins, double R, int64_t *h) {
+    memset(h, 0, (size_t)(bins * bins) * sizeof(int64_t));
+    int64_t outside = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double fx = (pts[2 * i] + R) / (2.0 * R) * (double)bins, fy = (R - pts[2 * i + 1]) / (2.0 * R) * (double)bins;
+        if (!(fx >= 0.0 && fx < (double)bins && fy >= 0.0 && fy < (double)bins)) {
+            outside++;
+            continue;
+        }
+        h[(int64_t)fy * bins + (int64_t)fx]++;
+    }
+    return outside;
+}
+
+/* A dark-to-bright colour ramp (black, purple, red, orange, pale yellow) at t in [0, 1]. */
+static void ramp(double t, unsigned char rgb[3]) {
+    static const double stops[5][3] = {{0, 0, 4}, {87, 16, 110}, {188, 55, 84}, {249, 142, 9}, {252, 255, 164}};
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    double s = t * 4.0;
+    int k = (int)s;
+    if (k > 3) k = 3;
+    double f = s - k;
+    for (int c = 0; c < 3; c++) rgb[c] = (unsigned char)lround(stops[k][c] + f * (stops[k + 1][c] - stops[k][c]));
+}
+
+/* Paint one panel: square-root scaling so the tails stay visible. */
+static void paint(const int64_t *h, int64_t bins, int64_t scale, unsigned char *img, int64_t stride, int64_t x0) {
+    int64_t mx = 0;
+    for (int64_t i = 0; i < bins * bins; i++)
+        if (h[i] > mx) mx = h[i];
+    for (int64_t r = 0; r < bins * scale; r++)
+        for (int64_t c = 0; c < bins * scale; c++) {
+            int64_t v = h[(r / scale) * bins + c / scale];
+            ramp(mx > 0 ? sqrt((double)v / (double)mx) : 0.0, img + r * stride + 3 * (x0 + c));
+        }
+}
+
+static int write_png(const char *path, const unsigned char *img, int64_t w, int64_t h, char *why, size_t cap) {
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        snprintf(why, cap, "cannot open for writing");
+        return -1;
+    }
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    png_bytep *rows = malloc((size_t)h * sizeof(png_bytep));
+    if (!png || !info || !rows) {
+        png_destroy_write_struct(&png, info ? &info : NULL);
+        free(rows);
+        fclose(f);
+        snprintf(why, cap, "out of memory");
+        return -1;
+    }
+    for (int64_t r = 0; r < h; r++) rows[r] = (png_bytep)(img + r * 3 * w);
+    if (setjmp(png_jmpbuf(png))) {   /* libpng reports write errors by longjmp */
+        png_destroy_write_struct(&png, &info);
+        free(rows);
+        fclose(f);
+        snprintf(why, cap, "libpng write error");
+        return -1;
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    png_write_image(png, rows);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    free(rows);
+    if (fclose(f) != 0) {
+        snprintf(why, cap, "write failed on close");
+        return -1;
+    }
+    return 0;
+}
+
+static ug_status dpng_evaluate(void *self, const ug_eval_env *env, ug_metric_out *out) {
+    const dpng *m = self;
+    ug_ctx *ctx = env->ctx;
+    const ug_dataset *data = env->data;
+    bool decodable = (data->vt->decode && data->info.decoded_dim == 2) ||
+                     (data->info.space.kind == UG_SPACE_CONTINUOUS && data->info.space.dim == 2);
+    if (!decodable) return ug_ctx_fail(ctx, UG_ERR_UNSUPPORTED, "density_png: dataset '%s' has no 2-D decoding", data->name ? data->name : "?");
+    int64_t n = m->samples, bins = m->bins;
+    int64_t scale = bins >= PANEL_MIN_PX ? 1 : (PANEL_MIN_PX + bins - 1) / bins;
+    int64_t side = bins * scale, W = 2 * side + GAP_PX;
+    float *pm = malloc((size_t)(2 * n) * sizeof(float)), *pt = malloc((size_t)(2 * n) * sizeof(float));
+    int64_t *hm = malloc((size_t)(bins * bins) * sizeof(int64_t)), *ht = malloc((size_t)(bins * bins) * sizeof(int64_t));
+    unsigned char *img = malloc((size_t)(W * side * 3));
+    ug_status st = UG_OK;
+    if (!pm || !pt || !hm || !ht || !img) st = ug_ctx_fail(ctx, UG_ERR_NOMEM, "density_png: out of memory");
+    bool grad = ug_set_grad_enabled(ctx, false);
+    if (!st) st = draw_points(m, env, true, n, pm);
+    if (!st) st = draw_points(m, env, false, n, pt);
+    ug_set_grad_enabled(ctx, grad);
+    if (!st) {
+        double R = m->range;
+        if (R <= 0.0) {   /* the true distribution's extent, with a margin */
+            for (int64_t i = 0; i < 2 * n; i++)
+                if (isfinite(pt[i]) && fabs(pt[i]) > R) R = fabs(pt[i]);
+            R = R > 0.0 ? 1.05 * R : 4.5;
+        }
+        int64_t om = histogram(pm, n, bins, R, hm), ot = histogram(pt, n, bins, R, ht);
+        double tv = fabs((double)(om - ot));
+        for (int64_t i = 0; i < bins * bins; i++) tv += fabs((double)(hm[i] - ht[i]));
+        memset(img, 255, (size_t)(W * side * 3));
+        paint(hm, bins, scale, img, 3 * W, 0);
+        paint(ht, bins, scale, img, 3 * W, side + GAP_PX);
+        const char *dir = env->artifact_dir ? env->artifact_dir : ug_run_dir();
+        char path[512], why[128];
+        int len = snprintf(path, sizeof path, "%s/density-%lld.png", dir, (long long)env->step);
+        if (len < 0 || (size_t)len >= sizeof path)
+            st = ug_ctx_fail(ctx, UG_ERR_IO, "density_png: artifact path too long under '%s'", dir);
+        else if (write_png(path, img, W, side, why, sizeof why))
+            st = ug_ctx_fail(ctx, UG_ERR_IO, "density_png: %s: %s", path, why);
+        else {
+            out->n_values = 1;
+            out->keys[0] = "density_tv";
+            out->values[0] = 0.5 * tv / (double)n;
+            out->n_artifacts = 1;
+            memcpy(out->artifact_paths[0], path, (size_t)len + 1);
+            out->artifact_kinds[0] = "png";
+        }
+    }
+    free(pm), free(pt), free(hm), free(ht), free(img);
+    return st;
+}
+
+static const ug_param_spec dpng_params[] = {
+    {"samples", UG_P_INT, "50000", UG_P_MIN, 1, 0, NULL, "model samples and true samples histogrammed"},
+    {"bins", UG_P_INT, "128", UG_P_MIN | UG_P_MAX, 2, 4096, NULL, "histogram bins per axis"},
+    {"range", UG_P_FLOAT, "0", UG_P_MIN, 0, 0, NULL, "half-width of the square shown; 0 = 1.05 x the true samples' extent"},
+    {"chunk", UG_P_INT, "2000", UG_P_MIN, 1, 0, NULL, "samples drawn per model call (bounds memory)"},
+    {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
+};
+
+static const ug_metric_vtable dpng_vt = {.size = sizeof(ug_metric_vtable), .evaluate = dpng_evaluate};
+
+static const ug_plugin_desc dpng_desc = {
+    UG_DESC_HEADER(UG_KIND_METRIC),
+    .name = "density_png",
+    .version = "1.0",
+    .summary = "PNG of the 2-D histogram of decoded model samples beside the true distribution's",
+    .params = dpng_params,
+    .create = dpng_create,
+    .destroy = dpng_destroy,
+    .vtable = &dpng_vt,
+};
+
+UG_PLUGIN_EXPORT(&dpng_desc)

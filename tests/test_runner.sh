@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# test_runner.sh — the runner and CLI end to end on real plugins: FINISHED, spec errors (exit 2, no run
+# row), a NaN loss (FAILED with step and term, earlier metrics kept), SIGTERM (KILLED, metrics kept),
+# resume continuing bit-identically, and two processes writing one database at once.
+set -u
+U="$UG_BUILD_ROOT/unigfn"
+SPEC="$UG_SOURCE_ROOT/tests/specs/runner"
+export UNIGFN_PLUGIN_PATH="$UG_BUILD_ROOT/tests/plugins_test"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+pass=0 fail=0
+check() {
+  if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1  [$2]"; fi
+}
+q() { python3 -c 'import sqlite3,sys
+c = sqlite3.connect(sys.argv[1])
+for r in c.execute(sys.argv[2]): print("|".join(str(x) for x in r))' "$@"; }
+
+# 1. A run finishes, with its metrics, params and checkpoint.
+"$U" run "$SPEC/tiny.yaml" train.steps=200 --db a.db --quiet
+check "run exits 0" "[ $? -eq 0 ]"
+id=$(q a.db "select id from runs")
+check "one FINISHED run" "[ \"$(q a.db 'select status from runs')\" = FINISHED ]"
+check "loss logged every 10 steps" "[ $(q a.db "select count(*) from metrics where key='loss'") -eq 20 ]"
+check "nll evaluated at 100 and 200" "[ \"$(q a.db "select group_concat(step) from metrics where key='nll'")\" = '100,200' ]"
+check "params flattened" "[ \"$(q a.db "select value from params where key='model.hidden'")\" = '[32, 32]' ]"
+check "checkpoint written" "[ -s runs/$id/checkpoint.bin ]"
+check "show prints the status" "\"$U\" show ${id:0:6} --db a.db | grep -q '^status     FINISHED'"
+check "sample prints 5 rows of 32 bits" "[ \$(\"$U\" sample $id -n 5 --db a.db | grep -cE '^[01]{32}\$') -eq 5 ]"
+"$U" run "$SPEC/tiny.yaml" train.steps=200 --db a.db --quiet
+check "re-running a FINISHED spec does nothing" "[ $(q a.db "select count(*) from metrics where key='loss'") -eq 20 ]"
+
+# 2. Spec errors: exit 2 and no run row.
+"$U" run "$SPEC/tiny.yaml" model.hiden=3 --db b.db --quiet 2> err.txt
+check "unknown key exits 2" "[ $? -eq 2 ]"
+check "message names the key" "grep -q \"model.hiden: unknown key (did you mean 'hidden'?)\" err.txt"
+check "no database written" '[ ! -e b.db ]'
+"$U" run "$SPEC/tiny.yaml" 'objective.0.plugin=tb' --db b.db --quiet 2> err.txt
+check "missing capability exits 2" "[ $? -eq 2 ] && grep -q 'needs capability' err.txt"
+
+# 3. A NaN loss is a failure with the step and the term; earlier metrics stay.
+"$U" run "$SPEC/nan.yaml" --db n.db --quiet 2> err.txt
+check "NaN run exits 1" "[ $? -eq 1 ]"
+check "FAILED with the message" "q n.db 'select status, error from runs' | grep -q '^FAILED|step 25: objective term 0 (nan_loss): loss is nan'"
+check "metrics before the failure kept" "[ $(q n.db "select count(*) from metrics where key='loss'") -eq 5 ]"
+
+# 4. SIGTERM → KILLED (metrics kept); resume continues bit-identically to an uninterrupted run.
+mkdir ref kill
+"$U" run "$SPEC/tiny.yaml" train.steps=1500 --db ref/r.db --quiet
+"$U" run "$SPEC/tiny.yaml" train.steps=1500 --db kill/k.db --quiet &
+pid=$!
+for _ in $(seq 1 400); do
+  n=$(q kill/k.db "select count(*) from metrics where key='loss'" 2>/dev/null || echo 0)
+  [ "${n:-0}" -ge 8 ] && break
+  sleep 0.05
+done
+kill -TERM $pid
+wait $pid
+check "SIGTERM exits 130" "[ $? -eq 130 ]"
+check "KILLED with the step reached" "q kill/k.db 'select status, step from runs' | grep -qE '^KILLED\|[0-9]+$'"
+kstep=$(q kill/k.db 'select step from runs')
+check "killed before the end" "[ $kstep -gt 0 ] && [ $kstep -lt 1500 ]"
+check "metrics kept after the kill" "[ $(q kill/k.db "select count(*) from metrics where key='loss'") -ge 8 ]"
+rid=$(q kill/k.db 'select id from runs')
+"$U" resume "$rid" --db kill/k.db --quiet
+check "resume exits 0 and FINISHED" "[ $? -eq 0 ] && [ \"$(q kill/k.db 'select status from runs')\" = FINISHED ]"
+check "resumed parameters are bit-identical" "cmp -s ref/runs/$rid/checkpoint.bin kill/runs/$rid/checkpoint.bin"
+check "resumed loss curve is identical" "[ \"$(q ref/r.db "select group_concat(step||':'||value) from (select * from metrics where key='loss' order by step)")\" = \"$(q kill/k.db "select group_concat(step||':'||value) from (select * from metrics where key='loss' order by step)")\" ]"
+
+# 5. Two processes writing one database at once lose nothing.
+"$U" run "$SPEC/tiny.yaml" train.steps=300 seed=11 --db c.db --quiet &
+p1=$!
+"$U" run "$SPEC/tiny.yaml" train.steps=300 seed=12 --db c.db --quiet &
+p2=$!
+wait $p1; r1=$?
+wait $p2; r2=$?
+check "both concurrent runs exit 0" "[ $r1 -eq 0 ] && [ $r2 -eq 0 ]"
+check "both FINISHED" "[ $(q c.db "select count(*) from runs where status='FINISHED'") -eq 2 ]"
+check "no metric row lost" "[ $(q c.db "select count(*) from metrics where key='loss'") -eq 60 ]"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

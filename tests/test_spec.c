@@ -1,0 +1,270 @@
+/* test_spec.c — good specs: defaults, typing, overrides, canonical text, run ids, flattening, getters.
+ * Run from the source root (meson sets workdir) so tests/specs/good/... resolves. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "fake_registry.h"
+
+#define GOOD "tests/specs/good/"
+
+static ug_spec *load(const char *path, const char *const *ov, int n_ov) {
+    ug_error err = {0};
+    ug_spec *s = NULL;
+    ug_status st = ug_spec_load(path, ov, n_ov, &fake_registry, &s, &err);
+    CHECK(st == UG_OK, "%s: %s", path, err.msg);
+    return s;
+}
+
+static ug_spec *load_text(const char *text, const char *const *ov, int n_ov) {
+    ug_error err = {0};
+    ug_spec *s = NULL;
+    ug_status st = ug_spec_load_string("inline.yaml", text, ov, n_ov, &fake_registry, &s, &err);
+    CHECK(st == UG_OK, "inline: %s", err.msg);
+    return s;
+}
+
+static bool is_default(const ug_cfg *c) { return c && strcmp(c->file, UG_SPEC_FILE_DEFAULT) == 0 && c->line == 0; }
+
+static void test_resolved(void) {
+    ug_spec *s = load(GOOD "mle_gfn.yaml", NULL, 0);
+    if (!s) return;
+    const ug_cfg *root = ug_spec_root(s);
+    CHECK(strcmp(ug_spec_name(s), "mle_gfn_2spirals") == 0, "name %s", ug_spec_name(s));
+    CHECK(root->n == 11, "root has %d sections", root->n);
+    CHECK(strcmp(root->items[0]->key, "name") == 0 && strcmp(root->items[10]->key, "sweep") == 0, "order");
+    CHECK(ug_cfg_int(root, "seed", -1) == 1, "seed");
+    CHECK(ug_cfg_int(root, "threads", -1) == 0 && is_default(ug_cfg_find(root, "threads")), "threads default");
+    CHECK(strcmp(ug_cfg_str(root, "device", "?"), "cpu") == 0, "device default");
+    /* plugin defaults, with their origin */
+    const ug_cfg *enc = ug_cfg_find(root, "dataset.encoding");
+    CHECK(enc && is_default(enc) && strcmp(enc->text, "gray32") == 0, "encoding default");
+    CHECK(ug_cfg_int(root, "dataset.eval_size", -1) == 4000, "eval_size default");
+    const ug_cfg *data = ug_cfg_find(root, "dataset.data");
+    CHECK(data && data->line == 6 && data->col == 3 && strstr(data->file, "mle_gfn.yaml"), "position");
+    int64_t hidden[4];
+    CHECK(ug_cfg_ints(root, "model.hidden", hidden, 4) == 3 && hidden[2] == 256, "hidden");
+    CHECK(ug_cfg_bool(ug_spec_section(s, "model"), "shared_trunk", true) == false, "shared_trunk default");
+    /* 1e5 is an integer; an integer is a float */
+    const ug_cfg *steps = ug_cfg_find(root, "train.steps");
+    CHECK(steps->type == UG_CFG_INT && steps->i == 100000 && strcmp(steps->text, "1e5") == 0, "steps");
+    CHECK(ug_cfg_int(root, "train.log_every", -1) == 100 && ug_cfg_bool(root, "train.eval_at_end", false),
+          "train defaults");
+    /* terms and metrics */
+    CHECK(ug_spec_n_objectives(s) == 2, "terms");
+    const ug_cfg *t0 = ug_spec_objective(s, 0), *t1 = ug_spec_objective(s, 1);
+    CHECK(t0 && ug_cfg_find(t0, "weight")->type == UG_CFG_FLOAT, "weight typed float");
+    CHECK_CLOSE(ug_cfg_float(t0, "weight", -1), 1.0, 0, 0);
+    CHECK_CLOSE(ug_cfg_float(t1, "weight", -1), 0.5, 0, 0);
+    CHECK(strcmp(ug_cfg_str(t0, "direction", "?"), "data") == 0, "kl_tb default");
+    CHECK(strcmp(t1->items[0]->key, "plugin") == 0 && strcmp(t1->items[1]->key, "updates") == 0 &&
+              strcmp(t1->items[2]->key, "weight") == 0 && strcmp(t1->items[3]->key, "pairs") == 0,
+          "term key order");
+    const char *groups[2];
+    CHECK(ug_cfg_strs(t1, "updates", groups, 2) == 1 && strcmp(groups[0], "backward") == 0, "updates");
+    CHECK(ug_cfg_find(root, "objective.1.plugin") == t1->items[0], "find through a list index");
+    CHECK(ug_spec_objective(s, 2) == NULL, "term out of range");
+    CHECK(ug_spec_n_metrics(s) == 2, "metrics");
+    CHECK_CLOSE(ug_cfg_float(ug_spec_metric(s, 1), "bandwidth", -1), 0.1, 0, 0);
+    /* optimizers: groups sorted, defaults filled */
+    const ug_cfg *optim = ug_spec_section(s, "optim");
+    CHECK(optim->n == 2 && strcmp(optim->items[0]->key, "backward") == 0, "groups sorted");
+    const ug_cfg *fw = ug_spec_optim(s, "forward");
+    CHECK_CLOSE(ug_cfg_float(fw, "lr", -1), 1e-4, 0, 0);
+    double betas[2];
+    CHECK(ug_cfg_floats(fw, "betas", betas, 2) == 2 && betas[1] == 0.999, "betas default");
+    CHECK(strcmp(ug_cfg_str(fw, "algorithm", "?"), "adam") == 0, "algorithm default");
+    CHECK(strcmp(ug_cfg_str(ug_spec_optim(s, "backward"), "algorithm", "?"), "adamw") == 0, "adamw");
+    CHECK(ug_spec_optim(s, "flow") == NULL, "no such group");
+    const ug_cfg *sweep = ug_spec_section(s, "sweep");
+    CHECK(sweep && sweep->type == UG_CFG_MAP && sweep->n == 0, "sweep defaults to {}");
+    /* getters fall back */
+    CHECK(ug_cfg_int(root, "train.nope", 7) == 7 && ug_cfg_int(root, "device", 7) == 7, "fallbacks");
+    CHECK(ug_cfg_ints(root, "model.act", NULL, 0) == -1, "not a list");
+    CHECK(strlen(ug_spec_id(s)) == 16, "id length");
+    ug_spec_free(s);
+}
+
+static void test_ids(void) {
+    ug_spec *a = load(GOOD "mle_gfn.yaml", NULL, 0);
+    ug_spec *b = load(GOOD "mle_gfn_reformatted.yaml", NULL, 0);
+    const char *seed2[] = {"seed=2"};
+    ug_spec *c = load(GOOD "mle_gfn.yaml", seed2, 1);
+    const char *lr[] = {"optim.forward.lr=0.00011"};
+    ug_spec *d = load(GOOD "mle_gfn.yaml", lr, 1);
+    if (a && b && c && d) {
+        CHECK(strcmp(ug_spec_id(a), ug_spec_id(b)) == 0, "reformatted: %s vs %s", ug_spec_id(a), ug_spec_id(b));
+        CHECK(strcmp(ug_spec_name(b), "another_name") == 0, "name kept");
+        const char *ca = strchr(ug_spec_canonical(a), '\n'), *cb = strchr(ug_spec_canonical(b), '\n');
+        CHECK(strcmp(ca, cb) == 0, "canonical texts agree below the name line");
+        CHECK(strcmp(ug_spec_id(a), ug_spec_id(c)) != 0, "seed changes the id");
+        CHECK(strcmp(ug_spec_id(a), ug_spec_id(d)) != 0, "lr changes the id");
+        /* the canonical text is itself a spec with the same canonical text */
+        ug_spec *r = load_text(ug_spec_canonical(a), NULL, 0);
+        if (r) {
+            CHECK(strcmp(ug_spec_canonical(r), ug_spec_canonical(a)) == 0, "canonical round trip");
+            CHECK(strcmp(ug_spec_id(r), ug_spec_id(a)) == 0, "round-trip id");
+        }
+        ug_spec_free(r);
+    }
+    ug_spec_free(a);
+    ug_spec_free(b);
+    ug_spec_free(c);
+    ug_spec_free(d);
+}
+
+static void test_overrides(void) {
+    const char *ov[] = {
+        "model.hidden=[128,128]",      /* flow list replaces the file's */
+        "model.act=relu",              /* key absent from the file */
+        "objective.1.weight=2",        /* list element by index */
+        "objective.2.plugin=db",       /* index == length appends a term */
+        "objective.2.updates=[forward]",
+        "train.steps=500",
+        "train.steps=600",             /* the later override wins */
+        "name=renamed",
+        "model.shared_trunk=yes",
+        "optim.flow.lr=1e-2",          /* a new group, created by its path */
+    };
+    ug_spec *s = load(GOOD "mle_gfn.yaml", ov, (int)(sizeof ov / sizeof *ov));
+    if (!s) return;
+    const ug_cfg *root = ug_spec_root(s);
+    int64_t h[4];
+    CHECK(ug_cfg_ints(root, "model.hidden", h, 4) == 2 && h[0] == 128 && h[1] == 128, "hidden override");
+    const ug_cfg *act = ug_cfg_find(root, "model.act");
+    CHECK(act && strcmp(act->text, "relu") == 0 && strcmp(act->file, UG_SPEC_FILE_CMDLINE) == 0 && act->line == 2,
+          "act from the command line, override #2");
+    CHECK_CLOSE(ug_cfg_float(root, "objective.1.weight", -1), 2.0, 0, 0);
+    CHECK(ug_spec_n_objectives(s) == 3, "appended term");
+    CHECK(strcmp(ug_cfg_str(ug_spec_objective(s, 2), "plugin", "?"), "db") == 0, "db term");
+    CHECK_CLOSE(ug_cfg_float(ug_spec_objective(s, 2), "weight", -1), 1.0, 0, 0);
+    CHECK(ug_cfg_int(root, "train.steps", -1) == 600, "last override wins");
+    CHECK(strcmp(ug_spec_name(s), "renamed") == 0, "name");
+    CHECK(ug_cfg_bool(root, "model.shared_trunk", false), "yes is true");
+    CHECK_CLOSE(ug_cfg_float(ug_spec_optim(s, "flow"), "lr", -1), 0.01, 0, 0);
+    CHECK(strcmp(ug_cfg_str(ug_spec_optim(s, "flow"), "schedule", "?"), "constant") == 0, "new group defaults");
+    ug_spec_free(s);
+}
+
+typedef struct leaves {
+    char keys[128][64], vals[128][64];
+    int n;
+} leaves;
+
+static int collect(const char *k, const char *v, void *ud) {
+    leaves *l = ud;
+    if (l->n < 128) {
+        snprintf(l->keys[l->n], 64, "%s", k);
+        snprintf(l->vals[l->n], 64, "%s", v);
+        l->n++;
+    }
+    return 0;
+}
+
+static const char *leaf(const leaves *l, const char *key) {
+    for (int k = 0; k < l->n; k++)
+        if (strcmp(l->keys[k], key) == 0) return l->vals[k];
+    return NULL;
+}
+
+static int stop_at_three(const char *k, const char *v, void *ud) {
+    (void)k, (void)v;
+    return ++*(int *)ud == 3 ? 42 : 0;
+}
+
+static void test_flatten(void) {
+    ug_spec *s = load(GOOD "mle_gfn.yaml", NULL, 0);
+    if (!s) return;
+    static leaves l;
+    CHECK(ug_spec_flatten(s, collect, &l) == 0, "flatten");
+    CHECK(strcmp(l.keys[0], "dataset") == 0 && strcmp(l.vals[0], "synthetic2d") == 0, "summary dataset");
+    CHECK(strcmp(l.keys[1], "model") == 0 && strcmp(l.vals[1], "binary_gfn") == 0, "summary model");
+    CHECK(strcmp(l.keys[2], "objective") == 0 && strcmp(l.vals[2], "kl_tb+tbc") == 0, "summary objective");
+    struct { const char *k, *v; } want[] = {
+        {"name", "mle_gfn_2spirals"},       {"model.hidden", "[256, 256, 256]"},
+        {"objective.0.plugin", "kl_tb"},    {"objective.1.updates", "[backward]"},
+        {"optim.forward.lr", "0.0001"},     {"optim.forward.betas", "[0.9, 0.999]"},
+        {"optim.forward.eps", "1e-08"},     {"train.steps", "100000"},
+        {"train.eval_at_end", "true"},      {"metrics.1.plugin", "mmd"},
+        {"model.shared_trunk", "false"},    {"dataset.encoding", "gray32"},
+    };
+    for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
+        const char *v = leaf(&l, want[k].k);
+        CHECK(v && strcmp(v, want[k].v) == 0, "%s = %s, want %s", want[k].k, v ? v : "(absent)", want[k].v);
+    }
+    for (int k = 0; k < l.n; k++) CHECK(strncmp(l.keys[k], "sweep", 5) != 0, "sweep flattened: %s", l.keys[k]);
+    int count = 0;
+    CHECK(ug_spec_flatten(s, stop_at_three, &count) == 42 && count == 3, "callback stops the walk");
+    ug_spec_free(s);
+}
+
+static void test_sweep_and_names(void) {
+#define SWEEP_BASE                                      \
+    "dataset: {plugin: synthetic2d, data: moons}\n"     \
+    "model: {plugin: binary_gfn}\n"                     \
+    "objective: [{plugin: tb, updates: [forward]}]\n"   \
+    "optim: {forward: {lr: 1e-3}}\n"                    \
+    "train: {steps: 10}\n"
+    const char *text = SWEEP_BASE
+        "sweep:\n"
+        "  model.hidden: [[64], [128, 128]]\n"
+        "  seed: [1, 2, 3]\n"
+        "  note: \"a: b\"\n";
+    ug_spec *s = load_text(text, NULL, 0);
+    const char *point[] = {"sweep={}"};
+    ug_spec *p = load_text(text, point, 1);
+    ug_spec *plain = load_text(SWEEP_BASE, NULL, 0);
+    if (s && p && plain) {
+        const ug_cfg *sw = ug_spec_section(s, "sweep");
+        CHECK(sw->n == 3 && strcmp(sw->items[0]->key, "model.hidden") == 0, "sweep kept as written");
+        CHECK(sw->items[0]->items[1]->n == 2, "nested list kept");
+        CHECK(strstr(ug_spec_canonical(s), "  model.hidden: [[64], [128, 128]]\n"), "sweep canonical");
+        CHECK(strstr(ug_spec_canonical(s), "  note: \"a: b\"\n"), "string quoted when needed");
+        CHECK(strcmp(ug_spec_id(s), ug_spec_id(p)) != 0, "sweep is part of the id");
+        CHECK(strcmp(ug_spec_id(p), ug_spec_id(plain)) == 0, "sweep={} equals no sweep");
+        CHECK(strcmp(ug_spec_name(s), "inline") == 0, "name from the load name");
+        ug_spec *r = load_text(ug_spec_canonical(s), NULL, 0);
+        CHECK(r && strcmp(ug_spec_canonical(r), ug_spec_canonical(s)) == 0, "sweep round trip");
+        ug_spec_free(r);
+    }
+    ug_spec_free(s);
+    ug_spec_free(p);
+    ug_spec_free(plain);
+
+    ug_spec *m = load(GOOD "minimal.yaml", NULL, 0);
+    if (m) {
+        CHECK(strcmp(ug_spec_name(m), "minimal") == 0, "name from the file name");
+        CHECK(ug_spec_n_metrics(m) == 0, "metrics default to []");
+        CHECK(ug_cfg_int(ug_spec_root(m), "train.batch", -1) == 128, "batch default");
+    }
+    ug_spec_free(m);
+}
+
+static void test_lenient_and_io(void) {
+    ug_error err = {0};
+    ug_spec *s = NULL;
+    /* without a registry plugin keys are kept unchecked, in file order after the core keys */
+    ug_status st = ug_spec_load(GOOD "mle_gfn.yaml", NULL, 0, NULL, &s, &err);
+    CHECK(st == UG_OK, "lenient: %s", err.msg);
+    if (s) {
+        const ug_cfg *model = ug_spec_section(s, "model");
+        CHECK(model->n == 2 && strcmp(model->items[1]->key, "hidden") == 0, "lenient keeps keys");
+        CHECK(ug_cfg_find(model, "act") == NULL, "lenient fills no plugin defaults");
+    }
+    ug_spec_free(s);
+    err = (ug_error){0};
+    st = ug_spec_load("tests/specs/good/does-not-exist.yaml", NULL, 0, &fake_registry, &s, &err);
+    CHECK(st == UG_ERR_IO && s == NULL, "missing file is an i/o error");
+    CHECK(strstr(err.msg, "does-not-exist.yaml: cannot open") != NULL, "%s", err.msg);
+}
+
+int main(void) {
+    test_resolved();
+    test_ids();
+    test_overrides();
+    test_flatten();
+    test_sweep_and_names();
+    test_lenient_and_io();
+    return CHECK_DONE();
+}

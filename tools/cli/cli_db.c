@@ -1,0 +1,76 @@
+/* cli_db.c — database upkeep: `unigfn db merge OUT SHARD...` (join the shards of a Slurm sweep) and
+ * `unigfn gc --mark-crashed` (runs whose process died without a word). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_db(cli_env *env, int argc, char **argv) {
+    (void)env;
+    if (argc < 3 || strcmp(argv[0], "merge") != 0) {
+        fprintf(stderr, "usage: unigfn db merge OUT.db SHARD.db ...\n"
+                        "  copies every run of the shards into OUT (created if absent); a run already in OUT is\n"
+                        "  replaced only by a copy that is further along (FINISHED > FAILED/KILLED/CRASHED >\n"
+                        "  RUNNING > QUEUED) or newer, so merging twice changes nothing\n");
+        return 2;
+    }
+    ug_store *out = NULL;
+    ug_error err = {0};
+    if (ug_store_open(argv[1], &out, &err)) {
+        fprintf(stderr, "unigfn: %s\n", err.msg);
+        return 1;
+    }
+    int rc = 0;
+    ug_merge_stats total = {0};
+    for (int i = 2; i < argc; i++) {
+        ug_merge_stats ms;
+        if (ug_store_merge(out, argv[i], &ms, &err)) {
+            fprintf(stderr, "unigfn db merge: %s\n", err.msg);
+            rc = 1;
+            err = (ug_error){0};
+            continue;
+        }
+        printf("%s: %d added, %d replaced, %d unchanged; %lld metric rows copied\n", argv[i], ms.runs_added,
+               ms.runs_replaced, ms.runs_kept, (long long)ms.metric_rows);
+        total.runs_added += ms.runs_added;
+        total.runs_replaced += ms.runs_replaced;
+        total.runs_kept += ms.runs_kept;
+        total.metric_rows += ms.metric_rows;
+    }
+    if (argc > 3)
+        printf("total: %d added, %d replaced, %d unchanged; %lld metric rows copied into %s\n", total.runs_added,
+               total.runs_replaced, total.runs_kept, (long long)total.metric_rows, argv[1]);
+    ug_store_close(out);
+    return rc;
+}
+
+int cli_gc(cli_env *env, int argc, char **argv) {
+    bool mark = false;
+    double stale = 300;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--mark-crashed") == 0) mark = true;
+        else if (strcmp(argv[i], "--stale") == 0 && i + 1 < argc) stale = atof(argv[++i]);
+        else { mark = false; break; }
+    }
+    if (!mark || !(stale >= 0)) {
+        fprintf(stderr, "usage: unigfn gc --mark-crashed [--stale SECONDS]\n"
+                        "  RUNNING runs whose last heartbeat is older than SECONDS (default 300; a live run\n"
+                        "  beats every 10 s between steps) become CRASHED; a later run or sweep restarts them\n");
+        return 2;
+    }
+    ug_store *st = cli_open_store(env);
+    if (!st) return 1;
+    ug_error err = {0};
+    int n = 0;
+    int rc = 0;
+    if (ug_store_mark_crashed(st, stale, &n, &err)) {
+        fprintf(stderr, "unigfn gc: %s\n", err.msg);
+        rc = 1;
+    } else {
+        printf("gc: %d RUNNING run%s with no heartbeat for %g s marked CRASHED in %s\n", n, n == 1 ? "" : "s", stale,
+               env->db_path);
+    }
+    ug_store_close(st);
+    return rc;
+}
