@@ -174,7 +174,7 @@ static void test_tables(void) {
     /* --all takes the RUNNING run in (and it becomes the best cell); --where narrows; --best max */
     int status;
     char *out = cli("report table --rows model --cols objective --metric nll --all --best max --stat sem", &status);
-    CHECK(status == 0 && strstr(out, "| 8.467 ± 3.733 (n=3)") && strstr(out, "**10.50 ± 0.29** (n=3)"),
+    CHECK(status == 0 && strstr(out, "| 8.467 ± 3.735 (n=3)") && strstr(out, "**10.50 ± 0.29** (n=3)"),
           "--all --best max --stat sem:\n%s", out);
     free(out);
     out = cli("report table --rows model --cols objective --metric nll --where model!=binary_gfn --where dataset.data=checkerboard",
@@ -252,8 +252,8 @@ static void test_pngs(void) {
     if (px) {
         /* 900 x 540 plus a legend of 3 groups; the bold means are drawn in the group colours */
         CHECK(w == 900 && h == 540 + 3 * 12 + 12, "curves size %dx%d", w, h);
-        CHECK(count_color(px, w, h, 0x1f77b4, 8) > 300 && count_color(px, w, h, 0xff7f0e, 8) > 300 &&
-                  count_color(px, w, h, 0x2ca02c, 8) > 30,
+        CHECK(count_color(px, w, h, 0x1f77b4, 8) > 60 && count_color(px, w, h, 0xff7f0e, 8) > 60 &&
+                  count_color(px, w, h, 0x2ca02c, 8) > 60,
               "group colours: %d %d %d", count_color(px, w, h, 0x1f77b4, 8), count_color(px, w, h, 0xff7f0e, 8),
               count_color(px, w, h, 0x2ca02c, 8));
         CHECK(count_color(px, w, h, 0xffffff, 0) > w * h / 2, "mostly white background");
@@ -277,9 +277,9 @@ static void test_pngs(void) {
     px = read_png(path, &w, &h);
     CHECK(px != NULL, "density.png does not decode");
     if (px) {
-        /* 4 bins x 64 px; left panel at (10, 22); x = 0.55 → bin 2, y = -0.55 → bin 3 (rows go down) */
+        /* 4 bins x 64 px; left panel at (10, 22); x = 0.55 → column 3, y = -0.55 → row 3 (rows go down) */
         CHECK(w == 2 * 10 + 2 * 256 + 12 && h == 22 + 256 + 28, "density size %dx%d", w, h);
-        const unsigned char *c = px + 3 * ((size_t)(22 + 3 * 64 + 30) * w + 10 + 2 * 64 + 30);
+        const unsigned char *c = px + 3 * ((size_t)(22 + 3 * 64 + 30) * w + 10 + 3 * 64 + 30);
         CHECK(c[0] == 253 && c[1] == 231 && c[2] == 37, "dense cell %d %d %d", c[0], c[1], c[2]);
         const unsigned char *e = px + 3 * ((size_t)(22 + 30) * w + 10 + 30);
         CHECK(e[0] == 68 && e[1] == 1 && e[2] == 84, "empty cell %d %d %d", e[0], e[1], e[2]);

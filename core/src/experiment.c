@@ -244,6 +244,9 @@ ug_status ug_experiment_build(ug_experiment *ex, ug_spec *spec, ug_registry *reg
         if (!(mi->desc = need_plugin(reg, UG_KIND_METRIC, mc, key, err))) return err->code;
         if (check_caps(mi->desc, mc, key, &ex->model, err)) return err->code;
         mi->vt = mi->desc->vtable;
+        mi->every = ug_cfg_int(mc, "every", 0);
+        mi->at_end_only = ug_cfg_bool(mc, "at_end_only", false);
+        mi->prefix = ug_cfg_str(mc, "prefix", "");
         a.cfg = mc;
         mi->self = mi->desc->create(&a, &perr);
         if (!mi->self) return create_fail(err, mc, key, "metric", mi->desc->name, &perr);

@@ -29,6 +29,9 @@ typedef struct ug_metric_inst {
     const ug_plugin_desc *desc;
     void *self;
     const ug_metric_vtable *vt;
+    int64_t every;            /* 0 = train.eval_every */
+    bool at_end_only;
+    const char *prefix;       /* before each reported key */
 } ug_metric_inst;
 
 typedef struct ug_experiment {

@@ -258,10 +258,21 @@ static void progress_line(loop_state *L, int64_t step, double loss) {
     fflush(stderr);
 }
 
+/* Is metric m due after `step`? Periodic by its own `every` or train.eval_every; at the end when
+ * train.eval_at_end (or the metric is at_end_only). */
+static bool metric_due(const ug_experiment *ex, const ug_metric_inst *mi, int64_t step) {
+    bool last = step == ex->steps;
+    if (last && (ex->eval_at_end || mi->at_end_only)) return true;
+    if (mi->at_end_only) return false;
+    int64_t every = mi->every > 0 ? mi->every : ex->eval_every;
+    return every > 0 && step % every == 0;
+}
+
 static int evaluate(loop_state *L, int64_t step, ug_error *err) {
     ug_experiment *ex = L->ex;
     for (int m = 0; m < ex->n_metrics; m++) {
         ug_metric_inst *mi = &ex->metrics[m];
+        if (!metric_due(ex, mi, step)) continue;
         ug_step_reset(ex->ctx);
         bool prev = ug_set_grad_enabled(ex->ctx, false);
         ug_rng r = step_rng(ex->seed, UG_STREAM_METRIC + (uint64_t)m, step);
@@ -273,13 +284,19 @@ static int evaluate(loop_state *L, int64_t step, ug_error *err) {
         if (s || ug_ctx_status(ex->ctx))
             return fail(L, "step %lld: metric %d (%s): %s", (long long)step, m, mi->desc->name,
                         ug_ctx_status(ex->ctx) ? ug_ctx_errmsg(ex->ctx) : "evaluate() failed without a message");
-        if (out.n_values && ug_store_metrics(L->st, L->id, step, out.n_values, out.keys, out.values, err)) return -1;
+        char names[UG_METRIC_MAX_VALUES][128];
+        const char *keys[UG_METRIC_MAX_VALUES];
+        for (int i = 0; i < out.n_values && i < UG_METRIC_MAX_VALUES; i++) {
+            snprintf(names[i], sizeof names[i], "%s%s", mi->prefix, out.keys[i]);
+            keys[i] = names[i];
+        }
+        if (out.n_values && ug_store_metrics(L->st, L->id, step, out.n_values, keys, out.values, err)) return -1;
         for (int a = 0; a < out.n_artifacts; a++)
             if (ug_store_artifact(L->st, L->id, out.artifact_paths[a], out.artifact_kinds[a], step, err)) return -1;
         if (!L->quiet) {
             if (L->progress == 1) fprintf(stderr, "\n");
             printf("eval step %lld %s:", (long long)step, mi->desc->name);
-            for (int i = 0; i < out.n_values; i++) printf("  %s %.6g", out.keys[i], out.values[i]);
+            for (int i = 0; i < out.n_values; i++) printf("  %s %.6g", keys[i], out.values[i]);
             printf("\n");
             fflush(stdout);
         }
@@ -337,6 +354,14 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
         ug_run_record_free(rec);
         ug_store_close(st);
         return err.code == UG_ERR_SPEC ? UG_EXIT_SPEC : UG_EXIT_FAILED;
+    }
+    if (o->check_only) {
+        printf("%s: ok (run id %s; model %s with %lld parameters)\n", ug_spec_path(ex.spec), ug_spec_id(ex.spec),
+               ex.model.name, (long long)ug_params_total(ex.params));
+        ug_experiment_free(&ex);
+        ug_run_record_free(rec);
+        ug_store_close(st);
+        return UG_EXIT_OK;
     }
     if (!st && ug_store_open(db_path, &st, &err)) {
         fprintf(stderr, "unigfn: %s\n", err.msg);
@@ -423,9 +448,7 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
             if (ug_store_heartbeat(st, id, step, &err)) { bad = 2; break; }
         }
         bool last = step == ex.steps;
-        if ((ex.eval_every > 0 && step % ex.eval_every == 0) || (last && ex.eval_at_end && (ex.eval_every <= 0 || step % ex.eval_every))) {
-            if (evaluate(&L, step, &err)) { bad = L.errmsg[0] ? 1 : 2; break; }
-        }
+        if (evaluate(&L, step, &err)) { bad = L.errmsg[0] ? 1 : 2; break; }
         if ((ex.checkpoint_every > 0 && step % ex.checkpoint_every == 0) || last) {
             if (ug_experiment_save(&ex, L.ckpt, step, &L.acc, sizeof L.acc, &err)) { bad = 2; break; }
         }

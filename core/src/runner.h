@@ -18,6 +18,7 @@ typedef struct ug_run_opts {
     const char *resume_id;            /* resume: the run id (or unique prefix) instead of a spec */
     const char *db_path;              /* default results.db */
     bool force;                       /* re-run a FINISHED run */
+    bool check_only;                  /* validate and build, print the run id, write nothing */
     int progress;                     /* -1 auto (terminal), 0 plain lines, 1 progress line */
     bool quiet;
 } ug_run_opts;

@@ -40,6 +40,17 @@ static const ug_param_spec objective_core[] = {
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
+/* Core keys of a metric entry: when it runs, beside the plugin's own keys. */
+static const ug_param_spec metric_core[] = {
+    {"plugin", UG_P_STRING, NULL, UG_P_REQUIRED, 0, 0, NULL, "metric plugin name"},
+    {"every", UG_P_INT, "0", UG_P_MIN, 0, 0, NULL,
+     "evaluate every this many steps (0 = every train.eval_every); always at the end when train.eval_at_end"},
+    {"at_end_only", UG_P_BOOL, "false", 0, 0, 0, NULL, "evaluate only after the last step"},
+    {"prefix", UG_P_STRING, "\"\"", 0, 0, 0, NULL,
+     "put before every key this metric reports (two instances of one metric: 'curve_' and '')"},
+    {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
+};
+
 static const ug_param_spec optim_params[] = {
     {"algorithm", UG_P_ENUM, "adam", 0, 0, 0, "adam|adamw|sgd", "update rule"},
     {"lr", UG_P_FLOAT, NULL, UG_P_REQUIRED | P_GT, 0, 0, NULL, "learning rate"},
@@ -486,7 +497,7 @@ static ug_status check_metrics(spec_ctx *c, ug_cfg *list) {
     for (int k = 0; !st && k < list->n; k++) {
         char path[64];
         ug_spec_join_index(path, sizeof path, "metrics", k);
-        st = check_plugin_map(c, list->items[k], path, UG_SPEC_KIND_METRIC, plugin_core);
+        st = check_plugin_map(c, list->items[k], path, UG_SPEC_KIND_METRIC, metric_core);
     }
     return st;
 }

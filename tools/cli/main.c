@@ -8,7 +8,9 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: unigfn [--db PATH] COMMAND ...\n"
-            "  run SPEC [key=value ...] [--force] [--quiet]   train one spec; exit 0 finished, 1 failed,\n"
+            "  run SPEC [key=value ...] [--force] [--quiet] [--plain] [--check]\n"
+            "                                                 train one spec (--check: validate only);\n"
+            "                                                 exit 0 finished, 1 failed,\n"
             "                                                 2 spec error, 130 interrupted\n"
             "  resume RUN                                     continue a run from its last checkpoint\n"
             "  plugins [NAME]                                 list plugins, or one plugin's parameters\n"
