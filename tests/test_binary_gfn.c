@@ -298,6 +298,19 @@ static void test_rescore(ug_ctx *ctx, const char *opts) {
     CHECK(t.model.vt->rescore(t.model.self, ctx, &c, 0) == UG_OK, "rescore: %s", ug_ctx_errmsg(ctx));
     double dpf = max_diff(tf.log_pf, c.log_pf, D, B), dpb = max_diff(tf.log_pb, c.log_pb, D, B);
     CHECK(dpf < 1e-5 && dpb < 1e-5, "[%s] forward vs rescore: |d log_pf| %g |d log_pb| %g", opts, dpf, dpb);
+    /* a trajectory kept as states only (no first, no actions), and a sub-trajectory of it */
+    ug_traj ks;
+    CHECK(fwd(&t, ctx, &rng, B, NULL, 0, -1, UG_TRAJ_KEEP_STATES, 0, 1, &ks) == UG_OK, "forward: %s", ug_ctx_errmsg(ctx));
+    ug_traj so = {.size = sizeof so, .batch = B, .start = 0, .steps = (int32_t)D, .states = ks.states};
+    CHECK(t.model.vt->rescore(t.model.self, ctx, &so, 0) == UG_OK, "rescore from states: %s", ug_ctx_errmsg(ctx));
+    CHECK(so.log_pf && max_diff(ks.log_pf, so.log_pf, D, B) < 1e-5 && max_diff(ks.log_pb, so.log_pb, D, B) < 1e-5,
+          "[%s] rescore from states differs", opts);
+    ug_traj sub = {.size = sizeof sub, .batch = B, .start = 5, .steps = 7, .states = ks.states + 5};
+    CHECK(t.model.vt->rescore(t.model.self, ctx, &sub, 0) == UG_OK, "rescore of a sub-trajectory: %s", ug_ctx_errmsg(ctx));
+    CHECK(sub.log_pf && max_diff(ks.log_pf + 5, sub.log_pf, 7, B) < 1e-5 && max_diff(ks.log_pb + 5, sub.log_pb, 7, B) < 1e-5,
+          "[%s] rescore of a sub-trajectory differs", opts);
+    CHECK(fwd(&t, ctx, &rng, B, NULL, 0, -1, UG_TRAJ_REPARAM, 0, 1, &ks) == UG_ERR_UNSUPPORTED, "REPARAM must be refused");
+    ug_ctx_clear_error(ctx);
     /* backward from x, part of the way (as ebm_cd does) and all the way */
     for (int steps = 9; steps <= D; steps += D - 9) {
         ug_traj tb;

@@ -78,6 +78,8 @@ static ug_status run_engine(ug_ctx *ctx, ug_tensor *out, engine_cfg *c, bool cre
     }
 
     bool prev = ug_set_grad_enabled(ctx, create_graph);
+    ctx->bw_direct = c->to_params && !create_graph;
+    ctx->bw_mask = c->group_mask;
     ug_tensor *seed = ug_full(ctx, out->ndim, out->shape, 1.0f);
     out->bw_acc = seed;
     out->bw_epoch = c->epoch;
@@ -105,6 +107,7 @@ static ug_status run_engine(ug_ctx *ctx, ug_tensor *out, engine_cfg *c, bool cre
             if (need[i]) accumulate(ctx, n->in[i], gin[i], c);
     }
     ug_set_grad_enabled(ctx, prev);
+    ctx->bw_direct = false;
     return ctx->err.code;
 }
 

@@ -8,6 +8,14 @@
 #include <string.h>
 
 #define PAR_MIN 32768
+/* OpenMP is optional (meson -Dopenmp, off by default): without it the loops are plain serial loops,
+ * and going through a macro keeps -Wunknown-pragmas quiet instead of leaving inert pragmas. */
+#ifdef _OPENMP
+#define UG_PRAGMA(x) _Pragma(#x)
+#define PAR_FOR(cond) UG_PRAGMA(omp parallel for if (cond))
+#else
+#define PAR_FOR(cond)
+#endif
 
 void ug_cpu_unary(int kind, int order, const float *p, const ug_tensor *x, ug_tensor *y);
 
@@ -46,7 +54,7 @@ static void cpu_affine(float a, float b, const ug_tensor *xt, ug_tensor *yt) {
     const float *restrict x = xt->data;
     float *restrict y = yt->data;
     int64_t n = numel(xt);
-#pragma omp parallel for if (n > PAR_MIN)
+PAR_FOR(n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) y[i] = a * x[i] + b;
 }
 
@@ -62,13 +70,13 @@ static void cpu_affine(float a, float b, const ug_tensor *xt, ug_tensor *yt) {
         const float *a = at->data, *b = bt->data;                                               \
         int64_t n = numel(ot);                                                                  \
         if (contig(at) && contig(bt) && numel(at) == n && numel(bt) == n) {                     \
-            _Pragma("omp parallel for if (n > PAR_MIN)")                                        \
+            PAR_FOR(n > PAR_MIN)                                                                \
             for (int64_t i = 0; i < n; i++) o[i] = BIN_OP(KIND, a[i], b[i]);                    \
             return;                                                                             \
         }                                                                                       \
         if (numel(bt) == 1 && contig(at) && numel(at) == n) {                                   \
             float bv = b[0];                                                                    \
-            _Pragma("omp parallel for if (n > PAR_MIN)")                                        \
+            PAR_FOR(n > PAR_MIN)                                                                \
             for (int64_t i = 0; i < n; i++) o[i] = BIN_OP(KIND, a[i], bv);                      \
             return;                                                                             \
         }                                                                                       \
@@ -77,7 +85,7 @@ static void cpu_affine(float a, float b, const ug_tensor *xt, ug_tensor *yt) {
         align4(at, ot, sa);                                                                     \
         align4(bt, ot, sb);                                                                     \
         int64_t rows = sh[0] * sh[1] * sh[2], len = sh[3];                                      \
-        _Pragma("omp parallel for if (n > PAR_MIN)")                                            \
+        PAR_FOR(n > PAR_MIN)                                                                    \
         for (int64_t r = 0; r < rows; r++) {                                                    \
             int64_t i0 = r / (sh[1] * sh[2]), i1 = (r / sh[2]) % sh[1], i2 = r % sh[2];         \
             const float *pa = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];                         \
@@ -149,7 +157,7 @@ static void cpu_reduce(int kind, const ug_tensor *xt, int axis, ug_tensor *ot, u
     const float *x = xt->data;
     float *o = ot->data;
     int32_t *arg = am ? am->data : NULL;
-#pragma omp parallel for if (outer * len * inner > PAR_MIN)
+PAR_FOR(outer * len * inner > PAR_MIN)
     for (int64_t r = 0; r < outer; r++) {
         const float *xr = x + r * len * inner;
         float *orow = o + r * inner;
@@ -196,7 +204,7 @@ static void cpu_softmax(bool lg, const ug_tensor *xt, int axis, ug_tensor *ot) {
     split_axis(xt, axis, &outer, &len, &inner);
     const float *x = xt->data;
     float *o = ot->data;
-#pragma omp parallel for if (outer * len * inner > PAR_MIN)
+PAR_FOR(outer * len * inner > PAR_MIN)
     for (int64_t r = 0; r < outer; r++) {
         const float *xr = x + r * len * inner;
         float *orr = o + r * len * inner;
@@ -304,7 +312,7 @@ static void cpu_axpy(float a, const ug_tensor *xt, ug_tensor *yt) {
     const float *restrict x = xt->data;
     float *restrict y = yt->data;
     int64_t n = numel(xt);
-#pragma omp parallel for if (n > PAR_MIN)
+PAR_FOR(n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 

@@ -42,7 +42,17 @@ struct ug_ctx {
     uint32_t epoch;          /* increments per backward call; tags bw_acc */
     ug_error err;
     const ug_backend *be;
+    /* Set by ug_backward (not ug_grad): gradients of selected parameters may be accumulated straight
+     * into their gradient blocks by backward rules (no temporary, no extra pass). */
+    bool bw_direct;
+    uint64_t bw_mask;
 };
+
+/* True when a backward rule may accumulate d/d(t) directly into t's gradient block. */
+static inline bool ug__direct_param(const ug_ctx *ctx, const ug_tensor *t) {
+    return ctx->bw_direct && t->is_leaf && t->group >= 0 && t->group < 64 && ((ctx->bw_mask >> t->group) & 1u) &&
+           t->grad && t->grad->data;
+}
 
 /* Allocation in the step arena (64-byte aligned); records an error and returns NULL on failure. */
 void *ug__alloc(ug_ctx *ctx, size_t bytes);

@@ -88,11 +88,39 @@ ug_tensor *ug_matmul(ug_ctx *ctx, ug_tensor *a, ug_tensor *b) {
     return y;
 }
 
+/* dW += g^T x and db += sum_rows(g) written straight into the parameters' gradient blocks: the
+ * common case of ug_backward, where a temporary [out, in] per use would cost memory and a pass. */
+static bool bw_linear_direct(ug_ctx *ctx, ug_tensor *g, ug_tensor *x, ug_tensor *w, ug_tensor *bias, const bool *need,
+                             bool *done_w, bool *done_b) {
+    *done_w = *done_b = false;
+    gemm_view vg, vx;
+    if (need[1] && ug__direct_param(ctx, w) && ug_is_contiguous(w->grad) && as_gemm(g, &vg) && as_gemm(x, &vx)) {
+        int64_t B = g->shape[0], O = g->shape[1], I = x->shape[1];
+        const float *pa = g->data, *pb = x->data;
+        float *pc = w->grad->data;
+        if (B > 0) ctx->be->gemm(1, !vg.trans, vx.trans, O, I, B, &pa, vg.ld, &pb, vx.ld, &pc, I, true);
+        *done_w = true;
+    }
+    if (bias && need[2] && ug__direct_param(ctx, bias) && ug_is_contiguous(bias->grad)) {
+        ug_tensor *gc = ug_contiguous(ctx, g);
+        if (!gc) return false;
+        const float *gp = gc->data;
+        float *bp = bias->grad->data;
+        int64_t B = gc->shape[0], O = gc->shape[1];
+        for (int64_t r = 0; r < B; r++)
+            for (int64_t o = 0; o < O; o++) bp[o] += gp[r * O + o];
+        *done_b = true;
+    }
+    return true;
+}
+
 static void bw_linear(ug_ctx *ctx, ug_node *n, ug_tensor *g, ug_tensor **gin, const bool *need) {
-    ug_tensor *x = n->in[0], *w = n->in[1];
-    if (need[0]) gin[0] = ug_matmul(ctx, g, w);                          /* [B,out]@[out,in] */
-    if (need[1]) gin[1] = ug_matmul(ctx, ug_transpose(ctx, g, 0, 1), x); /* [out,B]@[B,in] */
-    if (n->nin > 2 && need[2]) gin[2] = ug_sum(ctx, g, 0, false);        /* [out] */
+    ug_tensor *x = n->in[0], *w = n->in[1], *bias = n->nin > 2 ? n->in[2] : NULL;
+    bool done_w = false, done_b = false;
+    if (!bw_linear_direct(ctx, g, x, w, bias, need, &done_w, &done_b)) return;
+    if (need[0]) gin[0] = ug_matmul(ctx, g, w);                                   /* [B,out]@[out,in] */
+    if (need[1] && !done_w) gin[1] = ug_matmul(ctx, ug_transpose(ctx, g, 0, 1), x); /* [out,B]@[B,in] */
+    if (bias && need[2] && !done_b) gin[2] = ug_sum(ctx, g, 0, false);           /* [out] */
 }
 
 ug_tensor *ug_linear(ug_ctx *ctx, ug_tensor *x, ug_tensor *w, ug_tensor *bias) {

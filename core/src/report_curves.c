@@ -83,39 +83,72 @@ static int group_by(const ug_rd_set *runs, const char *const *keys, int n_keys, 
     return g->n;
 }
 
+/* Preference for label keys: the summary keys first, then shallower keys, then by name. */
+static int label_rank(const char *k) {
+    if (strcmp(k, "dataset") == 0 || strcmp(k, "model") == 0 || strcmp(k, "objective") == 0) return 0;
+    int dots = 1;
+    for (const char *p = k; *p; p++) dots += *p == '.';
+    return dots;
+}
+
+static int label_cmp(const void *a, const void *b) {
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    int r = label_rank(x) - label_rank(y);
+    return r ? r : strcmp(x, y);
+}
+
+/* How many distinct label tuples the groups' first runs give with these keys. */
+static int distinct_labels(const ug_rd_set *runs, const ug_rd_groups *g, const char *const *keys, int n) {
+    char **lab = calloc((size_t)g->n + 1, sizeof *lab);
+    int distinct = 0;
+    if (!lab) return -1;
+    for (int k = 0; k < g->n; k++) {
+        int first = 0;
+        while (g->of_run[first] != k) first++;
+        lab[k] = run_key(&runs->runs[first], keys, n);
+        if (!lab[k]) { distinct = -1; break; }
+        bool seen = false;
+        for (int j = 0; j < k && !seen; j++) seen = strcmp(lab[j], lab[k]) == 0;
+        distinct += !seen;
+    }
+    for (int k = 0; k < g->n; k++) free(lab[k]);
+    free(lab);
+    return distinct;
+}
+
 int ug_rd_group(const ug_rd_set *runs, const char *const *keys, int n_keys, ug_rd_groups *out) {
     if (keys) return group_by(runs, keys, n_keys, keys, n_keys, out);
     static const char *const ignore[] = {"seed", "name"};
     const char **vary = NULL;
     int nv = ug_rd_varying_keys(runs, ignore, 2, &vary);
     if (nv < 0) return -1;
-    /* label with the short keys: leave out "model.x" when "model" itself varies */
-    const char **shortk = malloc(((size_t)nv + 1) * sizeof *shortk);
-    if (!shortk) { free(vary); return -1; }
-    int ns = 0;
-    for (int i = 0; i < nv; i++) {
-        bool under = false;
-        for (int j = 0; j < nv && !under; j++) {
-            size_t l = strlen(vary[j]);
-            under = j != i && strncmp(vary[i], vary[j], l) == 0 && vary[i][l] == '.';
+    int n = group_by(runs, vary, nv, vary, 0, out);
+    /* Label with as few keys as tell the groups apart: a zipped axis moves many flattened keys
+     * (objective, objective.0.plugin, optim.*, ...) and one of them is enough. */
+    const char **order = malloc(((size_t)nv + 1) * sizeof *order), **chosen = malloc(((size_t)nv + 1) * sizeof *chosen);
+    int nc = 0, have = 1;
+    if (!order || !chosen) n = -1;
+    if (n > 1) {
+        memcpy(order, vary, (size_t)nv * sizeof *order);
+        qsort(order, (size_t)nv, sizeof *order, label_cmp);
+        for (int i = 0; i < nv && have < n; i++) {
+            chosen[nc] = order[i];
+            int d = distinct_labels(runs, out, chosen, nc + 1);
+            if (d < 0) { n = -1; break; }
+            if (d > have) { have = d; nc++; }
         }
-        if (!under) shortk[ns++] = vary[i];
     }
-    int n = group_by(runs, vary, nv, shortk, ns, out);
-    /* two groups with one label: the short keys were not enough, label with all of them */
-    bool clash = false;
-    for (int a = 0; a < n && !clash; a++)
-        for (int b = a + 1; b < n && !clash; b++) clash = strcmp(out->label[a], out->label[b]) == 0;
-    if (clash) {
-        ug_rd_groups_free(out);
-        n = group_by(runs, vary, nv, vary, nv, out);
+    for (int k = 0; n > 0 && k < out->n; k++) {
+        int first = 0;
+        while (out->of_run[first] != k) first++;
+        free(out->label[k]);
+        /* one configuration: name it by its experiment */
+        out->label[k] = nc ? make_label(&runs->runs[first], chosen, nc) : strdup(runs->runs[first].experiment);
+        if (!out->label[k]) n = -1;
     }
-    if (n > 0 && nv == 0) {   /* one configuration: name it by its experiment */
-        free(out->label[0]);
-        out->label[0] = strdup(runs->runs[0].experiment);
-        if (!out->label[0]) n = -1;
-    }
-    free(shortk);
+    if (n < 0) ug_rd_groups_free(out);
+    free(order);
+    free(chosen);
     free(vary);
     return n;
 }

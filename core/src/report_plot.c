@@ -74,24 +74,27 @@ ug_status ug_chart_png(const char *path, const ug_chart *ch, const ug_series *s,
     }
 
     double yt[32], xt[32], ystep = 1, xstep = 1;
-    int nyt = ch->logy && ymax - ymin >= 1.5 ? 0 : ug_nice_ticks(ymin, ymax, 6, yt, 32, &ystep);
-    if (ch->logy && ymax - ymin >= 1.5) {
-        /* decades; every k-th one when there are many */
+    int nyt = 0;
+    if (!ch->logy) {
+        nyt = ug_nice_ticks(ymin, ymax, 6, yt, 32, &ystep);
+    } else if (ymax - ymin >= 4) {
+        /* many decades: every k-th power of ten */
         int k = (int)ceil((ymax - ymin) / 8);
-        bool minor = ymax - ymin < 4;   /* few decades: 2x and 5x as well */
-        for (double v = floor(ymin); v <= ymax && nyt < 30; v += k) {
-            if (v >= ymin) yt[nyt++] = v;
-            if (minor && v + log10(2) >= ymin && v + log10(2) <= ymax) yt[nyt++] = v + log10(2);
-            if (minor && v + log10(5) >= ymin && v + log10(5) <= ymax) yt[nyt++] = v + log10(5);
-        }
+        for (double v = ceil(ymin); v <= ymax && nyt < 32; v += k) yt[nyt++] = v;
         ystep = k;
-    } else if (ch->logy) {
-        /* less than ~1.5 decades: nice ticks in value space, placed on the log axis */
-        double vt[32], vstep;
-        int m = ug_nice_ticks(pow(10, ymin), pow(10, ymax), 5, vt, 32, &vstep);
-        nyt = 0;
-        for (int i = 0; i < m; i++)
-            if (vt[i] > 0) yt[nyt++] = log10(vt[i]);
+    } else {
+        /* a few decades: 1, 2, 5 x 10^k; within one decade, every digit */
+        static const double m125[] = {1, 2, 5}, m19[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+        for (int pass = 0; pass < 2 && nyt < 3; pass++) {
+            const double *m = pass ? m19 : m125;
+            int nm = pass ? 9 : 3;
+            nyt = 0;
+            for (double d = floor(ymin); d <= ymax && nyt < 32; d += 1)
+                for (int i = 0; i < nm && nyt < 32; i++) {
+                    double v = d + log10(m[i]);
+                    if (v >= ymin && v <= ymax) yt[nyt++] = v;
+                }
+        }
     }
     int nxt = ug_nice_ticks(xmin, xmax, 8, xt, 32, &xstep);
 

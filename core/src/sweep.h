@@ -88,7 +88,8 @@ typedef struct ug_sweep_result {
 
 /* Runs every planned job that is neither FINISHED nor RUNNING: `exe --db DB run SPEC --plain OVERRIDES`,
  * `workers` at a time, each child in its own process group with stdout/stderr in
- * <run folder>/sweep.log. SIGINT/SIGTERM stop launching and are passed on once to the running children
+ * <run folder>/sweep.log and, with several workers and neither OPENBLAS_NUM_THREADS nor OMP_NUM_THREADS
+ * set, both set to cores / workers (at least 1). SIGINT/SIGTERM stop launching and are passed on once to the running children
  * (which record KILLED). Returns UG_OK unless the sweep itself could not work (fork, store). */
 ug_status ug_sweep_run_local(const ug_sweep_plan *plan, const ug_sweep_exec *o, ug_sweep_result *res,
                              ug_error *err);

@@ -81,6 +81,15 @@ static pid_t launch(const ug_sweep_exec *o, const ug_sweep_job *jb, const char *
             dup2(fd, 1);
             dup2(fd, 2);
         }
+        /* N workers each on all cores would oversubscribe the machine N times over: share the cores,
+         * unless the user chose thread counts (the spec's `threads`, part of the run id, wins anyway) */
+        if (o->workers > 1 && !getenv("OPENBLAS_NUM_THREADS") && !getenv("OMP_NUM_THREADS")) {
+            long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+            char t[24];
+            snprintf(t, sizeof t, "%ld", cpus / o->workers > 1 ? cpus / o->workers : 1);
+            setenv("OPENBLAS_NUM_THREADS", t, 1);
+            setenv("OMP_NUM_THREADS", t, 1);
+        }
         execv(o->exe, (char *const *)argv);
         fprintf(stderr, "unigfn sweep: cannot exec %s: %s\n", o->exe, strerror(errno));
         _exit(127);

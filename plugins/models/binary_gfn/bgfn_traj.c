@@ -17,7 +17,7 @@
  *
  * Cost per step: one forward-network call on [B, D] and one backward-network call on [B, D] (one trunk
  * call with a shared trunk: its output at s_{k+1} serves log_pb[k] and P_F at step k+1), plus O(B·D)
- * elementwise work (masking, log-softmax over [B, 2D], the next state). Masks are additive biases
+ * elementwise work (masking, a logsumexp over [B, 2D], the next state). Masks are additive biases
  * (0 allowed, -inf not) built once per call in O(B·D) and updated in O(B) per step. Networks whose
  * terms nobody asked for (UG_TRAJ_NO_PF / NO_PB) run without recording a graph, or not at all. */
 #define UG_PLUGIN
@@ -127,14 +127,15 @@ static ug_status heads(walk *w, ug_tensor *s, bool need_f, bool need_b, bool gra
     return UG_OK;
 }
 
-/* log_softmax(masked)[row, idx[row]] -> [B]. */
+/* log_softmax(masked)[row, idx[row]] -> [B], as masked[idx] - logsumexp(masked): unlike log_softmax this
+ * allocates no second [B, K] tensor per step (the backward cost is the same). */
 static ug_tensor *pick_logprob(walk *w, ug_tensor *masked, const int32_t *idx) {
     ug_ctx *ctx = w->ctx;
     int64_t shape[2] = {w->B, 1};
-    ug_tensor *it = ug_from_i32(ctx, idx, 2, shape);       // [B, 1] I32
-    ug_tensor *ls = ug_log_softmax(ctx, masked, 1);         // [B, K]
-    ug_tensor *g = ug_gather(ctx, ls, 1, it);               // [B, 1]
-    return ug_reshape(ctx, g, 1, &w->B);                    // [B]
+    ug_tensor *it = ug_from_i32(ctx, idx, 2, shape);        // [B, 1] I32
+    ug_tensor *picked = ug_gather(ctx, masked, 1, it);       // [B, 1]
+    ug_tensor *lse = ug_logsumexp(ctx, masked, 1, true);     // [B, 1]
+    return ug_reshape(ctx, ug_sub(ctx, picked, lse), 1, &w->B);  // [B]
 }
 
 /* log P_B of erasing this step's positions from the state with n_set coordinates set: [B]. */
@@ -272,6 +273,8 @@ ug_status bgfn_sample_forward(void *self, ug_ctx *ctx, ug_rng *rng, const ug_tra
     bgfn *m = self;
     if (ug_ctx_status(ctx) != UG_OK) return ug_ctx_status(ctx);
     if (!req || !out || !rng) return ug_ctx_fail(ctx, UG_ERR_ARG, "binary_gfn sample_forward: NULL request, output or rng");
+    if (req->flags & UG_TRAJ_REPARAM)
+        return ug_ctx_fail(ctx, UG_ERR_UNSUPPORTED, "binary_gfn: discrete steps cannot be reparameterized (UG_TRAJ_REPARAM)");
     const float temp = resolve_temp(req->temperature);
     if (!(temp > 0.0f) || !isfinite(temp) || !(req->explore >= 0.0f && req->explore <= 1.0f))
         return ug_ctx_fail(ctx, UG_ERR_ARG, "binary_gfn sample_forward: temperature %g must be > 0 and explore %g in [0, 1]",
@@ -307,22 +310,63 @@ ug_status bgfn_sample_forward(void *self, ug_ctx *ctx, ug_rng *rng, const ug_tra
     return walk_forward(m, ctx, rng, s, start, steps, NULL, req->flags, req->explore, temp, out);
 }
 
+/* A trajectory kept as states only: step k's action is the one position where states k and k+1
+ * differ, with its value in state k+1. */
+static ug_status actions_from_states(const bgfn *m, ug_ctx *ctx, const ug_traj *traj, const ug_tensor **out) {
+    const int64_t D = m->D;
+    const int32_t steps = traj->steps;
+    for (int32_t k = 0; k <= steps; k++) {
+        const ug_tensor *t = traj->states[k];
+        if (!t || t->ndim != 2 || t->shape[1] != D || t->dtype != UG_F32 || !ug_is_contiguous(t) ||
+            t->shape[0] != traj->states[0]->shape[0])
+            return ug_ctx_fail(ctx, UG_ERR_ARG, "binary_gfn rescore: states[%d] must be contiguous F32 [B, %lld]", k,
+                               (long long)D);
+    }
+    const int64_t B = traj->states[0]->shape[0];
+    ug_tensor *A = ug_new2(ctx, B, steps);  // [B, steps]
+    if (!A) return ctx_status(ctx);
+    float *a = ug_f32(A);
+    for (int32_t k = 0; k < steps; k++) {
+        const float *s0 = ug_f32(traj->states[k]), *s1 = ug_f32(traj->states[k + 1]);
+        for (int64_t b = 0; b < B; b++) {
+            int64_t j = 0, found = 0;
+            for (int64_t i = 0; i < D; i++)
+                if (s0[b * D + i] != s1[b * D + i]) {
+                    j = i;
+                    found++;
+                }
+            if (found != 1 || s0[b * D + j] != -1.0f)
+                return ug_ctx_fail(ctx, UG_ERR_ARG, "binary_gfn rescore: states %d and %d of row %lld are not one step apart",
+                                   k, k + 1, (long long)b);
+            a[b * steps + k] = (float)(2 * j + (s1[b * D + j] > 0.5f));
+        }
+    }
+    *out = A;
+    return UG_OK;
+}
+
 ug_status bgfn_rescore(void *self, ug_ctx *ctx, ug_traj *traj, uint32_t flags) {
     bgfn *m = self;
     if (ug_ctx_status(ctx) != UG_OK) return ug_ctx_status(ctx);
     char sb[64];
-    if (!traj || !traj->first || (traj->steps > 0 && !traj->actions))
-        return ug_ctx_fail(ctx, UG_ERR_ARG, "binary_gfn rescore: the trajectory needs first and actions");
+    if (!traj) return ug_ctx_fail(ctx, UG_ERR_ARG, "binary_gfn rescore: NULL trajectory");
     if (traj->start < 0 || traj->steps < 0 || traj->start + (int64_t)traj->steps > m->D)
         return ug_ctx_fail(ctx, UG_ERR_ARG, "binary_gfn rescore: start %d + steps %d outside [0, %lld]", traj->start,
                            traj->steps, (long long)m->D);
+    ug_tensor *first = traj->first ? traj->first : traj->states ? traj->states[0] : NULL;
     const ug_tensor *A = traj->actions;
-    if (traj->steps > 0 && (A->ndim != 2 || A->dtype != UG_F32 || A->shape[0] != traj->first->shape[0] ||
+    if (!A && traj->states && traj->steps > 0 && first) {
+        ug_status st = actions_from_states(m, ctx, traj, &A);
+        if (st) return st;
+    }
+    if (!first || (traj->steps > 0 && !A))
+        return ug_ctx_fail(ctx, UG_ERR_ARG, "binary_gfn rescore: the trajectory needs first and actions (or states)");
+    if (traj->steps > 0 && (A->ndim != 2 || A->dtype != UG_F32 || A->shape[0] != first->shape[0] ||
                             A->shape[1] < traj->steps))
         return ug_ctx_fail(ctx, UG_ERR_ARG, "binary_gfn rescore: actions %s must be F32 [B, %d]",
                            ug_shape_str(A, sb, sizeof sb), traj->steps);
     bool prev = ug_set_grad_enabled(ctx, false);
-    ug_tensor *s = ug_contiguous(ctx, ug_detach(ctx, traj->first));  // [B, D]
+    ug_tensor *s = ug_contiguous(ctx, ug_detach(ctx, first));  // [B, D]
     ug_set_grad_enabled(ctx, prev);
     if (!s) return ctx_status(ctx);
     ug_status st;
@@ -342,6 +386,8 @@ ug_status bgfn_sample_backward(void *self, ug_ctx *ctx, ug_rng *rng, const ug_tr
     if (ug_ctx_status(ctx) != UG_OK) return ug_ctx_status(ctx);
     if (!req || !out || !rng || !req->start)
         return ug_ctx_fail(ctx, UG_ERR_ARG, "binary_gfn sample_backward: needs a request with start states, an output and rng");
+    if (req->flags & UG_TRAJ_REPARAM)
+        return ug_ctx_fail(ctx, UG_ERR_UNSUPPORTED, "binary_gfn: discrete steps cannot be reparameterized (UG_TRAJ_REPARAM)");
     const int32_t n = req->start_index;
     if (n < 0 || n > m->D)
         return ug_ctx_fail(ctx, UG_ERR_ARG, "binary_gfn sample_backward: start_index %d outside [0, %lld]", n,
