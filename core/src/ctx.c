@@ -41,6 +41,7 @@ ug_ctx *ug_ctx_new(size_t arena_bytes) {
     ctx->arena = block_new(arena_bytes);
     if (!ctx->arena) { free(ctx); return NULL; }
     ctx->grad_enabled = true;
+    ctx->grad_groups = ~0ull;
     ctx->be = &ug_cpu_backend;
     ctx->threads = 0;
     return ctx;
@@ -133,6 +134,12 @@ bool ug_set_grad_enabled(ug_ctx *ctx, bool on) {
     return prev;
 }
 bool ug_grad_enabled(const ug_ctx *ctx) { return ctx->grad_enabled; }
+
+uint64_t ug_set_grad_groups(ug_ctx *ctx, uint64_t mask) {
+    uint64_t prev = ctx->grad_groups;
+    ctx->grad_groups = mask;
+    return prev;
+}
 
 void ug_set_threads(ug_ctx *ctx, int n) {
     ctx->threads = n;

@@ -38,6 +38,7 @@ struct ug_ctx {
     ug_node **tape;
     int64_t tape_n, tape_cap;
     bool grad_enabled;
+    uint64_t grad_groups;    /* parameters of these groups are variables (ug_set_grad_groups) */
     int threads;
     uint32_t epoch;          /* increments per backward call; tags bw_acc */
     ug_error err;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "experiment.h"
 #include "plot_png.h"
@@ -161,6 +162,11 @@ ug_status ug_report_samples(ug_store *st, ug_registry *reg, const char *db_path,
     int64_t step = 0;
     fbuf model = {0}, truth = {0};
     if ((s = ug_experiment_build(&ex, spec, reg, err))) goto done;
+    if (access(ckpt, R_OK) != 0) {
+        s = ug_error_set(err, UG_ERR_IO, "run %s: no checkpoint at %s (a run merged from a Slurm shard keeps its "
+                         "checkpoint beside the shard: pass that shard as --db)", id, ckpt);
+        goto done;
+    }
     if ((s = ug_experiment_load(&ex, ckpt, &step, NULL, 0, err))) goto done;
     const ug_space *sp = &ex.model.info.space;
     const ug_space *dsp = &ex.data.info.space;

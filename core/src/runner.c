@@ -160,7 +160,10 @@ static int train_step(loop_state *L, int64_t step) {
                            .batch = x, .step = step, .total_steps = ex->steps, .update_mask = term->update_mask};
         ug_loss_out out = {.size = sizeof out};
         ug_params_zero_grad(ex->params, term->update_mask);
+        /* Only the groups this term updates are variables: no graph is recorded through the others. */
+        uint64_t prev_groups = ug_set_grad_groups(ctx, term->update_mask);
         ug_status s = term->vt->loss(term->self, &env, &out);
+        ug_set_grad_groups(ctx, prev_groups);
         if (s || ug_ctx_status(ctx) || !out.loss)
             return fail(L, "step %lld: objective term %d (%s): %s", (long long)step, t, term->label,
                         ug_ctx_status(ctx) ? ug_ctx_errmsg(ctx) : "loss() failed without a message");
@@ -347,6 +350,10 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
         return err.code == UG_ERR_SPEC ? UG_EXIT_SPEC : UG_EXIT_FAILED;
     }
 
+    const ug_cfg *sweep = ug_spec_section(spec, "sweep");
+    if (sweep && sweep->n > 0 && !o->quiet)
+        fprintf(stderr, "unigfn: note: this spec has a sweep: block; `unigfn run` trains the base spec only "
+                        "(`unigfn sweep` runs the sweep)\n");
     ug_experiment ex;
     if (ug_experiment_build(&ex, spec, reg, &err)) {
         fprintf(stderr, "%s\n", err.msg);

@@ -66,8 +66,9 @@ static void explain_empty(ug_store *st, const sel_args *a, bool finished_only, c
     if (ug_rd_select(st, NULL, NULL, 0, false, &all, &err)) return;
     int fin = 0;
     for (int i = 0; i < all.n; i++) fin += all.runs[i].status == UG_RUN_FINISHED;
-    fprintf(stderr, "unigfn report: no %srun matches (the database has %d runs, %d FINISHED)%s%s\n",
-            finished_only ? "FINISHED " : "", all.n, fin, metric ? " with metric " : "", metric ? metric : "");
+    fprintf(stderr, "unigfn report: no %srun%s%s%s matches (the database has %d runs, %d FINISHED)\n",
+            finished_only ? "FINISHED " : "", metric ? " that logged '" : "", metric ? metric : "", metric ? "'" : "",
+            all.n, fin);
     for (int w = 0; w < a->n_where; w++) {
         const char *seen[12];
         int ns = 0, more = 0;

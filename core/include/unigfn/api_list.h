@@ -148,3 +148,5 @@ UG_API(ug_cfg_strs)
 UG_API(ug_message)
 UG_API(ug_cap_name)
 UG_API(ug_run_dir)
+/* appended: tensor.h */
+UG_API(ug_set_grad_groups)

@@ -71,6 +71,10 @@ ug_status ug_ctx_fail(ug_ctx *ctx, ug_status code, const char *fmt, ...)
 /* Grad mode: when off, ops record nothing (sampling, evaluation). Returns the previous mode. */
 bool ug_set_grad_enabled(ug_ctx *ctx, bool on);
 bool ug_grad_enabled(const ug_ctx *ctx);
+/* Parameter groups whose parameters ops treat as variables (bit g = group g; default all). Parameters
+ * of other groups act as constants: nothing is recorded for them, so a loss that updates only some
+ * groups builds no graph through the others. Returns the previous mask. */
+uint64_t ug_set_grad_groups(ug_ctx *ctx, uint64_t mask);
 /* Threads for our kernels and BLAS (0 = all cores). */
 void ug_set_threads(ug_ctx *ctx, int n);
 int ug_get_threads(const ug_ctx *ctx);
