@@ -8,6 +8,7 @@
 
 #include "report_data.h"
 #include "report_stats.h"
+#include "util.h"
 
 int ug_reduce_parse(const char *s, ug_reduce *out) {
     if (strcmp(s, "last") == 0) *out = UG_REDUCE_LAST;
@@ -74,37 +75,6 @@ static void sort_labels(labels *l) {
     }
 }
 
-/* ---- text ---- */
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-    bool oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *t) {
-    size_t n = strlen(t);
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) { b->oom = true; return; }
-        b->s = s, b->cap = cap;
-    }
-    memcpy(b->s + b->n, t, n + 1);
-    b->n += n;
-}
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    sb_put(b, tmp);
-}
-
 /* Display width: UTF-8 code points (all our text is single-width). */
 static int disp_width(const char *s) {
     int w = 0;
@@ -112,49 +82,39 @@ static int disp_width(const char *s) {
     return w;
 }
 
-static void escape_latex(sbuf *b, const char *s) {
+static void escape_latex(ug_sbuf *b, const char *s) {
     for (; *s; s++) {
         switch (*s) {
         case '_': case '&': case '%': case '$': case '#': case '{': case '}': {
             char t[3] = {'\\', *s, 0};
-            sb_put(b, t);
+            ug_sbuf_put(b, t);
             break;
         }
-        case '~': sb_put(b, "\\textasciitilde{}"); break;
-        case '^': sb_put(b, "\\textasciicircum{}"); break;
-        case '\\': sb_put(b, "\\textbackslash{}"); break;
+        case '~': ug_sbuf_put(b, "\\textasciitilde{}"); break;
+        case '^': ug_sbuf_put(b, "\\textasciicircum{}"); break;
+        case '\\': ug_sbuf_put(b, "\\textbackslash{}"); break;
         default: {
             char t[2] = {*s, 0};
-            sb_put(b, t);
+            ug_sbuf_put(b, t);
         }
         }
     }
 }
 
-static void escape_md(sbuf *b, const char *s) {
+static void escape_md(ug_sbuf *b, const char *s) {
     for (; *s; s++) {
         char t[2] = {*s, 0};
-        if (*s == '|') sb_put(b, "\\|");
-        else sb_put(b, t);
+        if (*s == '|') ug_sbuf_put(b, "\\|");
+        else ug_sbuf_put(b, t);
     }
 }
 
-static void join_label(sbuf *b, const char *const *t, int k, ug_table_format fmt) {
+static void join_label(ug_sbuf *b, const char *const *t, int k, ug_table_format fmt) {
     for (int i = 0; i < k; i++) {
-        if (i) sb_put(b, ", ");
+        if (i) ug_sbuf_put(b, ", ");
         if (fmt == UG_TABLE_LATEX) escape_latex(b, t[i]);
         else escape_md(b, t[i]);
     }
-}
-
-static void csv_field(FILE *f, const char *s) {
-    if (!strpbrk(s, ",\"\n\r")) { fputs(s, f); return; }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 /* decimals for 4 significant digits of v; -1 = scientific */
@@ -188,34 +148,34 @@ static const char *spread_name(ug_spread k) {
 }
 
 /* The cell's text for md/latex; "" for a missing cell. */
-static void cell_text(sbuf *b, const ug_stats *s, const ug_table_spec *t, bool bold) {
+static void cell_text(ug_sbuf *b, const ug_stats *s, const ug_table_spec *t, bool bold) {
     bool tex = t->format == UG_TABLE_LATEX;
     if (s->n == 0) {
-        sb_put(b, tex ? "---" : "\xe2\x80\x94");
+        ug_sbuf_put(b, tex ? "---" : "\xe2\x80\x94");
         return;
     }
     int d = t->decimals >= 0 ? t->decimals : auto_decimals(s->mean);
     char m[64], sp[64];
     fmt_num(m, sizeof m, s->mean, d);
-    if (bold) sb_put(b, tex ? "\\textbf{" : "**");
-    sb_put(b, m);
+    if (bold) ug_sbuf_put(b, tex ? "\\textbf{" : "**");
+    ug_sbuf_put(b, m);
     if (s->n >= 2) {
         fmt_num(sp, sizeof sp, spread_of(s, t->spread), d);
-        sb_put(b, tex ? " $\\pm$ " : " \xc2\xb1 ");
-        sb_put(b, sp);
+        ug_sbuf_put(b, tex ? " $\\pm$ " : " \xc2\xb1 ");
+        ug_sbuf_put(b, sp);
     }
-    if (bold) sb_put(b, tex ? "}" : "**");
-    sb_printf(b, tex ? " {\\scriptsize (n=%d)}" : " (n=%d)", s->n);
+    if (bold) ug_sbuf_put(b, tex ? "}" : "**");
+    ug_sbuf_printf(b, tex ? " {\\scriptsize (n=%d)}" : " (n=%d)", s->n);
 }
 
-static void caption(sbuf *b, const ug_table_spec *t) {
+static void caption(ug_sbuf *b, const ug_table_spec *t) {
     static const char *const red[] = {"last", "minimum", "maximum"};
-    sb_printf(b, "%s: %s value of each run; mean %s %s over the n runs of a cell", t->metric ? t->metric : "value",
+    ug_sbuf_printf(b, "%s: %s value of each run; mean %s %s over the n runs of a cell", t->metric ? t->metric : "value",
               red[t->reduce], t->format == UG_TABLE_LATEX ? "$\\pm$" : "\xc2\xb1", spread_name(t->spread));
     if (t->best != UG_BEST_NONE)
-        sb_printf(b, "; bold: best (%s)%s", t->best == UG_BEST_MIN ? "lowest" : "highest",
+        ug_sbuf_printf(b, "; bold: best (%s)%s", t->best == UG_BEST_MIN ? "lowest" : "highest",
                   t->scope == UG_BEST_ROW ? " in each row" : t->scope == UG_BEST_COL ? " in each column" : "");
-    sb_put(b, t->format == UG_TABLE_LATEX ? "; --- no run" : "; \xe2\x80\x94 no run");
+    ug_sbuf_put(b, t->format == UG_TABLE_LATEX ? "; --- no run" : "; \xe2\x80\x94 no run");
 }
 
 ug_status ug_table_write(FILE *f, const ug_table_spec *t, const ug_table_obs *obs, int n_obs, ug_error *err) {
@@ -227,7 +187,7 @@ ug_status ug_table_write(FILE *f, const ug_table_spec *t, const ug_table_obs *ob
     ug_stats *st = NULL;
     bool *best = NULL;
     ug_status status = UG_OK;
-    sbuf *txt = NULL;
+    ug_sbuf *txt = NULL;
     if (!rows.tup || !cols.tup || !ri || !ci || !vals) { status = ug_error_set(err, UG_ERR_NOMEM, "table: out of memory"); goto done; }
     for (int i = 0; i < n_obs; i++) {
         if (find_label(&rows, obs[i].row) < 0) rows.tup[rows.n++] = obs[i].row;
@@ -283,14 +243,14 @@ ug_status ug_table_write(FILE *f, const ug_table_spec *t, const ug_table_obs *ob
     }
 
     if (t->format == UG_TABLE_CSV) {
-        for (int i = 0; i < t->n_row_keys; i++) { csv_field(f, t->row_keys[i]); fputc(',', f); }
-        for (int i = 0; i < t->n_col_keys; i++) { csv_field(f, t->col_keys[i]); fputc(',', f); }
+        for (int i = 0; i < t->n_row_keys; i++) { ug_csv_field(f, t->row_keys[i]); fputc(',', f); }
+        for (int i = 0; i < t->n_col_keys; i++) { ug_csv_field(f, t->col_keys[i]); fputc(',', f); }
         fputs("n,mean,std,sem,ci95,best\n", f);
         for (int r = 0; r < R; r++)
             for (int c = 0; c < C; c++) {
                 size_t k = (size_t)r * C + c;
-                for (int i = 0; i < rows.k; i++) { csv_field(f, rows.tup[r][i]); fputc(',', f); }
-                for (int i = 0; i < cols.k; i++) { csv_field(f, cols.tup[c][i]); fputc(',', f); }
+                for (int i = 0; i < rows.k; i++) { ug_csv_field(f, rows.tup[r][i]); fputc(',', f); }
+                for (int i = 0; i < cols.k; i++) { ug_csv_field(f, cols.tup[c][i]); fputc(',', f); }
                 char a[64] = "", s1[64] = "", s2[64] = "", s3[64] = "";
                 if (st[k].n >= 1) fmt_full(a, sizeof a, st[k].mean);
                 if (st[k].n >= 2) {
@@ -307,15 +267,15 @@ ug_status ug_table_write(FILE *f, const ug_table_spec *t, const ug_table_obs *ob
     size_t ntxt = (size_t)(R + 1) * (size_t)(C + 1);
     txt = calloc(ntxt, sizeof *txt);
     if (!txt) { status = ug_error_set(err, UG_ERR_NOMEM, "table: out of memory"); goto done; }
-    sbuf *corner = &txt[0];
+    ug_sbuf *corner = &txt[0];
     for (int i = 0; i < t->n_row_keys; i++) {
-        if (i) sb_put(corner, ", ");
+        if (i) ug_sbuf_put(corner, ", ");
         if (t->format == UG_TABLE_LATEX) escape_latex(corner, t->row_keys[i]);
         else escape_md(corner, t->row_keys[i]);
     }
-    sb_put(corner, " / ");
+    ug_sbuf_put(corner, " / ");
     for (int i = 0; i < t->n_col_keys; i++) {
-        if (i) sb_put(corner, ", ");
+        if (i) ug_sbuf_put(corner, ", ");
         if (t->format == UG_TABLE_LATEX) escape_latex(corner, t->col_keys[i]);
         else escape_md(corner, t->col_keys[i]);
     }
@@ -327,7 +287,7 @@ ug_status ug_table_write(FILE *f, const ug_table_spec *t, const ug_table_obs *ob
     }
     for (size_t k = 0; k < ntxt; k++)
         if (txt[k].oom) { status = ug_error_set(err, UG_ERR_NOMEM, "table: out of memory"); goto done; }
-    sbuf cap = {0};
+    ug_sbuf cap = {0};
     caption(&cap, t);
     if (t->format == UG_TABLE_LATEX) {
         fprintf(f, "%% %s\n\\begin{tabular}{l", cap.s ? cap.s : "");

@@ -17,6 +17,7 @@
 #include "experiment.h"
 #include "log.h"
 #include "ug_version.h"
+#include "util.h"
 
 #ifndef UG_BUILD_INFO
 #define UG_BUILD_INFO "unknown"
@@ -41,23 +42,7 @@ void ug_signals_install(void) {
 int ug_signal_seen(void) { return g_signal; }
 
 /* ---- helpers ---- */
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
-static int mkdir_p(const char *path) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return (mkdir(buf, 0755) && errno != EEXIST) ? -1 : 0;
-}
 
 void ug_run_folder(const char *db_path, const char *id, char *out, size_t cap) {
     const char *slash = strrchr(db_path, '/');
@@ -235,7 +220,7 @@ static int log_window(loop_state *L, int64_t step, ug_error *err) {
         vals[n++] = ex->optims[k].last_grad_norm;
     }
     if (ug_store_metrics(L->st, L->id, step, n, keys, vals, err)) return -1;
-    double t = now_s();
+    double t = ug_now_s();
     double rate = (double)(step - L->step0) / (t - L->t_start + 1e-9);
     char eta[32];
     fmt_eta((double)(ex->steps - step) / rate, eta, sizeof eta);
@@ -250,7 +235,7 @@ static int log_window(loop_state *L, int64_t step, ug_error *err) {
 }
 
 static void progress_line(loop_state *L, int64_t step, double loss) {
-    double t = now_s();
+    double t = ug_now_s();
     if (L->quiet || L->progress != 1 || t - L->t_last_line < 0.2) return;
     L->t_last_line = t;
     double rate = (double)(step - L->step0) / (t - L->t_start + 1e-9);
@@ -378,7 +363,7 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
     if (!id[0]) snprintf(id, sizeof id, "%s", ug_spec_id(ex.spec));
     char folder[1024];
     ug_run_folder(db_path, id, folder, sizeof folder);
-    if (mkdir_p(folder)) {
+    if (ug_mkdir_p(folder)) {
         fprintf(stderr, "unigfn: cannot create %s: %s\n", folder, strerror(errno));
         ug_experiment_free(&ex);
         ug_store_close(st);
@@ -438,7 +423,7 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
     }
     fflush(stdout);
     ug_signals_install();
-    L.t_start = L.t_last_beat = now_s();
+    L.t_start = L.t_last_beat = ug_now_s();
     L.step0 = step;
     int bad = 0;
     ug_run_status final = UG_RUN_FINISHED;
@@ -450,8 +435,8 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
         if ((ex.log_every > 0 && step % ex.log_every == 0) || step == ex.steps) {
             if (log_window(&L, step, &err)) { bad = 2; break; }
         }
-        if (now_s() - L.t_last_beat > 10.0) {
-            L.t_last_beat = now_s();
+        if (ug_now_s() - L.t_last_beat > 10.0) {
+            L.t_last_beat = ug_now_s();
             if (ug_store_heartbeat(st, id, step, &err)) { bad = 2; break; }
         }
         bool last = step == ex.steps;
@@ -475,7 +460,7 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
         fprintf(stderr, "unigfn: run %s KILLED by signal %d at step %lld (unigfn resume %s continues it)\n", id,
                 ug_signal_seen(), (long long)step, id);
     } else if (!o->quiet) {
-        printf("run %s FINISHED in %.1f s\n", id, now_s() - L.t_start);
+        printf("run %s FINISHED in %.1f s\n", id, ug_now_s() - L.t_start);
     }
     if (ug_store_run_end(st, id, final, bad ? L.errmsg : (final == UG_RUN_KILLED ? "interrupted by a signal" : NULL), step, &e2)) {
         fprintf(stderr, "unigfn: %s\n", e2.msg);

@@ -1,6 +1,7 @@
 /* sweep.c — sweep axes (spec block and command line), their expansion into jobs, and the plan: every
  * job's spec resolved, its run id and its status in the store, before anything runs. */
 #include "sweep.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -30,28 +31,6 @@ struct ug_sweep {
     int64_t n_jobs;
     bool finished;
 };
-
-/* ---- a growable string ---- */
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-    bool oom;
-} sbuf;
-
-static void sb_putn(sbuf *b, const char *t, size_t n) {
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) { b->oom = true; return; }
-        b->s = s, b->cap = cap;
-    }
-    memcpy(b->s + b->n, t, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
-static void sb_put(sbuf *b, const char *t) { sb_putn(b, t, strlen(t)); }
 
 ug_sweep *ug_sweep_new(void) {
     ug_sweep *sw = calloc(1, sizeof *sw);
@@ -167,35 +146,35 @@ static bool plain_safe(const char *s) {
     return true;
 }
 
-static void put_string(sbuf *b, const char *s) {
-    if (plain_safe(s)) { sb_put(b, s); return; }
-    sb_put(b, "'");
+static void put_string(ug_sbuf *b, const char *s) {
+    if (plain_safe(s)) { ug_sbuf_put(b, s); return; }
+    ug_sbuf_put(b, "'");
     for (const char *p = s; *p; p++) {
-        if (*p == '\'') sb_put(b, "''");
-        else sb_putn(b, p, 1);
+        if (*p == '\'') ug_sbuf_put(b, "''");
+        else ug_sbuf_putn(b, p, 1);
     }
-    sb_put(b, "'");
+    ug_sbuf_put(b, "'");
 }
 
-static void put_flow(sbuf *b, const ug_cfg *n) {
+static void put_flow(ug_sbuf *b, const ug_cfg *n) {
     switch (n->type) {
-    case UG_CFG_NULL: sb_put(b, "null"); break;
-    case UG_CFG_BOOL: sb_put(b, n->b ? "true" : "false"); break;
+    case UG_CFG_NULL: ug_sbuf_put(b, "null"); break;
+    case UG_CFG_BOOL: ug_sbuf_put(b, n->b ? "true" : "false"); break;
     case UG_CFG_INT:
-    case UG_CFG_FLOAT: sb_put(b, n->text ? n->text : "0"); break;
+    case UG_CFG_FLOAT: ug_sbuf_put(b, n->text ? n->text : "0"); break;
     case UG_CFG_STRING: put_string(b, n->text ? n->text : ""); break;
     case UG_CFG_LIST:
     case UG_CFG_MAP:
-        sb_put(b, n->type == UG_CFG_LIST ? "[" : "{");
+        ug_sbuf_put(b, n->type == UG_CFG_LIST ? "[" : "{");
         for (int k = 0; k < n->n; k++) {
-            if (k) sb_put(b, ", ");
+            if (k) ug_sbuf_put(b, ", ");
             if (n->type == UG_CFG_MAP) {
                 put_string(b, n->items[k]->key);
-                sb_put(b, ": ");
+                ug_sbuf_put(b, ": ");
             }
             put_flow(b, n->items[k]);
         }
-        sb_put(b, n->type == UG_CFG_LIST ? "]" : "}");
+        ug_sbuf_put(b, n->type == UG_CFG_LIST ? "]" : "}");
         break;
     }
 }
@@ -230,7 +209,7 @@ static ug_status add_cfg_axis(ug_sweep *sw, const ug_cfg *v, int group, const ch
     if (v->type == UG_CFG_LIST) {
         if (v->n == 0) return ug_error_set(err, UG_ERR_ARG, "%s: empty list of values", where);
         for (int k = 0; k < v->n; k++) {
-            sbuf b = {0};
+            ug_sbuf b = {0};
             put_flow(&b, v->items[k]);
             if (b.oom) { free(b.s); return ug_error_set(err, UG_ERR_NOMEM, "sweep: out of memory"); }
             s = axis_add_value(a, b.s, b.n, err);
@@ -242,7 +221,7 @@ static ug_status add_cfg_axis(ug_sweep *sw, const ug_cfg *v, int group, const ch
     long long lo, hi, step;
     if (v->type == UG_CFG_STRING && v->text && parse_range(v->text, strlen(v->text), &lo, &hi, &step))
         return add_range(a, lo, hi, step, where, err);
-    sbuf b = {0};
+    ug_sbuf b = {0};
     put_flow(&b, v);
     if (b.oom) { free(b.s); return ug_error_set(err, UG_ERR_NOMEM, "sweep: out of memory"); }
     s = axis_add_value(a, b.s, b.n, err);

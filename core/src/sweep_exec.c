@@ -15,24 +15,9 @@
 #include <unistd.h>
 
 #include "runner.h"
+#include "util.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
-static int mkdir_p(const char *path) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return (mkdir(buf, 0755) && errno != EEXIST) ? -1 : 0;
-}
 
 /* The last non-empty line of a log, for the one-line failure report. */
 static void last_line(const char *path, char *out, size_t cap) {
@@ -136,7 +121,7 @@ ug_status ug_sweep_run_local(const ug_sweep_plan *plan, const ug_sweep_exec *o, 
             while (kids[slot].pid) slot++;
             child *c = &kids[slot];
             snprintf(c->log, sizeof c->log, "%s/sweep.log", folder);
-            if (mkdir_p(folder)) {
+            if (ug_mkdir_p(folder)) {
                 status = ug_error_set(err, UG_ERR_IO, "sweep: cannot create %s: %s", folder, strerror(errno));
                 break;
             }
@@ -147,7 +132,7 @@ ug_status ug_sweep_run_local(const ug_sweep_plan *plan, const ug_sweep_exec *o, 
                 break;
             }
             c->job = todo[next++];
-            c->t0 = now_s();
+            c->t0 = ug_now_s();
             running++;
         }
         if (status) break;
@@ -189,7 +174,7 @@ ug_status ug_sweep_run_local(const ug_sweep_plan *plan, const ug_sweep_exec *o, 
             if (WIFEXITED(ws)) snprintf(how, sizeof how, "exit %d", WEXITSTATUS(ws));
             else snprintf(how, sizeof how, "signal %d", WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
             printf("[%*lld/%lld] job %-4lld %-8s %6.1f s  %s  %s\n", n_todo >= 100 ? 3 : 2, (long long)done,
-                   (long long)n_todo, (long long)jb->index, ug_run_status_name(rs), now_s() - c->t0, jb->id, label);
+                   (long long)n_todo, (long long)jb->index, ug_run_status_name(rs), ug_now_s() - c->t0, jb->id, label);
             if (!ok) {
                 last_line(c->log, tail, sizeof tail);
                 printf("         %s: %s\n         log: %s\n", how, tail[0] ? tail : "(empty log)", c->log);

@@ -23,9 +23,9 @@
 #define NW 5
 static const int64_t widths[NW] = {32, 256, 256, 256, 96};
 
-static double now_s(void) {
+static double clock_s(clockid_t id) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -77,7 +77,8 @@ static void train_step(trainer *t) {
 }
 
 /* The GEMMs of one step, as unigfn issues them (row-major): forward y = x w^T (NT), weight gradient
- * g^T x (TN), input gradient g w (NN) for every layer but the first. */
+ * g^T x (TN, accumulated into the gradient block: beta 1), input gradient g w (NN) for every layer
+ * but the first. */
 typedef struct {
     float *x[NW], *w[NW], *y[NW], *dw[NW], *dx[NW];
     int64_t B;
@@ -90,20 +91,25 @@ static void gemm_step(const gemm_set *s) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, out, in, 1.0f, s->x[l], in, s->w[l], in,
                     0.0f, s->y[l], out);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, B, 1.0f, s->y[l], out, s->x[l], in,
-                    0.0f, s->dw[l], in);
+                    1.0f, s->dw[l], in);
         if (l > 0)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, in, out, 1.0f, s->y[l], out, s->w[l],
                         in, 0.0f, s->dx[l], in);
     }
 }
 
-static double time_reps(void (*fn)(void *), void *arg, int steps, int reps, double *samples) {
+/* Median wall time per call; *cpu (may be NULL) gets the median process CPU time per call, which a
+ * loaded machine distorts less for one thread (for more it adds up every thread, spinning included). */
+static double time_reps(void (*fn)(void *), void *arg, int steps, int reps, double *samples, double *cpu) {
+    double *cs = samples + reps;
     for (int w = 0; w < (steps > 5 ? steps / 5 : 1); w++) fn(arg);  /* warm-up: caches, arena, BLAS */
     for (int r = 0; r < reps; r++) {
-        double t0 = now_s();
+        double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
         for (int i = 0; i < steps; i++) fn(arg);
-        samples[r] = (now_s() - t0) / steps;
+        samples[r] = (clock_s(CLOCK_MONOTONIC) - t0) / steps;
+        cs[r] = (clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / steps;
     }
+    if (cpu) *cpu = median(cs, reps);
     return median(samples, reps);
 }
 
@@ -149,8 +155,8 @@ int main(int argc, char **argv) {
     gen(t.x, B * widths[0], 1, 1.0);
     gen(t.target, B * widths[NW - 1], 2, 1.0);
 
-    double *samples = malloc(sizeof(double) * (size_t)reps);
-    double step_s = time_reps(run_train, &t, steps, reps, samples);
+    double *samples = malloc(2 * sizeof(double) * (size_t)reps), step_cpu_s;
+    double step_s = time_reps(run_train, &t, steps, reps, samples, &step_cpu_s);
     struct rusage ru;  /* before the GEMM buffers below exist */
     getrusage(RUSAGE_SELF, &ru);
 
@@ -165,17 +171,17 @@ int main(int argc, char **argv) {
         gs.x[l] = malloc(sizeof(float) * (size_t)(B * in));
         gs.dx[l] = malloc(sizeof(float) * (size_t)(B * in));
         gs.w[l] = malloc(sizeof(float) * (size_t)(out * in));
-        gs.dw[l] = malloc(sizeof(float) * (size_t)(out * in));
+        gs.dw[l] = calloc((size_t)(out * in), sizeof(float));
         gs.y[l] = malloc(sizeof(float) * (size_t)(B * out));
         gen(gs.x[l], B * in, 10 + (uint64_t)l, 1.0);
         gen(gs.w[l], out * in, 20 + (uint64_t)l, 0.1);
         gen(gs.y[l], B * out, 30 + (uint64_t)l, 1.0);
     }
-    double gemm_s = sgemm ? time_reps(run_gemm, &gs, steps, reps, samples) : NAN;
+    double gemm_s = sgemm ? time_reps(run_gemm, &gs, steps, reps, samples, NULL) : NAN;
 
-    printf("unigfn batch=%lld threads=%d steps=%d reps=%d ms_step=%.6f gflops=%.3f sgemm_ms=%.6f "
-           "sgemm_gflops=%.3f maxrss_kb=%ld arena_peak_kb=%zu\n",
-           (long long)B, threads, steps, reps, step_s * 1e3, flops / step_s * 1e-9, gemm_s * 1e3,
+    printf("unigfn batch=%lld threads=%d steps=%d reps=%d ms_step=%.6f cpu_ms_step=%.6f gflops=%.3f "
+           "sgemm_ms=%.6f sgemm_gflops=%.3f maxrss_kb=%ld arena_peak_kb=%zu\n",
+           (long long)B, threads, steps, reps, step_s * 1e3, step_cpu_s * 1e3, flops / step_s * 1e-9, gemm_s * 1e3,
            flops / gemm_s * 1e-9, ru.ru_maxrss, ug_arena_peak(t.ctx) / 1024);
 
     for (int l = 0; l + 1 < NW; l++) {

@@ -4,7 +4,7 @@ MLP 32 -> 256 -> 256 -> 256 -> 96 with LeakyReLU(0.01) and a mean-squared-error 
 
     mlp_torch.py --batch B --threads T [--steps N] [--reps R]
 
-Prints one key=value line like bench_mlp. The driver sets OMP/OPENBLAS/MKL_NUM_THREADS before this
+Prints one key=value line like bench_mlp (wall and process-CPU time per step, medians). The driver sets OMP/OPENBLAS/MKL_NUM_THREADS before this
 starts (Debian's torch calls the system OpenBLAS, whose pool only the environment sizes); here
 torch.set_num_threads(T) sizes ATen's OpenMP pool and set_num_interop_threads(1) keeps the
 inter-op pool from adding threads. Same weights and data as bench_mlp.c (splitmix64 generator).
@@ -66,15 +66,17 @@ def main():
 
     for _ in range(max(1, a.steps // 5)):
         step()
-    samples = []
+    samples, cpu = [], []
     for _ in range(a.reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(a.steps):
             step()
         samples.append((time.perf_counter() - t0) / a.steps)
+        cpu.append((time.process_time() - c0) / a.steps)
     ms = statistics.median(samples) * 1e3
-    print("torch batch=%d threads=%d steps=%d reps=%d ms_step=%.6f maxrss_kb=%d torch_threads=%d "
-          "interop_threads=%d" % (a.batch, a.threads, a.steps, a.reps, ms,
+    print("torch batch=%d threads=%d steps=%d reps=%d ms_step=%.6f cpu_ms_step=%.6f maxrss_kb=%d "
+          "torch_threads=%d interop_threads=%d" % (a.batch, a.threads, a.steps, a.reps, ms,
+                                                   statistics.median(cpu) * 1e3,
                                   resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                                   torch.get_num_threads(), torch.get_num_interop_threads()))
 

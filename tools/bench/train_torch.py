@@ -282,12 +282,13 @@ def main():
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # after imports and model set-up
 
     def rep():
-        t0 = time.perf_counter()
+        """(wall, CPU) seconds per iteration; CPU time counts all threads of the process."""
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(a.steps):
             lv = model.iteration(x)
             if not math.isfinite(lv):
                 sys.exit("train_torch: loss is not finite")
-        return (time.perf_counter() - t0) / a.steps
+        return (time.perf_counter() - t0) / a.steps, (time.process_time() - c0) / a.steps
 
     for _ in range(max(1, a.steps // 5)):
         model.iteration(x)
@@ -299,18 +300,19 @@ def main():
             if cmd == "rep":
                 t = rep()
                 samples.append(t)
-                print("rep ms_iter=%.6f" % (t * 1e3), flush=True)
+                print("rep ms_iter=%.6f cpu_ms_iter=%.6f" % (t[0] * 1e3, t[1] * 1e3), flush=True)
             elif cmd == "quit":
                 break
             elif cmd:
                 sys.exit("train_torch: unknown command '%s'" % cmd)
     else:
         samples = [rep() for _ in range(a.reps)]
-    ms = statistics.median(samples) * 1e3 if samples else float("nan")
+    ms = statistics.median(t[0] for t in samples) * 1e3 if samples else float("nan")
+    cpu_ms = statistics.median(t[1] for t in samples) * 1e3 if samples else float("nan")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print("torch algo=%s threads=%d steps=%d reps=%d k=%d ms_iter=%.6f params=%d maxrss_kb=%d "
+    print("torch algo=%s threads=%d steps=%d reps=%d k=%d ms_iter=%.6f cpu_ms_iter=%.6f params=%d maxrss_kb=%d "
           "maxrss_delta_kb=%d torch_threads=%d interop_threads=%d" % (
-              a.algo, a.threads, a.steps, len(samples), a.k, ms, n_params, rss, rss - rss0,
+              a.algo, a.threads, a.steps, len(samples), a.k, ms, cpu_ms, n_params, rss, rss - rss0,
               torch.get_num_threads(), torch.get_num_interop_threads()), flush=True)
 
 

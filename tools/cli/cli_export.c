@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "report_data.h"
 #include "runner.h"
+#include "util.h"
 
 #define MAX_SEL 64
 
@@ -18,16 +19,6 @@ static void export_usage(FILE *f) {
             "  one row per logged value: run, experiment, the --params columns, metric, step, value, wall\n"
             "  (unix seconds). Every metric of each run unless --metric is given. Non-finite values are\n"
             "  written as nan/inf/-inf in CSV and as \"value\": null with \"flag\" in JSONL.\n");
-}
-
-static void csv_field(FILE *f, const char *s) {
-    if (!strpbrk(s, ",\"\n\r")) { fputs(s, f); return; }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 static void json_str(FILE *f, const char *s) {
@@ -76,16 +67,16 @@ static int put_point(void *user, int64_t step, double v, double wall) {
         else fprintf(f, "%.17g", v);
         fprintf(f, ", \"wall\": %.6f}\n", wall);
     } else {
-        csv_field(f, c->run->id);
+        ug_csv_field(f, c->run->id);
         fputc(',', f);
-        csv_field(f, c->run->experiment);
+        ug_csv_field(f, c->run->experiment);
         for (int i = 0; i < c->n_params; i++) {
             fputc(',', f);
             const char *pv = ug_rd_get(c->run, c->params[i]);
-            csv_field(f, pv ? pv : "");
+            ug_csv_field(f, pv ? pv : "");
         }
         fputc(',', f);
-        csv_field(f, c->metric);
+        ug_csv_field(f, c->metric);
         if (flag) fprintf(f, ",%lld,%s,%.6f\n", (long long)step, flag, wall);
         else fprintf(f, ",%lld,%.17g,%.6f\n", (long long)step, v, wall);
     }
@@ -175,7 +166,7 @@ int cli_export(cli_env *env, int argc, char **argv) {
     if (!f) { perror(outp); goto out; }
     if (!jsonl) {
         fputs("run,experiment", f);
-        for (int i = 0; i < n_params; i++) { fputc(',', f); csv_field(f, params[i]); }
+        for (int i = 0; i < n_params; i++) { fputc(',', f); ug_csv_field(f, params[i]); }
         fputs(",metric,step,value,wall\n", f);
     }
     exp_ctx c = {.f = f, .jsonl = jsonl, .params = params, .n_params = n_params};

@@ -1,0 +1,26 @@
+/* util.h — small host-side helpers shared by the runner, sweeps and reports (core only). */
+#ifndef UG_UTIL_H
+#define UG_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Monotonic seconds. */
+double ug_now_s(void);
+/* mkdir -p with mode 0755; 0 on success, -1 with errno set. */
+int ug_mkdir_p(const char *path);
+/* One CSV field, quoted (RFC 4180) only when it holds a comma, quote or newline. */
+void ug_csv_field(FILE *f, const char *s);
+
+/* A growable NUL-terminated string; `oom` records an allocation failure (later puts are no-ops). */
+typedef struct ug_sbuf {
+    char *s;
+    size_t n, cap;
+    bool oom;
+} ug_sbuf;
+void ug_sbuf_putn(ug_sbuf *b, const char *t, size_t n);
+void ug_sbuf_put(ug_sbuf *b, const char *t);
+void ug_sbuf_printf(ug_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
