@@ -33,6 +33,12 @@ static void print_schema(const ug_plugin_ref *r) {
     const ug_plugin_desc *d = r->desc;
     printf("%s %s %s — %s\n  from %s\n", ug_kind_name((ug_plugin_kind)d->kind), d->name, d->version ? d->version : "",
            d->summary ? d->summary : "", r->path);
+    /* Keys the spec adds to every entry of this kind, beside the plugin's own. */
+    if (d->kind == UG_KIND_OBJECTIVE)
+        printf("  spec keys of every term: plugin, updates (parameter groups, required), weight (default 1)\n");
+    else if (d->kind == UG_KIND_METRIC)
+        printf("  spec keys of every metric: plugin, every (default 0 = train.eval_every), at_end_only (default false),\n"
+               "    prefix (default \"\", put before each reported key)\n");
     if (!d->params || !d->params[0].key) { printf("  (no parameters)\n"); return; }
     printf("  parameters:\n");
     for (const ug_param_spec *p = d->params; p->key; p++) {
