@@ -91,10 +91,15 @@ def main():
         if os.path.exists(png):
             out += ["## NLL over training (M = 20 particles, 500 held-out rows)", "", "![NLL curves](nll-curves.png)", ""]
     pics = []
+    dbdir = os.path.dirname(os.path.abspath(a.db))
     for r in rows:
-        if r["pngs"] and os.path.exists(r["pngs"][-1]):
+        # Artifact paths are stored as the run wrote them: relative ones are relative to the database's folder.
+        src = r["pngs"][-1] if r["pngs"] else None
+        if src and not os.path.isabs(src):
+            src = os.path.join(dbdir, src)
+        if src and os.path.exists(src):
             name = f"density-{r['method']}-{r['data']}-{r['steps']}.png"
-            shutil.copyfile(r["pngs"][-1], os.path.join(here, name))
+            shutil.copyfile(src, os.path.join(here, name))
             pics.append((r, name))
     if pics:
         out += ["## Density pictures (model samples left, true distribution right)", ""]
