@@ -17,7 +17,9 @@
  * on b rows costs 2 b in out per layer; a backward pass 2 b in out for the weight gradient plus 2 b in
  * out for the input gradient of every layer but the first (the state needs no gradient). Bias adds,
  * activations, softmaxes and Adam are not counted. The replay issues those same GEMMs (same M, N, K,
- * transposes and beta as ops_linalg.c) through cblas_sgemm alone.
+ * transposes and beta as ops_linalg.c) through cblas_sgemm alone. The count is checked: this program
+ * links with -Wl,--wrap=cblas_sgemm (tools/meson.build), so every cblas_sgemm of one iteration, the
+ * library's included, is counted and printed next to the analytic figures (gemm_calls_seen, gflop_seen).
  *
  * Without --serve: warm-up of N/5 iterations, R repetitions, one key=value line (median). With --serve
  * (tools/bench/train interleaves this with train_torch.py): "ready" after the warm-up, then stdin lines
@@ -69,6 +71,28 @@ static long maxrss_kb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss;
+}
+
+/* ---- every cblas_sgemm of the process goes through here (-Wl,--wrap=cblas_sgemm) ---- */
+void __real_cblas_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, blasint M,
+                        blasint N, blasint K, float alpha, const float *A, blasint lda, const float *B,
+                        blasint ldb, float beta, float *C, blasint ldc);
+void __wrap_cblas_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, blasint M,
+                        blasint N, blasint K, float alpha, const float *A, blasint lda, const float *B,
+                        blasint ldb, float beta, float *C, blasint ldc);
+
+static bool g_count;
+static int64_t g_calls;
+static double g_flops;
+
+void __wrap_cblas_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, blasint M,
+                        blasint N, blasint K, float alpha, const float *A, blasint lda, const float *B,
+                        blasint ldb, float beta, float *C, blasint ldc) {
+    if (g_count) {
+        g_calls++;
+        g_flops += 2.0 * (double)M * (double)N * (double)K;
+    }
+    __real_cblas_sgemm(order, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* ---- one training iteration: runner.c's train_step on a fixed batch ---- */
@@ -382,6 +406,9 @@ int main(int argc, char **argv) {
     const int warm = steps / 5 > 0 ? steps / 5 : 1;
     double cpu;
     time_iters(&b, warm, &cpu);
+    g_count = true;  /* one iteration's GEMMs, as issued, against the analytic plan */
+    train_iteration(&b);
+    g_count = false;
     if (sgemm && have_plan) time_replay(&r, warm, &cpu);
     double *samples = malloc(sizeof(double) * 1000), *gsamples = malloc(sizeof(double) * 1000);
     double *csamples = malloc(sizeof(double) * 1000), *cgsamples = malloc(sizeof(double) * 1000);
@@ -429,10 +456,10 @@ int main(int argc, char **argv) {
     const double flops = have_plan ? p.flops : NAN;
     printf("unigfn spec=%s threads=%d steps=%d reps=%d k=%d batch=%lld ms_iter=%.6f cpu_ms_iter=%.6f gflop_iter=%.4f gflops=%.3f "
            "sgemm_ms=%.6f sgemm_cpu_ms=%.6f sgemm_gflops=%.3f gemm_calls=%d params=%lld param_kb=%.0f arena_peak_kb=%zu "
-           "maxrss_kb=%ld maxrss_delta_kb=%ld draw_us=%.1f\n",
+           "maxrss_kb=%ld maxrss_delta_kb=%ld draw_us=%.1f gemm_calls_seen=%lld gflop_seen=%.4f\n",
            ug_spec_name(ex->spec), ug_get_threads(ex->ctx), steps, ns, K, (long long)b.shape[0], it_s * 1e3, cpu_it * 1e3,
            flops * 1e-9, flops / it_s * 1e-9, gm_s * 1e3, cpu_gm * 1e3, flops / gm_s * 1e-9, p.n, (long long)n_params, param_kb,
-           ug_arena_peak(ex->ctx) / 1024, maxrss_kb(), maxrss_kb() - rss0, draw_us);
+           ug_arena_peak(ex->ctx) / 1024, maxrss_kb(), maxrss_kb() - rss0, draw_us, (long long)g_calls, g_flops * 1e-9);
     fflush(stdout);
 
     replay_free(&r);
