@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu_exp.h"
+
 #define PAR_MIN 32768
 /* OpenMP is optional (meson -Dopenmp, off by default): without it the loops are plain serial loops,
  * and going through a macro keeps -Wunknown-pragmas quiet instead of leaving inert pragmas. */
@@ -151,6 +153,32 @@ static void split_axis(const ug_tensor *x, int axis, int64_t *outer, int64_t *le
     for (int d = axis + 1; d < x->ndim; d++) *inner *= x->shape[d];
 }
 
+/* logsumexp of one contiguous row (the policies' [B, K] logits reduced over K): 8 lanes so the max
+ * and the sum of exps vectorize. Lanes change the order of the additions, not their terms. A NaN
+ * anywhere gives NaN; a row of -inf (everything masked) gives -inf, i.e. log(0). */
+static float lse_row(const float *x, int64_t n) {
+    float mv[8], sv[8];
+    for (int k = 0; k < 8; k++) mv[k] = -INFINITY;
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) mv[k] = x[j + k] > mv[k] ? x[j + k] : mv[k];
+    float m = -INFINITY;
+    for (int k = 0; k < 8; k++) m = mv[k] > m ? mv[k] : m;
+    for (; j < n; j++) m = x[j] > m ? x[j] : m;
+    if (m == -INFINITY) {
+        for (j = 0; j < n; j++)
+            if (isnan(x[j])) return NAN;
+        return -INFINITY;
+    }
+    for (int k = 0; k < 8; k++) sv[k] = 0.0f;
+    for (j = 0; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) sv[k] += ug_cpu_expf(x[j + k] - m);
+    float s = 0.0f;
+    for (int k = 0; k < 8; k++) s += sv[k];
+    for (; j < n; j++) s += ug_cpu_expf(x[j] - m);
+    return m + logf(s);
+}
+
 static void cpu_reduce(int kind, const ug_tensor *xt, int axis, ug_tensor *ot, ug_tensor *am) {
     int64_t outer, len, inner;
     split_axis(xt, axis, &outer, &len, &inner);
@@ -161,6 +189,10 @@ PAR_FOR(outer * len * inner > PAR_MIN)
     for (int64_t r = 0; r < outer; r++) {
         const float *xr = x + r * len * inner;
         float *orow = o + r * inner;
+        if (kind == UG_R_LSE && inner == 1) {
+            orow[0] = lse_row(xr, len);
+            continue;
+        }
         if (kind == UG_R_SUM && inner > 1) {
             /* Rows outer, columns inner: contiguous and vectorized, where a column at a time strides
              * through memory (a [4096, 256] bias gradient re-read the whole block per column). Each
@@ -191,7 +223,7 @@ PAR_FOR(outer * len * inner > PAR_MIN)
                     orow[i] = -INFINITY;  /* every entry masked: log(0) */
                 } else {
                     float s = 0.0f;
-                    for (int64_t j = 0; j < len; j++) s += expf(xr[j * inner + i] - m);
+                    for (int64_t j = 0; j < len; j++) s += ug_cpu_expf(xr[j * inner + i] - m);
                     orow[i] = m + logf(s);
                 }
             }
@@ -216,13 +248,13 @@ PAR_FOR(outer * len * inner > PAR_MIN)
                 continue;
             }
             float s = 0.0f;
-            for (int64_t j = 0; j < len; j++) s += expf(xr[j * inner + i] - m);
+            for (int64_t j = 0; j < len; j++) s += ug_cpu_expf(xr[j * inner + i] - m);
             if (lg) {
                 float l = m + logf(s);
                 for (int64_t j = 0; j < len; j++) orr[j * inner + i] = xr[j * inner + i] - l;
             } else {
                 float inv = 1.0f / s;
-                for (int64_t j = 0; j < len; j++) orr[j * inner + i] = expf(xr[j * inner + i] - m) * inv;
+                for (int64_t j = 0; j < len; j++) orr[j * inner + i] = ug_cpu_expf(xr[j * inner + i] - m) * inv;
             }
         }
     }

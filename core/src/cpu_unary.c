@@ -4,6 +4,8 @@
 
 #include <math.h>
 
+#include "cpu_exp.h"
+
 #define LOOP(expr)                                  \
     do {                                            \
         for (int64_t i = 0; i < n; i++) {           \
@@ -28,7 +30,7 @@ void ug_cpu_unary(int kind, int order, const float *p, const ug_tensor *xt, ug_t
     for (int d = 0; d < xt->ndim; d++) n *= xt->shape[d];
     float p0 = p ? p[0] : 0.0f, p1 = p ? p[1] : 0.0f;
     switch (kind * 4 + order) {
-    case UG_U_EXP * 4 + 0: case UG_U_EXP * 4 + 1: case UG_U_EXP * 4 + 2: LOOP(expf(v)); break;
+    case UG_U_EXP * 4 + 0: case UG_U_EXP * 4 + 1: case UG_U_EXP * 4 + 2: LOOP(ug_cpu_expf(v)); break;
     case UG_U_LOG * 4 + 0: LOOP(logf(v)); break;
     case UG_U_LOG * 4 + 1: LOOP(1.0f / v); break;
     case UG_U_LOG * 4 + 2: LOOP(-1.0f / (v * v)); break;
@@ -56,9 +58,11 @@ void ug_cpu_unary(int kind, int order, const float *p, const ug_tensor *xt, ug_t
     case UG_U_LEAKY * 4 + 0: LOOP((v > 0.0f ? v : 0.0f) + p0 * (v > 0.0f ? 0.0f : v)); break;
     case UG_U_LEAKY * 4 + 1: LOOP(v > 0.0f ? 1.0f : p0); break;
     case UG_U_LEAKY * 4 + 2: LOOP(0.0f * v); break;
-    case UG_U_ELU * 4 + 0: LOOP(v > 0.0f ? v : p0 * expm1f(v)); break;
-    case UG_U_ELU * 4 + 1: LOOP(v > 0.0f ? 1.0f : p0 * expf(v)); break;
-    case UG_U_ELU * 4 + 2: LOOP(v > 0.0f ? 0.0f : p0 * expf(v)); break;
+    /* exp/expm1 and the select from cpu_exp.h: inlined and branch-free, so these loops vectorize
+     * (glibc's expf/expm1f are opaque calls, and `v > 0 ? v : p0 * e` would stay a branch) */
+    case UG_U_ELU * 4 + 0: LOOP(ug_cpu_select(v > 0.0f, v, p0 * ug_cpu_expm1f(v))); break;
+    case UG_U_ELU * 4 + 1: LOOP(ug_cpu_select(v > 0.0f, 1.0f, p0 * ug_cpu_expf(v))); break;
+    case UG_U_ELU * 4 + 2: LOOP(ug_cpu_select(v > 0.0f, 0.0f, p0 * ug_cpu_expf(v))); break;
     case UG_U_SILU * 4 + 0: LOOP(v * sigm(v)); break;
     case UG_U_SILU * 4 + 1: LOOP(sigm(v) * (1.0f + v * (1.0f - sigm(v)))); break;
     case UG_U_SILU * 4 + 2: LOOP(sigm(v) * (1.0f - sigm(v)) * (2.0f + v * (1.0f - 2.0f * sigm(v)))); break;
