@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# run-queue.sh — work through the §4.2 runs into results.db, one run at a time per worker; start it
+# once per core. Each spec is claimed with flock, so concurrent workers never take the same run.
+# A FINISHED run is skipped, a KILLED or CRASHED one continues from its checkpoint (unigfn resume),
+# anything else starts. Stop a worker with Ctrl-C or SIGTERM: its run is checkpointed as KILLED and
+# the next launch continues it.
+#   experiments/paper/run-queue.sh [--steps N] [SPEC...]    default: all 14 specs at --steps 10000
+# Logs go to experiments/paper/logs/<spec>-<steps>.log. One thread per worker (threads=1).
+set -uo pipefail
+cd "$(dirname "$0")"
+ug=../../build/unigfn
+steps=10000
+if [[ "${1:-}" == "--steps" ]]; then steps=$2; shift 2; fi
+specs=("$@")
+if [[ ${#specs[@]} -eq 0 ]]; then
+  for d in checkerboard 2spirals 8gaussians circles moons pinwheel swissroll; do
+    specs+=("ebgfn-$d.yaml" "mlegfn-$d.yaml")
+  done
+fi
+tag=$steps; [[ $steps == 10000 ]] && tag=1e4; [[ $steps == 100000 ]] && tag=1e5
+# threads=1 is part of the resolved spec (and so of the run id) of every committed run
+over=(threads=1); [[ $steps != 100000 ]] && over+=("train.steps=$steps")
+mkdir -p logs .locks
+stop=0
+trap 'stop=1' INT TERM
+for spec in "${specs[@]}"; do
+  [[ $stop == 1 ]] && break
+  exec {lk}>".locks/${spec%.yaml}-$tag.lock"
+  if ! flock -n "$lk"; then exec {lk}>&-; continue; fi
+  id=$("$ug" run "$spec" "${over[@]}" --check --db results.db | sed -n 's/.*run id \([0-9a-f]*\);.*/\1/p')
+  if [[ -z $id ]]; then echo "run-queue: $spec does not check" >&2; exec {lk}>&-; continue; fi
+  status=$("$ug" ls --db results.db | awk -v id="$id" '$1 == id {print $2}')
+  log="logs/${spec%.yaml}-$tag.log"
+  case $status in
+    FINISHED|RUNNING) exec {lk}>&-; continue ;;
+    KILLED|CRASHED) echo "run-queue: resuming $spec ($id)"; "$ug" resume "$id" --db results.db --plain >>"$log" 2>&1 & ;;
+    *) echo "run-queue: starting $spec ($id)"; "$ug" run "$spec" "${over[@]}" --db results.db --plain >>"$log" 2>&1 & ;;
+  esac
+  pid=$!
+  trap 'stop=1; kill -TERM $pid 2>/dev/null' INT TERM
+  wait $pid; rc=$?
+  # wait returns early when a trapped signal arrives: wait again for the run's own checkpoint and exit
+  while kill -0 $pid 2>/dev/null; do wait $pid; rc=$?; done
+  echo "run-queue: $spec exited $rc"
+  trap 'stop=1' INT TERM
+  exec {lk}>&-
+done
