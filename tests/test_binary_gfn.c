@@ -418,6 +418,60 @@ static void test_terminal_d3(ug_ctx *ctx, const char *opts) {
     tm_free(&t);
 }
 
+/* ---- forward_positions uniform: every order of the D = 3 positions has probability 1/6 ------------ */
+/* Largest |P(order) - 1/6| over the 6 orders, by rescoring all 48 (order, x) trajectories. */
+static double order_dev(bg_model *t, ug_ctx *ctx) {
+    float first[48 * 3], acts[48 * 3];
+    for (int o = 0; o < 6; o++)
+        for (int x = 0; x < 8; x++)
+            for (int k = 0; k < 3; k++) {
+                int r = o * 8 + x, j = perms[o][k];
+                first[r * 3 + k] = -1.0f;
+                acts[r * 3 + k] = (float)(2 * j + ((x >> j) & 1));
+            }
+    int64_t sh[2] = {48, 3};
+    ug_traj q = {.size = sizeof q, .batch = 48, .start = 0, .steps = 3};
+    q.first = ug_from_f32(ctx, first, 2, sh);
+    q.actions = ug_from_f32(ctx, acts, 2, sh);
+    if (t->model.vt->rescore(t->model.self, ctx, &q, UG_TRAJ_NO_PB) != UG_OK) return INFINITY;
+    double dev = 0;
+    for (int o = 0; o < 6; o++) {
+        double po = 0;
+        for (int x = 0; x < 8; x++) {
+            int r = o * 8 + x;
+            po += exp((double)at(q.log_pf[0], r) + at(q.log_pf[1], r) + at(q.log_pf[2], r));
+        }
+        dev = fmax(dev, fabs(po - 1.0 / 6.0));
+    }
+    return dev;
+}
+
+static void test_uniform_positions(ug_ctx *ctx) {
+    const char *opts[2] = {"hidden: [16, 16], forward_positions: uniform",
+                           "hidden: [16, 16], forward_positions: uniform, shared_trunk: true"};
+    double dev_learned = 0;
+    for (int v = 0; v < 3; v++) {
+        bg_model t;
+        bool learned = v == 2;
+        if (!tm_make(&t, ctx, 3, learned ? "hidden: [16, 16]" : opts[v], NULL, 4)) {
+            tm_free(&t);
+            continue;
+        }
+        scale_param(&t, "forward", v == 1 ? "trunk.2.w" : "pf.2.w", 25.0f);  // a sharp policy, as above
+        bool prev = ug_set_grad_enabled(ctx, false);
+        double dev = order_dev(&t, ctx);
+        ug_set_grad_enabled(ctx, prev);
+        if (learned) dev_learned = dev;
+        else CHECK(dev < 1e-5, "[%s] orders are not uniform: worst |P(order) - 1/6| = %g", opts[v], dev);
+        ug_step_reset(ctx);
+        tm_free(&t);
+    }
+    /* the check has power: the same sharpened network with learned positions is far from uniform */
+    printf("uniform positions: worst |P(order) - 1/6| with learned positions = %.4f\n", dev_learned);
+    CHECK(dev_learned > 0.01, "learned positions came out uniform too (%g): the test above cannot fail", dev_learned);
+    for (int v = 0; v < 2; v++) test_terminal_d3(ctx, opts[v]);
+}
+
 /* ---- parameter groups and where gradients go --------------------------------------------------- */
 static int64_t group_count(bg_model *t, const char *name) {
     int g = ug_params_group_index(t->P, name);
@@ -712,14 +766,17 @@ int main(void) {
     ug_set_threads(ctx, 1);
     static const char *const variants[] = {"hidden: [64, 64]", "hidden: [64, 64], shared_trunk: true",
                                            "hidden: [64, 64], learn_pb: false",
-                                           "hidden: [64, 64], shared_trunk: true, learn_pb: false"};
+                                           "hidden: [64, 64], shared_trunk: true, learn_pb: false",
+                                           "hidden: [64, 64], forward_positions: uniform",
+                                           "hidden: [64, 64], forward_positions: uniform, shared_trunk: true, learn_pb: false"};
     test_shapes(ctx);
-    for (int v = 0; v < 4; v++) {
+    for (int v = 0; v < 6; v++) {
         test_masks(ctx, variants[v]);
         test_rescore(ctx, variants[v]);
     }
     test_terminal_d3(ctx, "hidden: [16, 16]");
     test_terminal_d3(ctx, "hidden: [16, 16], shared_trunk: true");
+    test_uniform_positions(ctx);
     test_groups(ctx);
     test_detailed_balance(ctx);
     test_energy_training(ctx);

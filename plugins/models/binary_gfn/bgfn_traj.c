@@ -91,6 +91,14 @@ static ug_status walk_init(walk *w, bgfn *m, ug_ctx *ctx, ug_tensor *s) {
     return UG_OK;
 }
 
+/* forward_positions uniform: f[2j+v] - logsumexp(f[2j], f[2j+1]) (binary_gfn.h), [B, 2D] -> [B, 2D]. */
+static ug_tensor *pair_normalize(walk *w, ug_tensor *f) {
+    ug_ctx *ctx = w->ctx;
+    int64_t s3[3] = {w->B, w->D, 2}, s2[2] = {w->B, 2 * w->D};
+    ug_tensor *p = ug_reshape(ctx, ug_contiguous(ctx, f), 3, s3);  // [B, D, 2]
+    return ug_reshape(ctx, ug_sub(ctx, p, ug_logsumexp(ctx, p, 2, true)), 2, s2);  // [B, 2D]
+}
+
 /* Policy logits at s [B, D]: *f [B, 2D] when need_f, *b [B, D] when need_b and P_B is learned.
  * grad_f / grad_b say whether anyone differentiates them; nothing is recorded for the others. */
 static ug_status heads(walk *w, ug_tensor *s, bool need_f, bool need_b, bool grad_f, bool grad_b, ug_tensor **f,
@@ -121,6 +129,11 @@ static ug_status heads(walk *w, ug_tensor *s, bool need_f, bool need_b, bool gra
             ug_set_grad_enabled(ctx, outer && grad_b);
             *b = ug_mlp_forward(ctx, &m->pb, s);  // [B, D]
         }
+    }
+    if (*f && m->uniform_pos) {
+        /* a detached *f stays detached: its pair normalisation records nothing */
+        ug_set_grad_enabled(ctx, outer && grad_f);
+        *f = pair_normalize(w, *f);
     }
     ug_set_grad_enabled(ctx, outer);
     if ((need_f && !*f) || (need_b && !*b)) return ctx_status(ctx);

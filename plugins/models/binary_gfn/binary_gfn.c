@@ -26,6 +26,8 @@ static const ug_param_spec bgfn_schema[] = {
     {"shared_trunk", UG_P_BOOL, "false", 0, 0, 0, NULL,
      "one MLP with 3D outputs for P_F and P_B (then θ and φ are one group, 'forward')"},
     {"learn_pb", UG_P_BOOL, "true", 0, 0, 0, NULL, "learned P_B; false = uniform over set positions"},
+    {"forward_positions", UG_P_ENUM, "learned", 0, 0, 0, "learned|uniform",
+     "P_F over (position, value) pairs, or a uniform position with a learned value (EB-GFN code's tbrf)"},
     {"log_z", UG_P_BOOL, "true", 0, 0, 0, NULL, "a learned scalar log Z (group logZ)"},
     {"flow_head", UG_P_BOOL, "false", 0, 0, 0, NULL, "an MLP for log F(s) (group flow)"},
     {"energy", UG_P_BOOL, "false", 0, 0, 0, NULL, "an energy MLP giving log R(x) = -E(x) (group energy)"},
@@ -83,6 +85,7 @@ static void *bgfn_create(const ug_create_args *a, ug_error *err) {
     m->D = D;
     m->shared = ug_cfg_bool(a->cfg, "shared_trunk", false);
     m->learn_pb = ug_cfg_bool(a->cfg, "learn_pb", true);
+    m->uniform_pos = strcmp(ug_cfg_str(a->cfg, "forward_positions", "learned"), "uniform") == 0;
     m->has_logz = ug_cfg_bool(a->cfg, "log_z", true);
     m->has_flow = ug_cfg_bool(a->cfg, "flow_head", false);
     m->has_energy = ug_cfg_bool(a->cfg, "energy", false);
