@@ -28,7 +28,12 @@ TORCH_1E4 = {
     ("ebgfn", "2spirals"): (20.675, 4.9), ("ebgfn", "checkerboard"): (21.305, 4.8),
     ("mlegfn", "2spirals"): (20.596, 1.5), ("mlegfn", "checkerboard"): (21.171, 0.8),
 }
-METHOD_NAME = {"ebgfn": "EB-GFN", "mlegfn": "MLE-GFN"}
+METHOD_NAME = {"ebgfn": "EB-GFN", "mlegfn": "MLE-GFN", "mlegfn-shared": "MLE-GFN, shared trunk"}
+
+
+def base(method):
+    """The paper's row a variant is compared with: mlegfn-shared -> mlegfn."""
+    return method.split("-")[0]
 
 
 def runs(db):
@@ -39,7 +44,7 @@ def runs(db):
     for rid, exp, status, step, steps in c.execute(q):
         if "-" not in exp:
             continue
-        method, data = exp.split("-", 1)
+        method, data = exp.rsplit("-", 1)
         if method not in METHOD_NAME or data not in DATASETS:
             continue
         last = dict(c.execute("select key, last from summary where run = ?", (rid,)).fetchall())
@@ -76,13 +81,18 @@ def main():
                 continue
             i = DATASETS.index(r["data"])
             gap = None if r["nll"] is None else r["nll"] - FLOOR[i]
-            ref = TORCH_1E4.get((r["method"], r["data"])) if budget == 10000 else None
+            ref = TORCH_1E4.get((base(r["method"]), r["data"])) if budget == 10000 else None
             out.append(
                 f"| {r['data']} | {METHOD_NAME[r['method']]} | {r['status']} ({r['step']}) "
-                f"| {fmt(r['nll'])} ± {fmt(r['nll_sem'])} | {PAPER_NLL[r['method']][i]:.3f} | {FLOOR[i]:.3f} "
+                f"| {fmt(r['nll'])} ± {fmt(r['nll_sem'])} | {PAPER_NLL[base(r['method'])][i]:.3f} | {FLOOR[i]:.3f} "
                 f"| {fmt(gap)} | {fmt(r['mmd'], 2)} ± {fmt(r['mmd_sd'], 2)} "
                 f"| {'—' if not ref else f'{ref[0]:.3f} / {ref[1]:.1f}'} | `{r['id']}` |")
         out.append("")
+    # Hand-written analysis (what the numbers mean, A/B checks, misses and why), kept beside the script.
+    notes = os.path.join(here, "analysis.md")
+    if os.path.exists(notes):
+        with open(notes) as f:
+            out += [f.read().rstrip(), ""]
     # NLL curves (the cheap M = 20 estimate logged every 1000 steps) and density pictures.
     if os.path.exists(a.unigfn) and rows:
         png = os.path.join(here, "nll-curves.png")

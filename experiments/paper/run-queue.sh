@@ -4,7 +4,7 @@
 # A FINISHED run is skipped, a KILLED or CRASHED one continues from its checkpoint (unigfn resume),
 # anything else starts. Stop a worker with Ctrl-C or SIGTERM: its run is checkpointed as KILLED and
 # the next launch continues it.
-#   experiments/paper/run-queue.sh [--steps N] [SPEC...]    default: all 14 specs at --steps 10000
+#   experiments/paper/run-queue.sh [--steps N] [SPEC...]    default: the 14 specs and mlegfn-shared at --steps 10000
 # Logs go to experiments/paper/logs/<spec>-<steps>.log. One thread per worker (threads=1).
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -16,6 +16,7 @@ if [[ ${#specs[@]} -eq 0 ]]; then
   for d in checkerboard 2spirals 8gaussians circles moons pinwheel swissroll; do
     specs+=("ebgfn-$d.yaml" "mlegfn-$d.yaml")
   done
+  specs+=(mlegfn-shared-checkerboard.yaml)  # REPRODUCTION §3: measure the shared trunk too
 fi
 tag=$steps; [[ $steps == 10000 ]] && tag=1e4; [[ $steps == 100000 ]] && tag=1e5
 # threads=1 is part of the resolved spec (and so of the run id) of every committed run
