@@ -7,6 +7,9 @@
 #   experiments/paper/run-queue.sh [--steps N] [SPEC...]    default: the 14 specs and mlegfn-shared at --steps 10000
 # Logs go to experiments/paper/logs/<spec>-<steps>.log. One thread per worker (threads=1).
 set -uo pipefail
+# The whole script is one { ... } block: bash parses it before running it, so editing this file
+# while a worker runs cannot feed the worker half-read lines.
+{
 cd "$(dirname "$0")"
 ug=../../build/unigfn
 steps=10000
@@ -28,14 +31,36 @@ for spec in "${specs[@]}"; do
   [[ $stop == 1 ]] && break
   exec {lk}>".locks/${spec%.yaml}-$tag.lock"
   if ! flock -n "$lk"; then exec {lk}>&-; continue; fi
-  id=$("$ug" run "$spec" "${over[@]}" --check --db results.db | sed -n 's/.*run id \([0-9a-f]*\);.*/\1/p')
-  if [[ -z $id ]]; then echo "run-queue: $spec does not check" >&2; exec {lk}>&-; continue; fi
-  status=$("$ug" ls --db results.db | awk -v id="$id" '$1 == id {print $2}')
+  name=$(sed -n 's/^name: *//p' "$spec" | head -1)
+  # The newest run of this experiment at this budget, found by name and train.steps rather than by
+  # the spec's run id: a plugin that gains an option (with a default) changes the resolved spec and so
+  # the id, and earlier runs must still be continued, not started over.
+  id=$(python3 - "$name" "$steps" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect("results.db")
+q = """select r.id from runs r join params p on p.run = r.id and p.key = 'train.steps'
+       where r.experiment = ? and p.value = ? order by r.status = 'FINISHED' desc, r.created desc limit 1"""
+try:
+    row = c.execute(q, (sys.argv[1], sys.argv[2])).fetchone()
+except sqlite3.OperationalError:  # no database yet
+    row = None
+print(row[0] if row else "")
+PY
+)
+  status=""
+  [[ -n $id ]] && status=$("$ug" ls --db results.db | awk -v id="$id" '$1 == id {print $2}')
+  if [[ $status == RUNNING ]]; then
+    # RUNNING with its lock free: no worker here runs it. A copy of the database committed while it
+    # ran, or a process that died: once its heartbeat is 30 min old (longer than any final evaluation,
+    # which sends none) gc marks it CRASHED and it continues from its checkpoint.
+    "$ug" gc --mark-crashed --stale 1800 --db results.db >/dev/null
+    status=$("$ug" ls --db results.db | awk -v id="$id" '$1 == id {print $2}')
+  fi
   log="logs/${spec%.yaml}-$tag.log"
   case $status in
     FINISHED|RUNNING) exec {lk}>&-; continue ;;
     KILLED|CRASHED) echo "run-queue: resuming $spec ($id)"; "$ug" resume "$id" --db results.db --plain >>"$log" 2>&1 & ;;
-    *) echo "run-queue: starting $spec ($id)"; "$ug" run "$spec" "${over[@]}" --db results.db --plain >>"$log" 2>&1 & ;;
+    *) echo "run-queue: starting $spec"; "$ug" run "$spec" "${over[@]}" --db results.db --plain >>"$log" 2>&1 & ;;
   esac
   pid=$!
   trap 'stop=1; kill -TERM $pid 2>/dev/null' INT TERM
@@ -46,3 +71,5 @@ for spec in "${specs[@]}"; do
   trap 'stop=1' INT TERM
   exec {lk}>&-
 done
+exit 0
+}
