@@ -80,6 +80,12 @@ static inline ug_registry *tl_registry(ug_error *err) {
         ug_registry_free(reg);
         return NULL;
     }
+    /* the test-only plugins (test_bits: a binary dataset of any D for models that take D from data) */
+    snprintf(dir, sizeof dir, "%s/tests/plugins_test", root ? root : "build");
+    if (ug_registry_scan_dir(reg, dir, err)) {
+        ug_registry_free(reg);
+        return NULL;
+    }
     return reg;
 }
 

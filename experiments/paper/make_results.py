@@ -71,7 +71,8 @@ def main():
            "do not edit by hand. NLL in nats (importance sampling, M = 100, 4000 held-out rows; ± one",
            "standard error), MMD ×1e-4 (10 groups × 4000 samples; ± sd over groups). Entropy floor and paper",
            "numbers from REPRODUCTION.md §5. A run still RUNNING/KILLED shows the step it reached and no",
-           "final metrics (its checkpoint continues with `unigfn resume`).", ""]
+           "final metrics (its checkpoint continues with `unigfn resume`). `experiments/paper/run-queue.sh`",
+           "makes and continues the runs (start one per core; `--steps 100000 SPEC...` for the full budget).", ""]
     for budget, title in [(10000, "Reduced budget: 1e4 steps"), (100000, "Full budget: 1e5 steps")]:
         out += [f"## {title}", "",
                 "| data | method | status (step) | NLL | paper NLL | floor | NLL − floor | MMD | PyTorch 1e4 NLL / MMD | run |",
