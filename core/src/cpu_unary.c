@@ -49,14 +49,16 @@ void ug_cpu_unary(int kind, int order, const float *p, const ug_tensor *xt, ug_t
     case UG_U_CLAMP * 4 + 0: LOOP(v < p0 ? p0 : (v > p1 ? p1 : v)); break;
     case UG_U_CLAMP * 4 + 1: LOOP(v >= p0 && v <= p1 ? 1.0f : 0.0f); break;
     case UG_U_CLAMP * 4 + 2: LOOP(0.0f * v); break;
-    case UG_U_RELU * 4 + 0: LOOP(v > 0.0f ? v : 0.0f); break;
-    case UG_U_RELU * 4 + 1: LOOP(v > 0.0f ? 1.0f : 0.0f); break;
+    /* relu / leaky_relu by selects (cpu_exp.h): a ?: on floats stays a branch, and a branch on the
+     * sign of a pre-activation is mispredicted about half the time and keeps the loop scalar */
+    case UG_U_RELU * 4 + 0: LOOP(ug_cpu_select(v > 0.0f, v, 0.0f)); break;
+    case UG_U_RELU * 4 + 1: LOOP(ug_cpu_select(v > 0.0f, 1.0f, 0.0f)); break;
     case UG_U_RELU * 4 + 2: LOOP(0.0f * v); break;
     /* Two selects and a multiply-add, not `v > 0 ? v : p0 * v`: GCC will not if-convert a multiply
      * that only one arm does (it could trap), which left a scalar loop mispredicting on every sign
      * change (~18% of a training step). Same values: v + p0*0 = v and 0 + p0*v = p0*v; NaN stays NaN. */
-    case UG_U_LEAKY * 4 + 0: LOOP((v > 0.0f ? v : 0.0f) + p0 * (v > 0.0f ? 0.0f : v)); break;
-    case UG_U_LEAKY * 4 + 1: LOOP(v > 0.0f ? 1.0f : p0); break;
+    case UG_U_LEAKY * 4 + 0: LOOP(ug_cpu_select(v > 0.0f, v, p0 * v)); break;
+    case UG_U_LEAKY * 4 + 1: LOOP(ug_cpu_select(v > 0.0f, 1.0f, p0)); break;
     case UG_U_LEAKY * 4 + 2: LOOP(0.0f * v); break;
     /* exp/expm1 and the select from cpu_exp.h: inlined and branch-free, so these loops vectorize
      * (glibc's expf/expm1f are opaque calls, and `v > 0 ? v : p0 * e` would stay a branch) */
