@@ -86,6 +86,76 @@ static void test_resolved(void) {
     ug_spec_free(s);
 }
 
+/* UG_P_ID_OPTIONAL: a plugin that gains an option keeps its earlier runs' ids while the option sits at
+ * its default. Three schemas for binary_gfn: the fake one, the same plus a flagged key, and the same
+ * plus an unflagged key. */
+static const ug_param_spec bgfn_flagged[] = {
+    {"hidden", UG_P_INT_LIST, "[256, 256, 256]", UG_P_MIN, 1, 0, NULL, "MLP widths"},
+    {"act", UG_P_ENUM, "leaky_relu", 0, 0, 0, "leaky_relu|relu|elu|tanh", "activation"},
+    {"shared_trunk", UG_P_BOOL, "false", 0, 0, 0, NULL, "P_F and P_B share a trunk"},
+    {"forward_positions", UG_P_ENUM, "learned", UG_P_ID_OPTIONAL, 0, 0, "learned|uniform", "added later"},
+    {"widths", UG_P_INT_LIST, "[1, 2]", UG_P_ID_OPTIONAL, 0, 0, NULL, "added later, a list"},
+    FAKE_END,
+};
+static const ug_param_spec bgfn_unflagged[] = {
+    {"hidden", UG_P_INT_LIST, "[256, 256, 256]", UG_P_MIN, 1, 0, NULL, "MLP widths"},
+    {"act", UG_P_ENUM, "leaky_relu", 0, 0, 0, "leaky_relu|relu|elu|tanh", "activation"},
+    {"shared_trunk", UG_P_BOOL, "false", 0, 0, 0, NULL, "P_F and P_B share a trunk"},
+    {"forward_positions", UG_P_ENUM, "learned", 0, 0, 0, "learned|uniform", "added without the flag"},
+    FAKE_END,
+};
+static const ug_param_spec *bgfn_variant(void *ud, const char *kind, const char *name) {
+    if (strcmp(kind, "model") == 0 && strcmp(name, "binary_gfn") == 0) return ud;
+    return fake_schema(NULL, kind, name);
+}
+
+static ug_spec *load_with(const ug_param_spec *bgfn, const char *const *ov, int n_ov) {
+    ug_spec_registry reg = {(void *)bgfn, bgfn_variant, fake_names};
+    ug_spec *s = NULL;
+    ug_error err = {0};
+    ug_status st = ug_spec_load(GOOD "mle_gfn.yaml", ov, n_ov, &reg, &s, &err);
+    CHECK(st == UG_OK, "load with a schema variant: %s", err.msg);
+    return s;
+}
+
+static void test_id_optional(void) {
+    const char *explicit_default[] = {"model.forward_positions=learned", "model.widths=[1, 2.0]"};
+    const char *other[] = {"model.forward_positions=uniform"};
+    const char *other_list[] = {"model.widths=[1, 3]"};
+    ug_spec *base = load(GOOD "mle_gfn.yaml", NULL, 0);
+    ug_spec *flagged = load_with(bgfn_flagged, NULL, 0);
+    ug_spec *flagged_explicit = load_with(bgfn_flagged, explicit_default, 2);
+    ug_spec *flagged_other = load_with(bgfn_flagged, other, 1);
+    ug_spec *flagged_other_list = load_with(bgfn_flagged, other_list, 1);
+    ug_spec *unflagged = load_with(bgfn_unflagged, NULL, 0);
+    if (base && flagged && flagged_explicit && flagged_other && flagged_other_list && unflagged) {
+        CHECK(strcmp(ug_spec_id(base), ug_spec_id(flagged)) == 0, "a flagged key at its default keeps the id: %s vs %s",
+              ug_spec_id(base), ug_spec_id(flagged));
+        CHECK(strcmp(ug_spec_id(base), ug_spec_id(flagged_explicit)) == 0,
+              "written out at its default (1 vs 1.0 alike) it keeps the id too: %s vs %s", ug_spec_id(base),
+              ug_spec_id(flagged_explicit));
+        CHECK(strcmp(ug_spec_id(base), ug_spec_id(flagged_other)) != 0, "another value changes the id");
+        CHECK(strcmp(ug_spec_id(base), ug_spec_id(flagged_other_list)) != 0, "another list changes the id");
+        CHECK(strcmp(ug_spec_id(base), ug_spec_id(unflagged)) != 0, "an unflagged new key changes the id");
+        CHECK(strstr(ug_spec_canonical(flagged), "forward_positions: learned") != NULL,
+              "the stored canonical spec still lists the flagged key");
+        /* the canonical text read back (where the key is now written) gives the same id */
+        ug_spec_registry reg = {(void *)bgfn_flagged, bgfn_variant, fake_names};
+        ug_spec *r = NULL;
+        ug_error err = {0};
+        CHECK(ug_spec_load_string("canonical.yaml", ug_spec_canonical(flagged), NULL, 0, &reg, &r, &err) == UG_OK,
+              "%s", err.msg);
+        if (r) CHECK(strcmp(ug_spec_id(r), ug_spec_id(flagged)) == 0, "round trip keeps the id");
+        ug_spec_free(r);
+    }
+    ug_spec_free(base);
+    ug_spec_free(flagged);
+    ug_spec_free(flagged_explicit);
+    ug_spec_free(flagged_other);
+    ug_spec_free(flagged_other_list);
+    ug_spec_free(unflagged);
+}
+
 static void test_ids(void) {
     ug_spec *a = load(GOOD "mle_gfn.yaml", NULL, 0);
     ug_spec *b = load(GOOD "mle_gfn_reformatted.yaml", NULL, 0);
@@ -262,6 +332,7 @@ static void test_lenient_and_io(void) {
 int main(void) {
     test_resolved();
     test_ids();
+    test_id_optional();
     test_overrides();
     test_flatten();
     test_sweep_and_names();

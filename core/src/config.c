@@ -118,6 +118,7 @@ ug_cfg *ug_cfg_clone(ug_cfg_pool *p, const ug_cfg *src) {
     c->b = src->b;
     c->i = src->i;
     c->f = src->f;
+    if (src->id_default && !(c->id_default = ug_cfg_clone(p, src->id_default))) return NULL;
     if ((src->key && !(c->key = ug_cfg_pool_strdup(p, src->key))) ||
         (src->text && !(c->text = ug_cfg_pool_strdup(p, src->text))))
         return NULL;

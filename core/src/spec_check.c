@@ -320,7 +320,17 @@ static ug_status resolve_param(spec_ctx *c, ug_cfg *map, const char *path, const
         entry->key = ps->key;
     }
     *out = entry;
-    return check_value(c, ps, entry, kp);
+    ug_status st = check_value(c, ps, entry, kp);
+    if (st == UG_OK && (ps->flags & UG_P_ID_OPTIONAL) && ps->def) {
+        /* the default, resolved the same way, for the emitter to compare against (spec_emit.c) */
+        ug_cfg *d = NULL;
+        if ((st = ug_spec_parse_yaml(c, UG_SPEC_FILE_DEFAULT, 0, kp, ps->def, strlen(ps->def), &d))) return st;
+        set_default_pos(d);
+        d->key = ps->key;
+        if ((st = check_value(c, ps, d, kp))) return st;
+        entry->id_default = d;
+    }
+    return st;
 }
 
 typedef struct schema_set {

@@ -145,12 +145,26 @@ static void put_flow(sbuf *b, const ug_cfg *n) {
     }
 }
 
-static void put_list(sbuf *b, const ug_cfg *list, int indent);
+static void put_list(sbuf *b, const ug_cfg *list, int indent, bool for_id);
 
-static void put_map(sbuf *b, const ug_cfg *map, int indent, bool first_inline) {
+/* A UG_P_ID_OPTIONAL entry whose value equals its default: left out of the id text. */
+static bool at_id_default(const ug_cfg *e) {
+    if (!e->id_default || !flowable(e) || !flowable(e->id_default)) return false;
+    sbuf x = {0}, y = {0};
+    put_flow(&x, e);
+    put_flow(&y, e->id_default);
+    bool same = !x.oom && !y.oom && x.s && y.s && strcmp(x.s, y.s) == 0;
+    free(x.s);
+    free(y.s);
+    return same;
+}
+
+/* for_id: the text the run id hashes, which skips at_id_default entries; otherwise the full text. */
+static void put_map(sbuf *b, const ug_cfg *map, int indent, bool first_inline, bool for_id) {
     bool first = true;
     for (int k = 0; k < map->n; k++) {
         const ug_cfg *e = map->items[k];
+        if (for_id && at_id_default(e)) continue;
         if (!(first && first_inline)) sb_pad(b, indent);
         first = false;
         put_string(b, e->key, true);
@@ -161,15 +175,15 @@ static void put_map(sbuf *b, const ug_cfg *map, int indent, bool first_inline) {
             sb_str(b, "\n");
         } else if (e->type == UG_CFG_MAP) {
             sb_str(b, "\n");
-            put_map(b, e, indent + 2, false);
+            put_map(b, e, indent + 2, false, for_id);
         } else {
             sb_str(b, "\n");
-            put_list(b, e, indent + 2);
+            put_list(b, e, indent + 2, for_id);
         }
     }
 }
 
-static void put_list(sbuf *b, const ug_cfg *list, int indent) {
+static void put_list(sbuf *b, const ug_cfg *list, int indent, bool for_id) {
     for (int k = 0; k < list->n; k++) {
         const ug_cfg *it = list->items[k];
         sb_pad(b, indent);
@@ -179,10 +193,10 @@ static void put_list(sbuf *b, const ug_cfg *list, int indent) {
             sb_str(b, "\n");
         } else if (it->type == UG_CFG_MAP) {
             sb_str(b, "- ");
-            put_map(b, it, indent + 2, true);
+            put_map(b, it, indent + 2, true, for_id);
         } else {
             sb_str(b, "-\n");
-            put_list(b, it, indent + 2);
+            put_list(b, it, indent + 2, for_id);
         }
     }
 }
@@ -263,20 +277,26 @@ static ug_status flatten(spec_ctx *c) {
 
 ug_status ug_spec_emit(spec_ctx *c) {
     ug_spec *s = c->spec;
-    sbuf b = {0};
-    put_map(&b, s->root, 0, false);
-    if (b.oom || !b.s) {
+    sbuf b = {0}, idb = {0};
+    put_map(&b, s->root, 0, false, false);
+    put_map(&idb, s->root, 0, false, true);
+    if (b.oom || !b.s || idb.oom || !idb.s) {
         free(b.s);
+        free(idb.s);
         return ug_spec_nomem(c);
     }
     s->canonical = ug_cfg_pool_strdup(s->pool, b.s);
     free(b.s);
-    if (!s->canonical) return ug_spec_nomem(c);
+    if (!s->canonical) {
+        free(idb.s);
+        return ug_spec_nomem(c);
+    }
     /* the first line is `name: ...` (the checker puts name first); the id is everything after it */
-    const char *rest = strchr(s->canonical, '\n');
-    rest = rest ? rest + 1 : s->canonical;
+    const char *rest = strchr(idb.s, '\n');
+    rest = rest ? rest + 1 : idb.s;
     char hex[65];
     ug_sha256_hex(rest, strlen(rest), hex);
+    free(idb.s);
     memcpy(s->id, hex, 16);
     s->id[16] = 0;
     return flatten(c);

@@ -38,6 +38,9 @@ struct ug_cfg {
     int n;             /* number of children */
     const char *file;  /* source: spec path, "<command line>" or "<default>" */
     int line, col;     /* 1-based position in file; 0 for defaults */
+    /* appended: a UG_P_ID_OPTIONAL key's default, resolved; the run id leaves the key out while its
+     * value equals this (NULL for every other node) */
+    const ug_cfg *id_default;
 };
 
 /* ---- Parameter schema (declared statically by each plugin) ---- */
@@ -58,6 +61,11 @@ enum {
     UG_P_MIN_OPEN = 1u << 2,
     UG_P_MAX_OPEN = 1u << 3,
     UG_P_REQUIRED = 1u << 4,  /* no default: the spec must give it */
+    /* A key added to a plugin after runs with it existed. While its value equals the default it is
+     * left out of the run id (the stored spec still lists it), so those runs keep their ids and a
+     * re-launched sweep still finds them; any other value enters the id as usual. Give every option
+     * added to a released plugin this flag, with the default that keeps the old behaviour. */
+    UG_P_ID_OPTIONAL = 1u << 5,
 };
 
 typedef struct ug_param_spec {

@@ -26,7 +26,7 @@ static const ug_param_spec bgfn_schema[] = {
     {"shared_trunk", UG_P_BOOL, "false", 0, 0, 0, NULL,
      "one MLP with 3D outputs for P_F and P_B (then θ and φ are one group, 'forward')"},
     {"learn_pb", UG_P_BOOL, "true", 0, 0, 0, NULL, "learned P_B; false = uniform over set positions"},
-    {"forward_positions", UG_P_ENUM, "learned", 0, 0, 0, "learned|uniform",
+    {"forward_positions", UG_P_ENUM, "learned", UG_P_ID_OPTIONAL, 0, 0, "learned|uniform",
      "P_F over (position, value) pairs, or a uniform position with a learned value (EB-GFN code's tbrf)"},
     {"log_z", UG_P_BOOL, "true", 0, 0, 0, NULL, "a learned scalar log Z (group logZ)"},
     {"flow_head", UG_P_BOOL, "false", 0, 0, 0, NULL, "an MLP for log F(s) (group flow)"},
