@@ -22,6 +22,9 @@ typedef struct ug_backend {
     const char *name;
     /* y = f^(order)(x; p[0], p[1]) elementwise; x and y contiguous, same numel. */
     void (*unary)(int kind, int order, const float *p, const ug_tensor *x, ug_tensor *y);
+    /* y = g * f^(order)(x; p) elementwise (a unary op's backward without a graph); x, g and y
+     * contiguous, same numel. */
+    void (*unary_mul)(int kind, int order, const float *p, const ug_tensor *x, const ug_tensor *g, ug_tensor *y);
     /* y = a*x + b; x and y contiguous. */
     void (*affine)(float a, float b, const ug_tensor *x, ug_tensor *y);
     /* out = a (op) b with broadcasting; out contiguous with the broadcast shape. */

@@ -20,6 +20,7 @@
 #endif
 
 void ug_cpu_unary(int kind, int order, const float *p, const ug_tensor *x, ug_tensor *y);
+void ug_cpu_unary_mul(int kind, int order, const float *p, const ug_tensor *x, const ug_tensor *g, ug_tensor *y);
 
 static int64_t numel(const ug_tensor *x) {
     int64_t n = 1;
@@ -351,6 +352,7 @@ PAR_FOR(n > PAR_MIN)
 const ug_backend ug_cpu_backend = {
     .name = "cpu",
     .unary = ug_cpu_unary,
+    .unary_mul = ug_cpu_unary_mul,
     .affine = cpu_affine,
     .binary = cpu_binary,
     .where = cpu_where,

@@ -90,3 +90,25 @@ void ug_cpu_unary(int kind, int order, const float *p, const ug_tensor *xt, ug_t
     }
     (void)p1;
 }
+
+/* y = g * f^(order)(x) a chunk at a time: the chunk of f^(order) is still in L1 when it is scaled, so
+ * the backward of an activation reads x and g and writes y once, where the composed ops (derivative
+ * into a new tensor, then a multiply) wrote and re-read a whole extra tensor. */
+void ug_cpu_unary_mul(int kind, int order, const float *p, const ug_tensor *xt, const ug_tensor *gt, ug_tensor *yt);
+void ug_cpu_unary_mul(int kind, int order, const float *p, const ug_tensor *xt, const ug_tensor *gt, ug_tensor *yt) {
+    enum { CHUNK = 2048 };
+    int64_t n = 1;
+    for (int d = 0; d < xt->ndim; d++) n *= xt->shape[d];
+    const float *restrict g = gt->data;
+    float *restrict y = yt->data;
+    ug_tensor xc = *xt, yc = *yt;
+    xc.ndim = yc.ndim = 1;
+    for (int64_t i0 = 0; i0 < n; i0 += CHUNK) {
+        int64_t m = n - i0 < CHUNK ? n - i0 : CHUNK;
+        xc.shape[0] = yc.shape[0] = m;
+        xc.data = (float *)xt->data + i0;
+        yc.data = y + i0;
+        ug_cpu_unary(kind, order, p, &xc, &yc);
+        for (int64_t i = 0; i < m; i++) y[i0 + i] *= g[i0 + i];
+    }
+}

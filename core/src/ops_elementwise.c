@@ -43,6 +43,21 @@ static void bw_unary(ug_ctx *ctx, ug_node *n, ug_tensor *g, ug_tensor **gin, con
                     unary_names[kind][0]);
         return;
     }
+    if (!ug_grad_enabled(ctx) && g->dtype == UG_F32 && g->ndim == x->ndim && ug_numel(g) == ug_numel(x)) {
+        /* no graph of the gradient is wanted (create_graph off): one fused pass */
+        bool same = true;
+        for (int d = 0; d < x->ndim; d++) same = same && g->shape[d] == x->shape[d];
+        ug_tensor *gc = same ? ug_contiguous(ctx, g) : NULL, *xc = same ? ug_contiguous(ctx, x) : NULL;
+        if (gc && xc) {
+            ug_tensor *y = ug__empty(ctx, UG_F32, x->ndim, x->shape);
+            if (!y) return;
+            float p[2] = {n->f[0], n->f[1]};
+            ctx->be->unary_mul(kind, order + 1, p, xc, gc, y);
+            gin[0] = y;
+            return;
+        }
+        if (same) return;  /* ug_contiguous failed: its error is on ctx */
+    }
     gin[0] = ug_mul(ctx, g, unary_op(ctx, x, kind, order + 1, n->f[0], n->f[1]));
 }
 
