@@ -338,8 +338,9 @@ static void test_rescore(ug_ctx *ctx, const char *opts) {
 /* ---- D = 3: exact terminal distribution by enumerating every order vs forward samples ---------- */
 static const int perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
 
-/* p(x) for the 8 x of D = 3 (index sum_i x_i 2^i): rescore all 48 (order, x) trajectories. */
-static bool exact_pf(bg_model *t, ug_ctx *ctx, double p[8]) {
+/* P_F of all 48 complete trajectories of D = 3, row o * 8 + x (order perms[o], terminal x with index
+ * sum_i x_i 2^i), into pt; false when rescore fails. */
+static bool all_pf_d3(bg_model *t, ug_ctx *ctx, double pt[48]) {
     float first[48 * 3], acts[48 * 3];
     for (int o = 0; o < 6; o++)
         for (int x = 0; x < 8; x++)
@@ -353,8 +354,16 @@ static bool exact_pf(bg_model *t, ug_ctx *ctx, double p[8]) {
     q.first = ug_from_f32(ctx, first, 2, sh);
     q.actions = ug_from_f32(ctx, acts, 2, sh);
     if (t->model.vt->rescore(t->model.self, ctx, &q, UG_TRAJ_NO_PB) != UG_OK) return false;
+    for (int r = 0; r < 48; r++) pt[r] = exp((double)at(q.log_pf[0], r) + at(q.log_pf[1], r) + at(q.log_pf[2], r));
+    return true;
+}
+
+/* p(x) for the 8 x of D = 3: the sum over orders. */
+static bool exact_pf(bg_model *t, ug_ctx *ctx, double p[8]) {
+    double pt[48];
+    if (!all_pf_d3(t, ctx, pt)) return false;
     for (int x = 0; x < 8; x++) p[x] = 0;
-    for (int r = 0; r < 48; r++) p[r % 8] += exp((double)at(q.log_pf[0], r) + at(q.log_pf[1], r) + at(q.log_pf[2], r));
+    for (int r = 0; r < 48; r++) p[r % 8] += pt[r];
     return true;
 }
 
@@ -421,26 +430,11 @@ static void test_terminal_d3(ug_ctx *ctx, const char *opts) {
 /* ---- forward_positions uniform: every order of the D = 3 positions has probability 1/6 ------------ */
 /* Largest |P(order) - 1/6| over the 6 orders, by rescoring all 48 (order, x) trajectories. */
 static double order_dev(bg_model *t, ug_ctx *ctx) {
-    float first[48 * 3], acts[48 * 3];
-    for (int o = 0; o < 6; o++)
-        for (int x = 0; x < 8; x++)
-            for (int k = 0; k < 3; k++) {
-                int r = o * 8 + x, j = perms[o][k];
-                first[r * 3 + k] = -1.0f;
-                acts[r * 3 + k] = (float)(2 * j + ((x >> j) & 1));
-            }
-    int64_t sh[2] = {48, 3};
-    ug_traj q = {.size = sizeof q, .batch = 48, .start = 0, .steps = 3};
-    q.first = ug_from_f32(ctx, first, 2, sh);
-    q.actions = ug_from_f32(ctx, acts, 2, sh);
-    if (t->model.vt->rescore(t->model.self, ctx, &q, UG_TRAJ_NO_PB) != UG_OK) return INFINITY;
-    double dev = 0;
+    double pt[48], dev = 0;
+    if (!all_pf_d3(t, ctx, pt)) return INFINITY;
     for (int o = 0; o < 6; o++) {
         double po = 0;
-        for (int x = 0; x < 8; x++) {
-            int r = o * 8 + x;
-            po += exp((double)at(q.log_pf[0], r) + at(q.log_pf[1], r) + at(q.log_pf[2], r));
-        }
+        for (int x = 0; x < 8; x++) po += pt[o * 8 + x];
         dev = fmax(dev, fabs(po - 1.0 / 6.0));
     }
     return dev;
