@@ -354,6 +354,47 @@ static void test_group_backward(void) {
     ug_params_free(P);
 }
 
+/* An MLP call that records nothing (grad off, or only constants: parameters of inactive groups)
+ * keeps only its output in the step arena, with the same values as a recorded call. */
+static void test_mlp_no_graph_memory(void) {
+    ug_params *P = ug_params_new();
+    ug_rng rng = ug_rng_make(3, 1);
+    ug_mlp f;
+    const int64_t w[5] = {32, 256, 256, 256, 64};
+    ug_mlp_init(&f, P, "forward", "pf", w, 5, UG_ACT_LEAKY_RELU, 0, &rng);
+    ug_params_finalize(P);
+    ug_ctx *ctx = ug_ctx_new(16u << 20);  // one block: a rollback stops where the arena chained a new one
+    int64_t xs[2] = {128, 32};
+    ug_tensor *x = ug_rand_normal(ctx, &rng, 2, xs);  // [128, 32]
+    const size_t out_bytes = 128 * 64 * sizeof(float);
+
+    size_t u0 = ug_arena_used(ctx);
+    ug_tensor *y1 = ug_mlp_forward(ctx, &f, x);  // recorded: every activation stays for backward
+    size_t recorded = ug_arena_used(ctx) - u0;
+    bool prev = ug_set_grad_enabled(ctx, false);
+    u0 = ug_arena_used(ctx);
+    ug_tensor *y2 = ug_mlp_forward(ctx, &f, x);  // grad off
+    size_t no_grad = ug_arena_used(ctx) - u0;
+    ug_set_grad_enabled(ctx, prev);
+    ug_set_grad_groups(ctx, 1ull << 1);  // "forward" (group 0) inactive: its weights are constants
+    u0 = ug_arena_used(ctx);
+    ug_tensor *y3 = ug_mlp_forward(ctx, &f, x);
+    size_t constants = ug_arena_used(ctx) - u0;
+    ug_set_grad_groups(ctx, ~0ull);
+    CHECK(y1 && y2 && y3 && y1->requires_grad && !y2->requires_grad && !y3->requires_grad, "outputs");
+    double d = 0;
+    for (int64_t i = 0; y1 && y2 && y3 && i < ug_numel(y1); i++)
+        d = fmax(d, fmax(fabs(ug_f32(y1)[i] - ug_f32(y2)[i]), fabs(ug_f32(y1)[i] - ug_f32(y3)[i])));
+    CHECK(d == 0, "no-graph outputs differ from the recorded one by %g", d);
+    printf("mlp 32-256x3-64 on 128 rows: arena %zu bytes recorded, %zu without grad, %zu with constant weights "
+           "(output %zu)\n", recorded, no_grad, constants, out_bytes);
+    CHECK(no_grad < out_bytes + 4096 && constants < out_bytes + 4096, "no-graph calls keep %zu / %zu bytes", no_grad,
+          constants);
+    CHECK(recorded > 6 * 128 * 256 * sizeof(float), "the recorded call keeps its activations (%zu bytes)", recorded);
+    ug_ctx_free(ctx);
+    ug_params_free(P);
+}
+
 int main(void) {
     test_layout();
     test_init();
@@ -362,5 +403,6 @@ int main(void) {
     test_layer_norm();
     test_layer_norm_second_order();
     test_group_backward();
+    test_mlp_no_graph_memory();
     return CHECK_DONE();
 }

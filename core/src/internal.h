@@ -57,12 +57,40 @@ static inline bool ug__direct_param(const ug_ctx *ctx, const ug_tensor *t) {
 
 /* Allocation in the step arena (64-byte aligned); records an error and returns NULL on failure. */
 void *ug__alloc(ug_ctx *ctx, size_t bytes);
+
+/* A point in the step arena to roll back to: everything allocated after it is freed at once. Only
+ * safe when nothing made after the mark is still referenced, i.e. no tape node was recorded since
+ * (ug__arena_release checks that and otherwise keeps the memory). */
+typedef struct ug__arena_mark {
+    ug_arena_block *block;
+    size_t used, total;
+    int64_t tape_n;
+} ug__arena_mark;
+static inline ug__arena_mark ug__arena_get_mark(const ug_ctx *ctx) {
+    ug__arena_mark m = {ctx->arena, ctx->arena->used, ctx->arena_used_total, ctx->tape_n};
+    return m;
+}
+/* Roll back to m; false (nothing freed) when a node was recorded since or the arena moved on to a
+ * new block (its memory then stays until ug_step_reset). */
+static inline bool ug__arena_release(ug_ctx *ctx, ug__arena_mark m) {
+    if (ctx->tape_n != m.tape_n || ctx->arena != m.block) return false;
+    ctx->arena->used = m.used;
+    ctx->arena_used_total = m.total;
+    return true;
+}
 ug_tensor *ug__header(ug_ctx *ctx);
 /* A fresh contiguous tensor with the given shape. */
 ug_tensor *ug__empty(ug_ctx *ctx, ug_dtype dt, int ndim, const int64_t *shape);
 void ug__set_contiguous_strides(ug_tensor *t);
 /* A view header sharing x's storage (copied shape/strides, no node). */
 ug_tensor *ug__view(ug_ctx *ctx, ug_tensor *x);
+
+/* Whether an op with input t would be recorded because of t: grad mode on, t requires grad, and t is
+ * not a parameter outside the active groups (those are constants here). */
+static inline bool ug__tracks(const ug_ctx *ctx, const ug_tensor *t) {
+    if (!ctx->grad_enabled || !t || !t->requires_grad) return false;
+    return !(t->is_leaf && t->group >= 0 && t->group < 64 && !((ctx->grad_groups >> t->group) & 1u));
+}
 
 /* Record a node producing `out` if grad mode is on and any input requires grad. */
 ug_node *ug__record(ug_ctx *ctx, ug_tensor *out, const char *op, ug_backward_fn bw, int nin,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "unigfn/nn.h"
+#include "internal.h"
 
 /* ---- Activations ---------------------------------------------------------------------------- */
 
@@ -132,12 +133,32 @@ ug_tensor *ug_mlp_forward(ug_ctx *ctx, const ug_mlp *mlp, ug_tensor *x) {
         if (ctx) ug_ctx_fail(ctx, UG_ERR_ARG, "ug_mlp_forward: MLP is NULL or empty");
         return NULL;
     }
+    /* With nothing to record (grad off, or input and weights constants: sampling, evaluation, a policy
+     * another group's loss only reads) the hidden activations are dead once the output exists. The
+     * output goes into a tensor allocated before them and the arena is rolled back past them, so a
+     * trajectory of D such calls holds D outputs, not D networks' activations. */
+    bool records = ug__tracks(ctx, x);
+    for (int i = 0; i < mlp->n_layers; i++)
+        records = records || ug__tracks(ctx, mlp->layers[i].w) || ug__tracks(ctx, mlp->layers[i].b);
+    ug_tensor *out = NULL;
+    ug__arena_mark mark = {0};
+    const bool fold = !records && x && x->ndim >= 1 && x->ndim <= 4 && ug_ctx_status(ctx) == UG_OK;
+    if (fold) {
+        int64_t shape[4];
+        for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
+        shape[x->ndim - 1] = mlp->layers[mlp->n_layers - 1].out;
+        if (!(out = ug__empty(ctx, UG_F32, x->ndim, shape))) return NULL;
+        mark = ug__arena_get_mark(ctx);
+    }
     ug_tensor *h = x;  // [B, widths[0]]
     for (int i = 0; i < mlp->n_layers; i++) {
         h = ug_linear_layer_forward(ctx, &mlp->layers[i], h);  // [B, widths[i+1]]
         if (i + 1 < mlp->n_layers) h = ug_activation(ctx, h, mlp->act, mlp->act_param);
     }
-    return h;  // [B, widths[n_widths-1]]
+    if (!fold || !h || h->requires_grad || h->ndim != out->ndim || ug_numel(h) != ug_numel(out)) return h;
+    ctx->be->copy(h, out);
+    ug__arena_release(ctx, mark);
+    return out;  // [B, widths[n_widths-1]]
 }
 
 /* ---- Time embedding ---------------------------------------------------------------------------- */

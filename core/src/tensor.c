@@ -193,13 +193,7 @@ ug_node *ug__record(ug_ctx *ctx, ug_tensor *out, const char *op, ug_backward_fn 
                     ug_tensor *const *in) {
     if (!out || !ctx->grad_enabled) return NULL;
     bool any = false;
-    for (int i = 0; i < nin; i++) {
-        const ug_tensor *t = in[i];
-        if (!t || !t->requires_grad) continue;
-        /* A parameter outside the active groups is a constant here. */
-        if (t->is_leaf && t->group >= 0 && t->group < 64 && !((ctx->grad_groups >> t->group) & 1u)) continue;
-        any = true;
-    }
+    for (int i = 0; i < nin; i++) any = any || ug__tracks(ctx, in[i]);
     if (!any) return NULL;
     ug_node *n = ug__alloc(ctx, sizeof *n);
     ug_tensor **ins = ug__alloc(ctx, sizeof(ug_tensor *) * (size_t)(nin > 0 ? nin : 1));
