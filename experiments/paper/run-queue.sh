@@ -11,7 +11,7 @@ set -uo pipefail
 # while a worker runs cannot feed the worker half-read lines.
 {
 cd "$(dirname "$0")"
-ug=../../build/unigfn
+ug=${UNIGFN:-../../build/unigfn}  # UNIGFN: another build's CLI (the tests use it)
 steps=10000
 if [[ "${1:-}" == "--steps" ]]; then steps=$2; shift 2; fi
 specs=("$@")

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# test_run_queue.sh — experiments/paper/run-queue.sh on tiny specs: two workers share three specs and
+# each run is made exactly once; SIGTERM to a worker leaves its run KILLED and the next launch resumes
+# it to FINISHED; a run left RUNNING with a stale heartbeat (a database committed mid-run) is marked
+# CRASHED and resumed; a re-launch over finished work starts nothing.
+set -u
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+cp "$UG_SOURCE_ROOT/experiments/paper/run-queue.sh" "$T/"
+export UNIGFN="$UG_BUILD_ROOT/unigfn"
+cd "$T"
+pass=0 fail=0
+check() {
+  if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1  [$2]"; fi
+}
+q() { python3 -c 'import sqlite3,sys
+c = sqlite3.connect(sys.argv[1])
+for r in c.execute(sys.argv[2]): print("|".join(str(x) for x in r))' "$@"; }
+# different seeds: a spec's name is not part of its run id, so four copies differing only in name
+# would be one run
+seed=10
+for n in a b c d; do
+  seed=$((seed + 1))
+  sed "s/^name: runner-tiny/name: queue-$n/; s/^seed: 3\$/seed: $seed/" "$UG_SOURCE_ROOT/tests/specs/runner/tiny.yaml" > "$n.yaml"
+done
+
+# 1. Two workers, three specs: every run FINISHED, each experiment once.
+./run-queue.sh --steps 60 a.yaml b.yaml c.yaml > w1.log 2>&1 &
+./run-queue.sh --steps 60 a.yaml b.yaml c.yaml > w2.log 2>&1 &
+wait
+check "three runs" "[ $(q results.db 'select count(*) from runs') -eq 3 ]"
+check "all FINISHED at step 60" "[ \"$(q results.db "select count(*) from runs where status='FINISHED' and step=60")\" = 3 ]"
+check "one run per experiment" "[ $(q results.db 'select count(distinct experiment) from runs') -eq 3 ]"
+check "both workers worked or one took all" "[ $(cat w1.log w2.log | grep -c '^run-queue: starting') -eq 3 ]"
+
+# 2. A re-launch over finished work starts nothing.
+./run-queue.sh --steps 60 a.yaml b.yaml c.yaml > w3.log 2>&1
+check "re-launch starts nothing" "[ ! -s w3.log ]"
+
+# 3. SIGTERM to the worker: KILLED with a checkpoint; the next launch resumes it.
+./run-queue.sh --steps 2000 d.yaml > w4.log 2>&1 &
+wpid=$!
+for _ in $(seq 1 300); do
+  s=$(q results.db "select step from runs where experiment='queue-d'" 2>/dev/null)
+  [ -n "$s" ] && [ "$s" -ge 100 ] && break
+  sleep 0.1
+done
+kill -TERM $wpid
+wait $wpid
+check "worker TERM: run KILLED" "[ \"$(q results.db "select status from runs where experiment='queue-d'")\" = KILLED ]"
+killed_at=$(q results.db "select step from runs where experiment='queue-d'")
+check "killed mid-run" "[ $killed_at -gt 0 ] && [ $killed_at -lt 2000 ]"
+
+# 4. Pretend the database was copied while the run was RUNNING, an hour ago: gc marks it CRASHED and the
+#    queue resumes it to the end.
+python3 -c 'import sqlite3,sys; c=sqlite3.connect("results.db"); c.execute("update runs set status=\"RUNNING\", heartbeat=heartbeat-3600 where experiment=\"queue-d\""); c.commit()'
+check "made stale RUNNING" "[ \"$(q results.db "select status from runs where experiment='queue-d'")\" = RUNNING ]"
+./run-queue.sh --steps 2000 d.yaml > w5.log 2>&1
+check "stale RUNNING resumed" "grep -q '^run-queue: resuming d.yaml' w5.log"
+check "resumed from its checkpoint" "grep -q 'resuming run .* at step $killed_at' logs/d-2000.log"
+check "FINISHED at 2000" "[ \"$(q results.db "select status || ' ' || step from runs where experiment='queue-d'")\" = 'FINISHED 2000' ]"
+check "still one run of queue-d" "[ $(q results.db "select count(*) from runs where experiment='queue-d'") -eq 1 ]"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
