@@ -118,6 +118,9 @@ def main():
             out += [f"**{METHOD_NAME[r['method']]} on {r['data']}, {r['steps']} steps**", "", f"![{name}]({name})", ""]
     with open(os.path.join(here, "RESULTS.md"), "w") as f:
         f.write("\n".join(out) + "\n")
+    # Runs write through SQLite's WAL: fold it into results.db so the file committed beside RESULTS.md
+    # holds everything RESULTS.md shows (PASSIVE: never waits for a run that is writing).
+    sqlite3.connect(a.db).execute("pragma wal_checkpoint(passive)").fetchall()
     print(f"wrote {os.path.join(here, 'RESULTS.md')} ({len(rows)} runs)")
 
 
