@@ -94,13 +94,23 @@ def main():
     if os.path.exists(notes):
         with open(notes) as f:
             out += [f.read().rstrip(), ""]
-    # NLL curves (the cheap M = 20 estimate logged every 1000 steps) and density pictures.
+    # NLL curves (the cheap M = 20 estimate logged every 1000 steps), one picture per dataset with a
+    # line per method and budget: fifteen runs on one axis would be unreadable.
     if os.path.exists(a.unigfn) and rows:
-        png = os.path.join(here, "nll-curves.png")
-        subprocess.run([a.unigfn, "--db", a.db, "report", "curves", "--metric", "curve_nll", "--group-by",
-                        "experiment", "-o", png], check=False)
-        if os.path.exists(png):
-            out += ["## NLL over training (M = 20 particles, 500 held-out rows)", "", "![NLL curves](nll-curves.png)", ""]
+        curves = []
+        for data in DATASETS:
+            if not any(r["data"] == data for r in rows):
+                continue
+            png = os.path.join(here, f"nll-curves-{data}.png")
+            subprocess.run([a.unigfn, "--db", a.db, "report", "curves", "--metric", "curve_nll", "--where",
+                            f"dataset.data={data}", "--group-by", "experiment,train.steps", "--title",
+                            f"{data}: NLL over training (M = 20, 500 rows)", "-o", png], check=False,
+                           stdout=subprocess.DEVNULL)
+            if os.path.exists(png):
+                curves.append(os.path.basename(png))
+        if curves:
+            out += ["## NLL over training (M = 20 particles, 500 held-out rows)", ""]
+            out += [f"![{c}]({c})" for c in curves] + [""]
     pics = []
     dbdir = os.path.dirname(os.path.abspath(a.db))
     for r in rows:
