@@ -1,5 +1,6 @@
 /* cpu_unary.c — CPU kernels for the unary functions and their first two derivatives.
- * One tight loop per (function, order) so the compiler can vectorize each; the switch is outside. */
+ * One tight loop per (function, order) so the compiler can vectorize each; the switch is outside.
+ * ug_cpu_unary_mul (the backward without a graph) runs the same loops a chunk at a time times g. */
 #include "backend.h"
 
 #include <math.h>

@@ -2,7 +2,8 @@
  *
  * The canonical text depends only on values: the checker already put keys in schema order and typed
  * every scalar, so here numbers print from their value (1e5 and 100000 agree), floats in the shortest
- * form that reads back exactly, and strings quoted only where YAML would misread them. */
+ * form that reads back exactly, and strings quoted only where YAML would misread them. The run id hashes
+ * the same text minus UG_P_ID_OPTIONAL keys that sit at their default (config.h). */
 #include "spec_internal.h"
 #include "sha256.h"
 
