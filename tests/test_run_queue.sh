@@ -9,13 +9,7 @@ trap 'rm -rf "$T"' EXIT
 cp "$UG_SOURCE_ROOT/experiments/paper/run-queue.sh" "$T/"
 export UNIGFN="$UG_BUILD_ROOT/unigfn"
 cd "$T"
-pass=0 fail=0
-check() {
-  if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1  [$2]"; fi
-}
-q() { python3 -c 'import sqlite3,sys
-c = sqlite3.connect(sys.argv[1])
-for r in c.execute(sys.argv[2]): print("|".join(str(x) for x in r))' "$@"; }
+. "$UG_SOURCE_ROOT/tests/shell_checks.sh"
 # different seeds: a spec's name is not part of its run id, so four copies differing only in name
 # would be one run
 seed=10

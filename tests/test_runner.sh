@@ -9,13 +9,7 @@ export UNIGFN_PLUGIN_PATH="$UG_BUILD_ROOT/tests/plugins_test"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 cd "$T"
-pass=0 fail=0
-check() {
-  if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1  [$2]"; fi
-}
-q() { python3 -c 'import sqlite3,sys
-c = sqlite3.connect(sys.argv[1])
-for r in c.execute(sys.argv[2]): print("|".join(str(x) for x in r))' "$@"; }
+. "$UG_SOURCE_ROOT/tests/shell_checks.sh"
 
 # 1. A run finishes, with its metrics, params and checkpoint.
 "$U" run "$SPEC/tiny.yaml" train.steps=200 --db a.db --quiet
