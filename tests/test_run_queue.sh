@@ -2,7 +2,8 @@
 # test_run_queue.sh — experiments/paper/run-queue.sh on tiny specs: two workers share three specs and
 # each run is made exactly once; SIGTERM to a worker leaves its run KILLED and the next launch resumes
 # it to FINISHED; a run left RUNNING with a stale heartbeat (a database committed mid-run) is marked
-# CRASHED and resumed; a re-launch over finished work starts nothing.
+# CRASHED and resumed; a re-launch over finished work starts nothing; a longer budget continues the
+# FINISHED shorter run (--from), and starts from step 0 when unigfn refuses that.
 set -u
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -54,6 +55,17 @@ check "stale RUNNING resumed" "grep -q '^run-queue: resuming d.yaml' w5.log"
 check "resumed from its checkpoint" "grep -q 'resuming run .* at step $killed_at' logs/d-2000.log"
 check "FINISHED at 2000" "[ \"$(q results.db "select status || ' ' || step from runs where experiment='queue-d'")\" = 'FINISHED 2000' ]"
 check "still one run of queue-d" "[ $(q results.db "select count(*) from runs where experiment='queue-d'") -eq 1 ]"
+
+# 5. A longer budget continues the FINISHED 60-step run of a.yaml from its checkpoint.
+./run-queue.sh --steps 100 a.yaml > w6.log 2>&1
+a60=$(q results.db "select r.id from runs r join params p on p.run = r.id where r.experiment='queue-a' and p.key='train.steps' and p.value='60'")
+check "longer budget starts from the shorter run" "grep -q \"^run-queue: starting a.yaml from $a60\" w6.log"
+check "FINISHED at 100 with from_run" "[ \"$(q results.db "select r.status || ' ' || r.step || ' ' || p.value from runs r join params p on p.run = r.id where r.experiment='queue-a' and p.key='from_run'")\" = \"FINISHED 100 $a60@60\" ]"
+# 6. b.yaml edited since its 60-step run (another seed): --from is refused and the run starts afresh.
+sed -i "s/^seed: .*/seed: 99/" b.yaml
+./run-queue.sh --steps 100 b.yaml > w7.log 2>&1
+check "refused --from falls back to step 0" "grep -q '^run-queue: --from .* refused' w7.log && grep -q 'differs from this one in 1 key other than train.steps (seed: ' logs/b-100.log"
+check "the fresh run FINISHED at 100 without from_run" "[ \"$(q results.db "select r.status || ' ' || r.step || ' ' || (select count(*) from params p where p.run = r.id and p.key = 'from_run') from runs r join params p on p.run = r.id where r.experiment='queue-b' and p.key='train.steps' and p.value='100'")\" = 'FINISHED 100 0' ]"
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

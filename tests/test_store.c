@@ -486,6 +486,60 @@ static void test_resume_and_crash(ug_store *s, const char *db)
     ug_run_record_free(r);
 }
 
+/* `run --from`: history before the step, training keys at the step, summary, from_run, refusals. */
+static void test_copy_history(ug_store *s, const char *db)
+{
+    ug_error e = {0};
+    ug_begin_outcome oc;
+    ug_run_info src = info_for("hist-src", "exp5", 0), dst = info_for("hist-dst", "exp5", 0);
+    CHECK(ug_store_run_begin(s, &src, &oc, &e) == UG_OK, "begin src");
+    for (int i = 1; i <= 4; i++) {
+        const char *k[] = {"loss", "tb.logZ", "curve_nll"};
+        double v[] = {10.0 - i, i == 2 ? NAN : (double)i, 20.0 + i};
+        ug_store_metrics(s, "hist-src", i * 10, 3, k, v, &e);
+    }
+    ug_store_metric(s, "hist-src", "nll", 40, 21.5, &e);  /* an end-of-run metric */
+    char art[128];
+    path_in(art, sizeof art, "pic.png");
+    FILE *f = fopen(art, "wb");
+    fputs("png", f);
+    fclose(f);
+    ug_store_artifact(s, "hist-src", art, "png", 20, &e);
+    ug_store_artifact(s, "hist-src", art, "png", 40, &e);
+    ug_store_run_end(s, "hist-src", UG_RUN_FINISHED, NULL, 40, &e);
+
+    const char *pats[] = {"loss", "tb.*"};
+    ug_error e1 = {0};
+    CHECK(ug_store_copy_history(s, "hist-dst", "hist-src", 40, pats, 2, &e1) == UG_ERR_STORE &&
+              strstr(e1.msg, "no run hist-dst"), "absent dst refused: %s", e1.msg);
+    ug_error e2 = {0};
+    CHECK(ug_store_copy_history(s, "hist-src", "hist-src", 40, pats, 2, &e2) == UG_ERR_ARG, "src == dst refused");
+    ug_error e3 = {0};
+    CHECK(ug_store_copy_history(s, "hist-src", "run-r", 40, pats, 2, &e3) == UG_ERR_STORE &&
+              strstr(e3.msg, "FINISHED, not a just-begun RUNNING run"), "finished dst refused: %s", e3.msg);
+
+    CHECK(ug_store_run_begin(s, &dst, &oc, &e) == UG_OK, "begin dst");
+    ug_store_metric(s, "hist-dst", "stale", 5, 1.0, &e);  /* replaced by the copy */
+    CHECK(ug_store_copy_history(s, "hist-dst", "hist-src", 40, pats, 2, &e) == UG_OK, "copy: %s", e.msg);
+    CHECK(raw_count(db, "SELECT count(*) FROM metrics WHERE run='hist-dst'") == 3 * 3 + 2, "rows: 3 steps x 3 + 2 at 40");
+    CHECK(raw_count(db, "SELECT count(*) FROM metrics WHERE run='hist-dst' AND step=40 AND key IN ('nll','curve_nll')") == 0,
+          "metrics at the step not copied");
+    CHECK(raw_count(db, "SELECT count(*) FROM metrics WHERE run='hist-dst' AND key='stale'") == 0, "dst's rows replaced");
+    CHECK(raw_count(db, "SELECT count(*) FROM metrics WHERE run='hist-dst' AND flag='nan'") == 1, "nan flag copied");
+    CHECK(raw_count(db, "SELECT count(*) FROM artifacts WHERE run='hist-dst' AND step=20") == 1 &&
+              raw_count(db, "SELECT count(*) FROM artifacts WHERE run='hist-dst'") == 1, "artifact before the step only");
+    CHECK(raw_count(db, "SELECT count(*) FROM params WHERE run='hist-dst' AND key='from_run' AND value='hist-src@40'") == 1,
+          "from_run recorded");
+    CHECK(raw_count(db, "SELECT step FROM runs WHERE id='hist-dst'") == 40 && status_of(s, "hist-dst") == UG_RUN_RUNNING,
+          "dst RUNNING at step 40");
+    sums sm = {0};
+    ug_store_last_metrics(s, "hist-dst", collect_summary, &sm, &e);
+    const ug_metric_summary *l = find_sum(&sm, "loss"), *c = find_sum(&sm, "curve_nll");
+    CHECK(l && l->last == 6.0 && l->last_step == 40 && l->min == 6.0 && l->max == 9.0 && l->n == 4, "loss summary");
+    CHECK(c && c->last == 23.0 && c->last_step == 30 && c->n == 3, "curve summary");
+    CHECK(raw_count(db, "SELECT count(*) FROM metrics WHERE run='hist-src'") == 13, "src untouched");
+}
+
 /* ---------------------------------------------------------------- concurrency */
 
 /* Overridable with -D for a heavier stress run by hand. */
@@ -615,6 +669,7 @@ int main(void)
         test_lifecycle(s, db);
         test_nonfinite_and_summary(s, db);
         test_resume_and_crash(s, db);
+        test_copy_history(s, db);
         ug_store_close(s);
     }
     struct timespec t0, t1;

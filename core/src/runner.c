@@ -16,6 +16,7 @@
 
 #include "experiment.h"
 #include "log.h"
+#include "run_from.h"
 #include "ug_version.h"
 #include "util.h"
 
@@ -73,27 +74,6 @@ ug_status ug_find_run(ug_store *st, const char *prefix, char *id_out, size_t cap
 
 static ug_rng step_rng(uint64_t seed, uint64_t stream, int64_t step) {
     return ug_rng_make(seed, (stream << 40) | (uint64_t)step);
-}
-
-/* ---- params flattening for the runs/params tables ---- */
-typedef struct { int n, cap; char **k, **v; } kv_list;
-static int kv_add(const char *key, const char *value, void *ud) {
-    kv_list *l = ud;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 64;
-        l->k = realloc(l->k, sizeof(char *) * (size_t)l->cap);
-        l->v = realloc(l->v, sizeof(char *) * (size_t)l->cap);
-        if (!l->k || !l->v) return 1;
-    }
-    l->k[l->n] = strdup(key);
-    l->v[l->n] = strdup(value);
-    l->n++;
-    return 0;
-}
-static void kv_free(kv_list *l) {
-    for (int i = 0; i < l->n; i++) { free(l->k[i]); free(l->v[i]); }
-    free(l->k);
-    free(l->v);
 }
 
 /* ---- the loop ---- */
@@ -375,6 +355,23 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
     L.progress = o->progress >= 0 ? o->progress : isatty(STDERR_FILENO);
     snprintf(L.ckpt, sizeof L.ckpt, "%s/checkpoint.bin", folder);
     int64_t step = 0;
+    int bad = 0;
+    char src_id[64] = "";
+
+    if (o->from_id && !o->resume_id) {
+        /* Checked and loaded before the run row exists: a refused --from leaves no trace. */
+        char src_ckpt[1100];
+        if (ug_run_from_check(st, &sreg, &ex, id, o->from_id, db_path, src_id, sizeof src_id, src_ckpt,
+                              sizeof src_ckpt, &err) ||
+            ug_experiment_load(&ex, src_ckpt, &step, &L.acc, sizeof L.acc, &err) ||
+            ug_run_from_check_step(&ex, src_id, step, L.acc.window, &err)) {
+            fprintf(stderr, "unigfn: %s\n", err.msg);
+            rmdir(folder);
+            ug_experiment_free(&ex);
+            ug_store_close(st);
+            return UG_EXIT_FAILED;
+        }
+    }
 
     if (o->resume_id) {
         if (access(L.ckpt, R_OK) == 0 && ug_experiment_load(&ex, L.ckpt, &step, &L.acc, sizeof L.acc, &err)) {
@@ -393,19 +390,19 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
         }
         if (!o->quiet) printf("resuming run %s at step %lld\n", id, (long long)step);
     } else {
-        kv_list kv = {0};
-        ug_spec_flatten(ex.spec, kv_add, &kv);
+        ug_kv kv = {0};
+        ug_spec_flatten(ex.spec, ug_kv_add, &kv);
         const char *git, *build;
         char host[256];
         git_host_build(&git, host, sizeof host, &build);
         ug_run_info info = {.id = id, .experiment = ug_spec_name(ex.spec), .spec = ug_spec_canonical(ex.spec),
-                            .param_keys = (const char *const *)kv.k, .param_values = (const char *const *)kv.v,
+                            .param_keys = kv.k, .param_values = kv.v,
                             .n_params = kv.n, .seed = (int64_t)ex.seed, .git_rev = git, .host = host,
                             .build = build, .threads = ex.threads > 0 ? ex.threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
                             .force = o->force};
         ug_begin_outcome outcome;
         ug_status s = ug_store_run_begin(st, &info, &outcome, &err);
-        kv_free(&kv);
+        ug_kv_free(&kv);
         if (s || outcome == UG_BEGIN_BUSY) {
             fprintf(stderr, "unigfn: %s\n", s ? err.msg : "this run is RUNNING in another process (unigfn gc --mark-crashed if it died)");
             ug_experiment_free(&ex);
@@ -419,15 +416,31 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
             return UG_EXIT_OK;
         }
         remove(L.ckpt);
-        if (!o->quiet) printf("run %s (%s): %lld steps\n", id, ug_spec_name(ex.spec), (long long)ex.steps);
+        if (src_id[0]) {
+            /* The fresh run's history up to the source's checkpoint, and a checkpoint of its own so
+             * that a crash before the first periodic one resumes from here. */
+            char pbuf[UG_MAX_TERMS + 3][96];
+            const char *pats[UG_MAX_TERMS + 3];
+            int np = ug_run_from_log_keys(&ex, pbuf, pats, UG_MAX_TERMS + 3);
+            if (ug_store_copy_history(st, id, src_id, step, pats, np, &err) ||
+                ug_experiment_save(&ex, L.ckpt, step, &L.acc, sizeof L.acc, &err))
+                bad = 2;
+            if (!o->quiet)
+                printf("run %s (%s): %lld steps, continuing run %s from step %lld\n", id, ug_spec_name(ex.spec),
+                       (long long)ex.steps, src_id, (long long)step);
+        } else if (!o->quiet) {
+            printf("run %s (%s): %lld steps\n", id, ug_spec_name(ex.spec), (long long)ex.steps);
+        }
     }
     fflush(stdout);
     ug_signals_install();
     L.t_start = L.t_last_beat = ug_now_s();
     L.step0 = step;
-    int bad = 0;
     ug_run_status final = UG_RUN_FINISHED;
-    while (step < ex.steps) {
+    /* Metrics due at the step continued from are evaluated again (same draws, same values); the
+     * source's end-of-run metrics are not part of this run's history. */
+    if (!bad && src_id[0] && step > 0 && evaluate(&L, step, &err)) bad = L.errmsg[0] ? 1 : 2;
+    while (!bad && step < ex.steps) {
         if (ug_signal_seen()) { final = UG_RUN_KILLED; break; }
         if (train_step(&L, step)) { bad = 1; break; }
         step++;

@@ -21,6 +21,7 @@ typedef struct ug_run_opts {
     bool check_only;                  /* validate and build, print the run id, write nothing */
     int progress;                     /* -1 auto (terminal), 0 plain lines, 1 progress line */
     bool quiet;
+    const char *from_id;              /* run: start from this run's checkpoint (run_from.h) */
 } ug_run_opts;
 
 /* Runs and returns the process exit code; messages go to stderr. */

@@ -590,6 +590,23 @@ ug_status ug_store_run_queue(ug_store *s, const ug_run_info *info, ug_error *err
     return st;
 }
 
+/* Rebuilds a run's summary from its metric rows (aggregate min/max skip the NULL non-finite values). */
+static int rebuild_summary(ug_store *s, const char *id, ug_error *e)
+{
+    int rc = exec_bound(s, "DELETE FROM summary WHERE run = ?1", id, NULL, 0, 0, e, "clearing summary");
+    if (rc != SQLITE_OK) return rc;
+    return exec_bound(s,
+        "INSERT INTO summary(run, key, last, last_flag, last_step, min, max, n) "
+        "SELECT m.run, m.key,"
+        "  (SELECT value FROM metrics x WHERE x.run = m.run AND x.key = m.key "
+        "   ORDER BY x.step DESC, x.rowid DESC LIMIT 1),"
+        "  (SELECT flag FROM metrics x WHERE x.run = m.run AND x.key = m.key "
+        "   ORDER BY x.step DESC, x.rowid DESC LIMIT 1),"
+        "  max(m.step), min(m.value), max(m.value), count(*) "
+        "FROM metrics m WHERE m.run = ?1 GROUP BY m.run, m.key",
+        id, NULL, 0, 0, e, "rebuilding summary");
+}
+
 typedef struct resume_ctx {
     const char *id;
     int64_t from_step, prev_step;
@@ -627,21 +644,8 @@ static int resume_body(ug_store *s, void *vctx, ug_error *e)
                          c->from_step, e, "trimming metrics")) != SQLITE_OK ||
         (rc = exec_bound(s, "DELETE FROM artifacts WHERE run = ?1 AND step > ?2", c->id, NULL, 2,
                          c->from_step, e, "trimming artifacts")) != SQLITE_OK ||
-        (rc = exec_bound(s, "DELETE FROM summary WHERE run = ?1", c->id, NULL, 0, 0, e,
-                         "clearing summary")) != SQLITE_OK)
+        (rc = rebuild_summary(s, c->id, e)) != SQLITE_OK)
         return rc;
-    /* Rebuild the summary from the surviving rows (aggregate min/max skip the NULL non-finite values). */
-    rc = exec_bound(s,
-        "INSERT INTO summary(run, key, last, last_flag, last_step, min, max, n) "
-        "SELECT m.run, m.key,"
-        "  (SELECT value FROM metrics x WHERE x.run = m.run AND x.key = m.key "
-        "   ORDER BY x.step DESC, x.rowid DESC LIMIT 1),"
-        "  (SELECT flag FROM metrics x WHERE x.run = m.run AND x.key = m.key "
-        "   ORDER BY x.step DESC, x.rowid DESC LIMIT 1),"
-        "  max(m.step), min(m.value), max(m.value), count(*) "
-        "FROM metrics m WHERE m.run = ?1 GROUP BY m.run, m.key",
-        c->id, NULL, 0, 0, e, "rebuilding summary");
-    if (rc != SQLITE_OK) return rc;
     rc = prep(s, "UPDATE runs SET status = 'RUNNING', error = NULL, ended = NULL, heartbeat = ?2, "
                  "step = ?3 WHERE id = ?1", &st, e);
     if (rc != SQLITE_OK) return rc;
@@ -663,6 +667,90 @@ ug_status ug_store_run_resume(ug_store *s, const char *id, int64_t from_step, in
     st = write_txn(s, resume_body, &c, err);
     pthread_mutex_unlock(&s->mu);
     if (st == UG_OK && prev_step_out) *prev_step_out = c.prev_step;
+    return st;
+}
+
+typedef struct history_ctx {
+    const char *dst, *src;
+    int64_t step;
+    const char *const *keys_at_step;  /* GLOB patterns */
+    int n_keys;
+} history_ctx;
+
+static int history_body(ug_store *s, void *vctx, ug_error *e)
+{
+    history_ctx *c = vctx;
+    sqlite3_stmt *st;
+    int rc = prep(s, "SELECT (SELECT status FROM runs WHERE id = ?1), (SELECT status FROM runs WHERE id = ?2)",
+                  &st, e);
+    if (rc != SQLITE_OK) return rc;
+    sqlite3_bind_text(st, 1, c->dst, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c->src, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *d = (const char *)sqlite3_column_text(st, 0), *f = (const char *)sqlite3_column_text(st, 1);
+        rc = SQLITE_OK;
+        if (!d || !f) {
+            ug_error_set(e, UG_ERR_STORE, "copying history: no run %s in %s", d ? c->src : c->dst, s->path);
+            rc = APP_ERR;
+        } else if (strcmp(d, "RUNNING") != 0) {
+            ug_error_set(e, UG_ERR_STORE, "copying history into run %s: it is %s, not a just-begun RUNNING run",
+                         c->dst, d);
+            rc = APP_ERR;
+        }
+    } else {
+        db_fail(s, e, rc, "reading runs");
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK) return rc;
+
+    if ((rc = exec_bound(s, "DELETE FROM metrics WHERE run = ?1", c->dst, NULL, 0, 0, e, "clearing metrics")) !=
+            SQLITE_OK ||
+        (rc = exec_bound(s, "DELETE FROM artifacts WHERE run = ?1", c->dst, NULL, 0, 0, e, "clearing artifacts")) !=
+            SQLITE_OK ||
+        (rc = exec_bound(s, "INSERT INTO metrics(run, key, step, value, flag, wall) "
+                            "SELECT ?1, key, step, value, flag, wall FROM metrics "
+                            "WHERE run = ?2 AND step < ?3 ORDER BY rowid",
+                         c->dst, c->src, 3, c->step, e, "copying metrics")) != SQLITE_OK ||
+        (rc = exec_bound(s, "INSERT INTO artifacts(run, path, kind, step, bytes, sha256) "
+                            "SELECT ?1, path, kind, step, bytes, sha256 FROM artifacts "
+                            "WHERE run = ?2 AND step < ?3 ORDER BY rowid",
+                         c->dst, c->src, 3, c->step, e, "copying artifacts")) != SQLITE_OK)
+        return rc;
+    rc = prep(s, "INSERT INTO metrics(run, key, step, value, flag, wall) "
+                 "SELECT ?1, key, step, value, flag, wall FROM metrics WHERE run = ?2 AND step = ?3 AND key GLOB ?4",
+              &st, e);
+    if (rc != SQLITE_OK) return rc;
+    sqlite3_bind_text(st, 1, c->dst, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c->src, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, c->step);
+    for (int i = 0; i < c->n_keys && rc == SQLITE_OK; i++) {
+        bind_text(st, 4, c->keys_at_step[i]);
+        rc = run_stmt(s, st, e, "copying metrics at the fork step");
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK || (rc = rebuild_summary(s, c->dst, e)) != SQLITE_OK) return rc;
+    char from[160];
+    snprintf(from, sizeof from, "%s@%lld", c->src, (long long)c->step);
+    if ((rc = exec_bound(s, "INSERT OR REPLACE INTO params(run, key, value) VALUES (?1, 'from_run', ?2)", c->dst,
+                         from, 0, 0, e, "recording from_run")) != SQLITE_OK)
+        return rc;
+    return exec_bound(s, "UPDATE runs SET step = ?2 WHERE id = ?1", c->dst, NULL, 2, c->step, e, "setting step");
+}
+
+ug_status ug_store_copy_history(ug_store *s, const char *dst, const char *src, int64_t step,
+                                const char *const *keys_at_step, int n_keys, ug_error *err)
+{
+    ug_status st = need(s, dst, "ug_store_copy_history", err);
+    if (st == UG_OK) st = need(s, src, "ug_store_copy_history", err);
+    if (st != UG_OK) return st;
+    if (strcmp(dst, src) == 0) return ug_error_set(err, UG_ERR_ARG, "ug_store_copy_history: run %s is its own source", dst);
+    if (n_keys < 0 || (n_keys > 0 && !keys_at_step))
+        return ug_error_set(err, UG_ERR_ARG, "ug_store_copy_history: %d keys at the step but no list", n_keys);
+    history_ctx c = {dst, src, step, keys_at_step, n_keys};
+    pthread_mutex_lock(&s->mu);
+    st = write_txn(s, history_body, &c, err);
+    pthread_mutex_unlock(&s->mu);
     return st;
 }
 

@@ -88,6 +88,16 @@ ug_status ug_store_run_queue(ug_store *s, const ug_run_info *info, ug_error *err
 ug_status ug_store_run_resume(ug_store *s, const char *id, int64_t from_step, int64_t *prev_step_out,
                               ug_error *err);
 
+/* `unigfn run --from`: run `dst`, just begun (RUNNING), takes the history of run `src` up to `step`, the
+ * step of the checkpoint it continues from: src's metric and artifact rows with step < `step`, and of
+ * its rows at `step` whose key matches one of the GLOB patterns keys_at_step (the training logs; a
+ * row matching two patterns is copied twice, so keep them disjoint; metrics due at `step` are
+ * evaluated again by the run, and src's end-of-run metrics are not part of a longer run's history).
+ * Artifact rows keep their paths, so they name src's files. Records the param from_run = "<src>@<step>",
+ * rebuilds dst's summary and sets its step. Whatever dst held is replaced. */
+ug_status ug_store_copy_history(ug_store *s, const char *dst, const char *src, int64_t step,
+                                const char *const *keys_at_step, int n_keys, ug_error *err);
+
 /* Records liveness and progress. A run wrongly marked CRASHED (stale heartbeat while it was still
  * alive, e.g. a long evaluation) becomes RUNNING again. */
 ug_status ug_store_heartbeat(ug_store *s, const char *id, int64_t step, ug_error *err);

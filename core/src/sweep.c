@@ -378,27 +378,6 @@ int ug_sweep_job_overrides(const ug_sweep *sw, int64_t j, const char **out, int 
 }
 
 /* ---- the plan ---- */
-typedef struct kv {
-    int n, cap;
-    const char **k, **v;
-} kv;
-
-static int kv_add(const char *key, const char *value, void *ud) {
-    kv *l = ud;
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 64;
-        const char **k = realloc(l->k, (size_t)cap * sizeof *k);
-        if (k) l->k = k;
-        const char **v = realloc(l->v, (size_t)cap * sizeof *v);
-        if (v) l->v = v;
-        if (!k || !v) return 1;
-        l->cap = cap;
-    }
-    l->k[l->n] = key;   /* the spec keeps these alive while it lives */
-    l->v[l->n] = value;
-    l->n++;
-    return 0;
-}
 
 void ug_sweep_job_label(const ug_sweep_job *j, char *buf, size_t cap) {
     size_t used = 0;
@@ -465,8 +444,8 @@ ug_status ug_sweep_plan_make(const ug_sweep *sw, const char *spec_path, const ug
         if (!jb->experiment) s = ug_error_set(err, UG_ERR_NOMEM, "sweep: out of memory");
         if (!s && st) s = ug_store_run_status(st, jb->id, &jb->status, err);
         if (!s && st && queue && jb->status == UG_RUN_ABSENT) {
-            kv l = {0};
-            if (ug_spec_flatten(spec, kv_add, &l)) {
+            ug_kv l = {0};
+            if (ug_spec_flatten(spec, ug_kv_add, &l)) {
                 s = ug_error_set(err, UG_ERR_NOMEM, "sweep: out of memory");
             } else {
                 ug_run_info info = {.id = jb->id, .experiment = jb->experiment, .spec = ug_spec_canonical(spec),
@@ -474,8 +453,7 @@ ug_status ug_sweep_plan_make(const ug_sweep *sw, const char *spec_path, const ug
                                     .seed = ug_cfg_int(ug_spec_root(spec), "seed", 0)};
                 s = ug_store_run_queue(st, &info, err);
             }
-            free(l.k);
-            free(l.v);
+            ug_kv_free(&l);
         }
         ug_spec_free(spec);
     }

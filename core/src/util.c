@@ -68,3 +68,33 @@ void ug_sbuf_printf(ug_sbuf *b, const char *fmt, ...) {
     ug_sbuf_putn(b, big, (size_t)n);
     free(big);
 }
+
+int ug_kv_add(const char *key, const char *value, void *ud) {
+    ug_kv *l = ud;
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 64;
+        const char **k = realloc(l->k, (size_t)cap * sizeof *k);
+        if (k) l->k = k;
+        const char **v = realloc(l->v, (size_t)cap * sizeof *v);
+        if (v) l->v = v;
+        if (!k || !v) return 1;
+        l->cap = cap;
+    }
+    l->k[l->n] = key;
+    l->v[l->n] = value;
+    l->n++;
+    return 0;
+}
+
+const char *ug_kv_get(const ug_kv *l, const char *key) {
+    for (int i = 0; i < l->n; i++)
+        if (strcmp(l->k[i], key) == 0) return l->v[i];
+    return NULL;
+}
+
+void ug_kv_free(ug_kv *l) {
+    free(l->k);
+    free(l->v);
+    l->k = l->v = NULL;
+    l->n = l->cap = 0;
+}

@@ -23,4 +23,14 @@ void ug_sbuf_putn(ug_sbuf *b, const char *t, size_t n);
 void ug_sbuf_put(ug_sbuf *b, const char *t);
 void ug_sbuf_printf(ug_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Borrowed key/value pairs, e.g. a flattened spec (ug_spec_flatten keeps its strings alive while the
+ * spec lives). ug_kv_add fits ug_spec_flatten's callback: 0, or 1 when out of memory. */
+typedef struct ug_kv {
+    int n, cap;
+    const char **k, **v;
+} ug_kv;
+int ug_kv_add(const char *key, const char *value, void *ud);
+const char *ug_kv_get(const ug_kv *l, const char *key);  /* NULL when absent */
+void ug_kv_free(ug_kv *l);
+
 #endif

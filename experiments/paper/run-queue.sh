@@ -2,8 +2,10 @@
 # run-queue.sh — work through the §4.2 runs into results.db, one run at a time per worker; start it
 # once per core. Each spec is claimed with flock, so concurrent workers never take the same run.
 # A FINISHED run is skipped, a KILLED or CRASHED one continues from its checkpoint (unigfn resume),
-# anything else starts. Stop a worker with Ctrl-C or SIGTERM: its run is checkpointed as KILLED and
-# the next launch continues it.
+# anything else starts: from the checkpoint of the longest FINISHED shorter run of the same experiment
+# if there is one (unigfn run --from; the 1e5 runs continue the 1e4 runs, which are their first 1e4
+# steps exactly), else from step 0. Stop a worker with Ctrl-C or SIGTERM: its run is checkpointed as
+# KILLED and the next launch continues it.
 #   experiments/paper/run-queue.sh [--steps N] [SPEC...]    default: the 14 specs and mlegfn-shared at --steps 10000
 # Logs go to experiments/paper/logs/<spec>-<steps>.log. One thread per worker (threads=1).
 set -uo pipefail
@@ -27,6 +29,16 @@ over=(threads=1); [[ $steps != 100000 ]] && over+=("train.steps=$steps")
 mkdir -p logs .locks
 stop=0
 trap 'stop=1' INT TERM
+# Runs one unigfn command in the background, forwarding INT/TERM to it; sets rc.
+launch() {
+  "$ug" "$@" --db results.db --plain >>"$log" 2>&1 &
+  pid=$!
+  trap 'stop=1; kill -TERM $pid 2>/dev/null' INT TERM
+  wait $pid; rc=$?
+  # wait returns early when a trapped signal arrives: wait again for the run's own checkpoint and exit
+  while kill -0 $pid 2>/dev/null; do wait $pid; rc=$?; done
+  trap 'stop=1' INT TERM
+}
 for spec in "${specs[@]}"; do
   [[ $stop == 1 ]] && break
   exec {lk}>".locks/${spec%.yaml}-$tag.lock"
@@ -35,18 +47,25 @@ for spec in "${specs[@]}"; do
   # The newest run of this experiment at this budget, found by name and train.steps rather than by
   # the spec's run id: a plugin that gains an option (with a default) changes the resolved spec and so
   # the id, and earlier runs must still be continued, not started over.
-  id=$(python3 - "$name" "$steps" <<'PY'
+  # Also the longest FINISHED run of it with fewer steps, to continue from.
+  read -r id from < <(python3 - "$name" "$steps" <<'PY'
 import sqlite3, sys
 c = sqlite3.connect("results.db")
 q = """select r.id from runs r join params p on p.run = r.id and p.key = 'train.steps'
        where r.experiment = ? and p.value = ? order by r.status = 'FINISHED' desc, r.created desc limit 1"""
+qf = """select r.id from runs r join params p on p.run = r.id and p.key = 'train.steps'
+        where r.experiment = ? and r.status = 'FINISHED' and cast(p.value as integer) < ?
+        order by cast(p.value as integer) desc, r.created desc limit 1"""
 try:
     row = c.execute(q, (sys.argv[1], sys.argv[2])).fetchone()
+    frow = c.execute(qf, (sys.argv[1], int(sys.argv[2]))).fetchone()
 except sqlite3.OperationalError:  # no database yet
-    row = None
-print(row[0] if row else "")
+    row = frow = None
+print(row[0] if row else "-", frow[0] if frow else "-")
 PY
 )
+  [[ ${id:-} == - ]] && id=""
+  [[ ${from:-} == - ]] && from=""
   status=""
   [[ -n $id ]] && status=$("$ug" ls --db results.db | awk -v id="$id" '$1 == id {print $2}')
   if [[ $status == RUNNING ]]; then
@@ -59,16 +78,23 @@ PY
   log="logs/${spec%.yaml}-$tag.log"
   case $status in
     FINISHED|RUNNING) exec {lk}>&-; continue ;;
-    KILLED|CRASHED) echo "run-queue: resuming $spec ($id)"; "$ug" resume "$id" --db results.db --plain >>"$log" 2>&1 & ;;
-    *) echo "run-queue: starting $spec"; "$ug" run "$spec" "${over[@]}" --db results.db --plain >>"$log" 2>&1 & ;;
+    KILLED|CRASHED) echo "run-queue: resuming $spec ($id)"; launch resume "$id" ;;
+    *)
+      if [[ -n $from ]]; then
+        echo "run-queue: starting $spec from $from"
+        n0=$(wc -c < "$log" 2>/dev/null || echo 0)
+        launch run "$spec" "${over[@]}" --from "$from"
+        # Refused (a spec that changed since, say): nothing was written, so start from step 0.
+        if [[ $rc == 1 && $stop == 0 ]] && tail -c +$((n0 + 1)) "$log" | grep -q '^unigfn: --from'; then
+          echo "run-queue: --from $from refused (see $log), starting $spec from step 0"
+          launch run "$spec" "${over[@]}"
+        fi
+      else
+        echo "run-queue: starting $spec"
+        launch run "$spec" "${over[@]}"
+      fi ;;
   esac
-  pid=$!
-  trap 'stop=1; kill -TERM $pid 2>/dev/null' INT TERM
-  wait $pid; rc=$?
-  # wait returns early when a trapped signal arrives: wait again for the run's own checkpoint and exit
-  while kill -0 $pid 2>/dev/null; do wait $pid; rc=$?; done
   echo "run-queue: $spec exited $rc"
-  trap 'stop=1' INT TERM
   exec {lk}>&-
 done
 exit 0

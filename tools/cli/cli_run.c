@@ -1,4 +1,4 @@
-/* cli_run.c — `unigfn run SPEC [key=value ...]` and `unigfn resume RUN`. */
+/* cli_run.c — `unigfn run SPEC [key=value ...] [--from RUN]` and `unigfn resume RUN`. */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,13 +13,14 @@ int cli_run(cli_env *env, int argc, char **argv) {
         else if (strcmp(argv[i], "--quiet") == 0) o.quiet = true;
         else if (strcmp(argv[i], "--plain") == 0) o.progress = 0;
         else if (strcmp(argv[i], "--check") == 0) o.check_only = true;
+        else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc) o.from_id = argv[++i];
         else if (strchr(argv[i], '=') && o.spec_path) {
             if (o.n_overrides == 256) { fprintf(stderr, "unigfn run: too many overrides\n"); return 2; }
             overrides[o.n_overrides++] = argv[i];
         } else if (!o.spec_path && argv[i][0] != '-') o.spec_path = argv[i];
         else { fprintf(stderr, "unigfn run: unexpected argument '%s'\n", argv[i]); return 2; }
     }
-    if (!o.spec_path) { fprintf(stderr, "usage: unigfn run SPEC [key=value ...] [--force] [--quiet] [--plain] [--check]\n"); return 2; }
+    if (!o.spec_path) { fprintf(stderr, "usage: unigfn run SPEC [key=value ...] [--from RUN] [--force] [--quiet] [--plain] [--check]\n"); return 2; }
     o.overrides = overrides;
     return ug_run(&o, env->reg);
 }

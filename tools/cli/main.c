@@ -8,8 +8,10 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: unigfn [--db PATH] COMMAND ...\n"
-            "  run SPEC [key=value ...] [--force] [--quiet] [--plain] [--check]\n"
-            "                                                 train one spec (--check: validate only);\n"
+            "  run SPEC [key=value ...] [--from RUN] [--force] [--quiet] [--plain] [--check]\n"
+            "                                                 train one spec (--check: validate only;\n"
+            "                                                 --from: continue RUN's checkpoint, a run of\n"
+            "                                                 the same spec with fewer train.steps);\n"
             "                                                 exit 0 finished, 1 failed,\n"
             "                                                 2 spec error, 130 interrupted\n"
             "  resume RUN                                     continue a run from its last checkpoint\n"
