@@ -39,9 +39,10 @@ def base(method):
 def runs(db):
     c = sqlite3.connect(db)
     q = """select r.id, r.experiment, r.status, r.step,
-                  (select value from params p where p.run = r.id and p.key = 'train.steps')
+                  (select value from params p where p.run = r.id and p.key = 'train.steps'),
+                  (select value from params p where p.run = r.id and p.key = 'from_run')
            from runs r order by r.created"""
-    for rid, exp, status, step, steps in c.execute(q):
+    for rid, exp, status, step, steps, from_run in c.execute(q):
         if "-" not in exp:
             continue
         method, data = exp.rsplit("-", 1)
@@ -51,6 +52,7 @@ def runs(db):
         arts = [p for (p,) in c.execute(
             "select path from artifacts where run = ? and kind = 'png' order by step", (rid,))]
         yield dict(id=rid, method=method, data=data, status=status, step=step, steps=int(steps or 0),
+                   from_run=from_run,
                    nll=last.get("nll"), nll_sem=last.get("nll_sem"), mmd=last.get("mmd"),
                    mmd_sd=last.get("mmd_sd"), curve=last.get("curve_nll"), pngs=arts)
 
@@ -72,11 +74,15 @@ def main():
            "standard error), MMD ×1e-4 (10 groups × 4000 samples; ± sd over groups). Entropy floor and paper",
            "numbers from REPRODUCTION.md §5. A run still RUNNING/KILLED shows the step it reached and no",
            "final metrics (its checkpoint continues with `unigfn resume`). `experiments/paper/run-queue.sh`",
-           "makes and continues the runs (start one per core; `--steps 100000 SPEC...` for the full budget).", ""]
+           "makes and continues the runs (start one per core; `--steps 100000 SPEC...` for the full budget).",
+           "A 1e5-step run starts from its 1e4-step run's final checkpoint (`unigfn run --from`, column",
+           "\"from\"): every random draw is keyed by (seed, stream, step) and nothing in these specs depends",
+           "on train.steps, so its first 1e4 steps are the 1e4 run's, and its curve includes them.", ""]
     for budget, title in [(10000, "Reduced budget: 1e4 steps"), (100000, "Full budget: 1e5 steps")]:
         out += [f"## {title}", "",
-                "| data | method | status (step) | NLL | paper NLL | floor | NLL − floor | MMD | PyTorch 1e4 NLL / MMD | run |",
-                "|---|---|---|---|---|---|---|---|---|---|"]
+                "| data | method | status (step) | NLL | paper NLL | floor | NLL − floor | MMD | PyTorch 1e4 NLL / MMD | run |"
+                + (" from |" if budget == 100000 else ""),
+                "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if budget == 100000 else "")]
         for r in rows:
             if r["steps"] != budget:
                 continue
@@ -87,7 +93,8 @@ def main():
                 f"| {r['data']} | {METHOD_NAME[r['method']]} | {r['status']} ({r['step']}) "
                 f"| {fmt(r['nll'])} ± {fmt(r['nll_sem'])} | {PAPER_NLL[base(r['method'])][i]:.3f} | {FLOOR[i]:.3f} "
                 f"| {fmt(gap)} | {fmt(r['mmd'], 2)} ± {fmt(r['mmd_sd'], 2)} "
-                f"| {'—' if not ref else f'{ref[0]:.3f} / {ref[1]:.1f}'} | `{r['id']}` |")
+                f"| {'—' if not ref else f'{ref[0]:.3f} / {ref[1]:.1f}'} | `{r['id']}` |"
+                + ((f" `{r['from_run']}` |" if r["from_run"] else " — |") if budget == 100000 else ""))
         out.append("")
     # Hand-written analysis (what the numbers mean, A/B checks, misses and why), kept beside the script.
     notes = os.path.join(here, "analysis.md")
