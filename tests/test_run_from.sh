@@ -37,6 +37,14 @@ check "metric rows equal a fresh run's" "[ -n \"$(rows a/r.db $dst)\" ] && [ \"$
 check "summary equals a fresh run's" "[ \"$(summ a/r.db $dst)\" = \"$(summ b/r.db $dst)\" ]"
 check "parameters equal a fresh run's" "cmp -s a/runs/$dst/checkpoint.bin b/runs/$dst/checkpoint.bin"
 
+# --check with --from: the checks only.
+nruns=$(q a/r.db "select count(*) from runs")
+"$U" run "$SPEC/tiny-eb.yaml" threads=1 train.steps=60 --from "$src" --check --db a/r.db > out.txt
+check "--check --from says what it would continue" "[ $? -eq 0 ] && grep -q \"continues run $src from step 20)\" out.txt"
+"$U" run "$SPEC/tiny-eb.yaml" threads=1 train.steps=60 optim.energy.lr=2e-3 --from "$src" --check --db a/r.db 2> err.txt
+check "--check --from refuses another spec" "[ $? -eq 1 ] && grep -q 'differs from this one' err.txt"
+check "--check --from writes nothing" "[ $(q a/r.db "select count(*) from runs") -eq $nruns ] && [ $(ls a/runs | wc -l) -eq $nruns ]"
+
 # 2. MLE-GFN KILLED between two log steps (its checkpoint holds an open logging window), continued to
 #    a longer budget; against the longer budget fresh.
 "$U" run "$SPEC/tiny.yaml" train.steps=3000 --db k/k.db --quiet &

@@ -327,7 +327,8 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
         ug_store_close(st);
         return err.code == UG_ERR_SPEC ? UG_EXIT_SPEC : UG_EXIT_FAILED;
     }
-    if (o->check_only) {
+    const bool from = o->from_id && !o->resume_id;
+    if (o->check_only && !from) {
         printf("%s: ok (run id %s; model %s with %lld parameters)\n", ug_spec_path(ex.spec), ug_spec_id(ex.spec),
                ex.model.name, (long long)ug_params_total(ex.params));
         ug_experiment_free(&ex);
@@ -341,6 +342,30 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
         return UG_EXIT_FAILED;
     }
     if (!id[0]) snprintf(id, sizeof id, "%s", ug_spec_id(ex.spec));
+    loop_state L = {.ex = &ex, .st = st, .id = id, .quiet = o->quiet};
+    int64_t step = 0;
+    int bad = 0;
+    char src_id[64] = "";
+    if (from) {
+        /* Checked and loaded before the run row or folder exists: a refused --from leaves no trace. */
+        char src_ckpt[1100];
+        if (ug_run_from_check(st, &sreg, &ex, id, o->from_id, db_path, src_id, sizeof src_id, src_ckpt,
+                              sizeof src_ckpt, &err) ||
+            ug_experiment_load(&ex, src_ckpt, &step, &L.acc, sizeof L.acc, &err) ||
+            ug_run_from_check_step(&ex, src_id, step, L.acc.window, &err)) {
+            fprintf(stderr, "unigfn: %s\n", err.msg);
+            ug_experiment_free(&ex);
+            ug_store_close(st);
+            return UG_EXIT_FAILED;
+        }
+        if (o->check_only) {
+            printf("%s: ok (run id %s; continues run %s from step %lld)\n", ug_spec_path(ex.spec), id, src_id,
+                   (long long)step);
+            ug_experiment_free(&ex);
+            ug_store_close(st);
+            return UG_EXIT_OK;
+        }
+    }
     char folder[1024];
     ug_run_folder(db_path, id, folder, sizeof folder);
     if (ug_mkdir_p(folder)) {
@@ -350,28 +375,9 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
         return UG_EXIT_FAILED;
     }
     ug_set_run_dir(folder);
-
-    loop_state L = {.ex = &ex, .st = st, .id = id, .folder = folder, .quiet = o->quiet};
+    L.folder = folder;
     L.progress = o->progress >= 0 ? o->progress : isatty(STDERR_FILENO);
     snprintf(L.ckpt, sizeof L.ckpt, "%s/checkpoint.bin", folder);
-    int64_t step = 0;
-    int bad = 0;
-    char src_id[64] = "";
-
-    if (o->from_id && !o->resume_id) {
-        /* Checked and loaded before the run row exists: a refused --from leaves no trace. */
-        char src_ckpt[1100];
-        if (ug_run_from_check(st, &sreg, &ex, id, o->from_id, db_path, src_id, sizeof src_id, src_ckpt,
-                              sizeof src_ckpt, &err) ||
-            ug_experiment_load(&ex, src_ckpt, &step, &L.acc, sizeof L.acc, &err) ||
-            ug_run_from_check_step(&ex, src_id, step, L.acc.window, &err)) {
-            fprintf(stderr, "unigfn: %s\n", err.msg);
-            rmdir(folder);
-            ug_experiment_free(&ex);
-            ug_store_close(st);
-            return UG_EXIT_FAILED;
-        }
-    }
 
     if (o->resume_id) {
         if (access(L.ckpt, R_OK) == 0 && ug_experiment_load(&ex, L.ckpt, &step, &L.acc, sizeof L.acc, &err)) {
