@@ -5,13 +5,7 @@
 # its own run, a cosine schedule, a short last logging window, a checkpoint past train.steps, a RUNNING
 # source, no such run) exits 1 and writes nothing.
 set -u
-U="$UG_BUILD_ROOT/unigfn"
-SPEC="$UG_SOURCE_ROOT/tests/specs/runner"
-export UNIGFN_PLUGIN_PATH="$UG_BUILD_ROOT/tests/plugins_test"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-cd "$T"
-. "$UG_SOURCE_ROOT/tests/shell_checks.sh"
+. "$UG_SOURCE_ROOT/tests/runner_env.sh"
 mkdir a b k r
 # rows of a run as key:step:value, in one order, for comparing two databases
 rows() { q "$1" "select group_concat(key||':'||step||':'||ifnull(value,flag), ' ') from
@@ -48,14 +42,7 @@ check "--check --from writes nothing" "[ $(q a/r.db "select count(*) from runs")
 # 2. MLE-GFN KILLED between two log steps (its checkpoint holds an open logging window), continued to
 #    a longer budget; against the longer budget fresh.
 "$U" run "$SPEC/tiny.yaml" train.steps=3000 --db k/k.db --quiet &
-pid=$!
-for _ in $(seq 1 400); do
-  n=$(q k/k.db "select count(*) from metrics where key='loss'" 2>/dev/null || echo 0)
-  [ "${n:-0}" -ge 8 ] && break
-  sleep 0.05
-done
-kill -TERM $pid
-wait $pid
+term_after_logs k/k.db 8 $!
 ksrc=$(q k/k.db "select id from runs")
 kstep=$(q k/k.db "select step from runs")
 check "the source is KILLED mid-run" "[ \"$(q k/k.db 'select status from runs')\" = KILLED ] && [ $kstep -lt 3000 ]"

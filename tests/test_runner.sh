@@ -3,13 +3,7 @@
 # row), a NaN loss (FAILED with step and term, earlier metrics kept), SIGTERM (KILLED, metrics kept),
 # resume continuing bit-identically, and two processes writing one database at once.
 set -u
-U="$UG_BUILD_ROOT/unigfn"
-SPEC="$UG_SOURCE_ROOT/tests/specs/runner"
-export UNIGFN_PLUGIN_PATH="$UG_BUILD_ROOT/tests/plugins_test"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-cd "$T"
-. "$UG_SOURCE_ROOT/tests/shell_checks.sh"
+. "$UG_SOURCE_ROOT/tests/runner_env.sh"
 
 # 1. A run finishes, with its metrics, params and checkpoint.
 "$U" run "$SPEC/tiny.yaml" train.steps=200 --db a.db --quiet
@@ -43,14 +37,7 @@ check "metrics before the failure kept" "[ $(q n.db "select count(*) from metric
 mkdir ref kill
 "$U" run "$SPEC/tiny.yaml" train.steps=1500 --db ref/r.db --quiet
 "$U" run "$SPEC/tiny.yaml" train.steps=1500 --db kill/k.db --quiet &
-pid=$!
-for _ in $(seq 1 400); do
-  n=$(q kill/k.db "select count(*) from metrics where key='loss'" 2>/dev/null || echo 0)
-  [ "${n:-0}" -ge 8 ] && break
-  sleep 0.05
-done
-kill -TERM $pid
-wait $pid
+term_after_logs kill/k.db 8 $!
 check "SIGTERM exits 130" "[ $? -eq 130 ]"
 check "KILLED with the step reached" "q kill/k.db 'select status, step from runs' | grep -qE '^KILLED\|[0-9]+$'"
 kstep=$(q kill/k.db 'select step from runs')
