@@ -106,7 +106,7 @@ def main():
     if os.path.exists(a.unigfn) and rows:
         curves = []
         for data in DATASETS:
-            if not any(r["data"] == data for r in rows):
+            if not any(r["data"] == data and r["curve"] is not None for r in rows):
                 continue
             png = os.path.join(here, f"nll-curves-{data}.png")
             subprocess.run([a.unigfn, "--db", a.db, "report", "curves", "--metric", "curve_nll", "--where",
