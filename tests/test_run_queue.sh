@@ -3,7 +3,8 @@
 # each run is made exactly once; SIGTERM to a worker leaves its run KILLED and the next launch resumes
 # it to FINISHED; a run left RUNNING with a stale heartbeat (a database committed mid-run) is marked
 # CRASHED and resumed; a re-launch over finished work starts nothing; a longer budget continues the
-# FINISHED shorter run (--from), and starts from step 0 when unigfn refuses that.
+# FINISHED shorter run (--from; a list item SPEC@STEPS has its own budget), and starts from step 0
+# when unigfn refuses that.
 set -u
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -56,8 +57,9 @@ check "resumed from its checkpoint" "grep -q 'resuming run .* at step $killed_at
 check "FINISHED at 2000" "[ \"$(q results.db "select status || ' ' || step from runs where experiment='queue-d'")\" = 'FINISHED 2000' ]"
 check "still one run of queue-d" "[ $(q results.db "select count(*) from runs where experiment='queue-d'") -eq 1 ]"
 
-# 5. A longer budget continues the FINISHED 60-step run of a.yaml from its checkpoint.
-./run-queue.sh --steps 100 a.yaml > w6.log 2>&1
+# 5. A longer budget (SPEC@STEPS, after the FINISHED 60-step item) continues the 60-step run of a.yaml
+#    from its checkpoint.
+./run-queue.sh --steps 60 a.yaml a.yaml@100 > w6.log 2>&1
 a60=$(q results.db "select r.id from runs r join params p on p.run = r.id where r.experiment='queue-a' and p.key='train.steps' and p.value='60'")
 check "longer budget starts from the shorter run" "grep -q \"^run-queue: starting a.yaml from $a60\" w6.log"
 check "FINISHED at 100 with from_run" "[ \"$(q results.db "select r.status || ' ' || r.step || ' ' || p.value from runs r join params p on p.run = r.id where r.experiment='queue-a' and p.key='from_run'")\" = \"FINISHED 100 $a60@60\" ]"

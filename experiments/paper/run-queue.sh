@@ -6,8 +6,10 @@
 # if there is one (unigfn run --from; the 1e5 runs continue the 1e4 runs, which are their first 1e4
 # steps exactly), else from step 0. Stop a worker with Ctrl-C or SIGTERM: its run is checkpointed as
 # KILLED and the next launch continues it.
-#   experiments/paper/run-queue.sh [--steps N] [SPEC...]    default: the 14 specs and mlegfn-shared at --steps 10000
-# Logs go to experiments/paper/logs/<spec>-<steps>.log. One thread per worker (threads=1).
+#   experiments/paper/run-queue.sh [--steps N] [SPEC[@STEPS]...]
+# A SPEC runs at --steps N (default 10000), SPEC@STEPS at its own budget. The default list is RESULTS.md's
+# plan in order: the 14 specs and mlegfn-shared at 1e4, then {EB,MLE}-GFN on checkerboard and 2spirals
+# at 1e5. Logs go to experiments/paper/logs/<spec>-<steps>.log. One thread per worker (threads=1).
 set -uo pipefail
 # The whole script is one { ... } block: bash parses it before running it, so editing this file
 # while a worker runs cannot feed the worker half-read lines.
@@ -16,16 +18,15 @@ cd "$(dirname "$0")"
 ug=${UNIGFN:-../../build/unigfn}  # UNIGFN: another build's CLI (the tests use it)
 steps=10000
 if [[ "${1:-}" == "--steps" ]]; then steps=$2; shift 2; fi
+default_steps=$steps
 specs=("$@")
 if [[ ${#specs[@]} -eq 0 ]]; then
   for d in checkerboard 2spirals 8gaussians circles moons pinwheel swissroll; do
     specs+=("ebgfn-$d.yaml" "mlegfn-$d.yaml")
   done
   specs+=(mlegfn-shared-checkerboard.yaml)  # REPRODUCTION §3: measure the shared trunk too
+  for d in checkerboard 2spirals; do specs+=("ebgfn-$d.yaml@100000" "mlegfn-$d.yaml@100000"); done
 fi
-tag=$steps; [[ $steps == 10000 ]] && tag=1e4; [[ $steps == 100000 ]] && tag=1e5
-# threads=1 is part of the resolved spec (and so of the run id) of every committed run
-over=(threads=1); [[ $steps != 100000 ]] && over+=("train.steps=$steps")
 mkdir -p logs .locks
 stop=0
 trap 'stop=1' INT TERM
@@ -39,8 +40,13 @@ launch() {
   while kill -0 $pid 2>/dev/null; do wait $pid; rc=$?; done
   trap 'stop=1' INT TERM
 }
-for spec in "${specs[@]}"; do
+for item in "${specs[@]}"; do
   [[ $stop == 1 ]] && break
+  spec=${item%@*}
+  steps=$default_steps; [[ $item == *@* ]] && steps=${item##*@}
+  tag=$steps; [[ $steps == 10000 ]] && tag=1e4; [[ $steps == 100000 ]] && tag=1e5
+  # threads=1 is part of the resolved spec (and so of the run id) of every committed run
+  over=(threads=1); [[ $steps != 100000 ]] && over+=("train.steps=$steps")
   exec {lk}>".locks/${spec%.yaml}-$tag.lock"
   if ! flock -n "$lk"; then exec {lk}>&-; continue; fi
   name=$(sed -n 's/^name: *//p' "$spec" | head -1)
