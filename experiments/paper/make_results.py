@@ -74,7 +74,8 @@ def main():
            "standard error), MMD ×1e-4 (10 groups × 4000 samples; ± sd over groups). Entropy floor and paper",
            "numbers from REPRODUCTION.md §5. A run still RUNNING/KILLED shows the step it reached and no",
            "final metrics (its checkpoint continues with `unigfn resume`). `experiments/paper/run-queue.sh`",
-           "makes and continues the runs (start one per core; `--steps 100000 SPEC...` for the full budget).",
+           "makes and continues the runs (start it once per core; its default list is the whole plan: the 1e4",
+           "runs, then the four 1e5 runs).",
            "A 1e5-step run starts from its 1e4-step run's final checkpoint (`unigfn run --from`, column",
            "\"from\"): every random draw is keyed by (seed, stream, step) and nothing in these specs depends",
            "on train.steps, so its first 1e4 steps are the 1e4 run's, and its curve includes them.", ""]
