@@ -103,13 +103,3 @@ ug_status ug_run_from_check_step(const ug_experiment *ex, const char *src_id, in
                             src_id, (long long)step, (long long)window, (long long)open, (long long)ex->log_every);
     return UG_OK;
 }
-
-int ug_run_from_log_keys(const ug_experiment *ex, char (*buf)[96], const char **pats, int cap) {
-    int n = 0;
-    if (n < cap) snprintf(buf[n], sizeof buf[n], "loss"), n++;
-    if (n < cap) snprintf(buf[n], sizeof buf[n], "loss.*"), n++;
-    if (n < cap) snprintf(buf[n], sizeof buf[n], "grad_norm.*"), n++;
-    for (int t = 0; t < ex->n_terms && n < cap; t++) snprintf(buf[n], sizeof buf[n], "%s.*", ex->terms[t].label), n++;
-    for (int i = 0; i < n; i++) pats[i] = buf[i];
-    return n;
-}

@@ -25,9 +25,4 @@ ug_status ug_run_from_check(ug_store *st, const ug_spec_registry *sreg, const ug
 ug_status ug_run_from_check_step(const ug_experiment *ex, const char *src_id, int64_t step, int64_t window,
                                  ug_error *err);
 
-/* GLOB patterns matching the training-log keys the runner writes ("loss", "loss.<term>",
- * "<term>.<log>", "grad_norm.<group>"), for ug_store_copy_history. buf holds the strings; returns
- * how many (at most cap). */
-int ug_run_from_log_keys(const ug_experiment *ex, char (*buf)[96], const char **pats, int cap);
-
 #endif

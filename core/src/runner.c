@@ -214,6 +214,18 @@ static int log_window(loop_state *L, int64_t step, ug_error *err) {
     return 0;
 }
 
+/* GLOB patterns matching every key log_window writes, for `run --from` (ug_store_copy_history): kept
+ * beside log_window so the two name the keys alike. */
+static int log_key_patterns(const ug_experiment *ex, char (*buf)[96], const char **pats, int cap) {
+    int n = 0;
+    if (n < cap) snprintf(buf[n], sizeof buf[n], "loss"), n++;
+    if (n < cap) snprintf(buf[n], sizeof buf[n], "loss.*"), n++;
+    if (n < cap) snprintf(buf[n], sizeof buf[n], "grad_norm.*"), n++;
+    for (int t = 0; t < ex->n_terms && n < cap; t++) snprintf(buf[n], sizeof buf[n], "%s.*", ex->terms[t].label), n++;
+    for (int i = 0; i < n; i++) pats[i] = buf[i];
+    return n;
+}
+
 static void progress_line(loop_state *L, int64_t step, double loss) {
     double t = ug_now_s();
     if (L->quiet || L->progress != 1 || t - L->t_last_line < 0.2) return;
@@ -427,7 +439,7 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
              * that a crash before the first periodic one resumes from here. */
             char pbuf[UG_MAX_TERMS + 3][96];
             const char *pats[UG_MAX_TERMS + 3];
-            int np = ug_run_from_log_keys(&ex, pbuf, pats, UG_MAX_TERMS + 3);
+            int np = log_key_patterns(&ex, pbuf, pats, UG_MAX_TERMS + 3);
             if (ug_store_copy_history(st, id, src_id, step, pats, np, &err) ||
                 ug_experiment_save(&ex, L.ckpt, step, &L.acc, sizeof L.acc, &err))
                 bad = 2;
