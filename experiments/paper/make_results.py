@@ -28,11 +28,12 @@ TORCH_1E4 = {
     ("ebgfn", "2spirals"): (20.675, 4.9), ("ebgfn", "checkerboard"): (21.305, 4.8),
     ("mlegfn", "2spirals"): (20.596, 1.5), ("mlegfn", "checkerboard"): (21.171, 0.8),
 }
-METHOD_NAME = {"ebgfn": "EB-GFN", "mlegfn": "MLE-GFN", "mlegfn-shared": "MLE-GFN, shared trunk"}
+METHOD_NAME = {"ebgfn": "EB-GFN", "mlegfn": "MLE-GFN", "mlegfn-shared": "MLE-GFN, shared trunk",
+               "ebgfn-tbrf": "EB-GFN, public code's tbrf policy"}
 
 
 def base(method):
-    """The paper's row a variant is compared with: mlegfn-shared -> mlegfn."""
+    """The paper's row a variant is compared with: mlegfn-shared -> mlegfn, ebgfn-tbrf -> ebgfn."""
     return method.split("-")[0]
 
 
@@ -73,7 +74,8 @@ def main():
            "do not edit by hand. NLL in nats (importance sampling, M = 100, 4000 held-out rows; ± one",
            "standard error), MMD ×1e-4 (10 groups × 4000 samples; ± sd over groups). Entropy floor and paper",
            "numbers from REPRODUCTION.md §5. A run still RUNNING/KILLED shows the step it reached and no",
-           "final metrics (its checkpoint continues with `unigfn resume`). `experiments/paper/run-queue.sh`",
+           "final metrics (its checkpoint continues with `unigfn resume`); \"last curve NLL\" is its latest",
+           "cheap estimate (M = 20, 500 rows, every 1000 steps), the one the curves below draw. `experiments/paper/run-queue.sh`",
            "makes and continues the runs (start it once per core; its default list is the whole plan: the 1e4",
            "runs, then the four 1e5 runs).",
            "A 1e5-step run starts from its 1e4-step run's final checkpoint (`unigfn run --from`, column",
@@ -81,9 +83,9 @@ def main():
            "on train.steps, so its first 1e4 steps are the 1e4 run's, and its curve includes them.", ""]
     for budget, title in [(10000, "Reduced budget: 1e4 steps"), (100000, "Full budget: 1e5 steps")]:
         out += [f"## {title}", "",
-                "| data | method | status (step) | NLL | paper NLL | floor | NLL − floor | MMD | PyTorch 1e4 NLL / MMD | run |"
-                + (" from |" if budget == 100000 else ""),
-                "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if budget == 100000 else "")]
+                "| data | method | status (step) | NLL | paper NLL | floor | NLL − floor | MMD | PyTorch 1e4 NLL / MMD "
+                "| last curve NLL | run |" + (" from |" if budget == 100000 else ""),
+                "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if budget == 100000 else "")]
         for r in rows:
             if r["steps"] != budget:
                 continue
@@ -94,7 +96,7 @@ def main():
                 f"| {r['data']} | {METHOD_NAME[r['method']]} | {r['status']} ({r['step']}) "
                 f"| {fmt(r['nll'])} ± {fmt(r['nll_sem'])} | {PAPER_NLL[base(r['method'])][i]:.3f} | {FLOOR[i]:.3f} "
                 f"| {fmt(gap)} | {fmt(r['mmd'], 2)} ± {fmt(r['mmd_sd'], 2)} "
-                f"| {'—' if not ref else f'{ref[0]:.3f} / {ref[1]:.1f}'} | `{r['id']}` |"
+                f"| {'—' if not ref else f'{ref[0]:.3f} / {ref[1]:.1f}'} | {fmt(r['curve'])} | `{r['id']}` |"
                 + ((f" `{r['from_run']}` |" if r["from_run"] else " — |") if budget == 100000 else ""))
         out.append("")
     # Hand-written analysis (what the numbers mean, A/B checks, misses and why), kept beside the script.

@@ -88,7 +88,7 @@ PY
     *)
       if [[ -n $from ]]; then
         echo "run-queue: starting $spec from $from"
-        n0=$(wc -c < "$log" 2>/dev/null || echo 0)
+        n0=0; [[ -f $log ]] && n0=$(wc -c < "$log")  # a new log has no earlier bytes
         launch run "$spec" "${over[@]}" --from "$from"
         # Refused (a spec that changed since, say): nothing was written, so start from step 0.
         if [[ $rc == 1 && $stop == 0 ]] && tail -c +$((n0 + 1)) "$log" | grep -q '^unigfn: --from'; then
