@@ -29,11 +29,11 @@ TORCH_1E4 = {
     ("mlegfn", "2spirals"): (20.596, 1.5), ("mlegfn", "checkerboard"): (21.171, 0.8),
 }
 METHOD_NAME = {"ebgfn": "EB-GFN", "mlegfn": "MLE-GFN", "mlegfn-shared": "MLE-GFN, shared trunk",
-               "ebgfn-tbrf": "EB-GFN, public code's tbrf policy"}
+               "ebgfn-tbrf": "EB-GFN, public code's tbrf policy", "ebgfn-seed1": "EB-GFN, seed 1"}
 
 
 def base(method):
-    """The paper's row a variant is compared with: mlegfn-shared -> mlegfn, ebgfn-tbrf -> ebgfn."""
+    """The paper's row a variant is compared with: mlegfn-shared -> mlegfn, ebgfn-tbrf -> ebgfn, ebgfn-seed1 -> ebgfn."""
     return method.split("-")[0]
 
 
