@@ -15,9 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "experiment.h"
-#include "loader.h"
-#include "spec.h"
+#include "diag_load.h"
 #include "unigfn/model.h"
 #include "unigfn/tensor.h"
 
@@ -75,25 +73,24 @@ int main(int argc, char **argv) {
     }
     if (!spec_path || !ckpt || codes < 2 || groups < 1 || rows < 1) return fail("usage", usage);
 
-    ug_error err = {0};
-    ug_registry *reg = ug_registry_new();
-    if (!reg || ug_registry_scan_default(reg, &err)) return fail("plugins", err.msg);
-    ug_spec_registry sreg;
-    ug_registry_spec_view(reg, &sreg);
-    ug_spec *spec = NULL;
-    if (ug_spec_load(spec_path, ovr, n_ovr, &sreg, &spec, &err)) return fail("spec", err.msg);
-    ug_experiment ex;
-    if (ug_experiment_build(&ex, spec, reg, &err)) return fail("experiment", err.msg);
-    if (!(ex.model.info.caps & UG_CAP_LOG_REWARD) || !ex.model.vt->log_reward)
+    diag_run run;
+    if (diag_load(&run, "ebm_nll", spec_path, ovr, n_ovr, ckpt)) return 1;
+    ug_experiment *ex = &run.ex;
+    const int64_t step = run.step;
+    if (!(ex->model.info.caps & UG_CAP_LOG_REWARD) || !ex->model.vt->log_reward)
+        {
+        diag_free(&run);
         return fail("model", "this model has no log_reward (an energy model)");
-    if (ex.model.info.space.kind != UG_SPACE_BINARY) return fail("model", "the uniform proposal needs a binary space");
-    int64_t step = 0;
-    if (ug_experiment_load(&ex, ckpt, &step, NULL, 0, &err)) return fail("checkpoint", err.msg);
-    const int64_t D = ex.model.info.space.dim;
-    ug_set_grad_enabled(ex.ctx, false);
+    }
+    if (ex->model.info.space.kind != UG_SPACE_BINARY) {
+        diag_free(&run);
+        return fail("model", "the uniform proposal needs a binary space");
+    }
+    const int64_t D = ex->model.info.space.dim;
+    ug_set_grad_enabled(ex->ctx, false);
 
     ug_dataset_info di = {.size = sizeof di};
-    ex.data.vt->info(ex.data.self, &di);
+    ex->data.vt->info(ex->data.self, &di);
     if (rows > di.heldout_size) rows = di.heldout_size;
     double *lr = malloc((size_t)(codes > rows ? codes : rows) * sizeof *lr);
     if (!lr) return fail("memory", "log R buffer");
@@ -101,9 +98,9 @@ int main(int argc, char **argv) {
     for (int64_t off = 0; off < rows; off += CHUNK) {
         int64_t B = rows - off < CHUNK ? rows - off : CHUNK;
         ug_tensor *x = NULL;
-        if (ex.data.vt->heldout(ex.data.self, ex.ctx, off, B, &x) || !x) return fail("data", ug_ctx_errmsg(ex.ctx));
-        if (log_rewards(&ex, x, lr, &n)) return fail("log_reward", ug_ctx_errmsg(ex.ctx));
-        ug_step_reset(ex.ctx);
+        if (ex->data.vt->heldout(ex->data.self, ex->ctx, off, B, &x) || !x) return fail("data", ug_ctx_errmsg(ex->ctx));
+        if (log_rewards(ex, x, lr, &n)) return fail("log_reward", ug_ctx_errmsg(ex->ctx));
+        ug_step_reset(ex->ctx);
     }
     double mean_lr = 0;
     for (int64_t i = 0; i < rows; i++) mean_lr += lr[i] / (double)rows;
@@ -112,7 +109,7 @@ int main(int argc, char **argv) {
     double s1 = 0, s2 = 0;
     for (long g = 0; g < groups; g++) {
         double lz;
-        if (log_z(&ex, (1u << 22) + (uint64_t)g, codes, D, lr, &lz)) return fail("log_reward", ug_ctx_errmsg(ex.ctx));
+        if (log_z(ex, (1u << 22) + (uint64_t)g, codes, D, lr, &lz)) return fail("log_reward", ug_ctx_errmsg(ex->ctx));
         double nll = lz - mean_lr;
         printf("  group %ld: log Z %.4f  NLL %.4f\n", g, lz, nll);
         s1 += nll;
@@ -121,7 +118,6 @@ int main(int argc, char **argv) {
     double mean = s1 / (double)groups, var = groups > 1 ? (s2 - s1 * mean) / (double)(groups - 1) : 0;
     printf("energy-model NLL %.4f ± %.4f (sd over %ld groups)\n", mean, sqrt(var > 0 ? var : 0), groups);
     free(lr);
-    ug_experiment_free(&ex);
-    ug_registry_free(reg);
+    diag_free(&run);
     return 0;
 }

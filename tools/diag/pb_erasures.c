@@ -14,9 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "experiment.h"
-#include "loader.h"
-#include "spec.h"
+#include "diag_load.h"
 #include "unigfn/model.h"
 #include "unigfn/tensor.h"
 
@@ -42,29 +40,25 @@ int main(int argc, char **argv) {
     if (!spec_path || !ckpt || rows < 1 || K < 1)
         return fail("usage", "pb_erasures SPEC CHECKPOINT [key=value ...] [--rows N] [--k K]");
 
-    ug_error err = {0};
-    ug_registry *reg = ug_registry_new();
-    if (!reg || ug_registry_scan_default(reg, &err)) return fail("plugins", err.msg);
-    ug_spec_registry sreg;
-    ug_registry_spec_view(reg, &sreg);
-    ug_spec *spec = NULL;
-    if (ug_spec_load(spec_path, ovr, n_ovr, &sreg, &spec, &err)) return fail("spec", err.msg);
-    ug_experiment ex;
-    if (ug_experiment_build(&ex, spec, reg, &err)) return fail("experiment", err.msg);
-    if (strcmp(ex.model.name, "binary_gfn") != 0) return fail("model", "this reads binary_gfn actions (2 j + v)");
-    int64_t step = 0;
-    if (ug_experiment_load(&ex, ckpt, &step, NULL, 0, &err)) return fail("checkpoint", err.msg);
-    const int64_t D = ex.model.info.horizon;
+    diag_run run;
+    if (diag_load(&run, "pb_erasures", spec_path, ovr, n_ovr, ckpt)) return 1;
+    ug_experiment *ex = &run.ex;
+    const int64_t step = run.step;
+    if (strcmp(ex->model.name, "binary_gfn") != 0) {
+        diag_free(&run);
+        return fail("model", "this reads binary_gfn actions (2 j + v)");
+    }
+    const int64_t D = ex->model.info.horizon;
     if (K > D) K = D;
 
-    ug_ctx *ctx = ex.ctx;
+    ug_ctx *ctx = ex->ctx;
     ug_set_grad_enabled(ctx, false);
-    ug_rng drng = ug_rng_make(ex.seed, 1u << 20), wrng = ug_rng_make(ex.seed, 1u << 21);
+    ug_rng drng = ug_rng_make(ex->seed, 1u << 20), wrng = ug_rng_make(ex->seed, 1u << 21);
     ug_tensor *x = NULL;
-    if (ex.data.vt->train_batch(ex.data.self, ctx, &drng, rows, 0, &x) || !x) return fail("data", ug_ctx_errmsg(ctx));
+    if (ex->data.vt->train_batch(ex->data.self, ctx, &drng, rows, 0, &x) || !x) return fail("data", ug_ctx_errmsg(ctx));
     ug_traj tr = {.size = sizeof tr};
     ug_traj_req req = {.size = sizeof req, .start = x, .start_index = (int32_t)D, .steps = (int32_t)K};
-    if (ex.model.vt->sample_backward(ex.model.self, ctx, &wrng, &req, &tr)) return fail("walk", ug_ctx_errmsg(ctx));
+    if (ex->model.vt->sample_backward(ex->model.self, ctx, &wrng, &req, &tr)) return fail("walk", ug_ctx_errmsg(ctx));
 
     const int64_t B = tr.batch;
     const float *A = ug_f32(tr.actions);  // [B, K] forward order: the first erasure is column K - 1
@@ -86,7 +80,6 @@ int main(int argc, char **argv) {
     for (int64_t j = 0; j < D; j++) printf("%5.1f%s", 100.0 * (double)first[j] / (double)B, (j + 1) % 16 ? "" : "\n");
     if (D % 16) printf("\n");
     free(first);
-    ug_experiment_free(&ex);
-    ug_registry_free(reg);
+    diag_free(&run);
     return 0;
 }
