@@ -76,15 +76,15 @@ int main(int argc, char **argv) {
     diag_run run;
     if (diag_load(&run, "ebm_nll", spec_path, ovr, n_ovr, ckpt)) return 1;
     ug_experiment *ex = &run.ex;
-    const int64_t step = run.step;
-    if (!(ex->model.info.caps & UG_CAP_LOG_REWARD) || !ex->model.vt->log_reward)
-        {
-        diag_free(&run);
-        return fail("model", "this model has no log_reward (an energy model)");
+    double *lr = NULL;
+    int rc = 1;  // every exit below goes through `out`, which frees the run and the buffer
+    if (!(ex->model.info.caps & UG_CAP_LOG_REWARD) || !ex->model.vt->log_reward) {
+        fail("model", "this model has no log_reward (an energy model)");
+        goto out;
     }
     if (ex->model.info.space.kind != UG_SPACE_BINARY) {
-        diag_free(&run);
-        return fail("model", "the uniform proposal needs a binary space");
+        fail("model", "the uniform proposal needs a binary space");
+        goto out;
     }
     const int64_t D = ex->model.info.space.dim;
     ug_set_grad_enabled(ex->ctx, false);
@@ -92,24 +92,35 @@ int main(int argc, char **argv) {
     ug_dataset_info di = {.size = sizeof di};
     ex->data.vt->info(ex->data.self, &di);
     if (rows > di.heldout_size) rows = di.heldout_size;
-    double *lr = malloc((size_t)(codes > rows ? codes : rows) * sizeof *lr);
-    if (!lr) return fail("memory", "log R buffer");
+    if (!(lr = malloc((size_t)(codes > rows ? codes : rows) * sizeof *lr))) {
+        fail("memory", "log R buffer");
+        goto out;
+    }
     int64_t n = 0;
     for (int64_t off = 0; off < rows; off += CHUNK) {
         int64_t B = rows - off < CHUNK ? rows - off : CHUNK;
         ug_tensor *x = NULL;
-        if (ex->data.vt->heldout(ex->data.self, ex->ctx, off, B, &x) || !x) return fail("data", ug_ctx_errmsg(ex->ctx));
-        if (log_rewards(ex, x, lr, &n)) return fail("log_reward", ug_ctx_errmsg(ex->ctx));
+        if (ex->data.vt->heldout(ex->data.self, ex->ctx, off, B, &x) || !x) {
+            fail("data", ug_ctx_errmsg(ex->ctx));
+            goto out;
+        }
+        if (log_rewards(ex, x, lr, &n)) {
+            fail("log_reward", ug_ctx_errmsg(ex->ctx));
+            goto out;
+        }
         ug_step_reset(ex->ctx);
     }
     double mean_lr = 0;
     for (int64_t i = 0; i < rows; i++) mean_lr += lr[i] / (double)rows;
     printf("step %lld: mean log R over %ld held-out rows %.4f; log Z from %ld uniform codes per group\n",
-           (long long)step, rows, mean_lr, codes);
+           (long long)run.step, rows, mean_lr, codes);
     double s1 = 0, s2 = 0;
     for (long g = 0; g < groups; g++) {
         double lz;
-        if (log_z(ex, (1u << 22) + (uint64_t)g, codes, D, lr, &lz)) return fail("log_reward", ug_ctx_errmsg(ex->ctx));
+        if (log_z(ex, (1u << 22) + (uint64_t)g, codes, D, lr, &lz)) {
+            fail("log_reward", ug_ctx_errmsg(ex->ctx));
+            goto out;
+        }
         double nll = lz - mean_lr;
         printf("  group %ld: log Z %.4f  NLL %.4f\n", g, lz, nll);
         s1 += nll;
@@ -117,7 +128,9 @@ int main(int argc, char **argv) {
     }
     double mean = s1 / (double)groups, var = groups > 1 ? (s2 - s1 * mean) / (double)(groups - 1) : 0;
     printf("energy-model NLL %.4f ± %.4f (sd over %ld groups)\n", mean, sqrt(var > 0 ? var : 0), groups);
+    rc = 0;
+out:
     free(lr);
     diag_free(&run);
-    return 0;
+    return rc;
 }
