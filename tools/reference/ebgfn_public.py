@@ -92,6 +92,10 @@ def main():
     out = a.out or f"ebgfn-public-{a.data}-{a.type}-seed{a.seed}.jsonl"
     ckpt = a.ckpt or os.path.splitext(out)[0] + ".ckpt"
 
+    # BLAS pools are sized when numpy/torch load (matplotlib loads numpy): torch.set_num_threads does
+    # not reach numpy's OpenBLAS, whose spinning worker cost this run half its speed on 2 cores.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(a.threads))
     stub_optional_modules()
     sys.path[:0] = [a.src, os.path.join(a.src, "synthetic")]
     import numpy as np
