@@ -72,9 +72,6 @@ ug_status ug_find_run(ug_store *st, const char *prefix, char *id_out, size_t cap
     return UG_OK;
 }
 
-static ug_rng step_rng(uint64_t seed, uint64_t stream, int64_t step) {
-    return ug_rng_make(seed, (stream << 40) | (uint64_t)step);
-}
 
 /* ---- the loop ---- */
 typedef struct {
@@ -112,7 +109,7 @@ static int train_step(loop_state *L, int64_t step) {
     ug_experiment *ex = L->ex;
     ug_ctx *ctx = ex->ctx;
     ug_step_reset(ctx);
-    ug_rng drng = step_rng(ex->seed, UG_STREAM_DATA, step);
+    ug_rng drng = ug_experiment_rng(ex, UG_STREAM_DATA, step);
     ug_tensor *x = NULL;
     if (ex->data.vt->train_batch(ex->data.self, ctx, &drng, ex->batch, step, &x) || !x)
         return fail(L, "step %lld: dataset '%s' failed to draw a batch: %s", (long long)step, ex->data.name,
@@ -120,7 +117,7 @@ static int train_step(loop_state *L, int64_t step) {
     double total = 0;
     for (int t = 0; t < ex->n_terms; t++) {
         ug_term *term = &ex->terms[t];
-        ug_rng trng = step_rng(ex->seed, UG_STREAM_TERM + (uint64_t)t, step);
+        ug_rng trng = ug_experiment_rng(ex, UG_STREAM_TERM + (uint64_t)t, step);
         ug_step_env env = {.size = sizeof env, .ctx = ctx, .rng = &trng, .model = &ex->model, .data = &ex->data,
                            .batch = x, .step = step, .total_steps = ex->steps, .update_mask = term->update_mask};
         ug_loss_out out = {.size = sizeof out};
@@ -253,17 +250,10 @@ static int evaluate(loop_state *L, int64_t step, ug_error *err) {
     for (int m = 0; m < ex->n_metrics; m++) {
         ug_metric_inst *mi = &ex->metrics[m];
         if (!metric_due(ex, mi, step)) continue;
-        ug_step_reset(ex->ctx);
-        bool prev = ug_set_grad_enabled(ex->ctx, false);
-        ug_rng r = step_rng(ex->seed, UG_STREAM_METRIC + (uint64_t)m, step);
-        ug_eval_env env = {.size = sizeof env, .ctx = ex->ctx, .rng = &r, .model = &ex->model, .data = &ex->data,
-                           .step = step, .artifact_dir = L->folder};
-        ug_metric_out out = {.size = sizeof out};
-        ug_status s = mi->vt->evaluate(mi->self, &env, &out);
-        ug_set_grad_enabled(ex->ctx, prev);
-        if (s || ug_ctx_status(ex->ctx))
-            return fail(L, "step %lld: metric %d (%s): %s", (long long)step, m, mi->desc->name,
-                        ug_ctx_status(ex->ctx) ? ug_ctx_errmsg(ex->ctx) : "evaluate() failed without a message");
+        ug_metric_out out;
+        ug_error merr = {0};
+        if (ug_experiment_eval_metric(ex, m, step, L->folder, &out, &merr))
+            return fail(L, "step %lld: %s", (long long)step, merr.msg);
         char names[UG_METRIC_MAX_VALUES][128];
         const char *keys[UG_METRIC_MAX_VALUES];
         for (int i = 0; i < out.n_values && i < UG_METRIC_MAX_VALUES; i++) {

@@ -5,8 +5,9 @@
  *   build/tools/metric_at SPEC CHECKPOINT [key=value ...] [--only PLUGIN] [--dir DIR]
  *
  * Overrides replace spec keys as in `unigfn run` (e.g. 'metrics=[{plugin: nll, particles: 100}]').
- * Each metric draws from the stream the runner would give it at the checkpoint's step
- * (seed, metric index, step), so a metric evaluated here at step S equals the runner's at S.
+ * Each metric is evaluated by the runner's own ug_experiment_eval_metric at the checkpoint's step
+ * (its stream keyed by seed, metric index and step), so a metric evaluated here at step S equals the
+ * runner's at S.
  * Metrics marked at_end_only are evaluated too. Artifacts (PNGs) go to --dir (default "."). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,6 @@
 
 #include "diag_load.h"
 #include "unigfn/metric.h"
-#include "unigfn/rng.h"
 
 #define MAX_OVR 32
 
@@ -44,17 +44,10 @@ int main(int argc, char **argv) {
     for (int m = 0; m < ex->n_metrics && rc == 0; m++) {
         ug_metric_inst *mi = &ex->metrics[m];
         if (only && strcmp(mi->desc->name, only) != 0) continue;
-        ug_step_reset(ex->ctx);
-        bool prev = ug_set_grad_enabled(ex->ctx, false);
-        ug_rng r = ug_rng_make(ex->seed, ((UG_STREAM_METRIC + (uint64_t)m) << 40) | (uint64_t)run.step);
-        ug_eval_env env = {.size = sizeof env, .ctx = ex->ctx, .rng = &r, .model = &ex->model,
-                           .data = &ex->data, .step = run.step, .artifact_dir = dir};
-        ug_metric_out out = {.size = sizeof out};
-        ug_status s = mi->vt->evaluate(mi->self, &env, &out);
-        ug_set_grad_enabled(ex->ctx, prev);
-        if (s || ug_ctx_status(ex->ctx)) {
-            fprintf(stderr, "metric_at: metric %d (%s): %s\n", m, mi->desc->name,
-                    ug_ctx_status(ex->ctx) ? ug_ctx_errmsg(ex->ctx) : "evaluate() failed without a message");
+        ug_metric_out out;
+        ug_error err = {0};
+        if (ug_experiment_eval_metric(ex, m, run.step, dir, &out, &err)) {
+            fprintf(stderr, "metric_at: %s\n", err.msg);
             rc = 1;
             break;
         }
