@@ -49,21 +49,26 @@ INT_SCALE = 5461.8654  # checkerboard (REPRODUCTION §2)
 NEG_INF = float("-inf")
 
 
-def checkerboard_bits(n, seed=0):
-    """n checkerboard points (REPRODUCTION §1), sign + 15-bit Gray code per coordinate: [n, 32] of 0/1."""
-    rng = np.random.default_rng(seed)
-    x1 = rng.random(n) * 4 - 2
-    x2 = rng.random(n) - rng.integers(0, 2, n) * 2 + (np.floor(x1) % 2)
-    pts = np.stack([x1, x2], 1) * 2
+def gray_bits(pts):
+    """2-D points [n, 2] in checkerboard's int_scale as sign + 15-bit Gray code per coordinate (REPRODUCTION
+    §2): [n, 32] float32 of 0/1."""
     t = pts * INT_SCALE
     m = np.minimum(np.abs(t).astype(np.int64), 2 ** 15 - 1)
     g = m ^ (m >> 1)
-    bits = np.zeros((n, 32), np.float32)
+    bits = np.zeros((len(pts), 32), np.float32)
     for c in range(2):
         bits[:, 16 * c] = t[:, c] < 0
         for k in range(15):
             bits[:, 16 * c + 1 + k] = (g[:, c] >> (14 - k)) & 1
-    return torch.from_numpy(bits)
+    return bits
+
+
+def checkerboard_bits(n, seed=0):
+    """n checkerboard points (REPRODUCTION §1) in Gray code: [n, 32] tensor of 0/1."""
+    rng = np.random.default_rng(seed)
+    x1 = rng.random(n) * 4 - 2
+    x2 = rng.random(n) - rng.integers(0, 2, n) * 2 + (np.floor(x1) % 2)
+    return torch.from_numpy(gray_bits(np.stack([x1, x2], 1) * 2))
 
 
 def mlp(widths, act):
