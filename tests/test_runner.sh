@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_runner.sh — the runner and CLI end to end on real plugins: FINISHED, spec errors (exit 2, no run
 # row), a NaN loss (FAILED with step and term, earlier metrics kept), SIGTERM (KILLED, metrics kept),
-# resume continuing bit-identically, and two processes writing one database at once.
+# resume continuing bit-identically, two processes writing one database at once, and every command's -h.
 set -u
 . "$UG_SOURCE_ROOT/tests/runner_env.sh"
 
@@ -59,6 +59,17 @@ wait $p2; r2=$?
 check "both concurrent runs exit 0" "[ $r1 -eq 0 ] && [ $r2 -eq 0 ]"
 check "both FINISHED" "[ $(q c.db "select count(*) from runs where status='FINISHED'") -eq 2 ]"
 check "no metric row lost" "[ $(q c.db "select count(*) from metrics where key='loss'") -eq 60 ]"
+
+# 6. Every command prints its usage with -h (exit 0, stdout), even those whose argument is a run id or
+# spec path; and, without its required argument, the same usage on stderr with exit 2.
+for c in run resume plugins ls show sample sweep db gc report export; do
+  "$U" $c -h --db c.db > help.txt 2> help-err.txt
+  check "$c -h exits 0 with its usage on stdout" "[ $? -eq 0 ] && grep -q \"^usage: unigfn $c\" help.txt && [ ! -s help-err.txt ]"
+done
+for c in run resume show sample; do
+  "$U" $c --db c.db > help.txt 2> help-err.txt
+  check "$c without arguments exits 2 with its usage on stderr" "[ $? -eq 2 ] && grep -q \"^usage: unigfn $c\" help-err.txt"
+done
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -2,6 +2,8 @@
 #ifndef UG_CLI_H
 #define UG_CLI_H
 
+#include <stdbool.h>
+
 #include "loader.h"
 #include "store.h"
 
@@ -9,6 +11,11 @@ typedef struct cli_env {
     const char *db_path;     /* --db, default results.db */
     ug_registry *reg;        /* plugins, scanned once at start */
 } cli_env;
+
+/* True when an argument is -h or --help: the command then prints its usage to stdout and returns 0.
+ * Commands whose arguments are free-form (a spec path, a run id) check this before parsing, so that
+ * `unigfn show -h` is not taken for a run named "-h". */
+bool cli_wants_help(int argc, char **argv);
 
 int cli_run(cli_env *env, int argc, char **argv);      /* run SPEC [k=v ...] */
 int cli_resume(cli_env *env, int argc, char **argv);   /* resume RUN */

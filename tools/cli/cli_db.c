@@ -6,13 +6,21 @@
 
 #include "cli.h"
 
+static const char DB_USAGE[] =
+    "usage: unigfn db merge OUT.db SHARD.db ...\n"
+    "  copies every run of the shards into OUT (created if absent); a run already in OUT is\n"
+    "  replaced only by a copy that is further along (FINISHED > FAILED/KILLED/CRASHED >\n"
+    "  RUNNING > QUEUED) or newer, so merging twice changes nothing\n";
+static const char GC_USAGE[] =
+    "usage: unigfn gc --mark-crashed [--stale SECONDS]\n"
+    "  RUNNING runs whose last heartbeat is older than SECONDS (default 300; a live run\n"
+    "  beats every 10 s between steps) become CRASHED; a later run or sweep restarts them\n";
+
 int cli_db(cli_env *env, int argc, char **argv) {
     (void)env;
+    if (cli_wants_help(argc, argv)) { fputs(DB_USAGE, stdout); return 0; }
     if (argc < 3 || strcmp(argv[0], "merge") != 0) {
-        fprintf(stderr, "usage: unigfn db merge OUT.db SHARD.db ...\n"
-                        "  copies every run of the shards into OUT (created if absent); a run already in OUT is\n"
-                        "  replaced only by a copy that is further along (FINISHED > FAILED/KILLED/CRASHED >\n"
-                        "  RUNNING > QUEUED) or newer, so merging twice changes nothing\n");
+        fputs(DB_USAGE, stderr);
         return 2;
     }
     ug_store *out = NULL;
@@ -48,15 +56,14 @@ int cli_db(cli_env *env, int argc, char **argv) {
 int cli_gc(cli_env *env, int argc, char **argv) {
     bool mark = false;
     double stale = 300;
+    if (cli_wants_help(argc, argv)) { fputs(GC_USAGE, stdout); return 0; }
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--mark-crashed") == 0) mark = true;
         else if (strcmp(argv[i], "--stale") == 0 && i + 1 < argc) stale = atof(argv[++i]);
         else { mark = false; break; }
     }
     if (!mark || !(stale >= 0)) {
-        fprintf(stderr, "usage: unigfn gc --mark-crashed [--stale SECONDS]\n"
-                        "  RUNNING runs whose last heartbeat is older than SECONDS (default 300; a live run\n"
-                        "  beats every 10 s between steps) become CRASHED; a later run or sweep restarts them\n");
+        fputs(GC_USAGE, stderr);
         return 2;
     }
     ug_store *st = cli_open_store(env);

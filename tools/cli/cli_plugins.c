@@ -52,6 +52,12 @@ static void print_schema(const ug_plugin_ref *r) {
 }
 
 int cli_plugins(cli_env *env, int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: unigfn plugins [NAME ...]\n"
+               "  without NAME: every plugin found (kind, name, version, summary); with NAME: its parameters,\n"
+               "  their types, defaults and documentation\n");
+        return 0;
+    }
     int n = ug_registry_count(env->reg);
     for (int i = 0; i < ug_registry_problem_count(env->reg); i++)
         fprintf(stderr, "unigfn: warning: %s\n", ug_registry_problem(env->reg, i));

@@ -5,9 +5,22 @@
 #include "cli.h"
 #include "runner.h"
 
+static const char RUN_USAGE[] =
+    "usage: unigfn run SPEC [key=value ...] [--from RUN] [--force] [--quiet] [--plain] [--check]\n"
+    "  train one spec into the database; key=value overrides any flattened spec key (model.hidden=[64],\n"
+    "  objective.0.lr=...). --from RUN: continue RUN's checkpoint (the same spec with fewer train.steps);\n"
+    "  --force: run again although a FINISHED run of this spec exists; --check: validate only;\n"
+    "  --plain: one progress line per log step (for logs). Exit 0 finished, 1 failed, 2 spec error,\n"
+    "  130 interrupted (recorded KILLED with a checkpoint; `unigfn resume RUN` continues it)\n";
+static const char RESUME_USAGE[] =
+    "usage: unigfn resume RUN [--quiet] [--plain]\n"
+    "  continue a run from its last checkpoint (from step 0 if it has none) with the spec stored with\n"
+    "  it; a FINISHED run is left as it is. RUN is a run id or a unique prefix of one\n";
+
 int cli_run(cli_env *env, int argc, char **argv) {
     ug_run_opts o = {.db_path = env->db_path, .progress = -1};
     const char *overrides[256];
+    if (cli_wants_help(argc, argv)) { fputs(RUN_USAGE, stdout); return 0; }
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--force") == 0) o.force = true;
         else if (strcmp(argv[i], "--quiet") == 0) o.quiet = true;
@@ -20,19 +33,20 @@ int cli_run(cli_env *env, int argc, char **argv) {
         } else if (!o.spec_path && argv[i][0] != '-') o.spec_path = argv[i];
         else { fprintf(stderr, "unigfn run: unexpected argument '%s'\n", argv[i]); return 2; }
     }
-    if (!o.spec_path) { fprintf(stderr, "usage: unigfn run SPEC [key=value ...] [--from RUN] [--force] [--quiet] [--plain] [--check]\n"); return 2; }
+    if (!o.spec_path) { fputs(RUN_USAGE, stderr); return 2; }
     o.overrides = overrides;
     return ug_run(&o, env->reg);
 }
 
 int cli_resume(cli_env *env, int argc, char **argv) {
     ug_run_opts o = {.db_path = env->db_path, .progress = -1};
+    if (cli_wants_help(argc, argv)) { fputs(RESUME_USAGE, stdout); return 0; }
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--quiet") == 0) o.quiet = true;
         else if (strcmp(argv[i], "--plain") == 0) o.progress = 0;
         else if (!o.resume_id) o.resume_id = argv[i];
         else { fprintf(stderr, "unigfn resume: unexpected argument '%s'\n", argv[i]); return 2; }
     }
-    if (!o.resume_id) { fprintf(stderr, "usage: unigfn resume RUN\n"); return 2; }
+    if (!o.resume_id) { fputs(RESUME_USAGE, stderr); return 2; }
     return ug_run(&o, env->reg);
 }

@@ -28,10 +28,13 @@ static int ls_row(void *user, const ug_run_row *r) {
 
 int cli_ls(cli_env *env, int argc, char **argv) {
     const char *metric = "loss", *experiment = NULL;
+    static const char usage[] = "usage: unigfn ls [--metric KEY] [--experiment NAME]\n"
+                                "  one line per run: id, status, step, start time, experiment, last value of KEY\n";
+    if (cli_wants_help(argc, argv)) { fputs(usage, stdout); return 0; }
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--metric") == 0 && i + 1 < argc) metric = argv[++i];
         else if (strcmp(argv[i], "--experiment") == 0 && i + 1 < argc) experiment = argv[++i];
-        else { fprintf(stderr, "usage: unigfn ls [--metric KEY] [--experiment NAME]\n"); return 2; }
+        else { fputs(usage, stderr); return 2; }
     }
     ug_store *st = cli_open_store(env);
     if (!st) return 1;
@@ -57,7 +60,9 @@ static int show_artifact(void *user, const ug_artifact_row *a) {
 }
 
 int cli_show(cli_env *env, int argc, char **argv) {
-    if (argc != 1) { fprintf(stderr, "usage: unigfn show RUN\n"); return 2; }
+    static const char usage[] = "usage: unigfn show RUN\n  the run's resolved spec, status, artifacts and last metrics\n";
+    if (cli_wants_help(argc, argv)) { fputs(usage, stdout); return 0; }
+    if (argc != 1) { fputs(usage, stderr); return 2; }
     ug_store *st = cli_open_store(env);
     if (!st) return 1;
     ug_error err = {0};

@@ -27,13 +27,16 @@ static void print_rows(FILE *f, const ug_tensor *x, uint32_t kind) {
 int cli_sample(cli_env *env, int argc, char **argv) {
     const char *run = NULL, *outp = NULL;
     long long n = 0;
+    static const char usage[] = "usage: unigfn sample RUN -n N [-o FILE]\n"
+                                "  N samples from the run's last checkpoint, one per line (to FILE or stdout)\n";
+    if (cli_wants_help(argc, argv)) { fputs(usage, stdout); return 0; }
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) n = atoll(argv[++i]);
         else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) outp = argv[++i];
         else if (!run) run = argv[i];
         else { run = NULL; break; }
     }
-    if (!run || n <= 0) { fprintf(stderr, "usage: unigfn sample RUN -n N [-o FILE]\n"); return 2; }
+    if (!run || n <= 0) { fputs(usage, stderr); return 2; }
     ug_store *st = cli_open_store(env);
     if (!st) return 1;
     ug_error err = {0};

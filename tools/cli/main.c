@@ -31,6 +31,12 @@ static void usage(FILE *f) {
             "RUN is a run id or a unique prefix of one. The database is results.db unless --db is given.\n");
 }
 
+bool cli_wants_help(int argc, char **argv) {
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return true;
+    return false;
+}
+
 ug_store *cli_open_store(cli_env *env) {
     ug_store *st = NULL;
     ug_error err = {0};
