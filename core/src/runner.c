@@ -72,7 +72,6 @@ ug_status ug_find_run(ug_store *st, const char *prefix, char *id_out, size_t cap
     return UG_OK;
 }
 
-
 /* ---- the loop ---- */
 typedef struct {
     ug_experiment *ex;

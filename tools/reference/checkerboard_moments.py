@@ -22,17 +22,10 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.join(HERE, "..", "bench"), HERE]
 import train_torch as T  # noqa: E402
-
-
-def mmd(x, y):
-    """Unbiased MMD² ×1e4 of two [n, 32] 0/1 samples, kernel exp(−0.1 · Hamming)."""
-    k = lambda a, b: np.exp(-0.1 * (a @ (1 - b).T + (1 - a) @ b.T))  # Hamming by two products
-    n, m = len(x), len(y)
-    kxx, kyy = k(x, x), k(y, y)
-    return 1e4 * ((kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
-                  - 2 * k(x, y).mean())
+from ebgfn_public import hamming_mmd  # noqa: E402
 
 
 def main():
@@ -57,10 +50,10 @@ def main():
                 best, arg = d, S
         print("order %d: %4d subsets, max |difference| %.4f at (%s)" %
               (k, math.comb(len(bits), k), best, ", ".join(name(b) for b in arg)))
-    data = lambda: T.checkerboard_bits(4000, int(rng.integers(1 << 30))).numpy().astype(np.float64)
-    for label, draw in (("uniform square", lambda: T.gray_bits(rng.random((4000, 2)) * 8 - 4).astype(np.float64)),
+    data = lambda: T.checkerboard_bits(4000, int(rng.integers(1 << 30)))
+    for label, draw in (("uniform square", lambda: T.torch.from_numpy(T.gray_bits(rng.random((4000, 2)) * 8 - 4))),
                         ("checkerboard", data)):
-        v = [mmd(draw(), data()) for _ in range(10)]
+        v = [1e4 * hamming_mmd(draw(), data()) for _ in range(10)]
         print("MMD x1e-4 of %s samples against checkerboard data: %.2f +- %.2f (10 groups x 4000)" %
               (label, np.mean(v), np.std(v)))
 

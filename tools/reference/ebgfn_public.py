@@ -68,6 +68,20 @@ def stub_optional_modules():
         sys.modules["matplotlib"].pyplot = sys.modules["matplotlib.pyplot"]
 
 
+def hamming_mmd(x, y):
+    """Unbiased MMD² of two [n, D] tensors of 0/1 rows, kernel exp(−0.1 · Hamming): the public code's
+    exp_hamming_mmd(x, y, 0.1) and unigfn's `mmd` metric (×1e4 there), with Hamming(x, y) = |x| + |y| − 2 x·y."""
+    x, y = x.double(), y.double()
+
+    def k(p, q):
+        return (-0.1 * (p.sum(1)[:, None] + q.sum(1)[None, :] - 2 * p @ q.T)).exp()
+
+    n, m = len(x), len(y)
+    kxx = (k(x, x).sum() - n) / (n * (n - 1))  # the diagonal is exp(0) = 1
+    kyy = (k(y, y).sum() - m) / (m * (m - 1))
+    return (kxx + kyy - 2 * k(x, y).mean()).item()
+
+
 def public_args(a):
     """The README's flags as the Namespace the public GFlowNet reads."""
     return argparse.Namespace(type=a.type, hid=256, hid_layers=3, leaky=1, gfn_bn=0, init_zero=0, gmodel="mlp",
@@ -153,18 +167,6 @@ def main():
         r = tb_mle_learnedpb_loss(lambda inp: torch.tensor(0.0), gfn, x.shape[0], back_ratio=1, data=x)
         return -r[3] - r[4]  # it returns −log P_F and log P_B
 
-    def mmd(x, y):
-        """exp_hamming_mmd(x, y, 0.1) of the public code, with Hamming(x, y) = |x| + |y| − 2 x·y on 0/1 rows."""
-        x, y = x.double(), y.double()
-
-        def k(p, q):
-            return torch.exp(-0.1 * (p.sum(1)[:, None] + q.sum(1)[None, :] - 2 * p @ q.T))
-
-        n, m = len(x), len(y)
-        kxx = (k(x, x).sum() - n) / (n * (n - 1))  # the diagonal is exp(0) = 1
-        kyy = (k(y, y).sum() - m) / (m * (m - 1))
-        return (kxx + kyy - 2 * k(x, y).mean()).item()
-
     def evaluate():
         gfn.model.eval()
         with torch.no_grad():
@@ -174,7 +176,7 @@ def main():
                 lr = torch.stack([log_ratio(x) for _ in range(a.particles)], 1)  # [1000, M]
                 lp.append(torch.logsumexp(lr.double(), 1) - math.log(a.particles))
             lp = torch.cat(lp)
-            mmds = [mmd(gfn.sample(4000), get_true_samples(db, 4000, bm, db.int_scale, D)) * 1e4
+            mmds = [hamming_mmd(gfn.sample(4000), get_true_samples(db, 4000, bm, db.int_scale, D)) * 1e4
                     for _ in range(10)]
             x = get_true_samples(db, 4000, bm, db.int_scale, D, seed=10000)
             e_nll = -estimate_ll(lambda inp: energy(inp), x, n_partition=1 << 18)
