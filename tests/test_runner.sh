@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_runner.sh — the runner and CLI end to end on real plugins: FINISHED, spec errors (exit 2, no run
 # row), a NaN loss (FAILED with step and term, earlier metrics kept), SIGTERM (KILLED, metrics kept),
-# resume continuing bit-identically, two processes writing one database at once, and every command's -h.
+# resume continuing bit-identically (and on other threads), two processes writing one database at once, and every command's -h.
 set -u
 . "$UG_SOURCE_ROOT/tests/runner_env.sh"
 
@@ -48,6 +48,18 @@ rid=$(q kill/k.db 'select id from runs')
 check "resume exits 0 and FINISHED" "[ $? -eq 0 ] && [ \"$(q kill/k.db 'select status from runs')\" = FINISHED ]"
 check "resumed parameters are bit-identical" "cmp -s ref/runs/$rid/checkpoint.bin kill/runs/$rid/checkpoint.bin"
 check "resumed loss curve is identical" "[ \"$(q ref/r.db "select group_concat(step||':'||value) from (select * from metrics where key='loss' order by step)")\" = \"$(q kill/k.db "select group_concat(step||':'||value) from (select * from metrics where key='loss' order by step)")\" ]"
+
+# 4b. resume --threads N continues the same run on N threads and records them in its row.
+mkdir thr
+"$U" run "$SPEC/tiny.yaml" train.steps=1500 threads=1 --db thr/t.db --quiet &
+term_after_logs thr/t.db 8 $!
+tid=$(q thr/t.db 'select id from runs')
+"$U" resume "$tid" --threads 2 --db thr/t.db > thr/out.txt
+rc=$?
+check "resume --threads 2 FINISHED the same run, 2 threads recorded" "[ $rc -eq 0 ] && [ \"$(q thr/t.db 'select count(*), status, threads from runs')\" = '1|FINISHED|2' ]"
+check "resume --threads says so" "grep -q '^continuing on 2 threads (the spec says 1)' thr/out.txt"
+"$U" resume "$tid" --threads 0 --db thr/t.db 2> err.txt
+check "resume --threads 0 exits 2 with a message" "[ $? -eq 2 ] && grep -q 'whole number from 1' err.txt"
 
 # 5. Two processes writing one database at once lose nothing.
 "$U" run "$SPEC/tiny.yaml" train.steps=300 seed=11 --db c.db --quiet &

@@ -421,18 +421,19 @@ static void test_resume_and_crash(ug_store *s, const char *db)
 
     /* Resume refuses a RUNNING run and an absent one. */
     ug_error e1 = {0};
-    CHECK(ug_store_run_resume(s, "run-r", 5, NULL, &e1) == UG_ERR_STORE && strstr(e1.msg, "RUNNING"),
+    CHECK(ug_store_run_resume(s, "run-r", 5, 0, NULL, &e1) == UG_ERR_STORE && strstr(e1.msg, "RUNNING"),
           "resume RUNNING refused: %s", e1.msg);
     ug_error e2 = {0};
-    CHECK(ug_store_run_resume(s, "ghost", 5, NULL, &e2) == UG_ERR_STORE, "resume absent refused");
+    CHECK(ug_store_run_resume(s, "ghost", 5, 0, NULL, &e2) == UG_ERR_STORE, "resume absent refused");
 
     CHECK(ug_store_run_end(s, "run-r", UG_RUN_KILLED, "SIGTERM", 10, &e) == UG_OK, "kill");
     int64_t prev = -1;
-    CHECK(ug_store_run_resume(s, "run-r", 5, &prev, &e) == UG_OK, "resume: %s", e.msg);
+    CHECK(ug_store_run_resume(s, "run-r", 5, 0, &prev, &e) == UG_OK, "resume: %s", e.msg);
     CHECK(prev == 10, "prev step %lld", (long long)prev);
     ug_run_record *r = NULL;
     ug_store_get_run(s, "run-r", &r, &e);
     CHECK(r && r->status == UG_RUN_RUNNING && r->step == 5 && r->error == NULL && r->ended == 0.0, "resumed");
+    CHECK(r && r->threads == 4, "threads 0 keeps the recorded count: %d", r ? r->threads : -1);
     ug_run_record_free(r);
     CHECK(series_len(s, "run-r", "loss") == 6 && series_len(s, "run-r", "nll") == 6, "steps 0..5 kept");
     CHECK(raw_count(db, "SELECT max(step) FROM metrics WHERE run='run-r'") == 5, "nothing after 5");
@@ -452,7 +453,11 @@ static void test_resume_and_crash(ug_store *s, const char *db)
     /* Rebuild keeps nan flags out of min/max and counts them. */
     for (int i = 6; i <= 8; i++) ug_store_metric(s, "run-r", "nll", i, i == 8 ? NAN : 100.0 + i, &e);
     CHECK(ug_store_run_end(s, "run-r", UG_RUN_KILLED, NULL, 8, &e) == UG_OK, "kill again");
-    CHECK(ug_store_run_resume(s, "run-r", 8, NULL, &e) == UG_OK, "resume at 8");
+    CHECK(ug_store_run_resume(s, "run-r", 8, 2, NULL, &e) == UG_OK, "resume at 8 on 2 threads");
+    r = NULL;
+    ug_store_get_run(s, "run-r", &r, &e);
+    CHECK(r && r->threads == 2, "resume records the segment's threads: %d", r ? r->threads : -1);
+    ug_run_record_free(r);
     sums sm3 = {0};
     ug_store_last_metrics(s, "run-r", collect_summary, &sm3, &e);
     const ug_metric_summary *nl = find_sum(&sm3, "nll");

@@ -328,6 +328,17 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
         ug_store_close(st);
         return err.code == UG_ERR_SPEC ? UG_EXIT_SPEC : UG_EXIT_FAILED;
     }
+    if (o->resume_id && o->threads > 0) {
+        /* Threads stay part of the stored spec (and so of the run id); only this segment's execution
+         * changes. Kernels may then sum in another order, so the continuation is no longer guaranteed
+         * to be bit-identical to an uninterrupted run. */
+        if (!o->quiet && o->threads != ex.threads) {
+            if (ex.threads > 0) printf("continuing on %d threads (the spec says %d)\n", o->threads, ex.threads);
+            else printf("continuing on %d threads (the spec says all cores)\n", o->threads);
+        }
+        ex.threads = o->threads;
+        ug_set_threads(ex.ctx, o->threads);
+    }
     const bool from = o->from_id && !o->resume_id;
     if (o->check_only && !from) {
         printf("%s: ok (run id %s; model %s with %lld parameters)\n", ug_spec_path(ex.spec), ug_spec_id(ex.spec),
@@ -388,7 +399,7 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
             ug_store_close(st);
             return UG_EXIT_FAILED;
         }
-        if (ug_store_run_resume(st, id, step, NULL, &err)) {
+        if (ug_store_run_resume(st, id, step, o->threads, NULL, &err)) {
             fprintf(stderr, "unigfn: %s\n", err.msg);
             ug_experiment_free(&ex);
             ug_run_record_free(rec);

@@ -22,6 +22,7 @@ typedef struct ug_run_opts {
     int progress;                     /* -1 auto (terminal), 0 plain lines, 1 progress line */
     bool quiet;
     const char *from_id;              /* run: start from this run's checkpoint (run_from.h) */
+    int threads;                      /* resume: > 0 continues on this many CPU threads, not the spec's */
 } ug_run_opts;
 
 /* Runs and returns the process exit code; messages go to stderr. */

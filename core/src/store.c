@@ -610,6 +610,7 @@ static int rebuild_summary(ug_store *s, const char *id, ug_error *e)
 typedef struct resume_ctx {
     const char *id;
     int64_t from_step, prev_step;
+    int threads;  /* > 0: the thread count of the continued segment */
 } resume_ctx;
 
 static int resume_body(ug_store *s, void *vctx, ug_error *e)
@@ -647,22 +648,23 @@ static int resume_body(ug_store *s, void *vctx, ug_error *e)
         (rc = rebuild_summary(s, c->id, e)) != SQLITE_OK)
         return rc;
     rc = prep(s, "UPDATE runs SET status = 'RUNNING', error = NULL, ended = NULL, heartbeat = ?2, "
-                 "step = ?3 WHERE id = ?1", &st, e);
+                 "step = ?3, threads = CASE WHEN ?4 > 0 THEN ?4 ELSE threads END WHERE id = ?1", &st, e);
     if (rc != SQLITE_OK) return rc;
     sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 2, now_unix());
     sqlite3_bind_int64(st, 3, c->from_step);
+    sqlite3_bind_int(st, 4, c->threads);
     rc = run_stmt(s, st, e, "resuming run");
     sqlite3_finalize(st);
     return rc;
 }
 
-ug_status ug_store_run_resume(ug_store *s, const char *id, int64_t from_step, int64_t *prev_step_out,
-                              ug_error *err)
+ug_status ug_store_run_resume(ug_store *s, const char *id, int64_t from_step, int threads,
+                              int64_t *prev_step_out, ug_error *err)
 {
     ug_status st = need(s, id, "ug_store_run_resume", err);
     if (st != UG_OK) return st;
-    resume_ctx c = {id, from_step, 0};
+    resume_ctx c = {id, from_step, 0, threads};
     pthread_mutex_lock(&s->mu);
     st = write_txn(s, resume_body, &c, err);
     pthread_mutex_unlock(&s->mu);

@@ -83,10 +83,11 @@ ug_status ug_store_run_queue(ug_store *s, const ug_run_info *info, ug_error *err
 /* `unigfn resume`: sets the run RUNNING again, keeping its metrics up to the checkpoint. Rows of
  * metrics and artifacts with step > from_step are deleted (they will be produced again) and the
  * summary is rebuilt from what remains; step becomes from_step, error and ended are cleared.
- * `prev_step_out` (may be NULL) receives the step the run had reached before. Refuses an absent run
- * and a RUNNING one (mark it crashed first if its process is gone). */
-ug_status ug_store_run_resume(ug_store *s, const char *id, int64_t from_step, int64_t *prev_step_out,
-                              ug_error *err);
+ * `threads` > 0 replaces the recorded thread count (the column then holds the latest segment's; 0
+ * keeps it). `prev_step_out` (may be NULL) receives the step the run had reached before. Refuses an
+ * absent run and a RUNNING one (mark it crashed first if its process is gone). */
+ug_status ug_store_run_resume(ug_store *s, const char *id, int64_t from_step, int threads,
+                              int64_t *prev_step_out, ug_error *err);
 
 /* `unigfn run --from`: run `dst`, just begun (RUNNING), takes the history of run `src` up to `step`, the
  * step of the checkpoint it continues from: src's metric and artifact rows with step < `step`, and of

@@ -1,5 +1,6 @@
 /* cli_run.c — `unigfn run SPEC [key=value ...] [--from RUN]` and `unigfn resume RUN`. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -13,9 +14,11 @@ static const char RUN_USAGE[] =
     "  --plain: one progress line per log step (for logs). Exit 0 finished, 1 failed, 2 spec error,\n"
     "  130 interrupted (recorded KILLED with a checkpoint; `unigfn resume RUN` continues it)\n";
 static const char RESUME_USAGE[] =
-    "usage: unigfn resume RUN [--quiet] [--plain]\n"
+    "usage: unigfn resume RUN [--threads N] [--quiet] [--plain]\n"
     "  continue a run from its last checkpoint (from step 0 if it has none) with the spec stored with\n"
-    "  it; a FINISHED run is left as it is. RUN is a run id or a unique prefix of one\n";
+    "  it; a FINISHED run is left as it is. RUN is a run id or a unique prefix of one. --threads N:\n"
+    "  continue on N CPU threads instead of the spec's (same run; recorded in its row; the result is\n"
+    "  then not guaranteed bit-identical to an uninterrupted run)\n";
 
 int cli_run(cli_env *env, int argc, char **argv) {
     ug_run_opts o = {.db_path = env->db_path, .progress = -1};
@@ -44,7 +47,15 @@ int cli_resume(cli_env *env, int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--quiet") == 0) o.quiet = true;
         else if (strcmp(argv[i], "--plain") == 0) o.progress = 0;
-        else if (!o.resume_id) o.resume_id = argv[i];
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || n < 1 || n > 4096) {
+                fprintf(stderr, "unigfn resume: --threads wants a whole number from 1 to 4096, not '%s'\n", argv[i]);
+                return 2;
+            }
+            o.threads = (int)n;
+        } else if (!o.resume_id && argv[i][0] != '-') o.resume_id = argv[i];
         else { fprintf(stderr, "unigfn resume: unexpected argument '%s'\n", argv[i]); return 2; }
     }
     if (!o.resume_id) { fputs(RESUME_USAGE, stderr); return 2; }

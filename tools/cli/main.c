@@ -14,7 +14,7 @@ static void usage(FILE *f) {
             "                                                 the same spec with fewer train.steps);\n"
             "                                                 exit 0 finished, 1 failed,\n"
             "                                                 2 spec error, 130 interrupted\n"
-            "  resume RUN                                     continue a run from its last checkpoint\n"
+            "  resume RUN [--threads N]                       continue a run from its last checkpoint\n"
             "  plugins [NAME]                                 list plugins, or one plugin's parameters\n"
             "  ls                                             list runs in the database\n"
             "  show RUN                                       resolved spec, status and last metrics\n"
