@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "spec.h"
+#include "unigfn/host/spec.h"
 
 #define FAKE_END {NULL, 0, NULL, 0, 0, 0, NULL, NULL}
 

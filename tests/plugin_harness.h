@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loader.h"
-#include "spec.h"
+#include "unigfn/host/loader.h"
+#include "unigfn/host/spec.h"
 #include "unigfn/nn.h"
 
 typedef struct harness {

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "loader.h"
+#include "unigfn/host/loader.h"
 
 static const char *type_name(ug_param_type t) {
     static const char *const names[] = {"?", "bool", "int", "float", "string", "enum", "int list", "float list",

@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "loader.h"
-#include "spec.h"
-#include "unigfn/optim.h"
+#include "unigfn/host/loader.h"
+#include "unigfn/host/spec.h"
+#include "unigfn/host/optim.h"
 #include "unigfn/plugin.h"
 
 static ug_registry *g_reg;

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "unigfn/checkpoint.h"
+#include "unigfn/host/checkpoint.h"
 
 typedef struct model {
     ug_params *P;

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "cpu_exp.h"
+#include "backend/cpu/cpu_exp.h"
 
 /* distance in units in the last place of the float nearest to the exact value */
 static double ulp_err(float got, double want) {

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "loader.h"
-#include "spec.h"
+#include "unigfn/host/loader.h"
+#include "unigfn/host/spec.h"
 
 static const char *g_dir;
 static const char *const k_rights = "a plugin is code that runs with your rights";

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "store.h"
+#include "unigfn/host/store.h"
 
 static char g_dir[64];
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "unigfn/optim.h"
+#include "unigfn/host/optim.h"
 
 /* A group "g" with one [n] parameter, values p0. */
 static ug_tensor *make_param(ug_params *P, const char *group, int64_t n, const float *p0) {

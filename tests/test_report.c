@@ -16,10 +16,10 @@
 #endif
 
 #include "check.h"
-#include "report_data.h"
-#include "report_samples.h"
-#include "report_stats.h"
-#include "store.h"
+#include "unigfn/host/report_data.h"
+#include "unigfn/host/report_samples.h"
+#include "report/report_stats.h"
+#include "unigfn/host/store.h"
 
 static char g_dir[64];
 static const char *g_root;   /* UG_BUILD_ROOT */

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "sha256.h"
+#include "unigfn/host/sha256.h"
 
 static void check_hex(const char *msg, size_t n, const char *want)
 {

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "sha256.h"
-#include "store.h"
+#include "unigfn/host/sha256.h"
+#include "unigfn/host/store.h"
 
 static char dir[64];
 

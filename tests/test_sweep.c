@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "spec.h"
-#include "store.h"
-#include "sweep.h"
+#include "unigfn/host/spec.h"
+#include "unigfn/host/store.h"
+#include "unigfn/host/sweep.h"
 
 static char g_dir[64];
 

@@ -19,7 +19,7 @@
 #endif
 
 #include "check.h"
-#include "store.h"
+#include "unigfn/host/store.h"
 
 static char g_dir[64];
 static const char *g_root;

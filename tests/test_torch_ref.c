@@ -17,7 +17,7 @@
 
 #include "check.h"
 #include "unigfn/nn.h"
-#include "unigfn/optim.h"
+#include "unigfn/host/optim.h"
 #include "unigfn/tensor.h"
 
 #define RTOL 1e-5

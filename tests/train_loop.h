@@ -24,9 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loader.h"
-#include "spec.h"
-#include "unigfn/optim.h"
+#include "unigfn/host/loader.h"
+#include "unigfn/host/spec.h"
+#include "unigfn/host/optim.h"
 #include "unigfn/plugin.h"
 
 #define TL_MAX_TERMS 8

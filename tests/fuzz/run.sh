@@ -18,8 +18,8 @@ CC=${CC_FUZZ:-clang}
 src="$root/core/src"
 "$CC" -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$root/core/include" -I"$src" -I"$root/tests" \
-    "$root/tests/fuzz/fuzz_spec.c" "$src/config.c" "$src/spec.c" "$src/spec_yaml.c" "$src/spec_override.c" \
-    "$src/spec_check.c" "$src/spec_emit.c" "$src/sha256.c" "$src/status.c" \
+    "$root/tests/fuzz/fuzz_spec.c" "$src/spec/config.c" "$src/spec/spec.c" "$src/spec/spec_yaml.c" "$src/spec/spec_override.c" \
+    "$src/spec/spec_check.c" "$src/spec/spec_emit.c" "$src/base/sha256.c" "$src/base/status.c" \
     $(pkg-config --cflags --libs yaml-0.1) -lm -o "$work/fuzz_spec"
 
 # Seeds: every spec as is; a case with overrides as text NUL arg NUL arg ...

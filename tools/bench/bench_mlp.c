@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "unigfn/nn.h"
-#include "unigfn/optim.h"
+#include "unigfn/host/optim.h"
 #include "unigfn/tensor.h"
 
 #define NW 5

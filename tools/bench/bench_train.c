@@ -33,11 +33,11 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "experiment.h"
-#include "loader.h"
-#include "spec.h"
+#include "unigfn/host/experiment.h"
+#include "unigfn/host/loader.h"
+#include "unigfn/host/spec.h"
 #include "unigfn/nn.h"
-#include "unigfn/optim.h"
+#include "unigfn/host/optim.h"
 #include "unigfn/tensor.h"
 
 #define MAX_OVR 32

@@ -1,11 +1,13 @@
-/* cli.h — the subcommands of the `unigfn` command-line tool and what they share. */
+/* cli.h — the subcommands of the `unigfn` command-line tool (one cmd_<verb>.c each) and what they share
+ * (cli_common.c). */
 #ifndef UG_CLI_H
 #define UG_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
-#include "loader.h"
-#include "store.h"
+#include "unigfn/host/loader.h"
+#include "unigfn/host/store.h"
 
 typedef struct cli_env {
     const char *db_path;     /* --db, default results.db */
@@ -31,5 +33,8 @@ int cli_export(cli_env *env, int argc, char **argv);   /* export RUN|--where ...
 
 /* Open the store or print why not (returns NULL). */
 ug_store *cli_open_store(cli_env *env);
+
+/* A unix time as local "YYYY-mm-dd HH:MM:SS", or "-" when unset (t <= 0). */
+void cli_fmt_time(double t, char *buf, size_t cap);
 
 #endif

@@ -31,22 +31,6 @@ static void usage(FILE *f) {
             "RUN is a run id or a unique prefix of one. The database is results.db unless --db is given.\n");
 }
 
-bool cli_wants_help(int argc, char **argv) {
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return true;
-    return false;
-}
-
-ug_store *cli_open_store(cli_env *env) {
-    ug_store *st = NULL;
-    ug_error err = {0};
-    if (ug_store_open(env->db_path, &st, &err)) {
-        fprintf(stderr, "unigfn: %s\n", err.msg);
-        return NULL;
-    }
-    return st;
-}
-
 int main(int argc, char **argv) {
     cli_env env = {.db_path = "results.db"};
     /* --db may come anywhere; take it out of argv. */

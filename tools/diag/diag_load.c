@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "spec.h"
+#include "unigfn/host/spec.h"
 
 static int fail(diag_run *r, const char *tool, const char *stage, const char *msg) {
     fprintf(stderr, "%s: %s: %s\n", tool, stage, msg);

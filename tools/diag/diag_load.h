@@ -4,8 +4,8 @@
 
 #include <stdint.h>
 
-#include "experiment.h"
-#include "loader.h"
+#include "unigfn/host/experiment.h"
+#include "unigfn/host/loader.h"
 
 typedef struct diag_run {
     ug_registry *reg;

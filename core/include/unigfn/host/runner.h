@@ -1,0 +1,41 @@
+/* runner.h — one training run end to end: spec → experiment → run row → train/eval/checkpoint loop →
+ * final status, with signals and failures recorded in the store (host only). */
+#ifndef UG_RUNNER_H
+#define UG_RUNNER_H
+
+#include <stdbool.h>
+
+#include "unigfn/host/loader.h"
+#include "unigfn/host/store.h"
+
+/* Process exit codes of `unigfn run` / `resume`. */
+enum { UG_EXIT_OK = 0, UG_EXIT_FAILED = 1, UG_EXIT_SPEC = 2, UG_EXIT_INTERRUPTED = 130 };
+
+typedef struct ug_run_opts {
+    const char *spec_path;            /* run: the spec file */
+    const char *const *overrides;     /* key=value */
+    int n_overrides;
+    const char *resume_id;            /* resume: the run id (or unique prefix) instead of a spec */
+    const char *db_path;              /* default results.db */
+    bool force;                       /* re-run a FINISHED run */
+    bool check_only;                  /* validate and build, print the run id, write nothing */
+    int progress;                     /* -1 auto (terminal), 0 plain lines, 1 progress line */
+    bool quiet;
+    const char *from_id;              /* run: start from this run's checkpoint (run_from.h) */
+    int threads;                      /* resume: > 0 continues on this many CPU threads, not the spec's */
+} ug_run_opts;
+
+/* Runs and returns the process exit code; messages go to stderr. */
+int ug_run(const ug_run_opts *opts, ug_registry *reg);
+
+/* The folder that holds a run's checkpoint and artifacts: <dir of db>/runs/<id>. */
+void ug_run_folder(const char *db_path, const char *id, char *out, size_t cap);
+
+/* Resolve a run id or unique prefix against the store ("no run"/"ambiguous" errors). */
+ug_status ug_find_run(ug_store *st, const char *prefix, char *id_out, size_t cap, ug_error *err);
+
+/* Install SIGINT/SIGTERM handlers that set a flag the training loop polls. */
+void ug_signals_install(void);
+int ug_signal_seen(void);
+
+#endif

@@ -1,0 +1,368 @@
+/* cpu_kernels.c — CPU kernels behind ug_backend: elementwise with broadcasting, reductions, softmax,
+ * GEMM (OpenBLAS), strided copy, gather/scatter. Plain loops the compiler vectorizes; OpenMP only on
+ * large flat loops so small batches pay no threading overhead. */
+#include "backend/backend.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "backend/cpu/cpu_exp.h"
+
+#define PAR_MIN 32768
+/* OpenMP is optional (meson -Dopenmp, off by default): without it the loops are plain serial loops,
+ * and going through a macro keeps -Wunknown-pragmas quiet instead of leaving inert pragmas. */
+#ifdef _OPENMP
+#define UG_PRAGMA(x) _Pragma(#x)
+#define PAR_FOR(cond) UG_PRAGMA(omp parallel for if (cond))
+#else
+#define PAR_FOR(cond)
+#endif
+
+void ug_cpu_unary(int kind, int order, const float *p, const ug_tensor *x, ug_tensor *y);
+void ug_cpu_unary_mul(int kind, int order, const float *p, const ug_tensor *x, const ug_tensor *g, ug_tensor *y);
+
+static int64_t numel(const ug_tensor *x) {
+    int64_t n = 1;
+    for (int d = 0; d < x->ndim; d++) n *= x->shape[d];
+    return n;
+}
+
+static bool contig(const ug_tensor *x) {
+    int64_t s = 1;
+    for (int d = x->ndim - 1; d >= 0; d--) {
+        if (x->shape[d] != 1 && x->stride[d] != s) return false;
+        s *= x->shape[d];
+    }
+    return true;
+}
+
+/* Strides of x aligned to a 4-D broadcast shape (0 where x is broadcast). */
+static void align4(const ug_tensor *x, const ug_tensor *out, int64_t st[4]) {
+    for (int d = 0; d < 4; d++) {
+        int xd = d - (4 - x->ndim);
+        int od = d - (4 - out->ndim);
+        int64_t os = od >= 0 ? out->shape[od] : 1;
+        st[d] = (xd < 0 || x->shape[xd] == 1 || os == 1) ? 0 : x->stride[xd];
+    }
+}
+static void shape4(const ug_tensor *out, int64_t sh[4]) {
+    for (int d = 0; d < 4; d++) {
+        int od = d - (4 - out->ndim);
+        sh[d] = od >= 0 ? out->shape[od] : 1;
+    }
+}
+
+static void cpu_affine(float a, float b, const ug_tensor *xt, ug_tensor *yt) {
+    const float *restrict x = xt->data;
+    float *restrict y = yt->data;
+    int64_t n = numel(xt);
+PAR_FOR(n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) y[i] = a * x[i] + b;
+}
+
+#define BIN_OP(kind, A, B)                                                 \
+    ((kind) == UG_B_ADD ? (A) + (B) : (kind) == UG_B_SUB ? (A) - (B)       \
+     : (kind) == UG_B_MUL ? (A) * (B) : (kind) == UG_B_DIV ? (A) / (B)     \
+     : (kind) == UG_B_POW ? powf((A), (B)) : ((A) >= (B) ? 1.0f : 0.0f))
+
+/* Instantiated per kind so the ternary chain above folds to one operation. */
+#define BIN_KERNEL(NAME, KIND)                                                                  \
+    static void NAME(const ug_tensor *at, const ug_tensor *bt, ug_tensor *ot) {                 \
+        float *restrict o = ot->data;                                                           \
+        const float *a = at->data, *b = bt->data;                                               \
+        int64_t n = numel(ot);                                                                  \
+        if (contig(at) && contig(bt) && numel(at) == n && numel(bt) == n) {                     \
+            PAR_FOR(n > PAR_MIN)                                                                \
+            for (int64_t i = 0; i < n; i++) o[i] = BIN_OP(KIND, a[i], b[i]);                    \
+            return;                                                                             \
+        }                                                                                       \
+        if (numel(bt) == 1 && contig(at) && numel(at) == n) {                                   \
+            float bv = b[0];                                                                    \
+            PAR_FOR(n > PAR_MIN)                                                                \
+            for (int64_t i = 0; i < n; i++) o[i] = BIN_OP(KIND, a[i], bv);                      \
+            return;                                                                             \
+        }                                                                                       \
+        int64_t sh[4], sa[4], sb[4];                                                            \
+        shape4(ot, sh);                                                                         \
+        align4(at, ot, sa);                                                                     \
+        align4(bt, ot, sb);                                                                     \
+        int64_t rows = sh[0] * sh[1] * sh[2], len = sh[3];                                      \
+        PAR_FOR(n > PAR_MIN)                                                                    \
+        for (int64_t r = 0; r < rows; r++) {                                                    \
+            int64_t i0 = r / (sh[1] * sh[2]), i1 = (r / sh[2]) % sh[1], i2 = r % sh[2];         \
+            const float *pa = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];                         \
+            const float *pb = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];                         \
+            float *po = o + r * len;                                                            \
+            int64_t xa = sa[3], xb = sb[3];                                                     \
+            if (xa == 1 && xb == 1)                                                             \
+                for (int64_t j = 0; j < len; j++) po[j] = BIN_OP(KIND, pa[j], pb[j]);           \
+            else if (xa == 1 && xb == 0) {                                                      \
+                float bv = pb[0];                                                               \
+                for (int64_t j = 0; j < len; j++) po[j] = BIN_OP(KIND, pa[j], bv);              \
+            } else if (xa == 0 && xb == 1) {                                                    \
+                float av = pa[0];                                                               \
+                for (int64_t j = 0; j < len; j++) po[j] = BIN_OP(KIND, av, pb[j]);              \
+            } else                                                                              \
+                for (int64_t j = 0; j < len; j++) po[j] = BIN_OP(KIND, pa[j * xa], pb[j * xb]); \
+        }                                                                                       \
+    }
+
+BIN_KERNEL(bin_add, UG_B_ADD)
+BIN_KERNEL(bin_sub, UG_B_SUB)
+BIN_KERNEL(bin_mul, UG_B_MUL)
+BIN_KERNEL(bin_div, UG_B_DIV)
+BIN_KERNEL(bin_pow, UG_B_POW)
+BIN_KERNEL(bin_ge, UG_B_GE)
+
+static void cpu_binary(int kind, const ug_tensor *a, const ug_tensor *b, ug_tensor *out) {
+    switch (kind) {
+    case UG_B_ADD: bin_add(a, b, out); break;
+    case UG_B_SUB: bin_sub(a, b, out); break;
+    case UG_B_MUL: bin_mul(a, b, out); break;
+    case UG_B_DIV: bin_div(a, b, out); break;
+    case UG_B_POW: bin_pow(a, b, out); break;
+    default: bin_ge(a, b, out); break;
+    }
+}
+
+static void cpu_where(const ug_tensor *ct, const ug_tensor *at, const ug_tensor *bt, ug_tensor *ot) {
+    int64_t sh[4], sc[4], sa[4], sb[4];
+    shape4(ot, sh);
+    align4(ct, ot, sc);
+    align4(at, ot, sa);
+    align4(bt, ot, sb);
+    const float *c = ct->data, *a = at->data, *b = bt->data;
+    float *o = ot->data;
+    int64_t idx = 0;
+    for (int64_t i0 = 0; i0 < sh[0]; i0++)
+        for (int64_t i1 = 0; i1 < sh[1]; i1++)
+            for (int64_t i2 = 0; i2 < sh[2]; i2++) {
+                const float *pc = c + i0 * sc[0] + i1 * sc[1] + i2 * sc[2];
+                const float *pa = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
+                const float *pb = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
+                for (int64_t j = 0; j < sh[3]; j++)
+                    o[idx++] = pc[j * sc[3]] != 0.0f ? pa[j * sa[3]] : pb[j * sb[3]];
+            }
+}
+
+static void split_axis(const ug_tensor *x, int axis, int64_t *outer, int64_t *len, int64_t *inner) {
+    *outer = 1;
+    *inner = 1;
+    for (int d = 0; d < axis; d++) *outer *= x->shape[d];
+    *len = x->shape[axis];
+    for (int d = axis + 1; d < x->ndim; d++) *inner *= x->shape[d];
+}
+
+/* logsumexp of one contiguous row (the policies' [B, K] logits reduced over K): 8 lanes so the max
+ * and the sum of exps vectorize. Lanes change the order of the additions, not their terms. A NaN
+ * anywhere gives NaN; a row of -inf (everything masked) gives -inf, i.e. log(0). */
+static float lse_row(const float *x, int64_t n) {
+    float mv[8], sv[8];
+    for (int k = 0; k < 8; k++) mv[k] = -INFINITY;
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) mv[k] = x[j + k] > mv[k] ? x[j + k] : mv[k];
+    float m = -INFINITY;
+    for (int k = 0; k < 8; k++) m = mv[k] > m ? mv[k] : m;
+    for (; j < n; j++) m = x[j] > m ? x[j] : m;
+    if (m == -INFINITY) {
+        for (j = 0; j < n; j++)
+            if (isnan(x[j])) return NAN;
+        return -INFINITY;
+    }
+    for (int k = 0; k < 8; k++) sv[k] = 0.0f;
+    for (j = 0; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) sv[k] += ug_cpu_expf(x[j + k] - m);
+    float s = 0.0f;
+    for (int k = 0; k < 8; k++) s += sv[k];
+    for (; j < n; j++) s += ug_cpu_expf(x[j] - m);
+    return m + logf(s);
+}
+
+static void cpu_reduce(int kind, const ug_tensor *xt, int axis, ug_tensor *ot, ug_tensor *am) {
+    int64_t outer, len, inner;
+    split_axis(xt, axis, &outer, &len, &inner);
+    const float *x = xt->data;
+    float *o = ot->data;
+    int32_t *arg = am ? am->data : NULL;
+PAR_FOR(outer * len * inner > PAR_MIN)
+    for (int64_t r = 0; r < outer; r++) {
+        const float *xr = x + r * len * inner;
+        float *orow = o + r * inner;
+        if (kind == UG_R_LSE && inner == 1) {
+            orow[0] = lse_row(xr, len);
+            continue;
+        }
+        if (kind == UG_R_SUM && inner > 1) {
+            /* Rows outer, columns inner: contiguous and vectorized, where a column at a time strides
+             * through memory (a [4096, 256] bias gradient re-read the whole block per column). Each
+             * output still adds its terms in the same order, so results are bit-identical. */
+            for (int64_t i = 0; i < inner; i++) orow[i] = 0.0f;
+            for (int64_t j = 0; j < len; j++) {
+                const float *xj = xr + j * inner;
+                for (int64_t i = 0; i < inner; i++) orow[i] += xj[i];
+            }
+            continue;
+        }
+        for (int64_t i = 0; i < inner; i++) {
+            if (kind == UG_R_SUM) {
+                float s = 0.0f;
+                for (int64_t j = 0; j < len; j++) s += xr[j * inner + i];
+                orow[i] = s;
+            } else {
+                float m = -INFINITY;
+                int32_t mi = 0;
+                for (int64_t j = 0; j < len; j++) {
+                    float v = xr[j * inner + i];
+                    if (v > m || (j == 0)) { m = v; mi = (int32_t)j; }
+                }
+                if (kind == UG_R_MAX) {
+                    orow[i] = m;
+                    if (arg) arg[r * inner + i] = mi;
+                } else if (m == -INFINITY) {
+                    orow[i] = -INFINITY;  /* every entry masked: log(0) */
+                } else {
+                    float s = 0.0f;
+                    for (int64_t j = 0; j < len; j++) s += ug_cpu_expf(xr[j * inner + i] - m);
+                    orow[i] = m + logf(s);
+                }
+            }
+        }
+    }
+}
+
+static void cpu_softmax(bool lg, const ug_tensor *xt, int axis, ug_tensor *ot) {
+    int64_t outer, len, inner;
+    split_axis(xt, axis, &outer, &len, &inner);
+    const float *x = xt->data;
+    float *o = ot->data;
+PAR_FOR(outer * len * inner > PAR_MIN)
+    for (int64_t r = 0; r < outer; r++) {
+        const float *xr = x + r * len * inner;
+        float *orr = o + r * len * inner;
+        for (int64_t i = 0; i < inner; i++) {
+            float m = -INFINITY;
+            for (int64_t j = 0; j < len; j++) m = fmaxf(m, xr[j * inner + i]);
+            if (m == -INFINITY) {  /* all masked: softmax is undefined; give 0 / -inf */
+                for (int64_t j = 0; j < len; j++) orr[j * inner + i] = lg ? -INFINITY : 0.0f;
+                continue;
+            }
+            float s = 0.0f;
+            for (int64_t j = 0; j < len; j++) s += ug_cpu_expf(xr[j * inner + i] - m);
+            if (lg) {
+                float l = m + logf(s);
+                for (int64_t j = 0; j < len; j++) orr[j * inner + i] = xr[j * inner + i] - l;
+            } else {
+                float inv = 1.0f / s;
+                for (int64_t j = 0; j < len; j++) orr[j * inner + i] = ug_cpu_expf(xr[j * inner + i] - m) * inv;
+            }
+        }
+    }
+}
+
+static void cpu_gemm(int batch, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *const *a,
+                     int64_t lda, const float *const *b, int64_t ldb, float *const *c, int64_t ldc,
+                     bool accumulate) {
+    for (int i = 0; i < batch; i++)
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    (int)m, (int)n, (int)k, 1.0f, a[i], (int)lda, b[i], (int)ldb, accumulate ? 1.0f : 0.0f,
+                    c[i], (int)ldc);
+}
+
+static void cpu_copy(const ug_tensor *st, ug_tensor *dt) {
+    size_t es = st->dtype == UG_I32 ? 4 : 4;
+    int64_t n = numel(dt);
+    if (contig(st) && contig(dt)) {
+        memcpy(dt->data, st->data, (size_t)n * es);
+        return;
+    }
+    int64_t sh[4], ss[4], ds[4];
+    shape4(dt, sh);
+    align4(st, dt, ss);
+    for (int d = 0; d < 4; d++) {
+        int od = d - (4 - dt->ndim);
+        ds[d] = od >= 0 ? dt->stride[od] : 0;
+    }
+    const uint32_t *s = st->data;  /* 4-byte elements of either dtype */
+    uint32_t *o = dt->data;
+    for (int64_t i0 = 0; i0 < sh[0]; i0++)
+        for (int64_t i1 = 0; i1 < sh[1]; i1++)
+            for (int64_t i2 = 0; i2 < sh[2]; i2++) {
+                const uint32_t *ps = s + i0 * ss[0] + i1 * ss[1] + i2 * ss[2];
+                uint32_t *po = o + i0 * ds[0] + i1 * ds[1] + i2 * ds[2];
+                if (ss[3] == 1 && ds[3] == 1) memcpy(po, ps, (size_t)sh[3] * 4);
+                else
+                    for (int64_t j = 0; j < sh[3]; j++) po[j * ds[3]] = ps[j * ss[3]];
+            }
+}
+
+static void cpu_fill(ug_tensor *t, float v) {
+    float *p = t->data;
+    int64_t n = numel(t);
+    for (int64_t i = 0; i < n; i++) p[i] = v;
+}
+
+static void cpu_gather(const ug_tensor *xt, int axis, const ug_tensor *it, ug_tensor *ot) {
+    int64_t outer, lx, inner, lo, o2, i2;
+    split_axis(xt, axis, &outer, &lx, &inner);
+    split_axis(it, axis, &o2, &lo, &i2);
+    const float *x = xt->data;
+    const int32_t *idx = it->data;
+    float *o = ot->data;
+    for (int64_t r = 0; r < outer; r++)
+        for (int64_t j = 0; j < lo; j++)
+            for (int64_t i = 0; i < inner; i++) {
+                int64_t p = (r * lo + j) * inner + i;
+                o[p] = x[(r * lx + idx[p]) * inner + i];
+            }
+}
+
+static void cpu_scatter_add(ug_tensor *ot, int axis, const ug_tensor *it, const ug_tensor *st) {
+    int64_t outer, lx, inner, o2, ls, i2;
+    split_axis(ot, axis, &outer, &lx, &inner);
+    split_axis(it, axis, &o2, &ls, &i2);
+    float *o = ot->data;
+    const int32_t *idx = it->data;
+    const float *s = st->data;
+    for (int64_t r = 0; r < outer; r++)
+        for (int64_t j = 0; j < ls; j++)
+            for (int64_t i = 0; i < inner; i++) {
+                int64_t p = (r * ls + j) * inner + i;
+                o[(r * lx + idx[p]) * inner + i] += s[p];
+            }
+}
+
+static void cpu_one_hot(const ug_tensor *it, ug_tensor *ot) {
+    int64_t n = numel(it), k = ot->shape[ot->ndim - 1];
+    const int32_t *idx = it->data;
+    float *o = ot->data;
+    memset(o, 0, sizeof(float) * (size_t)(n * k));
+    for (int64_t i = 0; i < n; i++) o[i * k + idx[i]] = 1.0f;
+}
+
+static void cpu_axpy(float a, const ug_tensor *xt, ug_tensor *yt) {
+    const float *restrict x = xt->data;
+    float *restrict y = yt->data;
+    int64_t n = numel(xt);
+PAR_FOR(n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+const ug_backend ug_cpu_backend = {
+    .name = "cpu",
+    .unary = ug_cpu_unary,
+    .unary_mul = ug_cpu_unary_mul,
+    .affine = cpu_affine,
+    .binary = cpu_binary,
+    .where = cpu_where,
+    .reduce = cpu_reduce,
+    .softmax = cpu_softmax,
+    .gemm = cpu_gemm,
+    .copy = cpu_copy,
+    .fill = cpu_fill,
+    .gather = cpu_gather,
+    .scatter_add = cpu_scatter_add,
+    .one_hot = cpu_one_hot,
+    .axpy = cpu_axpy,
+};

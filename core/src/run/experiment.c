@@ -1,0 +1,363 @@
+/* experiment.c — build dataset, model, objective terms, optimizers and metrics from a resolved spec,
+ * and save/restore their state in one checkpoint file. */
+#include "unigfn/host/experiment.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unigfn/host/log.h"
+
+const char *ug_cfg_where(const ug_cfg *node, const char *key, char *buf, size_t cap) {
+    if (node && node->line > 0)
+        snprintf(buf, cap, "%s:%d:%d: %s", node->file, node->line, node->col, key);
+    else if (node && node->file)
+        snprintf(buf, cap, "%s: %s", node->file, key);
+    else
+        snprintf(buf, cap, "%s", key);
+    return buf;
+}
+
+static ug_status spec_fail(ug_error *err, const ug_cfg *node, const char *key, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static ug_status spec_fail(ug_error *err, const ug_cfg *node, const char *key, const char *fmt, ...) {
+    char where[512], what[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return ug_error_set(err, UG_ERR_SPEC, "%s: %s", ug_cfg_where(node, key, where, sizeof where), what);
+}
+
+/* A plugin's create() failed: say which section and pass its message on (still a spec error). */
+static ug_status create_fail(ug_error *err, const ug_cfg *section, const char *key, const char *kind,
+                             const char *name, const ug_error *perr) {
+    return spec_fail(err, section, key, "%s '%s' could not be created: %s", kind, name,
+                     perr->code ? perr->msg : "create() returned NULL without a message");
+}
+
+static const ug_plugin_desc *need_plugin(ug_registry *reg, ug_plugin_kind kind, const ug_cfg *section,
+                                         const char *key, ug_error *err) {
+    const char *name = ug_cfg_str(section, "plugin", NULL);
+    const ug_plugin_desc *d = NULL;
+    if (name) {
+        const ug_plugin_ref *r = ug_registry_find(reg, kind, name);
+        d = r ? r->desc : NULL;
+    }
+    if (!d) {
+        char k[128];
+        snprintf(k, sizeof k, "%s.plugin", key);
+        spec_fail(err, ug_cfg_find(section, "plugin"), k, "no %s plugin '%s'", ug_kind_name(kind), name ? name : "");
+    }
+    return d;
+}
+
+static ug_status check_caps(const ug_plugin_desc *d, const ug_cfg *section, const char *key, const ug_model *m,
+                            ug_error *err) {
+    if (!d->required_caps) return UG_OK;
+    uint32_t need = d->required_caps(section), missing = need & ~m->info.caps;
+    if (!missing) return UG_OK;
+    char names[256] = "";
+    for (int b = 0; b < UG_CAP_COUNT; b++)
+        if (missing & (1u << b)) {
+            if (names[0]) strncat(names, ", ", sizeof names - strlen(names) - 1);
+            strncat(names, ug_cap_name(1u << b), sizeof names - strlen(names) - 1);
+        }
+    char k[128];
+    snprintf(k, sizeof k, "%s.plugin", key);
+    return spec_fail(err, ug_cfg_find(section, "plugin"), k,
+                     "%s '%s' needs capability %s, which model '%s' does not provide with this configuration",
+                     ug_kind_name((ug_plugin_kind)d->kind), d->name, names, m->name);
+}
+
+static ug_status build_optims(ug_experiment *ex, ug_error *err) {
+    const ug_cfg *optim = ug_spec_section(ex->spec, "optim");
+    int ng = ug_params_group_count(ex->params);
+    /* Every optim group must exist in the model. */
+    for (int i = 0; optim && i < optim->n; i++) {
+        const ug_cfg *g = optim->items[i];
+        if (ug_params_group_index(ex->params, g->key) < 0) {
+            char known[512] = "";
+            for (int k = 0; k < ng; k++) {
+                const char *nm;
+                ug_params_group_info(ex->params, k, &nm, NULL, NULL, NULL);
+                if (known[0]) strncat(known, ", ", sizeof known - strlen(known) - 1);
+                strncat(known, nm, sizeof known - strlen(known) - 1);
+            }
+            char k[128];
+            snprintf(k, sizeof k, "optim.%s", g->key);
+            return spec_fail(err, g, k, "model '%s' has no parameter group '%s' (its groups: %s)", ex->model.name,
+                             g->key, known[0] ? known : "none");
+        }
+    }
+    uint64_t updated = 0;
+    for (int t = 0; t < ex->n_terms; t++) updated |= ex->terms[t].update_mask;
+    for (int g = 0; g < ng; g++) {
+        if (!((updated >> g) & 1u)) continue;
+        const char *gname;
+        ug_params_group_info(ex->params, g, &gname, NULL, NULL, NULL);
+        const ug_cfg *oc = ug_spec_optim(ex->spec, gname);
+        if (!oc) {
+            char k[128];
+            snprintf(k, sizeof k, "optim.%s", gname);
+            return spec_fail(err, optim ? optim : ug_spec_root(ex->spec), k,
+                             "parameter group '%s' is updated by an objective term but has no optimizer", gname);
+        }
+        ug_optim_config c = ug_optim_defaults(UG_OPTIM_ADAM);
+        if (ug_optim_algo_from_name(ug_cfg_str(oc, "algorithm", "adam"), &c.algorithm) ||
+            ug_lr_schedule_from_name(ug_cfg_str(oc, "schedule", "constant"), &c.schedule)) {
+            char k[128];
+            snprintf(k, sizeof k, "optim.%s", gname);
+            return spec_fail(err, oc, k, "unknown algorithm or schedule");
+        }
+        double betas[2] = {0.9, 0.999};
+        ug_cfg_floats(oc, "betas", betas, 2);
+        c.lr = (float)ug_cfg_float(oc, "lr", 1e-3);
+        c.beta1 = (float)betas[0];
+        c.beta2 = (float)betas[1];
+        c.eps = (float)ug_cfg_float(oc, "eps", 1e-8);
+        c.weight_decay = (float)ug_cfg_float(oc, "weight_decay", 0);
+        c.momentum = (float)ug_cfg_float(oc, "momentum", 0);
+        c.warmup_steps = ug_cfg_int(oc, "warmup_steps", 0);
+        c.total_steps = ex->steps;
+        c.min_lr = (float)ug_cfg_float(oc, "min_lr", 0);
+        c.clip_norm = (float)ug_cfg_float(oc, "clip_norm", 0);
+        c.clip_value = (float)ug_cfg_float(oc, "clip_value", 0);
+        int k = ex->n_optims;
+        if (k >= UG_EX_MAX_OPTIMS) return ug_error_set(err, UG_ERR_SPEC, "optim: too many parameter groups");
+        if (ug_optim_init(&ex->optims[k], ex->params, g, &c)) {
+            char kk[128];
+            snprintf(kk, sizeof kk, "optim.%s", gname);
+            return spec_fail(err, oc, kk, "%s", ex->optims[k].err.msg);
+        }
+        ex->optim_group[k] = g;
+        ex->n_optims++;
+    }
+    return UG_OK;
+}
+
+ug_status ug_experiment_build(ug_experiment *ex, ug_spec *spec, ug_registry *reg, ug_error *err) {
+    memset(ex, 0, sizeof *ex);
+    ex->spec = spec;
+    const ug_cfg *root = ug_spec_root(spec);
+    const ug_cfg *train = ug_spec_section(spec, "train");
+    ex->seed = (uint64_t)ug_cfg_int(root, "seed", 0);
+    ex->threads = (int)ug_cfg_int(root, "threads", 0);
+    ex->steps = ug_cfg_int(train, "steps", 1);
+    ex->batch = ug_cfg_int(train, "batch", 128);
+    ex->eval_every = ug_cfg_int(train, "eval_every", 0);
+    ex->checkpoint_every = ug_cfg_int(train, "checkpoint_every", 0);
+    ex->log_every = ug_cfg_int(train, "log_every", 100);
+    ex->eval_at_end = ug_cfg_bool(train, "eval_at_end", true);
+    const char *device = ug_cfg_str(root, "device", "cpu");
+    if (strcmp(device, "cpu") != 0)
+        return spec_fail(err, ug_cfg_find(root, "device"), "device",
+                         "device '%s' is not available in this build (the CUDA backend is not built yet); use cpu",
+                         device);
+
+    ex->ctx = ug_ctx_new(64u << 20);
+    ex->params = ug_params_new();
+    if (!ex->ctx || !ex->params) return ug_error_set(err, UG_ERR_NOMEM, "cannot allocate the numerics context");
+    ug_set_threads(ex->ctx, ex->threads);
+    ug_rng init_rng = ug_rng_make(ex->seed, UG_STREAM_INIT);
+
+    /* dataset */
+    const ug_cfg *dsec = ug_spec_section(spec, "dataset");
+    if (!(ex->data_desc = need_plugin(reg, UG_KIND_DATASET, dsec, "dataset", err))) return err->code;
+    ug_create_args a = {.size = sizeof a, .ctx = ex->ctx, .rng = &init_rng, .seed = ex->seed};
+    ug_error perr = {0};
+    a.cfg = dsec;
+    ex->data = (ug_dataset){.size = sizeof(ug_dataset), .vt = ex->data_desc->vtable, .name = ex->data_desc->name};
+    ex->data.self = ex->data_desc->create(&a, &perr);
+    if (!ex->data.self) return create_fail(err, dsec, "dataset", "dataset", ex->data_desc->name, &perr);
+    ex->data.info.size = sizeof ex->data.info;
+    ex->data.vt->info(ex->data.self, &ex->data.info);
+
+    /* model */
+    const ug_cfg *msec = ug_spec_section(spec, "model");
+    if (!(ex->model_desc = need_plugin(reg, UG_KIND_MODEL, msec, "model", err))) return err->code;
+    a.cfg = msec;
+    a.params = ex->params;
+    a.data = &ex->data;
+    ex->model = (ug_model){.size = sizeof(ug_model), .vt = ex->model_desc->vtable, .params = ex->params,
+                           .name = ex->model_desc->name};
+    ex->model.self = ex->model_desc->create(&a, &perr);
+    if (!ex->model.self) return create_fail(err, msec, "model", "model", ex->model_desc->name, &perr);
+    if (ug_params_finalize(ex->params))
+        return ug_error_set(err, UG_ERR_SPEC, "model '%s': %s", ex->model.name, ug_params_errmsg(ex->params));
+    ex->model.info.size = sizeof ex->model.info;
+    ex->model.vt->info(ex->model.self, &ex->model.info);
+    if (ex->model.info.space.kind != ex->data.info.space.kind || ex->model.info.space.dim != ex->data.info.space.dim)
+        return spec_fail(err, ug_cfg_find(msec, "plugin"), "model.plugin",
+                         "model '%s' generates a space (kind %u, dim %lld) that differs from dataset '%s' (kind %u, dim %lld)",
+                         ex->model.name, ex->model.info.space.kind, (long long)ex->model.info.space.dim,
+                         ex->data.name, ex->data.info.space.kind, (long long)ex->data.info.space.dim);
+
+    /* objective terms */
+    a.params = NULL;
+    a.model = &ex->model;
+    ex->n_terms = ug_spec_n_objectives(spec);
+    if (ex->n_terms > UG_MAX_TERMS) return ug_error_set(err, UG_ERR_SPEC, "objective: at most %d terms", UG_MAX_TERMS);
+    for (int t = 0; t < ex->n_terms; t++) {
+        const ug_cfg *tc = ug_spec_objective(spec, t);
+        char key[64];
+        snprintf(key, sizeof key, "objective.%d", t);
+        ug_term *term = &ex->terms[t];
+        if (!(term->desc = need_plugin(reg, UG_KIND_OBJECTIVE, tc, key, err))) return err->code;
+        if (check_caps(term->desc, tc, key, &ex->model, err)) return err->code;
+        const char *groups[UG_EX_MAX_OPTIMS];
+        int ng = ug_cfg_strs(tc, "updates", groups, UG_EX_MAX_OPTIMS);
+        for (int i = 0; i < ng; i++) {
+            int g = ug_params_group_index(ex->params, groups[i]);
+            if (g < 0 || ug_params_group_size(ex->params, g) == 0) {
+                char k[96];
+                snprintf(k, sizeof k, "%s.updates", key);
+                return spec_fail(err, ug_cfg_find(tc, "updates"), k,
+                                 "model '%s' has no parameters in group '%s'", ex->model.name, groups[i]);
+            }
+            term->update_mask |= 1ull << g;
+        }
+        term->weight = (float)ug_cfg_float(tc, "weight", 1.0);
+        term->vt = term->desc->vtable;
+        int dup = 0;
+        for (int u = 0; u < t; u++) dup += ex->terms[u].desc == term->desc;
+        if (dup) snprintf(term->label, sizeof term->label, "%s.%d", term->desc->name, dup);
+        else snprintf(term->label, sizeof term->label, "%s", term->desc->name);
+        a.cfg = tc;
+        term->self = term->desc->create(&a, &perr);
+        if (!term->self) return create_fail(err, tc, key, "objective", term->desc->name, &perr);
+    }
+
+    /* metrics */
+    ex->n_metrics = ug_spec_n_metrics(spec);
+    if (ex->n_metrics > UG_MAX_METRICS) return ug_error_set(err, UG_ERR_SPEC, "metrics: at most %d", UG_MAX_METRICS);
+    for (int m = 0; m < ex->n_metrics; m++) {
+        const ug_cfg *mc = ug_spec_metric(spec, m);
+        char key[64];
+        snprintf(key, sizeof key, "metrics.%d", m);
+        ug_metric_inst *mi = &ex->metrics[m];
+        if (!(mi->desc = need_plugin(reg, UG_KIND_METRIC, mc, key, err))) return err->code;
+        if (check_caps(mi->desc, mc, key, &ex->model, err)) return err->code;
+        mi->vt = mi->desc->vtable;
+        mi->every = ug_cfg_int(mc, "every", 0);
+        mi->at_end_only = ug_cfg_bool(mc, "at_end_only", false);
+        mi->prefix = ug_cfg_str(mc, "prefix", "");
+        a.cfg = mc;
+        mi->self = mi->desc->create(&a, &perr);
+        if (!mi->self) return create_fail(err, mc, key, "metric", mi->desc->name, &perr);
+    }
+    if (build_optims(ex, err)) return err->code;
+    ug_step_reset(ex->ctx);
+    if (ug_ctx_status(ex->ctx))
+        return ug_error_set(err, UG_ERR_SPEC, "building the experiment: %s", ug_ctx_errmsg(ex->ctx));
+    return UG_OK;
+}
+
+void ug_experiment_free(ug_experiment *ex) {
+    for (int m = 0; m < ex->n_metrics; m++)
+        if (ex->metrics[m].self) ex->metrics[m].desc->destroy(ex->metrics[m].self);
+    for (int t = 0; t < ex->n_terms; t++)
+        if (ex->terms[t].self) ex->terms[t].desc->destroy(ex->terms[t].self);
+    if (ex->model.self) ex->model_desc->destroy(ex->model.self);
+    if (ex->data.self) ex->data_desc->destroy(ex->data.self);
+    for (int k = 0; k < ex->n_optims; k++) ug_optim_free(&ex->optims[k]);
+    if (ex->params) ug_params_free(ex->params);
+    if (ex->ctx) ug_ctx_free(ex->ctx);
+    if (ex->spec) ug_spec_free(ex->spec);
+    memset(ex, 0, sizeof *ex);
+}
+
+/* ---- checkpoints ---- */
+#define MAX_BLOBS (3 + UG_MAX_TERMS)
+
+ug_rng ug_experiment_rng(const ug_experiment *ex, uint64_t stream, int64_t step) {
+    return ug_rng_make(ex->seed, (stream << 40) | (uint64_t)step);
+}
+
+ug_status ug_experiment_eval_metric(ug_experiment *ex, int m, int64_t step, const char *artifact_dir,
+                                    ug_metric_out *out, ug_error *err) {
+    ug_metric_inst *mi = &ex->metrics[m];
+    ug_step_reset(ex->ctx);
+    bool prev = ug_set_grad_enabled(ex->ctx, false);
+    ug_rng r = ug_experiment_rng(ex, UG_STREAM_METRIC + (uint64_t)m, step);
+    ug_eval_env env = {.size = sizeof env, .ctx = ex->ctx, .rng = &r, .model = &ex->model, .data = &ex->data,
+                       .step = step, .artifact_dir = artifact_dir};
+    *out = (ug_metric_out){.size = sizeof *out};
+    ug_status s = mi->vt->evaluate(mi->self, &env, out);
+    ug_set_grad_enabled(ex->ctx, prev);
+    if (s || ug_ctx_status(ex->ctx))
+        return ug_error_set(err, s ? s : ug_ctx_status(ex->ctx), "metric %d (%s): %s", m, mi->desc->name,
+                            ug_ctx_status(ex->ctx) ? ug_ctx_errmsg(ex->ctx) : "evaluate() failed without a message");
+    return UG_OK;
+}
+
+ug_status ug_experiment_save(ug_experiment *ex, const char *path, int64_t step, const void *extra,
+                             size_t extra_size, ug_error *err) {
+    ug_ckpt_blob blobs[MAX_BLOBS];
+    int nb = 0;
+    blobs[nb++] = (ug_ckpt_blob){.name = "step", .data = &step, .size = sizeof step};
+    if (extra) blobs[nb++] = (ug_ckpt_blob){.name = "runner", .data = (void *)extra, .size = extra_size};
+    void *mem[MAX_BLOBS] = {0};
+    if (ex->model.vt->save_state) {
+        size_t n = 0;
+        if (ex->model.vt->save_state(ex->model.self, &mem[nb], &n))
+            return ug_error_set(err, UG_ERR_IO, "model '%s' could not save its state", ex->model.name);
+        blobs[nb] = (ug_ckpt_blob){.name = "model", .data = mem[nb], .size = n};
+        nb++;
+    }
+    char names[UG_MAX_TERMS][80];
+    for (int t = 0; t < ex->n_terms; t++) {
+        if (!ex->terms[t].vt->save_state) continue;
+        size_t n = 0;
+        if (ex->terms[t].vt->save_state(ex->terms[t].self, &mem[nb], &n))
+            return ug_error_set(err, UG_ERR_IO, "objective '%s' could not save its state", ex->terms[t].label);
+        snprintf(names[t], sizeof names[t], "term.%d", t);
+        blobs[nb] = (ug_ckpt_blob){.name = names[t], .data = mem[nb], .size = n};
+        nb++;
+    }
+    ug_optim *opts[UG_EX_MAX_OPTIMS];
+    for (int k = 0; k < ex->n_optims; k++) opts[k] = &ex->optims[k];
+    ug_status st = ug_checkpoint_save(path, ex->params, opts, ex->n_optims, blobs, nb, err);
+    for (int i = 0; i < MAX_BLOBS; i++) free(mem[i]);
+    return st;
+}
+
+ug_status ug_experiment_load(ug_experiment *ex, const char *path, int64_t *step, void *extra,
+                             size_t extra_size, ug_error *err) {
+    ug_ckpt_blob blobs[MAX_BLOBS];
+    int nb = 0, first_owned;
+    blobs[nb++] = (ug_ckpt_blob){.name = "step", .data = step, .size = sizeof *step};
+    if (extra) blobs[nb++] = (ug_ckpt_blob){.name = "runner", .data = extra, .size = extra_size, .optional = true};
+    first_owned = nb;
+    int model_blob = -1, term_blob[UG_MAX_TERMS];
+    char names[UG_MAX_TERMS][80];
+    if (ex->model.vt->load_state) {
+        model_blob = nb;
+        blobs[nb++] = (ug_ckpt_blob){.name = "model", .optional = true};
+    }
+    for (int t = 0; t < ex->n_terms; t++) {
+        term_blob[t] = -1;
+        if (!ex->terms[t].vt->load_state) continue;
+        snprintf(names[t], sizeof names[t], "term.%d", t);
+        term_blob[t] = nb;
+        blobs[nb++] = (ug_ckpt_blob){.name = names[t], .optional = true};
+    }
+    ug_optim *opts[UG_EX_MAX_OPTIMS];
+    for (int k = 0; k < ex->n_optims; k++) opts[k] = &ex->optims[k];
+    ug_status st = ug_checkpoint_load(path, ex->params, opts, ex->n_optims, blobs, nb, err);
+    if (!st && model_blob >= 0 && blobs[model_blob].found &&
+        ex->model.vt->load_state(ex->model.self, blobs[model_blob].data, blobs[model_blob].size))
+        st = ug_error_set(err, UG_ERR_IO, "%s: model '%s' could not restore its state", path, ex->model.name);
+    for (int t = 0; !st && t < ex->n_terms; t++) {
+        int b = term_blob[t];
+        if (b >= 0 && blobs[b].found && ex->terms[t].vt->load_state(ex->terms[t].self, blobs[b].data, blobs[b].size))
+            st = ug_error_set(err, UG_ERR_IO, "%s: objective '%s' could not restore its state", path, ex->terms[t].label);
+    }
+    for (int i = first_owned; i < nb; i++) free(blobs[i].data);
+    return st;
+}

@@ -1,0 +1,154 @@
+/* ctx.c — the numerics context: step arena, tape storage, sticky error, grad mode, threads. */
+#include "tensor/internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+extern void openblas_set_num_threads(int);
+
+#define UG_ALIGN 64
+
+static ug_arena_block *block_new(size_t cap) {
+    ug_arena_block *b = malloc(sizeof *b);
+    if (!b) return NULL;
+    b->mem = aligned_alloc(UG_ALIGN, (cap + UG_ALIGN - 1) / UG_ALIGN * UG_ALIGN);
+    if (!b->mem) { free(b); return NULL; }
+    b->cap = cap;
+    b->used = 0;
+    b->next = NULL;
+    return b;
+}
+
+static void blocks_free(ug_arena_block *b) {
+    while (b) {
+        ug_arena_block *n = b->next;
+        free(b->mem);
+        free(b);
+        b = n;
+    }
+}
+
+ug_ctx *ug_ctx_new(size_t arena_bytes) {
+    ug_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return NULL;
+    if (arena_bytes < (1u << 20)) arena_bytes = 1u << 20;
+    ctx->arena_first_cap = arena_bytes;
+    ctx->arena = block_new(arena_bytes);
+    if (!ctx->arena) { free(ctx); return NULL; }
+    ctx->grad_enabled = true;
+    ctx->grad_groups = ~0ull;
+    ctx->be = &ug_cpu_backend;
+    ctx->threads = 0;
+    return ctx;
+}
+
+void ug_ctx_free(ug_ctx *ctx) {
+    if (!ctx) return;
+    blocks_free(ctx->arena);
+    free(ctx->tape);
+    free(ctx);
+}
+
+void ug_step_reset(ug_ctx *ctx) {
+    /* If the step overflowed into extra blocks, replace them by one block big enough for the whole
+     * step, so steady-state steps bump-allocate from a single block. */
+    if (ctx->arena->next) {
+        size_t total = 0;
+        for (ug_arena_block *b = ctx->arena; b; b = b->next) total += b->cap;
+        ug_arena_block *nb = block_new(total);
+        if (nb) {
+            blocks_free(ctx->arena);
+            ctx->arena = nb;
+        } else {
+            blocks_free(ctx->arena->next);  /* keep the head; allocation will chain again */
+            ctx->arena->next = NULL;
+        }
+    }
+    ctx->arena->used = 0;
+    ctx->arena_used_total = 0;
+    ctx->tape_n = 0;
+}
+
+void *ug__alloc(ug_ctx *ctx, size_t bytes) {
+    bytes = (bytes + UG_ALIGN - 1) / UG_ALIGN * UG_ALIGN;
+    if (bytes == 0) bytes = UG_ALIGN;
+    ug_arena_block *b = ctx->arena;
+    if (b->used + bytes > b->cap) {
+        size_t cap = b->cap * 2 > bytes * 2 ? b->cap * 2 : bytes * 2;
+        ug_arena_block *nb = block_new(cap);
+        if (!nb) {
+            ug_ctx_fail(ctx, UG_ERR_NOMEM, "arena: cannot allocate %zu bytes", cap);
+            return NULL;
+        }
+        nb->next = b;
+        ctx->arena = nb;
+        b = nb;
+    }
+    void *p = b->mem + b->used;
+    b->used += bytes;
+    ctx->arena_used_total += bytes;
+    if (ctx->arena_used_total > ctx->arena_peak) ctx->arena_peak = ctx->arena_used_total;
+    return p;
+}
+
+void *ug_arena_alloc(ug_ctx *ctx, size_t bytes) { return ug__alloc(ctx, bytes); }
+size_t ug_arena_used(const ug_ctx *ctx) { return ctx->arena_used_total; }
+size_t ug_arena_peak(const ug_ctx *ctx) { return ctx->arena_peak; }
+
+ug_status ug_ctx_status(const ug_ctx *ctx) { return ctx->err.code; }
+const char *ug_ctx_errmsg(const ug_ctx *ctx) { return ctx->err.code ? ctx->err.msg : ""; }
+void ug_ctx_clear_error(ug_ctx *ctx) {
+    ctx->err.code = UG_OK;
+    ctx->err.msg[0] = 0;
+}
+
+ug_status ug_ctx_fail(ug_ctx *ctx, ug_status code, const char *fmt, ...) {
+    if (ctx->err.code != UG_OK) return code;
+    ctx->err.code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->err.msg, sizeof ctx->err.msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+ug_tensor *ug__fail_null(ug_ctx *ctx, const char *op, const char *fmt, ...) {
+    if (ctx->err.code != UG_OK) return NULL;
+    char buf[UG_ERRMSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    ug_ctx_fail(ctx, UG_ERR_ARG, "%s: %s", op, buf);
+    return NULL;
+}
+
+bool ug_set_grad_enabled(ug_ctx *ctx, bool on) {
+    bool prev = ctx->grad_enabled;
+    ctx->grad_enabled = on;
+    return prev;
+}
+bool ug_grad_enabled(const ug_ctx *ctx) { return ctx->grad_enabled; }
+
+uint64_t ug_set_grad_groups(ug_ctx *ctx, uint64_t mask) {
+    uint64_t prev = ctx->grad_groups;
+    ctx->grad_groups = mask;
+    return prev;
+}
+
+void ug_set_threads(ug_ctx *ctx, int n) {
+    ctx->threads = n;
+    int eff = n;
+#ifdef _OPENMP
+    if (eff <= 0) eff = omp_get_num_procs();
+    omp_set_num_threads(eff);
+#endif
+    if (eff <= 0) eff = 0;
+    if (eff > 0) openblas_set_num_threads(eff);
+}
+int ug_get_threads(const ug_ctx *ctx) { return ctx->threads; }

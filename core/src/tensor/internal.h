@@ -1,0 +1,123 @@
+/* internal.h — the numerics context, the tape node and helpers shared by the op files (core only). */
+#ifndef UG_INTERNAL_H
+#define UG_INTERNAL_H
+
+#include "unigfn/tensor.h"
+#include "backend/backend.h"
+
+typedef struct ug_arena_block {
+    struct ug_arena_block *next;
+    size_t cap, used;
+    unsigned char *mem;
+} ug_arena_block;
+
+/* Backward rule: given d(loss)/d(out) = gout, write d(loss)/d(in[i]) into gin[i] for each i with
+ * need[i]; leave gin[i] NULL otherwise. Written with differentiable ops (see tensor.h). */
+typedef void (*ug_backward_fn)(ug_ctx *ctx, ug_node *n, ug_tensor *gout, ug_tensor **gin,
+                               const bool *need);
+
+#define UG_NODE_MAX_IN 3
+
+struct ug_node {
+    const char *op;          /* name, for messages */
+    ug_backward_fn backward;
+    ug_tensor *out;
+    ug_tensor **in;          /* nin inputs (array in the arena) */
+    int nin;
+    int64_t seq;             /* position on the tape */
+    float f[4];              /* saved scalars */
+    int64_t i[8];            /* saved integers (axes, shapes) */
+    ug_tensor *saved;        /* saved tensor (index, argmax) */
+    uint8_t reach;           /* engine: leads to a differentiation target */
+};
+
+struct ug_ctx {
+    ug_arena_block *arena;   /* current block (head of the chain) */
+    size_t arena_first_cap;
+    size_t arena_used_total, arena_peak;
+    ug_node **tape;
+    int64_t tape_n, tape_cap;
+    bool grad_enabled;
+    uint64_t grad_groups;    /* parameters of these groups are variables (ug_set_grad_groups) */
+    int threads;
+    uint32_t epoch;          /* increments per backward call; tags bw_acc */
+    ug_error err;
+    const ug_backend *be;
+    /* Set by ug_backward (not ug_grad): gradients of selected parameters may be accumulated straight
+     * into their gradient blocks by backward rules (no temporary, no extra pass). */
+    bool bw_direct;
+    uint64_t bw_mask;
+};
+
+/* True when a backward rule may accumulate d/d(t) directly into t's gradient block. */
+static inline bool ug__direct_param(const ug_ctx *ctx, const ug_tensor *t) {
+    return ctx->bw_direct && t->is_leaf && t->group >= 0 && t->group < 64 && ((ctx->bw_mask >> t->group) & 1u) &&
+           t->grad && t->grad->data;
+}
+
+/* Allocation in the step arena (64-byte aligned); records an error and returns NULL on failure. */
+void *ug__alloc(ug_ctx *ctx, size_t bytes);
+
+/* A point in the step arena to roll back to: everything allocated after it is freed at once. Only
+ * safe when nothing made after the mark is still referenced, i.e. no tape node was recorded since
+ * (ug__arena_release checks that and otherwise keeps the memory). */
+typedef struct ug__arena_mark {
+    ug_arena_block *block;
+    size_t used, total;
+    int64_t tape_n;
+} ug__arena_mark;
+static inline ug__arena_mark ug__arena_get_mark(const ug_ctx *ctx) {
+    ug__arena_mark m = {ctx->arena, ctx->arena->used, ctx->arena_used_total, ctx->tape_n};
+    return m;
+}
+/* Roll back to m; false (nothing freed) when a node was recorded since or the arena moved on to a
+ * new block (its memory then stays until ug_step_reset). */
+static inline bool ug__arena_release(ug_ctx *ctx, ug__arena_mark m) {
+    if (ctx->tape_n != m.tape_n || ctx->arena != m.block) return false;
+    ctx->arena->used = m.used;
+    ctx->arena_used_total = m.total;
+    return true;
+}
+ug_tensor *ug__header(ug_ctx *ctx);
+/* A fresh contiguous tensor with the given shape. */
+ug_tensor *ug__empty(ug_ctx *ctx, ug_dtype dt, int ndim, const int64_t *shape);
+void ug__set_contiguous_strides(ug_tensor *t);
+/* A view header sharing x's storage (copied shape/strides, no node). */
+ug_tensor *ug__view(ug_ctx *ctx, ug_tensor *x);
+
+/* Whether an op with input t would be recorded because of t: grad mode on, t requires grad, and t is
+ * not a parameter outside the active groups (those are constants here). */
+static inline bool ug__tracks(const ug_ctx *ctx, const ug_tensor *t) {
+    if (!ctx->grad_enabled || !t || !t->requires_grad) return false;
+    return !(t->is_leaf && t->group >= 0 && t->group < 64 && !((ctx->grad_groups >> t->group) & 1u));
+}
+
+/* Record a node producing `out` if grad mode is on and any input requires grad. */
+ug_node *ug__record(ug_ctx *ctx, ug_tensor *out, const char *op, ug_backward_fn bw, int nin,
+                    ug_tensor *const *in);
+
+/* Broadcast shapes of a and b into out (right-aligned); false + error if incompatible. */
+bool ug__broadcast_shape(ug_ctx *ctx, const char *op, const ug_tensor *a, const ug_tensor *b,
+                         int *ndim, int64_t *shape);
+/* Strides of x seen with out's (broadcast) shape: right-aligned to 4 dims, 0 where broadcast. */
+void ug__bcast_strides4(const ug_tensor *x, int out_ndim, const int64_t *out_shape, int64_t sh4[4],
+                        int64_t st4[4]);
+int ug__axis(ug_ctx *ctx, const char *op, const ug_tensor *x, int axis);
+bool ug__same_shape(const ug_tensor *a, const ug_tensor *b);
+const char *ug__shp(const ug_tensor *x, char *buf);  /* buf of >= 64 bytes */
+
+/* Fail with "op: message (shapes)" and return NULL. */
+ug_tensor *ug__fail_null(ug_ctx *ctx, const char *op, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Input checks shared by every op: NULL propagates silently (the error is already recorded). */
+#define UG_CHECK_IN(ctx, x) \
+    do { if (!(x) || (ctx)->err.code != UG_OK) return NULL; } while (0)
+
+/* Sum `g` down to the shape of `like` (adjoint of broadcasting); identity if shapes match. */
+ug_tensor *ug__unbroadcast(ug_ctx *ctx, ug_tensor *g, const ug_tensor *like);
+
+#endif

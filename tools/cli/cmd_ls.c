@@ -1,0 +1,39 @@
+/* cmd_ls.c — `unigfn ls`: one line per run in the database. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "unigfn/host/runner.h"
+
+static int ls_row(void *user, const ug_run_row *r) {
+    (void)user;
+    char when[32];
+    cli_fmt_time(r->created, when, sizeof when);
+    printf("%-16s  %-9s  %8lld  %s  %-28s", r->id, ug_run_status_name(r->status), (long long)r->step, when,
+           r->experiment);
+    if (r->has_metric) printf("  %.6g", r->metric_last);
+    printf("\n");
+    return 0;
+}
+
+int cli_ls(cli_env *env, int argc, char **argv) {
+    const char *metric = "loss", *experiment = NULL;
+    static const char usage[] = "usage: unigfn ls [--metric KEY] [--experiment NAME]\n"
+                                "  one line per run: id, status, step, start time, experiment, last value of KEY\n";
+    if (cli_wants_help(argc, argv)) { fputs(usage, stdout); return 0; }
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--metric") == 0 && i + 1 < argc) metric = argv[++i];
+        else if (strcmp(argv[i], "--experiment") == 0 && i + 1 < argc) experiment = argv[++i];
+        else { fputs(usage, stderr); return 2; }
+    }
+    ug_store *st = cli_open_store(env);
+    if (!st) return 1;
+    printf("%-16s  %-9s  %8s  %-19s  %-28s  %s\n", "id", "status", "step", "created", "experiment", metric);
+    ug_error err = {0};
+    int rc = ug_store_list_runs(st, experiment, metric, ls_row, NULL, &err) ? 1 : 0;
+    if (rc) fprintf(stderr, "unigfn: %s\n", err.msg);
+    ug_store_close(st);
+    return rc;
+}

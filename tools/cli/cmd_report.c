@@ -1,0 +1,336 @@
+/* cmd_report.c — `unigfn report table|curves|samples`: ablation tables, metric curves and sample
+ * pictures from the results database. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "unigfn/host/report_curves.h"
+#include "unigfn/host/report_data.h"
+#include "unigfn/host/report_samples.h"
+#include "unigfn/host/report_table.h"
+#include "unigfn/host/runner.h"
+
+#define MAX_KEYS 8
+#define MAX_WHERE 32
+
+static void report_usage(FILE *f) {
+    fprintf(f,
+            "usage: unigfn report table --rows K[,K] --cols K[,K] --metric M [--where K=V ...]\n"
+            "                           [--reduce last|min|max] [--stat mean_std|sem|ci95] [--best min|max|none]\n"
+            "                           [--best-in table|row|col] [--format md|latex|csv] [--decimals D] [--all] [-o FILE]\n"
+            "       unigfn report curves --metric M [--where K=V ...] [--group-by K[,K]] [--logy] [--finished]\n"
+            "                           [--title T] [--width W] [--height H] [-o curves.png]\n"
+            "       unigfn report samples RUN [-o samples.png] [-n N] [--bins B] [--range R]\n"
+            "K is any flattened spec key (`unigfn show RUN` lists them under params: model, objective, dataset,\n"
+            "seed, model.hidden, objective.0.plugin, ...) or id/experiment/status. --where takes K=V, K!=V or\n"
+            "K=V1|V2 and may repeat (all must hold); numbers match numerically (1e-3 = 0.001).\n"
+            "table: one cell per (row, col) over the runs in it (seeds), FINISHED runs only unless --all;\n"
+            "  --reduce picks each run's value of the metric (default last); --best defaults to max with\n"
+            "  --reduce max, else min. curves: every run that logged the metric (--finished: FINISHED only),\n"
+            "  grouped by all keys that vary except seed (or --group-by).\n");
+}
+
+/* "a,b" → up to MAX_KEYS keys (pointers into a copy the caller frees). */
+static int split_keys(const char *s, char **copy, const char **out) {
+    *copy = strdup(s);
+    if (!*copy) return -1;
+    int n = 0;
+    for (char *save = NULL, *k = strtok_r(*copy, ",", &save); k && n < MAX_KEYS; k = strtok_r(NULL, ",", &save))
+        out[n++] = k;
+    return n;
+}
+
+typedef struct sel_args {
+    ug_rd_filter where[MAX_WHERE];
+    int n_where;
+} sel_args;
+
+static void sel_free(sel_args *a) {
+    for (int i = 0; i < a->n_where; i++) ug_rd_filter_free(&a->where[i]);
+}
+
+static int add_where(sel_args *a, const char *text) {
+    ug_error err = {0};
+    if (a->n_where == MAX_WHERE) { fprintf(stderr, "unigfn report: at most %d --where\n", MAX_WHERE); return -1; }
+    if (ug_rd_filter_parse(text, &a->where[a->n_where], &err)) { fprintf(stderr, "unigfn report: %s\n", err.msg); return -1; }
+    a->n_where++;
+    return 0;
+}
+
+/* Why a selection came out empty: the values each filtered key does have. */
+static void explain_empty(ug_store *st, const sel_args *a, bool finished_only, const char *metric) {
+    ug_rd_set all = {0};
+    ug_error err = {0};
+    if (ug_rd_select(st, NULL, NULL, 0, false, &all, &err)) return;
+    int fin = 0;
+    for (int i = 0; i < all.n; i++) fin += all.runs[i].status == UG_RUN_FINISHED;
+    fprintf(stderr, "unigfn report: no %srun%s%s%s matches (the database has %d runs, %d FINISHED)\n",
+            finished_only ? "FINISHED " : "", metric ? " that logged '" : "", metric ? metric : "", metric ? "'" : "",
+            all.n, fin);
+    for (int w = 0; w < a->n_where; w++) {
+        const char *seen[12];
+        int ns = 0, more = 0;
+        for (int i = 0; i < all.n; i++) {
+            const char *v = ug_rd_get(&all.runs[i], a->where[w].key);
+            if (!v) continue;
+            bool dup = false;
+            for (int k = 0; k < ns && !dup; k++) dup = strcmp(seen[k], v) == 0;
+            if (dup) continue;
+            if (ns < 12) seen[ns++] = v;
+            else more++;
+        }
+        if (ns == 0) {
+            fprintf(stderr, "  --where %s: no run has the key '%s'\n", a->where[w].key, a->where[w].key);
+            continue;
+        }
+        fprintf(stderr, "  --where %s: values present:", a->where[w].key);
+        for (int k = 0; k < ns; k++) fprintf(stderr, " %s", seen[k]);
+        if (more) fprintf(stderr, " ... (%d more)", more);
+        fputc('\n', stderr);
+    }
+    ug_rd_set_free(&all);
+}
+
+static bool any_has_key(const ug_rd_set *s, const char *key) {
+    for (int i = 0; i < s->n; i++)
+        if (ug_rd_get(&s->runs[i], key)) return true;
+    return false;
+}
+
+static void key_hint(const ug_rd_set *s, const char *key) {
+    fprintf(stderr, "unigfn report: no selected run has the key '%s'; keys look like:", key);
+    if (s->n)
+        for (int k = 0; k < s->runs[0].n_params && k < 24; k++) fprintf(stderr, " %s", s->runs[0].keys[k]);
+    fprintf(stderr, " ... (`unigfn show RUN` lists them all)\n");
+}
+
+/* Cells that pool runs differing in more than the seed: say so, they are not "over seeds". */
+static void warn_pooling(const ug_rd_set *sel, const int *cell, int n_cells, const char *const *ignore, int n_ignore) {
+    int warned = 0;
+    for (int c = 0; c < n_cells && warned < 3; c++) {
+        ug_rd_set view = {malloc((size_t)sel->n * sizeof(ug_rd_run)), 0};
+        if (!view.runs) return;
+        for (int i = 0; i < sel->n; i++)
+            if (cell[i] == c) view.runs[view.n++] = sel->runs[i];
+        const char **vary = NULL;
+        int nv = view.n > 1 ? ug_rd_varying_keys(&view, ignore, n_ignore, &vary) : 0;
+        if (nv > 0) {
+            fprintf(stderr, "note: a cell pools %d runs that differ in more than the seed:", view.n);
+            for (int k = 0; k < nv && k < 4; k++) fprintf(stderr, " %s", vary[k]);
+            fprintf(stderr, "%s; add such keys to --rows/--cols or --where to separate them\n", nv > 4 ? " ..." : "");
+            warned++;
+        }
+        free(vary);
+        free(view.runs);
+    }
+}
+
+static int report_table(cli_env *env, int argc, char **argv) {
+    const char *rows_s = NULL, *cols_s = NULL, *metric = NULL, *outp = NULL;
+    ug_table_spec t = {.decimals = -1};
+    bool best_set = false, all = false;
+    sel_args sa = {0};
+    int rc = 2;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { report_usage(stdout); sel_free(&sa); return 0; }
+        if (strcmp(a, "--all") == 0) { all = true; continue; }
+        if (!v) { fprintf(stderr, "unigfn report table: '%s' needs a value or is unknown\n", a); goto bad; }
+        i++;
+        if (strcmp(a, "--rows") == 0) rows_s = v;
+        else if (strcmp(a, "--cols") == 0) cols_s = v;
+        else if (strcmp(a, "--metric") == 0) metric = v;
+        else if (strcmp(a, "-o") == 0) outp = v;
+        else if (strcmp(a, "--where") == 0) { if (add_where(&sa, v)) goto bad; }
+        else if (strcmp(a, "--reduce") == 0) { if (ug_reduce_parse(v, &t.reduce)) { fprintf(stderr, "unigfn report: --reduce last|min|max\n"); goto bad; } }
+        else if (strcmp(a, "--stat") == 0) { if (ug_spread_parse(v, &t.spread)) { fprintf(stderr, "unigfn report: --stat mean_std|sem|ci95\n"); goto bad; } }
+        else if (strcmp(a, "--best") == 0) { best_set = true; if (ug_best_parse(v, &t.best)) { fprintf(stderr, "unigfn report: --best min|max|none\n"); goto bad; } }
+        else if (strcmp(a, "--format") == 0) { if (ug_table_format_parse(v, &t.format)) { fprintf(stderr, "unigfn report: --format md|latex|csv\n"); goto bad; } }
+        else if (strcmp(a, "--decimals") == 0) t.decimals = atoi(v);
+        else if (strcmp(a, "--best-in") == 0) {
+            if (strcmp(v, "table") == 0) t.scope = UG_BEST_TABLE;
+            else if (strcmp(v, "row") == 0) t.scope = UG_BEST_ROW;
+            else if (strcmp(v, "col") == 0) t.scope = UG_BEST_COL;
+            else { fprintf(stderr, "unigfn report: --best-in table|row|col\n"); goto bad; }
+        } else { fprintf(stderr, "unigfn report table: unknown option '%s'\n", a); goto bad; }
+    }
+    if (!rows_s || !cols_s || !metric) { report_usage(stderr); goto bad; }
+    if (!best_set) t.best = t.reduce == UG_REDUCE_MAX ? UG_BEST_MAX : UG_BEST_MIN;
+    t.metric = metric;
+    char *rc_copy = NULL, *cc_copy = NULL;
+    const char *rk[MAX_KEYS], *ck[MAX_KEYS];
+    t.n_row_keys = split_keys(rows_s, &rc_copy, rk);
+    t.n_col_keys = split_keys(cols_s, &cc_copy, ck);
+    t.row_keys = rk, t.col_keys = ck;
+    ug_store *st = NULL;
+    ug_rd_set sel = {0};
+    ug_table_obs *obs = NULL;
+    const char **labels = NULL;
+    int *cell = NULL;
+    FILE *f = NULL;
+    rc = 1;
+    if (t.n_row_keys < 1 || t.n_col_keys < 1) { fprintf(stderr, "unigfn report: empty --rows or --cols\n"); rc = 2; goto out; }
+    if (!(st = cli_open_store(env))) goto out;
+    ug_error err = {0};
+    if (ug_rd_select(st, metric, sa.where, sa.n_where, !all, &sel, &err)) { fprintf(stderr, "unigfn report: %s\n", err.msg); goto out; }
+    if (sel.n == 0) { explain_empty(st, &sa, !all, NULL); goto out; }
+    for (int k = 0; k < t.n_row_keys + t.n_col_keys; k++) {
+        const char *key = k < t.n_row_keys ? rk[k] : ck[k - t.n_row_keys];
+        if (!any_has_key(&sel, key)) { key_hint(&sel, key); goto out; }
+    }
+    int kk = t.n_row_keys + t.n_col_keys;
+    obs = calloc((size_t)sel.n, sizeof *obs);
+    labels = calloc((size_t)sel.n * (size_t)kk, sizeof *labels);
+    cell = calloc((size_t)sel.n, sizeof *cell);
+    if (!obs || !labels || !cell) { fprintf(stderr, "unigfn report: out of memory\n"); goto out; }
+    int n_obs = 0, no_metric = 0;
+    ug_rd_set with = {malloc((size_t)sel.n * sizeof(ug_rd_run)), 0};
+    if (!with.runs) { fprintf(stderr, "unigfn report: out of memory\n"); goto out; }
+    for (int i = 0; i < sel.n; i++) {
+        const ug_rd_run *r = &sel.runs[i];
+        if (!r->has_metric) { no_metric++; continue; }
+        const char **lab = labels + (size_t)n_obs * kk;
+        for (int k = 0; k < kk; k++) {
+            const char *v = ug_rd_get(r, k < t.n_row_keys ? rk[k] : ck[k - t.n_row_keys]);
+            lab[k] = v ? v : "-";
+        }
+        double v = t.reduce == UG_REDUCE_MIN ? r->min : t.reduce == UG_REDUCE_MAX ? r->max : r->last;
+        obs[n_obs] = (ug_table_obs){lab, lab + t.n_row_keys, v};
+        with.runs[n_obs++] = *r;
+    }
+    with.n = n_obs;
+    if (no_metric) fprintf(stderr, "note: %d of the %d selected runs never logged '%s' (left out)\n", no_metric, sel.n, metric);
+    if (n_obs == 0) { fprintf(stderr, "unigfn report: no selected run logged metric '%s'\n", metric); free(with.runs); goto out; }
+    /* cells by label equality, for the pooling note */
+    int n_cells = 0;
+    for (int i = 0; i < n_obs; i++) {
+        cell[i] = -1;
+        for (int j = 0; j < i && cell[i] < 0; j++) {
+            bool same = true;
+            for (int k = 0; k < kk && same; k++) same = strcmp(labels[(size_t)i * kk + k], labels[(size_t)j * kk + k]) == 0;
+            if (same) cell[i] = cell[j];
+        }
+        if (cell[i] < 0) cell[i] = n_cells++;
+    }
+    const char *ignore[2 + 2 * MAX_KEYS] = {"seed", "name"};
+    for (int k = 0; k < kk; k++) ignore[2 + k] = k < t.n_row_keys ? rk[k] : ck[k - t.n_row_keys];
+    warn_pooling(&with, cell, n_cells, ignore, 2 + kk);
+    free(with.runs);
+    f = outp ? fopen(outp, "w") : stdout;
+    if (!f) { perror(outp); goto out; }
+    if (ug_table_write(f, &t, obs, n_obs, &err)) { fprintf(stderr, "unigfn report: %s\n", err.msg); goto out; }
+    rc = 0;
+    if (outp) fprintf(stderr, "unigfn: wrote the table (%d runs) to %s\n", n_obs, outp);
+out:
+    if (f && f != stdout && fclose(f) && rc == 0) { perror(outp); rc = 1; }
+    free(obs);
+    free(labels);
+    free(cell);
+    ug_rd_set_free(&sel);
+    ug_store_close(st);
+    free(rc_copy);
+    free(cc_copy);
+bad:
+    sel_free(&sa);
+    return rc;
+}
+
+static int report_curves(cli_env *env, int argc, char **argv) {
+    ug_curves_opts o = {.path = "curves.png"};
+    const char *group_s = NULL;
+    bool finished = false;
+    sel_args sa = {0};
+    int rc = 2;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { report_usage(stdout); sel_free(&sa); return 0; }
+        if (strcmp(a, "--logy") == 0 || strcmp(a, "--log-y") == 0) { o.logy = true; continue; }
+        if (strcmp(a, "--finished") == 0) { finished = true; continue; }
+        if (!v) { fprintf(stderr, "unigfn report curves: '%s' needs a value or is unknown\n", a); goto bad; }
+        i++;
+        if (strcmp(a, "--metric") == 0) o.metric = v;
+        else if (strcmp(a, "-o") == 0) o.path = v;
+        else if (strcmp(a, "--where") == 0) { if (add_where(&sa, v)) goto bad; }
+        else if (strcmp(a, "--group-by") == 0) group_s = v;
+        else if (strcmp(a, "--title") == 0) o.title = v;
+        else if (strcmp(a, "--width") == 0) o.width = atoi(v);
+        else if (strcmp(a, "--height") == 0) o.height = atoi(v);
+        else { fprintf(stderr, "unigfn report curves: unknown option '%s'\n", a); goto bad; }
+    }
+    if (!o.metric) { report_usage(stderr); goto bad; }
+    char *gcopy = NULL;
+    const char *gk[MAX_KEYS];
+    if (group_s) {
+        o.n_group_by = split_keys(group_s, &gcopy, gk);
+        o.group_by = gk;
+    }
+    ug_store *st = cli_open_store(env);
+    ug_rd_set sel = {0};
+    ug_error err = {0};
+    rc = 1;
+    if (!st) goto out;
+    if (ug_rd_select(st, o.metric, sa.where, sa.n_where, finished, &sel, &err)) { fprintf(stderr, "unigfn report: %s\n", err.msg); goto out; }
+    /* only runs that logged the metric */
+    int k = 0;
+    for (int i = 0; i < sel.n; i++) {
+        if (sel.runs[i].has_metric) sel.runs[k++] = sel.runs[i];
+        else ug_rd_run_free(&sel.runs[i]);
+    }
+    sel.n = k;
+    if (sel.n == 0) { explain_empty(st, &sa, finished, o.metric); goto out; }
+    for (int i = 0; i < o.n_group_by; i++)
+        if (!any_has_key(&sel, gk[i])) { key_hint(&sel, gk[i]); goto out; }
+    if (ug_report_curves(st, &sel, &o, stdout, &err)) { fprintf(stderr, "unigfn report: %s\n", err.msg); goto out; }
+    printf("wrote %s: %s against step, %d run%s\n", o.path, o.metric, sel.n, sel.n == 1 ? "" : "s");
+    rc = 0;
+out:
+    ug_rd_set_free(&sel);
+    ug_store_close(st);
+    free(gcopy);
+bad:
+    sel_free(&sa);
+    return rc;
+}
+
+static int report_samples(cli_env *env, int argc, char **argv) {
+    ug_samples_opts o = {.path = "samples.png"};
+    const char *run = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { report_usage(stdout); return 0; }
+        if (a[0] != '-' && !run) { run = a; continue; }
+        if (!v) { fprintf(stderr, "unigfn report samples: '%s' needs a value or is unknown\n", a); return 2; }
+        i++;
+        if (strcmp(a, "-o") == 0) o.path = v;
+        else if (strcmp(a, "-n") == 0) o.n = atoll(v);
+        else if (strcmp(a, "--bins") == 0) o.bins = atoi(v);
+        else if (strcmp(a, "--range") == 0) o.range = atof(v);
+        else { fprintf(stderr, "unigfn report samples: unknown option '%s'\n", a); return 2; }
+    }
+    if (!run || o.n < 0) { report_usage(stderr); return 2; }
+    ug_store *st = cli_open_store(env);
+    if (!st) return 1;
+    ug_error err = {0};
+    char id[64], what[512];
+    int rc = 0;
+    if (ug_find_run(st, run, id, sizeof id, &err) ||
+        ug_report_samples(st, env->reg, env->db_path, id, &o, what, sizeof what, &err)) {
+        fprintf(stderr, "unigfn report: %s\n", err.msg);
+        rc = 1;
+    } else {
+        printf("wrote %s: %s\n", o.path, what);
+    }
+    ug_store_close(st);
+    return rc;
+}
+
+int cli_report(cli_env *env, int argc, char **argv) {
+    if (argc >= 1 && strcmp(argv[0], "table") == 0) return report_table(env, argc - 1, argv + 1);
+    if (argc >= 1 && strcmp(argv[0], "curves") == 0) return report_curves(env, argc - 1, argv + 1);
+    if (argc >= 1 && strcmp(argv[0], "samples") == 0) return report_samples(env, argc - 1, argv + 1);
+    bool help = argc >= 1 && (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0);
+    report_usage(help ? stdout : stderr);
+    return help ? 0 : 2;
+}

@@ -1,0 +1,35 @@
+/* cmd_run.c — `unigfn run SPEC [key=value ...] [--from RUN]`: train one spec into the database. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "unigfn/host/runner.h"
+
+static const char RUN_USAGE[] =
+    "usage: unigfn run SPEC [key=value ...] [--from RUN] [--force] [--quiet] [--plain] [--check]\n"
+    "  train one spec into the database; key=value overrides any flattened spec key (model.hidden=[64],\n"
+    "  objective.0.lr=...). --from RUN: continue RUN's checkpoint (the same spec with fewer train.steps);\n"
+    "  --force: run again although a FINISHED run of this spec exists; --check: validate only;\n"
+    "  --plain: one progress line per log step (for logs). Exit 0 finished, 1 failed, 2 spec error,\n"
+    "  130 interrupted (recorded KILLED with a checkpoint; `unigfn resume RUN` continues it)\n";
+int cli_run(cli_env *env, int argc, char **argv) {
+    ug_run_opts o = {.db_path = env->db_path, .progress = -1};
+    const char *overrides[256];
+    if (cli_wants_help(argc, argv)) { fputs(RUN_USAGE, stdout); return 0; }
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--force") == 0) o.force = true;
+        else if (strcmp(argv[i], "--quiet") == 0) o.quiet = true;
+        else if (strcmp(argv[i], "--plain") == 0) o.progress = 0;
+        else if (strcmp(argv[i], "--check") == 0) o.check_only = true;
+        else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc) o.from_id = argv[++i];
+        else if (strchr(argv[i], '=') && o.spec_path) {
+            if (o.n_overrides == 256) { fprintf(stderr, "unigfn run: too many overrides\n"); return 2; }
+            overrides[o.n_overrides++] = argv[i];
+        } else if (!o.spec_path && argv[i][0] != '-') o.spec_path = argv[i];
+        else { fprintf(stderr, "unigfn run: unexpected argument '%s'\n", argv[i]); return 2; }
+    }
+    if (!o.spec_path) { fputs(RUN_USAGE, stderr); return 2; }
+    o.overrides = overrides;
+    return ug_run(&o, env->reg);
+}
