@@ -50,7 +50,7 @@ HOST_OWNER = {
     "log.h": "base", "util.h": "base", "sha256.h": "base",
     "optim.h": "nn", "checkpoint.h": "nn",
     "spec.h": "spec", "loader.h": "plugin", "store.h": "store",
-    "experiment.h": "run", "runner.h": "run", "run_from.h": "run", "run_lookup.h": "run",
+    "experiment.h": "run", "runner.h": "run", "run_from.h": "run", "run_lookup.h": "run", "step.h": "run",
     "sweep.h": "sweep",
     "report_data.h": "report", "report_table.h": "report", "report_curves.h": "report",
     "report_samples.h": "report",

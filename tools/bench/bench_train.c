@@ -36,6 +36,7 @@
 #include "unigfn/host/experiment.h"
 #include "unigfn/host/loader.h"
 #include "unigfn/host/spec.h"
+#include "unigfn/host/step.h"
 #include "unigfn/nn.h"
 #include "unigfn/host/optim.h"
 #include "unigfn/tensor.h"
@@ -95,7 +96,7 @@ void __wrap_cblas_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CB
     __real_cblas_sgemm(order, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-/* ---- one training iteration: runner.c's train_step on a fixed batch ---- */
+/* ---- one training iteration: the runner's step (step.c) on a fixed batch ---- */
 typedef struct bench {
     ug_experiment ex;
     float *batch;          // [B, D] drawn once
@@ -110,29 +111,11 @@ static void die(const char *what, const char *msg) {
 
 static void train_iteration(bench *b) {
     ug_experiment *ex = &b->ex;
-    ug_ctx *ctx = ex->ctx;
-    ug_step_reset(ctx);
-    ug_tensor *x = ug_wrap(ctx, b->batch, UG_F32, 2, b->shape);  // [B, D]
-    for (int t = 0; t < ex->n_terms; t++) {
-        ug_term *term = &ex->terms[t];
-        ug_rng trng = ug_rng_make(ex->seed, ((uint64_t)(UG_STREAM_TERM + t) << 40) | (uint64_t)b->step);
-        ug_step_env env = {.size = sizeof env, .ctx = ctx, .rng = &trng, .model = &ex->model, .data = &ex->data,
-                           .batch = x, .step = b->step, .total_steps = ex->steps, .update_mask = term->update_mask};
-        ug_loss_out out = {.size = sizeof out};
-        ug_params_zero_grad(ex->params, term->update_mask);
-        uint64_t prev_groups = ug_set_grad_groups(ctx, term->update_mask);
-        ug_status s = term->vt->loss(term->self, &env, &out);
-        ug_set_grad_groups(ctx, prev_groups);
-        if (s || ug_ctx_status(ctx) || !out.loss) die(term->label, ug_ctx_errmsg(ctx));
-        if (!isfinite(ug_item(out.loss))) die(term->label, "loss is not finite");
-        ug_tensor *lw = term->weight == 1.0f ? out.loss : ug_mul_scalar(ctx, out.loss, term->weight);
-        if (ug_backward(ctx, lw, term->update_mask)) die(term->label, ug_ctx_errmsg(ctx));
-        for (int k = 0; k < ex->n_optims; k++) {
-            if (!((term->update_mask >> ex->optim_group[k]) & 1u)) continue;
-            float gn = 0;
-            if (ug_optim_step(&ex->optims[k], &gn)) die(term->label, ex->optims[k].err.msg);
-        }
-    }
+    ug_step_reset(ex->ctx);
+    ug_tensor *x = ug_wrap(ex->ctx, b->batch, UG_F32, 2, b->shape);  // [B, D]
+    ug_step_losses out;
+    ug_error err = {0};
+    if (ug_step_terms(ex, b->step, x, &out, &err)) die("step", err.msg);
     b->step++;
 }
 
@@ -374,7 +357,7 @@ int main(int argc, char **argv) {
     ug_experiment *ex = &b.ex;
 
     /* One batch from the spec's dataset, kept outside the step arena. */
-    ug_rng drng = ug_rng_make(ex->seed, (uint64_t)UG_STREAM_DATA << 40);
+    ug_rng drng = ug_experiment_rng(ex, UG_STREAM_DATA, 0);
     ug_tensor *x0 = NULL;
     double td = now_s();
     const int n_draw = 50;

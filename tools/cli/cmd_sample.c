@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "unigfn/host/experiment.h"
+#include "unigfn/host/step.h"
 #include "unigfn/host/runner.h"
 
 static void print_rows(FILE *f, const ug_tensor *x, uint32_t kind) {
@@ -65,7 +66,7 @@ int cli_sample(cli_env *env, int argc, char **argv) {
     FILE *f = outp ? fopen(outp, "w") : stdout;
     if (!f) { perror(outp); goto done; }
     ug_set_grad_enabled(ex.ctx, false);
-    ug_rng rng = ug_rng_make(ex.seed, (uint64_t)UG_STREAM_SAMPLE << 40);
+    ug_rng rng = ug_experiment_rng(&ex, UG_STREAM_SAMPLE, 0);
     for (long long done_n = 0; done_n < n;) {
         int64_t b = n - done_n > 4096 ? 4096 : n - done_n;
         ug_step_reset(ex.ctx);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "unigfn/host/log.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -31,7 +32,17 @@ static void usage(FILE *f) {
             "RUN is a run id or a unique prefix of one. The database is results.db unless --db is given.\n");
 }
 
+/* The library says everything through log.h; the CLI decides where it lands: what a run reports on
+ * stdout (so it can be piped), errors, progress and messages on stderr. */
+static void cli_sink(void *user, int channel, const char *text) {
+    (void)user;
+    FILE *f = channel == UG_OUT_REPORT ? stdout : stderr;
+    fputs(text, f);
+    fflush(f);
+}
+
 int main(int argc, char **argv) {
+    ug_log_set_sink(cli_sink, NULL);
     cli_env env = {.db_path = "results.db"};
     /* --db may come anywhere; take it out of argv. */
     int n = 0;

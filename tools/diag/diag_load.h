@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "unigfn/host/experiment.h"
+#include "unigfn/host/step.h"
 #include "unigfn/host/loader.h"
 
 typedef struct diag_run {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "unigfn/host/experiment.h"
+#include "unigfn/host/step.h"
 #include "plot/plot_png.h"
 #include "unigfn/host/runner.h"
 
@@ -189,7 +190,7 @@ ug_status ug_report_samples(ug_store *st, ug_registry *reg, const char *db_path,
     }
     int64_t n = o->n > 0 ? o->n : pts ? 20000 : 64;
     ug_set_grad_enabled(ex.ctx, false);
-    ug_rng rng = ug_rng_make(ex.seed, (uint64_t)UG_STREAM_SAMPLE << 40);
+    ug_rng rng = ug_experiment_rng(&ex, UG_STREAM_SAMPLE, 0);
     for (int64_t done_n = 0; done_n < n && !s;) {
         int64_t b = n - done_n > 4096 ? 4096 : n - done_n;
         ug_step_reset(ex.ctx);
@@ -203,7 +204,7 @@ ug_status ug_report_samples(ug_store *st, ug_registry *reg, const char *db_path,
         done_n += b;
     }
     if (!s && pts && ex.data.vt->sample_true) {
-        ug_rng trng = ug_rng_make(ex.seed, ((uint64_t)UG_STREAM_SAMPLE << 40) | 1);
+        ug_rng trng = ug_experiment_rng(&ex, UG_STREAM_SAMPLE, 1);
         for (int64_t done_n = 0; done_n < n && !s;) {
             int64_t b = n - done_n > 4096 ? 4096 : n - done_n;
             ug_step_reset(ex.ctx);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "unigfn/host/log.h"
+#include "unigfn/host/loader.h"
 
 const char *ug_cfg_where(const ug_cfg *node, const char *key, char *buf, size_t cap) {
     if (node && node->line > 0)
@@ -274,27 +274,6 @@ void ug_experiment_free(ug_experiment *ex) {
 
 /* ---- checkpoints ---- */
 #define MAX_BLOBS (3 + UG_MAX_TERMS)
-
-ug_rng ug_experiment_rng(const ug_experiment *ex, uint64_t stream, int64_t step) {
-    return ug_rng_make(ex->seed, (stream << 40) | (uint64_t)step);
-}
-
-ug_status ug_experiment_eval_metric(ug_experiment *ex, int m, int64_t step, const char *artifact_dir,
-                                    ug_metric_out *out, ug_error *err) {
-    ug_metric_inst *mi = &ex->metrics[m];
-    ug_step_reset(ex->ctx);
-    bool prev = ug_set_grad_enabled(ex->ctx, false);
-    ug_rng r = ug_experiment_rng(ex, UG_STREAM_METRIC + (uint64_t)m, step);
-    ug_eval_env env = {.size = sizeof env, .ctx = ex->ctx, .rng = &r, .model = &ex->model, .data = &ex->data,
-                       .step = step, .artifact_dir = artifact_dir};
-    *out = (ug_metric_out){.size = sizeof *out};
-    ug_status s = mi->vt->evaluate(mi->self, &env, out);
-    ug_set_grad_enabled(ex->ctx, prev);
-    if (s || ug_ctx_status(ex->ctx))
-        return ug_error_set(err, s ? s : ug_ctx_status(ex->ctx), "metric %d (%s): %s", m, mi->desc->name,
-                            ug_ctx_status(ex->ctx) ? ug_ctx_errmsg(ex->ctx) : "evaluate() failed without a message");
-    return UG_OK;
-}
 
 ug_status ug_experiment_save(ug_experiment *ex, const char *path, int64_t step, const void *extra,
                              size_t extra_size, ug_error *err) {

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "unigfn/host/runner.h"
+#include "unigfn/host/run_lookup.h"
 #include "unigfn/host/util.h"
 
 /* Keys whose values differ between the two flattened specs (train.steps aside), at most 3 of them. */

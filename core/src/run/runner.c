@@ -1,6 +1,7 @@
-/* runner.c — the training loop with the results store: RUNNING at start, FINISHED / FAILED (with the
- * message) / KILLED (on SIGINT or SIGTERM, after a checkpoint) at the end; metrics, artifacts and
- * checkpoints along the way; `resume` continues a run from its last checkpoint into the same row. */
+/* runner.c — a run with the results store around the training step of step.c: RUNNING at start,
+ * FINISHED / FAILED (with the message) / KILLED (on SIGINT or SIGTERM, after a checkpoint) at the end;
+ * the logging window, metrics, artifacts and checkpoints along the way; `resume` continues a run from
+ * its last checkpoint into the same row. Everything it says goes through log.h's ug_out. */
 #include "unigfn/host/runner.h"
 
 #include <errno.h>
@@ -10,14 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "ug_version.h"
 #include "unigfn/host/experiment.h"
 #include "unigfn/host/log.h"
 #include "unigfn/host/run_from.h"
-#include "ug_version.h"
+#include "unigfn/host/run_lookup.h"
+#include "unigfn/host/step.h"
 #include "unigfn/host/util.h"
 
 #ifndef UG_BUILD_INFO
@@ -41,36 +42,6 @@ void ug_signals_install(void) {
     sigaction(SIGTERM, &sa, NULL);
 }
 int ug_signal_seen(void) { return g_signal; }
-
-/* ---- helpers ---- */
-
-
-void ug_run_folder(const char *db_path, const char *id, char *out, size_t cap) {
-    const char *slash = strrchr(db_path, '/');
-    if (slash) snprintf(out, cap, "%.*s/runs/%s", (int)(slash - db_path), db_path, id);
-    else snprintf(out, cap, "runs/%s", id);
-}
-
-typedef struct { const char *prefix; char match[64]; int n; } find_ctx;
-static int find_cb(void *user, const ug_run_row *row) {
-    find_ctx *f = user;
-    if (strncmp(row->id, f->prefix, strlen(f->prefix)) == 0) {
-        if (strcmp(row->id, f->prefix) == 0) { snprintf(f->match, sizeof f->match, "%s", row->id); f->n = 1; return 1; }
-        snprintf(f->match, sizeof f->match, "%s", row->id);
-        f->n++;
-    }
-    return 0;
-}
-
-ug_status ug_find_run(ug_store *st, const char *prefix, char *id_out, size_t cap, ug_error *err) {
-    find_ctx f = {.prefix = prefix};
-    ug_status s = ug_store_list_runs(st, NULL, NULL, find_cb, &f, err);
-    if (s) return s;
-    if (f.n == 0) return ug_error_set(err, UG_ERR_ARG, "no run '%s' in the database", prefix);
-    if (f.n > 1) return ug_error_set(err, UG_ERR_ARG, "run id prefix '%s' is ambiguous (%d runs)", prefix, f.n);
-    snprintf(id_out, cap, "%s", f.match);
-    return UG_OK;
-}
 
 /* ---- the loop ---- */
 typedef struct {
@@ -104,54 +75,20 @@ static int fail(loop_state *L, const char *fmt, ...) {
     return -1;
 }
 
+/* One step of step.c, added to the logging window. */
 static int train_step(loop_state *L, int64_t step) {
-    ug_experiment *ex = L->ex;
-    ug_ctx *ctx = ex->ctx;
-    ug_step_reset(ctx);
-    ug_rng drng = ug_experiment_rng(ex, UG_STREAM_DATA, step);
-    ug_tensor *x = NULL;
-    if (ex->data.vt->train_batch(ex->data.self, ctx, &drng, ex->batch, step, &x) || !x)
-        return fail(L, "step %lld: dataset '%s' failed to draw a batch: %s", (long long)step, ex->data.name,
-                    ug_ctx_status(ctx) ? ug_ctx_errmsg(ctx) : "no message");
-    double total = 0;
-    for (int t = 0; t < ex->n_terms; t++) {
-        ug_term *term = &ex->terms[t];
-        ug_rng trng = ug_experiment_rng(ex, UG_STREAM_TERM + (uint64_t)t, step);
-        ug_step_env env = {.size = sizeof env, .ctx = ctx, .rng = &trng, .model = &ex->model, .data = &ex->data,
-                           .batch = x, .step = step, .total_steps = ex->steps, .update_mask = term->update_mask};
-        ug_loss_out out = {.size = sizeof out};
-        ug_params_zero_grad(ex->params, term->update_mask);
-        /* Only the groups this term updates are variables: no graph is recorded through the others. */
-        uint64_t prev_groups = ug_set_grad_groups(ctx, term->update_mask);
-        ug_status s = term->vt->loss(term->self, &env, &out);
-        ug_set_grad_groups(ctx, prev_groups);
-        if (s || ug_ctx_status(ctx) || !out.loss)
-            return fail(L, "step %lld: objective term %d (%s): %s", (long long)step, t, term->label,
-                        ug_ctx_status(ctx) ? ug_ctx_errmsg(ctx) : "loss() failed without a message");
-        double lv = (double)ug_item(out.loss);
-        if (!isfinite(lv))
-            return fail(L, "step %lld: objective term %d (%s): loss is %s", (long long)step, t, term->label,
-                        isnan(lv) ? "nan" : "infinite");
-        ug_tensor *lw = term->weight == 1.0f ? out.loss : ug_mul_scalar(ctx, out.loss, term->weight);
-        if (ug_backward(ctx, lw, term->update_mask))
-            return fail(L, "step %lld: objective term %d (%s): backward: %s", (long long)step, t, term->label,
-                        ug_ctx_errmsg(ctx));
-        for (int k = 0; k < ex->n_optims; k++) {
-            if (!((term->update_mask >> ex->optim_group[k]) & 1u)) continue;
-            float gn = 0;
-            if (ug_optim_step(&ex->optims[k], &gn))
-                return fail(L, "step %lld: objective term %d (%s): optimizer: %s", (long long)step, t, term->label,
-                            ex->optims[k].err.msg);
-        }
-        L->acc.loss_sum[t] += lv;
-        total += term->weight * lv;
-        L->n_logs[t] = out.n_logs;
-        for (int i = 0; i < out.n_logs && i < UG_LOSS_MAX_LOGS; i++) {
-            L->log_keys[t][i] = out.log_keys[i];
-            L->acc.log_sum[t][i] += out.log_values[i];
+    ug_step_losses out;
+    ug_error err = {0};
+    if (ug_train_step(L->ex, step, &out, &err)) return fail(L, "%s", err.msg);
+    for (int t = 0; t < L->ex->n_terms; t++) {
+        L->acc.loss_sum[t] += out.loss[t];
+        L->n_logs[t] = out.n_logs[t];
+        for (int i = 0; i < out.n_logs[t]; i++) {
+            L->log_keys[t][i] = out.log_keys[t][i];
+            L->acc.log_sum[t][i] += out.log_values[t][i];
         }
     }
-    L->acc.loss_sum[UG_MAX_TERMS] += total;
+    L->acc.loss_sum[UG_MAX_TERMS] += out.total;
     L->acc.window++;
     return 0;
 }
@@ -201,10 +138,12 @@ static int log_window(loop_state *L, int64_t step, ug_error *err) {
     char eta[32];
     fmt_eta((double)(ex->steps - step) / rate, eta, sizeof eta);
     if (!L->quiet && L->progress == 0) {
-        printf("step %lld/%lld  loss %.6g", (long long)step, (long long)ex->steps, vals[0]);
-        for (int i = 1; i < n; i++) printf("  %s %.4g", keys[i], vals[i]);
-        printf("  %.1f it/s  ETA %s\n", rate, eta);
-        fflush(stdout);
+        ug_sbuf line = {0};
+        ug_sbuf_printf(&line, "step %lld/%lld  loss %.6g", (long long)step, (long long)ex->steps, vals[0]);
+        for (int i = 1; i < n; i++) ug_sbuf_printf(&line, "  %s %.4g", keys[i], vals[i]);
+        ug_sbuf_printf(&line, "  %.1f it/s  ETA %s\n", rate, eta);
+        if (line.s) ug_out(UG_OUT_REPORT, "%s", line.s);
+        free(line.s);
     }
     memset(&L->acc, 0, sizeof L->acc);
     return 0;
@@ -229,26 +168,15 @@ static void progress_line(loop_state *L, int64_t step, double loss) {
     double rate = (double)(step - L->step0) / (t - L->t_start + 1e-9);
     char eta[32];
     fmt_eta((double)(L->ex->steps - step) / rate, eta, sizeof eta);
-    fprintf(stderr, "\r  step %lld/%lld | %.1f it/s | ETA %s | loss %.5g   ", (long long)step,
-            (long long)L->ex->steps, rate, eta, loss);
-    fflush(stderr);
-}
-
-/* Is metric m due after `step`? Periodic by its own `every` or train.eval_every; at the end when
- * train.eval_at_end (or the metric is at_end_only). */
-static bool metric_due(const ug_experiment *ex, const ug_metric_inst *mi, int64_t step) {
-    bool last = step == ex->steps;
-    if (last && (ex->eval_at_end || mi->at_end_only)) return true;
-    if (mi->at_end_only) return false;
-    int64_t every = mi->every > 0 ? mi->every : ex->eval_every;
-    return every > 0 && step % every == 0;
+    ug_out(UG_OUT_PROGRESS, "\r  step %lld/%lld | %.1f it/s | ETA %s | loss %.5g   ", (long long)step,
+           (long long)L->ex->steps, rate, eta, loss);
 }
 
 static int evaluate(loop_state *L, int64_t step, ug_error *err) {
     ug_experiment *ex = L->ex;
     for (int m = 0; m < ex->n_metrics; m++) {
         ug_metric_inst *mi = &ex->metrics[m];
-        if (!metric_due(ex, mi, step)) continue;
+        if (!ug_metric_due(ex, m, step)) continue;
         ug_metric_out out;
         ug_error merr = {0};
         if (ug_experiment_eval_metric(ex, m, step, L->folder, &out, &merr))
@@ -263,11 +191,13 @@ static int evaluate(loop_state *L, int64_t step, ug_error *err) {
         for (int a = 0; a < out.n_artifacts; a++)
             if (ug_store_artifact(L->st, L->id, out.artifact_paths[a], out.artifact_kinds[a], step, err)) return -1;
         if (!L->quiet) {
-            if (L->progress == 1) fprintf(stderr, "\n");
-            printf("eval step %lld %s:", (long long)step, mi->desc->name);
-            for (int i = 0; i < out.n_values; i++) printf("  %s %.6g", keys[i], out.values[i]);
-            printf("\n");
-            fflush(stdout);
+            if (L->progress == 1) ug_out(UG_OUT_PROGRESS, "\n");
+            ug_sbuf line = {0};
+            ug_sbuf_printf(&line, "eval step %lld %s:", (long long)step, mi->desc->name);
+            for (int i = 0; i < out.n_values; i++) ug_sbuf_printf(&line, "  %s %.6g", keys[i], out.values[i]);
+            ug_sbuf_put(&line, "\n");
+            if (line.s) ug_out(UG_OUT_REPORT, "%s", line.s);
+            free(line.s);
         }
     }
     ug_step_reset(ex->ctx);
@@ -281,224 +211,253 @@ static void git_host_build(const char **git, char *host, size_t cap, const char 
     *build = UG_BUILD_INFO;
 }
 
-int ug_run(const ug_run_opts *o, ug_registry *reg) {
-    ug_error err = {0};
-    const char *db_path = o->db_path ? o->db_path : "results.db";
+/* ---- a run from spec to final status ----
+ * ug_run goes through phases; each returns CONTINUE or the process exit code, and every exit leaves
+ * through the one release at the end of ug_run. */
+enum { CONTINUE = -1 };
+
+typedef struct run_session {
+    const ug_run_opts *o;
+    ug_registry *reg;
+    const char *db_path;
     ug_spec_registry sreg;
-    ug_registry_spec_view(reg, &sreg);
-    ug_spec *spec = NULL;
-    ug_store *st = NULL;
-    char id[64] = "";
-    int code = UG_EXIT_OK;
-    ug_run_record *rec = NULL;
+    ug_spec *spec;            /* until the experiment takes it over */
+    ug_store *st;
+    ug_run_record *rec;       /* resume: the stored row */
+    ug_experiment ex;         /* zeroed until built; ug_experiment_free handles both */
+    bool from;                /* run --from (not resume) */
+    char id[64];
+    char src_id[64];          /* --from: the source run */
+    char folder[1024];
+    int64_t step;
+    loop_state L;
+} run_session;
 
+static int say_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int say_error(int code, const char *fmt, ...) {
+    char buf[UG_ERRMSG_MAX + 512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    ug_out(UG_OUT_ERROR, "%s\n", buf);
+    return code;
+}
+
+/* The spec: the stored one of the run being resumed, or the file with its overrides. */
+static int load_spec(run_session *R) {
+    const ug_run_opts *o = R->o;
+    ug_error err = {0};
     if (o->resume_id) {
-        if (ug_store_open(db_path, &st, &err) || ug_find_run(st, o->resume_id, id, sizeof id, &err) ||
-            ug_store_get_run(st, id, &rec, &err)) {
-            fprintf(stderr, "unigfn: %s\n", err.msg);
-            ug_store_close(st);
-            return UG_EXIT_FAILED;
-        }
-        if (rec->status == UG_RUN_FINISHED && !o->force) {
-            fprintf(stderr, "unigfn: run %s is already FINISHED\n", id);
-            ug_run_record_free(rec);
-            ug_store_close(st);
-            return UG_EXIT_OK;
-        }
-        if (ug_spec_load_string(rec->experiment, rec->spec ? rec->spec : "", NULL, 0, &sreg, &spec, &err)) {
-            fprintf(stderr, "unigfn: the stored spec of run %s no longer loads: %s\n", id, err.msg);
-            ug_run_record_free(rec);
-            ug_store_close(st);
-            return UG_EXIT_SPEC;
-        }
-    } else if (ug_spec_load(o->spec_path, o->overrides, o->n_overrides, &sreg, &spec, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        return err.code == UG_ERR_SPEC ? UG_EXIT_SPEC : UG_EXIT_FAILED;
+        if (ug_store_open(R->db_path, &R->st, &err) || ug_find_run(R->st, o->resume_id, R->id, sizeof R->id, &err) ||
+            ug_store_get_run(R->st, R->id, &R->rec, &err))
+            return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
+        if (R->rec->status == UG_RUN_FINISHED && !o->force)
+            return say_error(UG_EXIT_OK, "unigfn: run %s is already FINISHED", R->id);
+        if (ug_spec_load_string(R->rec->experiment, R->rec->spec ? R->rec->spec : "", NULL, 0, &R->sreg, &R->spec, &err))
+            return say_error(UG_EXIT_SPEC, "unigfn: the stored spec of run %s no longer loads: %s", R->id, err.msg);
+    } else if (ug_spec_load(o->spec_path, o->overrides, o->n_overrides, &R->sreg, &R->spec, &err)) {
+        return say_error(err.code == UG_ERR_SPEC ? UG_EXIT_SPEC : UG_EXIT_FAILED, "%s", err.msg);
     }
+    return CONTINUE;
+}
 
-    const ug_cfg *sweep = ug_spec_section(spec, "sweep");
+/* Dataset, model, terms, optimizers, metrics; --check stops here (but for --from, checked below). */
+static int build(run_session *R) {
+    const ug_run_opts *o = R->o;
+    ug_error err = {0};
+    const ug_cfg *sweep = ug_spec_section(R->spec, "sweep");
     if (sweep && sweep->n > 0 && !o->quiet)
-        fprintf(stderr, "unigfn: note: this spec has a sweep: block; `unigfn run` trains the base spec only "
-                        "(`unigfn sweep` runs the sweep)\n");
-    ug_experiment ex;
-    if (ug_experiment_build(&ex, spec, reg, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        ug_experiment_free(&ex);
-        ug_run_record_free(rec);
-        ug_store_close(st);
-        return err.code == UG_ERR_SPEC ? UG_EXIT_SPEC : UG_EXIT_FAILED;
-    }
+        ug_out(UG_OUT_MESSAGE, "unigfn: note: this spec has a sweep: block; `unigfn run` trains the base spec only "
+                               "(`unigfn sweep` runs the sweep)\n");
+    ug_spec *spec = R->spec;
+    R->spec = NULL;  /* the experiment owns it from here, built or not */
+    if (ug_experiment_build(&R->ex, spec, R->reg, &err))
+        return say_error(err.code == UG_ERR_SPEC ? UG_EXIT_SPEC : UG_EXIT_FAILED, "%s", err.msg);
+    ug_experiment *ex = &R->ex;
     if (o->resume_id && o->threads > 0) {
         /* Threads stay part of the stored spec (and so of the run id); only this segment's execution
          * changes. Kernels may then sum in another order, so the continuation is no longer guaranteed
          * to be bit-identical to an uninterrupted run. */
-        if (!o->quiet && o->threads != ex.threads) {
-            if (ex.threads > 0) printf("continuing on %d threads (the spec says %d)\n", o->threads, ex.threads);
-            else printf("continuing on %d threads (the spec says all cores)\n", o->threads);
+        if (!o->quiet && o->threads != ex->threads) {
+            if (ex->threads > 0)
+                ug_out(UG_OUT_REPORT, "continuing on %d threads (the spec says %d)\n", o->threads, ex->threads);
+            else
+                ug_out(UG_OUT_REPORT, "continuing on %d threads (the spec says all cores)\n", o->threads);
         }
-        ex.threads = o->threads;
-        ug_set_threads(ex.ctx, o->threads);
+        ex->threads = o->threads;
+        ug_set_threads(ex->ctx, o->threads);
     }
-    const bool from = o->from_id && !o->resume_id;
-    if (o->check_only && !from) {
-        printf("%s: ok (run id %s; model %s with %lld parameters)\n", ug_spec_path(ex.spec), ug_spec_id(ex.spec),
-               ex.model.name, (long long)ug_params_total(ex.params));
-        ug_experiment_free(&ex);
-        ug_run_record_free(rec);
-        ug_store_close(st);
+    R->from = o->from_id && !o->resume_id;
+    if (o->check_only && !R->from) {
+        ug_out(UG_OUT_REPORT, "%s: ok (run id %s; model %s with %lld parameters)\n", ug_spec_path(ex->spec),
+               ug_spec_id(ex->spec), ex->model.name, (long long)ug_params_total(ex->params));
         return UG_EXIT_OK;
     }
-    if (!st && ug_store_open(db_path, &st, &err)) {
-        fprintf(stderr, "unigfn: %s\n", err.msg);
-        ug_experiment_free(&ex);
-        return UG_EXIT_FAILED;
+    return CONTINUE;
+}
+
+/* The store, the run id, and for --from the source's checkpoint: checked and loaded before the run
+ * row or folder exists, so a refused --from leaves no trace. */
+static int open_run(run_session *R) {
+    const ug_run_opts *o = R->o;
+    ug_error err = {0};
+    if (!R->st && ug_store_open(R->db_path, &R->st, &err)) return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
+    if (!R->id[0]) snprintf(R->id, sizeof R->id, "%s", ug_spec_id(R->ex.spec));
+    R->L = (loop_state){.ex = &R->ex, .st = R->st, .id = R->id, .quiet = o->quiet};
+    if (!R->from) return CONTINUE;
+    char src_ckpt[1100];
+    if (ug_run_from_check(R->st, &R->sreg, &R->ex, R->id, o->from_id, R->db_path, R->src_id, sizeof R->src_id,
+                          src_ckpt, sizeof src_ckpt, &err) ||
+        ug_experiment_load(&R->ex, src_ckpt, &R->step, &R->L.acc, sizeof R->L.acc, &err) ||
+        ug_run_from_check_step(&R->ex, R->src_id, R->step, R->L.acc.window, &err))
+        return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
+    if (o->check_only) {
+        ug_out(UG_OUT_REPORT, "%s: ok (run id %s; continues run %s from step %lld)\n", ug_spec_path(R->ex.spec),
+               R->id, R->src_id, (long long)R->step);
+        return UG_EXIT_OK;
     }
-    if (!id[0]) snprintf(id, sizeof id, "%s", ug_spec_id(ex.spec));
-    loop_state L = {.ex = &ex, .st = st, .id = id, .quiet = o->quiet};
-    int64_t step = 0;
-    int bad = 0;
-    char src_id[64] = "";
-    if (from) {
-        /* Checked and loaded before the run row or folder exists: a refused --from leaves no trace. */
-        char src_ckpt[1100];
-        if (ug_run_from_check(st, &sreg, &ex, id, o->from_id, db_path, src_id, sizeof src_id, src_ckpt,
-                              sizeof src_ckpt, &err) ||
-            ug_experiment_load(&ex, src_ckpt, &step, &L.acc, sizeof L.acc, &err) ||
-            ug_run_from_check_step(&ex, src_id, step, L.acc.window, &err)) {
-            fprintf(stderr, "unigfn: %s\n", err.msg);
-            ug_experiment_free(&ex);
-            ug_store_close(st);
-            return UG_EXIT_FAILED;
-        }
-        if (o->check_only) {
-            printf("%s: ok (run id %s; continues run %s from step %lld)\n", ug_spec_path(ex.spec), id, src_id,
-                   (long long)step);
-            ug_experiment_free(&ex);
-            ug_store_close(st);
-            return UG_EXIT_OK;
-        }
-    }
-    char folder[1024];
-    ug_run_folder(db_path, id, folder, sizeof folder);
-    if (ug_mkdir_p(folder)) {
-        fprintf(stderr, "unigfn: cannot create %s: %s\n", folder, strerror(errno));
-        ug_experiment_free(&ex);
-        ug_store_close(st);
-        return UG_EXIT_FAILED;
-    }
-    ug_set_run_dir(folder);
-    L.folder = folder;
-    L.progress = o->progress >= 0 ? o->progress : isatty(STDERR_FILENO);
-    snprintf(L.ckpt, sizeof L.ckpt, "%s/checkpoint.bin", folder);
+    return CONTINUE;
+}
+
+/* The run folder, then the row: resumed at the checkpoint's step, or begun (with --from's history). */
+static int begin_row(run_session *R) {
+    const ug_run_opts *o = R->o;
+    ug_experiment *ex = &R->ex;
+    loop_state *L = &R->L;
+    ug_error err = {0};
+    ug_run_folder(R->db_path, R->id, R->folder, sizeof R->folder);
+    if (ug_mkdir_p(R->folder))
+        return say_error(UG_EXIT_FAILED, "unigfn: cannot create %s: %s", R->folder, strerror(errno));
+    ug_set_run_dir(R->folder);
+    L->folder = R->folder;
+    L->progress = o->progress >= 0 ? o->progress : isatty(STDERR_FILENO);
+    snprintf(L->ckpt, sizeof L->ckpt, "%s/checkpoint.bin", R->folder);
 
     if (o->resume_id) {
-        if (access(L.ckpt, R_OK) == 0 && ug_experiment_load(&ex, L.ckpt, &step, &L.acc, sizeof L.acc, &err)) {
-            fprintf(stderr, "unigfn: %s\n", err.msg);
-            ug_experiment_free(&ex);
-            ug_run_record_free(rec);
-            ug_store_close(st);
-            return UG_EXIT_FAILED;
-        }
-        if (ug_store_run_resume(st, id, step, o->threads, NULL, &err)) {
-            fprintf(stderr, "unigfn: %s\n", err.msg);
-            ug_experiment_free(&ex);
-            ug_run_record_free(rec);
-            ug_store_close(st);
-            return UG_EXIT_FAILED;
-        }
-        if (!o->quiet) printf("resuming run %s at step %lld\n", id, (long long)step);
-    } else {
-        ug_kv kv = {0};
-        ug_spec_flatten(ex.spec, ug_kv_add, &kv);
-        const char *git, *build;
-        char host[256];
-        git_host_build(&git, host, sizeof host, &build);
-        ug_run_info info = {.id = id, .experiment = ug_spec_name(ex.spec), .spec = ug_spec_canonical(ex.spec),
-                            .param_keys = kv.k, .param_values = kv.v,
-                            .n_params = kv.n, .seed = (int64_t)ex.seed, .git_rev = git, .host = host,
-                            .build = build, .threads = ex.threads > 0 ? ex.threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
-                            .force = o->force};
-        ug_begin_outcome outcome;
-        ug_status s = ug_store_run_begin(st, &info, &outcome, &err);
-        ug_kv_free(&kv);
-        if (s || outcome == UG_BEGIN_BUSY) {
-            fprintf(stderr, "unigfn: %s\n", s ? err.msg : "this run is RUNNING in another process (unigfn gc --mark-crashed if it died)");
-            ug_experiment_free(&ex);
-            ug_store_close(st);
-            return UG_EXIT_FAILED;
-        }
-        if (outcome == UG_BEGIN_FINISHED) {
-            if (!o->quiet) printf("run %s is already FINISHED (use --force to run it again)\n", id);
-            ug_experiment_free(&ex);
-            ug_store_close(st);
-            return UG_EXIT_OK;
-        }
-        remove(L.ckpt);
-        if (src_id[0]) {
-            /* The fresh run's history up to the source's checkpoint, and a checkpoint of its own so
-             * that a crash before the first periodic one resumes from here. */
-            char pbuf[UG_MAX_TERMS + 3][96];
-            const char *pats[UG_MAX_TERMS + 3];
-            int np = log_key_patterns(&ex, pbuf, pats, UG_MAX_TERMS + 3);
-            if (ug_store_copy_history(st, id, src_id, step, pats, np, &err) ||
-                ug_experiment_save(&ex, L.ckpt, step, &L.acc, sizeof L.acc, &err))
-                bad = 2;
-            if (!o->quiet)
-                printf("run %s (%s): %lld steps, continuing run %s from step %lld\n", id, ug_spec_name(ex.spec),
-                       (long long)ex.steps, src_id, (long long)step);
-        } else if (!o->quiet) {
-            printf("run %s (%s): %lld steps\n", id, ug_spec_name(ex.spec), (long long)ex.steps);
-        }
+        if (access(L->ckpt, R_OK) == 0 && ug_experiment_load(ex, L->ckpt, &R->step, &L->acc, sizeof L->acc, &err))
+            return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
+        if (ug_store_run_resume(R->st, R->id, R->step, o->threads, NULL, &err))
+            return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
+        if (!o->quiet) ug_out(UG_OUT_REPORT, "resuming run %s at step %lld\n", R->id, (long long)R->step);
+        return CONTINUE;
     }
-    fflush(stdout);
+    ug_kv kv = {0};
+    ug_spec_flatten(ex->spec, ug_kv_add, &kv);
+    const char *git, *build;
+    char host[256];
+    git_host_build(&git, host, sizeof host, &build);
+    ug_run_info info = {.id = R->id, .experiment = ug_spec_name(ex->spec), .spec = ug_spec_canonical(ex->spec),
+                        .param_keys = kv.k, .param_values = kv.v,
+                        .n_params = kv.n, .seed = (int64_t)ex->seed, .git_rev = git, .host = host,
+                        .build = build, .threads = ex->threads > 0 ? ex->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
+                        .force = o->force};
+    ug_begin_outcome outcome;
+    ug_status s = ug_store_run_begin(R->st, &info, &outcome, &err);
+    ug_kv_free(&kv);
+    if (s || outcome == UG_BEGIN_BUSY)
+        return say_error(UG_EXIT_FAILED, "unigfn: %s",
+                         s ? err.msg : "this run is RUNNING in another process (unigfn gc --mark-crashed if it died)");
+    if (outcome == UG_BEGIN_FINISHED) {
+        if (!o->quiet) ug_out(UG_OUT_REPORT, "run %s is already FINISHED (use --force to run it again)\n", R->id);
+        return UG_EXIT_OK;
+    }
+    remove(L->ckpt);
+    if (R->src_id[0]) {
+        /* The fresh run's history up to the source's checkpoint, and a checkpoint of its own so
+         * that a crash before the first periodic one resumes from here. A failure here is the run's:
+         * the row exists, so it is recorded FAILED by train(). */
+        char pbuf[UG_MAX_TERMS + 3][96];
+        const char *pats[UG_MAX_TERMS + 3];
+        int np = log_key_patterns(ex, pbuf, pats, UG_MAX_TERMS + 3);
+        if (ug_store_copy_history(R->st, R->id, R->src_id, R->step, pats, np, &err) ||
+            ug_experiment_save(ex, L->ckpt, R->step, &L->acc, sizeof L->acc, &err))
+            fail(L, "%s", err.msg);
+        if (!o->quiet)
+            ug_out(UG_OUT_REPORT, "run %s (%s): %lld steps, continuing run %s from step %lld\n", R->id,
+                   ug_spec_name(ex->spec), (long long)ex->steps, R->src_id, (long long)R->step);
+    } else if (!o->quiet) {
+        ug_out(UG_OUT_REPORT, "run %s (%s): %lld steps\n", R->id, ug_spec_name(ex->spec), (long long)ex->steps);
+    }
+    return CONTINUE;
+}
+
+/* Steps until the budget, a failure or a signal; then the final status into the row. */
+static int train(run_session *R) {
+    const ug_run_opts *o = R->o;
+    ug_experiment *ex = &R->ex;
+    loop_state *L = &R->L;
+    ug_error err = {0};
+    int64_t step = R->step;
+    /* bad: 1 = the run's own failure (message in L->errmsg), 2 = the store's or a file's (in err). */
+    int bad = L->errmsg[0] ? 1 : 0;
     ug_signals_install();
-    L.t_start = L.t_last_beat = ug_now_s();
-    L.step0 = step;
+    L->t_start = L->t_last_beat = ug_now_s();
+    L->step0 = step;
     ug_run_status final = UG_RUN_FINISHED;
     /* Metrics due at the step continued from are evaluated again (same draws, same values); the
      * source's end-of-run metrics are not part of this run's history. */
-    if (!bad && src_id[0] && step > 0 && evaluate(&L, step, &err)) bad = L.errmsg[0] ? 1 : 2;
-    while (!bad && step < ex.steps) {
+    if (!bad && R->src_id[0] && step > 0 && evaluate(L, step, &err)) bad = L->errmsg[0] ? 1 : 2;
+    while (!bad && step < ex->steps) {
         if (ug_signal_seen()) { final = UG_RUN_KILLED; break; }
-        if (train_step(&L, step)) { bad = 1; break; }
+        if (train_step(L, step)) { bad = 1; break; }
         step++;
-        progress_line(&L, step, L.acc.window ? L.acc.loss_sum[UG_MAX_TERMS] / (double)L.acc.window : 0);
-        if ((ex.log_every > 0 && step % ex.log_every == 0) || step == ex.steps) {
-            if (log_window(&L, step, &err)) { bad = 2; break; }
+        progress_line(L, step, L->acc.window ? L->acc.loss_sum[UG_MAX_TERMS] / (double)L->acc.window : 0);
+        if ((ex->log_every > 0 && step % ex->log_every == 0) || step == ex->steps) {
+            if (log_window(L, step, &err)) { bad = 2; break; }
         }
-        if (ug_now_s() - L.t_last_beat > 10.0) {
-            L.t_last_beat = ug_now_s();
-            if (ug_store_heartbeat(st, id, step, &err)) { bad = 2; break; }
+        if (ug_now_s() - L->t_last_beat > 10.0) {
+            L->t_last_beat = ug_now_s();
+            if (ug_store_heartbeat(R->st, R->id, step, &err)) { bad = 2; break; }
         }
-        bool last = step == ex.steps;
-        if (evaluate(&L, step, &err)) { bad = L.errmsg[0] ? 1 : 2; break; }
-        if ((ex.checkpoint_every > 0 && step % ex.checkpoint_every == 0) || last) {
-            if (ug_experiment_save(&ex, L.ckpt, step, &L.acc, sizeof L.acc, &err)) { bad = 2; break; }
+        bool last = step == ex->steps;
+        if (evaluate(L, step, &err)) { bad = L->errmsg[0] ? 1 : 2; break; }
+        if ((ex->checkpoint_every > 0 && step % ex->checkpoint_every == 0) || last) {
+            if (ug_experiment_save(ex, L->ckpt, step, &L->acc, sizeof L->acc, &err)) { bad = 2; break; }
         }
     }
-    if (L.progress == 1 && !o->quiet) fprintf(stderr, "\n");
-    if (bad == 2) snprintf(L.errmsg, sizeof L.errmsg, "%s", err.msg);
+    if (L->progress == 1 && !o->quiet) ug_out(UG_OUT_PROGRESS, "\n");
+    if (bad == 2) snprintf(L->errmsg, sizeof L->errmsg, "%s", err.msg);
+    int code = UG_EXIT_OK;
     ug_error e2 = {0};
     if (bad) {
         final = UG_RUN_FAILED;
         code = UG_EXIT_FAILED;
-        fprintf(stderr, "unigfn: run %s FAILED: %s\n", id, L.errmsg);
+        say_error(0, "unigfn: run %s FAILED: %s", R->id, L->errmsg);
     } else if (final == UG_RUN_KILLED) {
         code = UG_EXIT_INTERRUPTED;
         /* Keep the step reached: the checkpoint (with the open logging window) lets `unigfn resume`
          * continue from here exactly. */
-        if (ug_experiment_save(&ex, L.ckpt, step, &L.acc, sizeof L.acc, &e2)) fprintf(stderr, "unigfn: %s\n", e2.msg);
-        fprintf(stderr, "unigfn: run %s KILLED by signal %d at step %lld (unigfn resume %s continues it)\n", id,
-                ug_signal_seen(), (long long)step, id);
+        if (ug_experiment_save(ex, L->ckpt, step, &L->acc, sizeof L->acc, &e2)) say_error(0, "unigfn: %s", e2.msg);
+        say_error(0, "unigfn: run %s KILLED by signal %d at step %lld (unigfn resume %s continues it)", R->id,
+                  ug_signal_seen(), (long long)step, R->id);
     } else if (!o->quiet) {
-        printf("run %s FINISHED in %.1f s\n", id, ug_now_s() - L.t_start);
+        ug_out(UG_OUT_REPORT, "run %s FINISHED in %.1f s\n", R->id, ug_now_s() - L->t_start);
     }
-    if (ug_store_run_end(st, id, final, bad ? L.errmsg : (final == UG_RUN_KILLED ? "interrupted by a signal" : NULL), step, &e2)) {
-        fprintf(stderr, "unigfn: %s\n", e2.msg);
+    if (ug_store_run_end(R->st, R->id, final,
+                         bad ? L->errmsg : (final == UG_RUN_KILLED ? "interrupted by a signal" : NULL), step, &e2)) {
+        say_error(0, "unigfn: %s", e2.msg);
         if (!code) code = UG_EXIT_FAILED;
     }
-    ug_experiment_free(&ex);
-    ug_run_record_free(rec);
-    ug_store_close(st);
+    return code;
+}
+
+int ug_run(const ug_run_opts *o, ug_registry *reg) {
+    run_session *R = calloc(1, sizeof *R);
+    if (!R) return say_error(UG_EXIT_FAILED, "unigfn: out of memory");
+    R->o = o;
+    R->reg = reg;
+    R->db_path = o->db_path ? o->db_path : "results.db";
+    ug_registry_spec_view(reg, &R->sreg);
+    int code = load_spec(R);
+    if (code == CONTINUE) code = build(R);
+    if (code == CONTINUE) code = open_run(R);
+    if (code == CONTINUE) code = begin_row(R);
+    if (code == CONTINUE) code = train(R);
+    ug_experiment_free(&R->ex);
+    ug_spec_free(R->spec);
+    ug_run_record_free(R->rec);
+    ug_store_close(R->st);
+    free(R);
     return code;
 }

@@ -14,10 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "unigfn/host/log.h"
 #include "unigfn/host/runner.h"
 #include "unigfn/host/util.h"
-
-
 
 /* The last non-empty line of a log, for the one-line failure report. */
 static void last_line(const char *path, char *out, size_t cap) {
@@ -76,6 +75,7 @@ static pid_t launch(const ug_sweep_exec *o, const ug_sweep_job *jb, const char *
             setenv("OMP_NUM_THREADS", t, 1);
         }
         execv(o->exe, (char *const *)argv);
+        /* In the forked child: straight to stderr (the job's log), not through the parent's sink. */
         fprintf(stderr, "unigfn sweep: cannot exec %s: %s\n", o->exe, strerror(errno));
         _exit(127);
     }
@@ -142,7 +142,7 @@ ug_status ug_sweep_run_local(const ug_sweep_plan *plan, const ug_sweep_exec *o, 
             for (int k = 0; k < workers; k++)
                 if (kids[k].pid) kill(kids[k].pid, ug_signal_seen());
             if (!o->quiet)
-                printf("sweep: signal %d: waiting for %d running job%s to record KILLED; %lld not started\n",
+                ug_out(UG_OUT_REPORT, "sweep: signal %d: waiting for %d running job%s to record KILLED; %lld not started\n",
                        ug_signal_seen(), running, running == 1 ? "" : "s", (long long)(n_todo - next));
         }
         int ws = 0;
@@ -173,13 +173,14 @@ ug_status ug_sweep_run_local(const ug_sweep_plan *plan, const ug_sweep_exec *o, 
             ug_sweep_job_label(jb, label, sizeof label);
             if (WIFEXITED(ws)) snprintf(how, sizeof how, "exit %d", WEXITSTATUS(ws));
             else snprintf(how, sizeof how, "signal %d", WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
-            printf("[%*lld/%lld] job %-4lld %-8s %6.1f s  %s  %s\n", n_todo >= 100 ? 3 : 2, (long long)done,
-                   (long long)n_todo, (long long)jb->index, ug_run_status_name(rs), ug_now_s() - c->t0, jb->id, label);
+            ug_out(UG_OUT_REPORT, "[%*lld/%lld] job %-4lld %-8s %6.1f s  %s  %s\n", n_todo >= 100 ? 3 : 2,
+                   (long long)done, (long long)n_todo, (long long)jb->index, ug_run_status_name(rs),
+                   ug_now_s() - c->t0, jb->id, label);
             if (!ok) {
                 last_line(c->log, tail, sizeof tail);
-                printf("         %s: %s\n         log: %s\n", how, tail[0] ? tail : "(empty log)", c->log);
+                ug_out(UG_OUT_REPORT, "         %s: %s\n         log: %s\n", how, tail[0] ? tail : "(empty log)",
+                       c->log);
             }
-            fflush(stdout);
         }
         c->pid = 0;
     }

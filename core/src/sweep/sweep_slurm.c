@@ -156,6 +156,7 @@ ug_status ug_sweep_slurm_submit(const char *script, bool wait, char *job_id, siz
         close(fds[1]);
         if (wait) execlp("sbatch", "sbatch", "--parsable", "--wait", script, (char *)NULL);
         else execlp("sbatch", "sbatch", "--parsable", script, (char *)NULL);
+        /* In the forked child: straight to stderr, not through the parent's sink. */
         fprintf(stderr, "unigfn sweep: cannot run sbatch: %s (is Slurm's client installed and on PATH?)\n",
                 strerror(errno));
         _exit(127);

@@ -64,13 +64,7 @@ enum {
     UG_STREAM_SAMPLE = 128,   /* `unigfn sample` */
 };
 
-/* The random stream `stream` at training step `step`: (seed, stream, step) keys every draw. */
-ug_rng ug_experiment_rng(const ug_experiment *ex, uint64_t stream, int64_t step);
-
-/* Metric m at `step`, as the runner records it: step arena reset, grad off, the metric's own stream.
- * Any failure is returned with its message in `err` (the metric named). */
-ug_status ug_experiment_eval_metric(ug_experiment *ex, int m, int64_t step, const char *artifact_dir,
-                                    ug_metric_out *out, ug_error *err);
+/* The training step, metric evaluation and the random streams they draw from: step.h. */
 
 /* Build everything from a loaded spec (taken over: freed with the experiment). */
 ug_status ug_experiment_build(ug_experiment *ex, ug_spec *spec, ug_registry *reg, ug_error *err);

@@ -38,6 +38,7 @@ int ug_registry_count(const ug_registry *reg);
 const ug_plugin_ref *ug_registry_at(const ug_registry *reg, int i);
 const ug_plugin_ref *ug_registry_find(const ug_registry *reg, ug_plugin_kind kind, const char *name);
 const char *ug_kind_name(ug_plugin_kind kind);          /* "model", "objective", ... */
+uint32_t ug_cap_from_name(const char *name);             /* a UG_CAP_* bit by name; 0 if unknown */
 int ug_kind_from_name(const char *name);                 /* 0 if unknown */
 
 /* A ug_spec_registry (spec.h) backed by this registry, for schema checks of plugin sections. */

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "unigfn/host/loader.h"
+#include "unigfn/host/run_lookup.h"
 #include "unigfn/host/store.h"
 
 /* Process exit codes of `unigfn run` / `resume`. */
@@ -27,12 +28,6 @@ typedef struct ug_run_opts {
 
 /* Runs and returns the process exit code; messages go to stderr. */
 int ug_run(const ug_run_opts *opts, ug_registry *reg);
-
-/* The folder that holds a run's checkpoint and artifacts: <dir of db>/runs/<id>. */
-void ug_run_folder(const char *db_path, const char *id, char *out, size_t cap);
-
-/* Resolve a run id or unique prefix against the store ("no run"/"ambiguous" errors). */
-ug_status ug_find_run(ug_store *st, const char *prefix, char *id_out, size_t cap, ug_error *err);
 
 /* Install SIGINT/SIGTERM handlers that set a flag the training loop polls. */
 void ug_signals_install(void);
