@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "unigfn/host/optim.h"
+#include "unigfn/host/defaults.h"
 
 /* C's errno contract makes GCC keep a scalar libm fallback around sqrtf, which blocks
  * auto-vectorization of the Adam loop (and neither optimize("no-math-errno") nor the pragma lifts it
@@ -23,10 +24,10 @@ ug_optim_config ug_optim_defaults(ug_optim_algo algorithm) {
     ug_optim_config c;
     memset(&c, 0, sizeof c);
     c.algorithm = algorithm;
-    c.lr = 1e-3f;
-    c.beta1 = 0.9f;
-    c.beta2 = 0.999f;
-    c.eps = 1e-8f;
+    c.lr = (float)UG_DEFAULT_ADAM_LR;
+    c.beta1 = (float)UG_DEFAULT_ADAM_BETA1;
+    c.beta2 = (float)UG_DEFAULT_ADAM_BETA2;
+    c.eps = (float)UG_DEFAULT_ADAM_EPS;
     c.weight_decay = algorithm == UG_OPTIM_ADAMW ? 0.01f : 0.0f;
     c.schedule = UG_SCHED_CONSTANT;
     return c;

@@ -75,6 +75,32 @@ static ug_status check_caps(const ug_plugin_desc *d, const ug_cfg *section, cons
                      ug_kind_name((ug_plugin_kind)d->kind), d->name, names, m->name);
 }
 
+/* Core keys are read from the resolved spec, where the schema (spec/spec_check.c, numbers from
+ * defaults.h) filled every default: no fallback is stated here. A core key missing from a resolved spec
+ * is a bug, and is reported as one (the first such error sticks in err). */
+static const ug_cfg *core_key(const ug_cfg *sec, const char *key, ug_error *err) {
+    const ug_cfg *n = sec ? ug_cfg_find(sec, key) : NULL;
+    if (!n && !err->code)
+        ug_error_set(err, UG_ERR_INTERNAL, "core key '%s' is not in the resolved spec (spec/spec_check.c fills it)", key);
+    return n;
+}
+static int64_t key_int(const ug_cfg *sec, const char *key, ug_error *err) {
+    const ug_cfg *n = core_key(sec, key, err);
+    return n ? n->i : 0;
+}
+static double key_float(const ug_cfg *sec, const char *key, ug_error *err) {
+    const ug_cfg *n = core_key(sec, key, err);
+    return n ? n->f : 0;
+}
+static bool key_bool(const ug_cfg *sec, const char *key, ug_error *err) {
+    const ug_cfg *n = core_key(sec, key, err);
+    return n && n->b;
+}
+static const char *key_str(const ug_cfg *sec, const char *key, ug_error *err) {
+    const ug_cfg *n = core_key(sec, key, err);
+    return n && n->text ? n->text : "";
+}
+
 static ug_status build_optims(ug_experiment *ex, ug_error *err) {
     const ug_cfg *optim = ug_spec_section(ex->spec, "optim");
     int ng = ug_params_group_count(ex->params);
@@ -109,25 +135,28 @@ static ug_status build_optims(ug_experiment *ex, ug_error *err) {
                              "parameter group '%s' is updated by an objective term but has no optimizer", gname);
         }
         ug_optim_config c = ug_optim_defaults(UG_OPTIM_ADAM);
-        if (ug_optim_algo_from_name(ug_cfg_str(oc, "algorithm", "adam"), &c.algorithm) ||
-            ug_lr_schedule_from_name(ug_cfg_str(oc, "schedule", "constant"), &c.schedule)) {
+        if (ug_optim_algo_from_name(key_str(oc, "algorithm", err), &c.algorithm) ||
+            ug_lr_schedule_from_name(key_str(oc, "schedule", err), &c.schedule)) {
             char k[128];
             snprintf(k, sizeof k, "optim.%s", gname);
             return spec_fail(err, oc, k, "unknown algorithm or schedule");
         }
-        double betas[2] = {0.9, 0.999};
+        /* A shorter betas list keeps the defaults' later entries, as before. */
+        double betas[2] = {c.beta1, c.beta2};
+        core_key(oc, "betas", err);
         ug_cfg_floats(oc, "betas", betas, 2);
-        c.lr = (float)ug_cfg_float(oc, "lr", 1e-3);
+        c.lr = (float)key_float(oc, "lr", err);
         c.beta1 = (float)betas[0];
         c.beta2 = (float)betas[1];
-        c.eps = (float)ug_cfg_float(oc, "eps", 1e-8);
-        c.weight_decay = (float)ug_cfg_float(oc, "weight_decay", 0);
-        c.momentum = (float)ug_cfg_float(oc, "momentum", 0);
-        c.warmup_steps = ug_cfg_int(oc, "warmup_steps", 0);
+        c.eps = (float)key_float(oc, "eps", err);
+        c.weight_decay = (float)key_float(oc, "weight_decay", err);
+        c.momentum = (float)key_float(oc, "momentum", err);
+        c.warmup_steps = key_int(oc, "warmup_steps", err);
         c.total_steps = ex->steps;
-        c.min_lr = (float)ug_cfg_float(oc, "min_lr", 0);
-        c.clip_norm = (float)ug_cfg_float(oc, "clip_norm", 0);
-        c.clip_value = (float)ug_cfg_float(oc, "clip_value", 0);
+        c.min_lr = (float)key_float(oc, "min_lr", err);
+        c.clip_norm = (float)key_float(oc, "clip_norm", err);
+        c.clip_value = (float)key_float(oc, "clip_value", err);
+        if (err->code) return err->code;
         int k = ex->n_optims;
         if (k >= UG_EX_MAX_OPTIMS) return ug_error_set(err, UG_ERR_SPEC, "optim: too many parameter groups");
         if (ug_optim_init(&ex->optims[k], ex->params, g, &c)) {
@@ -146,15 +175,16 @@ ug_status ug_experiment_build(ug_experiment *ex, ug_spec *spec, ug_registry *reg
     ex->spec = spec;
     const ug_cfg *root = ug_spec_root(spec);
     const ug_cfg *train = ug_spec_section(spec, "train");
-    ex->seed = (uint64_t)ug_cfg_int(root, "seed", 0);
-    ex->threads = (int)ug_cfg_int(root, "threads", 0);
-    ex->steps = ug_cfg_int(train, "steps", 1);
-    ex->batch = ug_cfg_int(train, "batch", 128);
-    ex->eval_every = ug_cfg_int(train, "eval_every", 0);
-    ex->checkpoint_every = ug_cfg_int(train, "checkpoint_every", 0);
-    ex->log_every = ug_cfg_int(train, "log_every", 100);
-    ex->eval_at_end = ug_cfg_bool(train, "eval_at_end", true);
-    const char *device = ug_cfg_str(root, "device", "cpu");
+    ex->seed = (uint64_t)key_int(root, "seed", err);
+    ex->threads = (int)key_int(root, "threads", err);
+    ex->steps = key_int(train, "steps", err);
+    ex->batch = key_int(train, "batch", err);
+    ex->eval_every = key_int(train, "eval_every", err);
+    ex->checkpoint_every = key_int(train, "checkpoint_every", err);
+    ex->log_every = key_int(train, "log_every", err);
+    ex->eval_at_end = key_bool(train, "eval_at_end", err);
+    const char *device = key_str(root, "device", err);
+    if (err->code) return err->code;
     if (strcmp(device, "cpu") != 0)
         return spec_fail(err, ug_cfg_find(root, "device"), "device",
                          "device '%s' is not available in this build (the CUDA backend is not built yet); use cpu",
@@ -222,7 +252,8 @@ ug_status ug_experiment_build(ug_experiment *ex, ug_spec *spec, ug_registry *reg
             }
             term->update_mask |= 1ull << g;
         }
-        term->weight = (float)ug_cfg_float(tc, "weight", 1.0);
+        term->weight = (float)key_float(tc, "weight", err);
+        if (err->code) return err->code;
         term->vt = term->desc->vtable;
         int dup = 0;
         for (int u = 0; u < t; u++) dup += ex->terms[u].desc == term->desc;
@@ -244,9 +275,10 @@ ug_status ug_experiment_build(ug_experiment *ex, ug_spec *spec, ug_registry *reg
         if (!(mi->desc = need_plugin(reg, UG_KIND_METRIC, mc, key, err))) return err->code;
         if (check_caps(mi->desc, mc, key, &ex->model, err)) return err->code;
         mi->vt = mi->desc->vtable;
-        mi->every = ug_cfg_int(mc, "every", 0);
-        mi->at_end_only = ug_cfg_bool(mc, "at_end_only", false);
-        mi->prefix = ug_cfg_str(mc, "prefix", "");
+        mi->every = key_int(mc, "every", err);
+        mi->at_end_only = key_bool(mc, "at_end_only", err);
+        mi->prefix = key_str(mc, "prefix", err);
+        if (err->code) return err->code;
         a.cfg = mc;
         mi->self = mi->desc->create(&a, &perr);
         if (!mi->self) return create_fail(err, mc, key, "metric", mi->desc->name, &perr);

@@ -4,6 +4,7 @@
  * Checks stop at the first error: unknown keys of a map before its values, maps in the fixed section
  * order, values in schema order. The order is arbitrary but fixed, so a message is reproducible. */
 #include "spec/spec_internal.h"
+#include "unigfn/host/defaults.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -54,8 +55,10 @@ static const ug_param_spec metric_core[] = {
 static const ug_param_spec optim_params[] = {
     {"algorithm", UG_P_ENUM, "adam", 0, 0, 0, "adam|adamw|sgd", "update rule"},
     {"lr", UG_P_FLOAT, NULL, UG_P_REQUIRED | P_GT, 0, 0, NULL, "learning rate"},
-    {"betas", UG_P_FLOAT_LIST, "[0.9, 0.999]", P_GE | P_LT, 0, 1, NULL, "Adam moment decay rates"},
-    {"eps", UG_P_FLOAT, "1e-8", P_GE, 0, 0, NULL, "Adam denominator epsilon"},
+    {"betas", UG_P_FLOAT_LIST,
+     "[" UG_DEFAULT_TEXT(UG_DEFAULT_ADAM_BETA1) ", " UG_DEFAULT_TEXT(UG_DEFAULT_ADAM_BETA2) "]", P_GE | P_LT, 0, 1,
+     NULL, "Adam moment decay rates"},
+    {"eps", UG_P_FLOAT, UG_DEFAULT_TEXT(UG_DEFAULT_ADAM_EPS), P_GE, 0, 0, NULL, "Adam denominator epsilon"},
     {"weight_decay", UG_P_FLOAT, "0", P_GE, 0, 0, NULL, "L2 (adam, sgd) or decoupled (adamw) decay"},
     {"momentum", UG_P_FLOAT, "0", P_GE | P_LT, 0, 1, NULL, "SGD momentum"},
     {"schedule", UG_P_ENUM, "constant", 0, 0, 0, "constant|warmup|cosine", "learning-rate schedule"},
@@ -68,10 +71,10 @@ static const ug_param_spec optim_params[] = {
 
 static const ug_param_spec train_params[] = {
     {"steps", UG_P_INT, NULL, UG_P_REQUIRED | P_GT, 0, 0, NULL, "training steps"},
-    {"batch", UG_P_INT, "128", P_GT, 0, 0, NULL, "batch size"},
+    {"batch", UG_P_INT, UG_DEFAULT_TEXT(UG_DEFAULT_BATCH), P_GT, 0, 0, NULL, "batch size"},
     {"eval_every", UG_P_INT, "0", P_GE, 0, 0, NULL, "evaluate metrics every N steps; 0 = at the end only"},
     {"checkpoint_every", UG_P_INT, "0", P_GE, 0, 0, NULL, "checkpoint every N steps; 0 = never"},
-    {"log_every", UG_P_INT, "100", P_GE, 0, 0, NULL, "log losses every N steps; 0 = never"},
+    {"log_every", UG_P_INT, UG_DEFAULT_TEXT(UG_DEFAULT_LOG_EVERY), P_GE, 0, 0, NULL, "log losses every N steps; 0 = never"},
     {"eval_at_end", UG_P_BOOL, "true", 0, 0, 0, NULL, "evaluate metrics after the last step"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
