@@ -6,8 +6,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* Monotonic seconds. */
+/* Monotonic seconds (CLOCK_MONOTONIC): for measuring intervals. */
 double ug_now_s(void);
+/* Wall-clock unix seconds (CLOCK_REALTIME): for timestamps that are stored or shown. */
+double ug_wall_s(void);
 /* mkdir -p with mode 0755; 0 on success, -1 with errno set. */
 int ug_mkdir_p(const char *path);
 /* One CSV field, quoted (RFC 4180) only when it holds a comma, quote or newline. */
