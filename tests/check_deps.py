@@ -48,7 +48,7 @@ NO_TENSORS = {"store": {"unigfn/status.h"}, "plot": {"unigfn/status.h"},
 
 HOST_OWNER = {
     "log.h": "base", "util.h": "base", "sha256.h": "base", "defaults.h": "base",
-    "optim.h": "nn", "checkpoint.h": "nn",
+    "optim.h": "nn", "checkpoint.h": "nn", "ema.h": "nn",
     "spec.h": "spec", "loader.h": "plugin", "store.h": "store",
     "experiment.h": "run", "runner.h": "run", "run_from.h": "run", "run_lookup.h": "run", "step.h": "run",
     "sweep.h": "sweep",

@@ -59,7 +59,8 @@ static void test_resolved(void) {
     CHECK_CLOSE(ug_cfg_float(t1, "weight", -1), 0.5, 0, 0);
     CHECK(strcmp(ug_cfg_str(t0, "direction", "?"), "data") == 0, "kl_tb default");
     CHECK(strcmp(t1->items[0]->key, "plugin") == 0 && strcmp(t1->items[1]->key, "updates") == 0 &&
-              strcmp(t1->items[2]->key, "weight") == 0 && strcmp(t1->items[3]->key, "pairs") == 0,
+              strcmp(t1->items[2]->key, "weight") == 0 && strcmp(t1->items[3]->key, "every") == 0 &&
+              strcmp(t1->items[6]->key, "stop") == 0 && strcmp(t1->items[7]->key, "pairs") == 0,
           "term key order");
     const char *groups[2];
     CHECK(ug_cfg_strs(t1, "updates", groups, 2) == 1 && strcmp(groups[0], "backward") == 0, "updates");

@@ -63,6 +63,7 @@ int cli_sample(cli_env *env, int argc, char **argv) {
         fprintf(stderr, "unigfn: %s\n", err.msg);
         goto done;
     }
+    ug_experiment_use_ema(&ex, true);  /* samples from the parameter averages where `ema:` is on */
     FILE *f = outp ? fopen(outp, "w") : stdout;
     if (!f) { perror(outp); goto done; }
     ug_set_grad_enabled(ex.ctx, false);

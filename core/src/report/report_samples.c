@@ -169,6 +169,7 @@ ug_status ug_report_samples(ug_store *st, ug_registry *reg, const char *db_path,
         goto done;
     }
     if ((s = ug_experiment_load(&ex, ckpt, &step, NULL, 0, err))) goto done;
+    ug_experiment_use_ema(&ex, true);  /* samples from the parameter averages where `ema:` is on */
     const ug_space *sp = &ex.model.info.space;
     const ug_space *dsp = &ex.data.info.space;
     bool pts = (ex.data.vt->decode && ex.data.info.decoded_dim == 2) ||

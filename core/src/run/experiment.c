@@ -166,6 +166,14 @@ static ug_status build_optims(ug_experiment *ex, ug_error *err) {
         }
         ex->optim_group[k] = g;
         ex->n_optims++;
+        double decay = key_float(oc, "ema", err);
+        if (err->code) return err->code;
+        ug_error eerr = {0};
+        if (decay > 0 && ug_ema_init(&ex->ema[k], ex->params, g, (float)decay, &eerr)) {
+            char kk[128];
+            snprintf(kk, sizeof kk, "optim.%s.ema", gname);
+            return spec_fail(err, ug_cfg_find(oc, "ema"), kk, "%s", eerr.msg);
+        }
     }
     return UG_OK;
 }
@@ -183,6 +191,8 @@ ug_status ug_experiment_build(ug_experiment *ex, ug_spec *spec, ug_registry *reg
     ex->checkpoint_every = key_int(train, "checkpoint_every", err);
     ex->log_every = key_int(train, "log_every", err);
     ex->eval_at_end = key_bool(train, "eval_at_end", err);
+    ex->max_loss = key_float(train, "max_loss", err);
+    ex->max_grad_norm = key_float(train, "max_grad_norm", err);
     const char *device = key_str(root, "device", err);
     if (err->code) return err->code;
     if (strcmp(device, "cpu") != 0)
@@ -253,7 +263,23 @@ ug_status ug_experiment_build(ug_experiment *ex, ug_spec *spec, ug_registry *reg
             term->update_mask |= 1ull << g;
         }
         term->weight = (float)key_float(tc, "weight", err);
+        term->every = key_int(tc, "every", err);
+        term->phase = key_int(tc, "phase", err);
+        term->start = key_int(tc, "start", err);
+        term->stop = key_int(tc, "stop", err);
         if (err->code) return err->code;
+        if (term->phase >= term->every) {
+            char k[96];
+            snprintf(k, sizeof k, "%s.phase", key);
+            return spec_fail(err, ug_cfg_find(tc, "phase"), k, "phase %lld must be below every (%lld)",
+                             (long long)term->phase, (long long)term->every);
+        }
+        if (term->stop > 0 && term->stop <= term->start) {
+            char k[96];
+            snprintf(k, sizeof k, "%s.stop", key);
+            return spec_fail(err, ug_cfg_find(tc, "stop"), k, "stop %lld must be after start (%lld), or 0 for never",
+                             (long long)term->stop, (long long)term->start);
+        }
         term->vt = term->desc->vtable;
         int dup = 0;
         for (int u = 0; u < t; u++) dup += ex->terms[u].desc == term->desc;
@@ -297,7 +323,10 @@ void ug_experiment_free(ug_experiment *ex) {
         if (ex->terms[t].self) ex->terms[t].desc->destroy(ex->terms[t].self);
     if (ex->model.self) ex->model_desc->destroy(ex->model.self);
     if (ex->data.self) ex->data_desc->destroy(ex->data.self);
-    for (int k = 0; k < ex->n_optims; k++) ug_optim_free(&ex->optims[k]);
+    for (int k = 0; k < ex->n_optims; k++) {
+        ug_optim_free(&ex->optims[k]);
+        ug_ema_free(&ex->ema[k]);
+    }
     if (ex->params) ug_params_free(ex->params);
     if (ex->ctx) ug_ctx_free(ex->ctx);
     if (ex->spec) ug_spec_free(ex->spec);
@@ -305,14 +334,38 @@ void ug_experiment_free(ug_experiment *ex) {
 }
 
 /* ---- checkpoints ---- */
-#define MAX_BLOBS (3 + UG_MAX_TERMS)
+#define MAX_EXTRA 4
+#define MAX_BLOBS (2 + MAX_EXTRA + UG_EX_MAX_OPTIMS + UG_MAX_TERMS)
 
-ug_status ug_experiment_save(ug_experiment *ex, const char *path, int64_t step, const void *extra,
-                             size_t extra_size, ug_error *err) {
+void ug_experiment_use_ema(ug_experiment *ex, bool on) {
+    for (int k = 0; k < ex->n_optims; k++)
+        if (ex->ema[k].shadow && ex->ema[k].swapped != (int)on) ug_ema_swap(&ex->ema[k]);
+}
+
+/* Blob names of the parameter averages, beside their optimizers: "ema.<group>". */
+static int ema_blobs(ug_experiment *ex, ug_ckpt_blob *blobs, char (*names)[80]) {
+    int nb = 0;
+    for (int k = 0; k < ex->n_optims; k++) {
+        if (!ex->ema[k].shadow) continue;
+        const char *g = "?";
+        ug_params_group_info(ex->params, ex->optim_group[k], &g, NULL, NULL, NULL);
+        snprintf(names[nb], sizeof names[nb], "ema.%s", g);
+        blobs[nb] = (ug_ckpt_blob){.name = names[nb], .data = ex->ema[k].shadow,
+                                   .size = (size_t)ex->ema[k].count * sizeof(float)};
+        nb++;
+    }
+    return nb;
+}
+
+ug_status ug_experiment_save(ug_experiment *ex, const char *path, int64_t step, const ug_ckpt_blob *extra,
+                             int n_extra, ug_error *err) {
+    if (n_extra < 0 || n_extra > MAX_EXTRA) return ug_error_set(err, UG_ERR_ARG, "checkpoint: %d extra blobs", n_extra);
     ug_ckpt_blob blobs[MAX_BLOBS];
     int nb = 0;
     blobs[nb++] = (ug_ckpt_blob){.name = "step", .data = &step, .size = sizeof step};
-    if (extra) blobs[nb++] = (ug_ckpt_blob){.name = "runner", .data = (void *)extra, .size = extra_size};
+    for (int i = 0; i < n_extra; i++) blobs[nb++] = extra[i];
+    char enames[UG_EX_MAX_OPTIMS][80];
+    nb += ema_blobs(ex, blobs + nb, enames);
     void *mem[MAX_BLOBS] = {0};
     if (ex->model.vt->save_state) {
         size_t n = 0;
@@ -338,12 +391,16 @@ ug_status ug_experiment_save(ug_experiment *ex, const char *path, int64_t step, 
     return st;
 }
 
-ug_status ug_experiment_load(ug_experiment *ex, const char *path, int64_t *step, void *extra,
-                             size_t extra_size, ug_error *err) {
+ug_status ug_experiment_load(ug_experiment *ex, const char *path, int64_t *step, ug_ckpt_blob *extra,
+                             int n_extra, ug_error *err) {
+    if (n_extra < 0 || n_extra > MAX_EXTRA) return ug_error_set(err, UG_ERR_ARG, "checkpoint: %d extra blobs", n_extra);
     ug_ckpt_blob blobs[MAX_BLOBS];
     int nb = 0, first_owned;
     blobs[nb++] = (ug_ckpt_blob){.name = "step", .data = step, .size = sizeof *step};
-    if (extra) blobs[nb++] = (ug_ckpt_blob){.name = "runner", .data = extra, .size = extra_size, .optional = true};
+    int first_extra = nb;
+    for (int i = 0; i < n_extra; i++) blobs[nb++] = extra[i];
+    char enames[UG_EX_MAX_OPTIMS][80];
+    nb += ema_blobs(ex, blobs + nb, enames);  /* required: the spec that saved them had the same `ema:` */
     first_owned = nb;
     int model_blob = -1, term_blob[UG_MAX_TERMS];
     char names[UG_MAX_TERMS][80];
@@ -369,6 +426,7 @@ ug_status ug_experiment_load(ug_experiment *ex, const char *path, int64_t *step,
         if (b >= 0 && blobs[b].found && ex->terms[t].vt->load_state(ex->terms[t].self, blobs[b].data, blobs[b].size))
             st = ug_error_set(err, UG_ERR_IO, "%s: objective '%s' could not restore its state", path, ex->terms[t].label);
     }
+    for (int i = 0; i < n_extra; i++) extra[i].found = blobs[first_extra + i].found;
     for (int i = first_owned; i < nb; i++) free(blobs[i].data);
     return st;
 }

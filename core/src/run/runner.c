@@ -59,6 +59,9 @@ typedef struct {
         double log_sum[UG_MAX_TERMS][UG_LOSS_MAX_LOGS];
         int64_t window;
     } acc;
+    /* Steps of the window each term ran at (its schedule may skip steps): its means divide by this.
+     * Saved as its own blob so checkpoints written before schedules existed still load. */
+    int64_t term_steps[UG_MAX_TERMS];
     const char *log_keys[UG_MAX_TERMS][UG_LOSS_MAX_LOGS];
     int n_logs[UG_MAX_TERMS];
     double t_start, t_last_line, t_last_beat;
@@ -81,6 +84,8 @@ static int train_step(loop_state *L, int64_t step) {
     ug_error err = {0};
     if (ug_train_step(L->ex, step, &out, &err)) return fail(L, "%s", err.msg);
     for (int t = 0; t < L->ex->n_terms; t++) {
+        if (!out.ran[t]) continue;
+        L->term_steps[t]++;
         L->acc.loss_sum[t] += out.loss[t];
         L->n_logs[t] = out.n_logs[t];
         for (int i = 0; i < out.n_logs[t]; i++) {
@@ -114,15 +119,17 @@ static int log_window(loop_state *L, int64_t step, ug_error *err) {
     keys[n] = names[n];
     vals[n++] = L->acc.loss_sum[UG_MAX_TERMS] / w;
     for (int t = 0; t < ex->n_terms && n < 60; t++) {
+        if (L->term_steps[t] == 0) continue;  /* its schedule had it skip the whole window */
+        double wt = (double)L->term_steps[t];
         if (ex->n_terms > 1) {
             snprintf(names[n], sizeof names[n], "loss.%s", ex->terms[t].label);
             keys[n] = names[n];
-            vals[n++] = L->acc.loss_sum[t] / w;
+            vals[n++] = L->acc.loss_sum[t] / wt;
         }
         for (int i = 0; i < L->n_logs[t] && n < 60; i++) {
             snprintf(names[n], sizeof names[n], "%s.%s", ex->terms[t].label, L->log_keys[t][i]);
             keys[n] = names[n];
-            vals[n++] = L->acc.log_sum[t][i] / w;
+            vals[n++] = L->acc.log_sum[t][i] / wt;
         }
     }
     for (int k = 0; k < ex->n_optims && n < 64; k++) {
@@ -146,7 +153,31 @@ static int log_window(loop_state *L, int64_t step, ug_error *err) {
         free(line.s);
     }
     memset(&L->acc, 0, sizeof L->acc);
+    memset(L->term_steps, 0, sizeof L->term_steps);
     return 0;
+}
+
+/* The loop's own checkpoint blobs: the window sums ("runner") and the terms' step counts. */
+static int loop_blobs(loop_state *L, ug_ckpt_blob *b) {
+    b[0] = (ug_ckpt_blob){.name = "runner", .data = &L->acc, .size = sizeof L->acc, .optional = true};
+    b[1] = (ug_ckpt_blob){.name = "runner.term_steps", .data = L->term_steps, .size = sizeof L->term_steps,
+                          .optional = true};
+    return 2;
+}
+
+static ug_status loop_save(loop_state *L, int64_t step, ug_error *err) {
+    ug_ckpt_blob b[2];
+    return ug_experiment_save(L->ex, L->ckpt, step, b, loop_blobs(L, b), err);
+}
+
+/* Load a checkpoint with the loop's blobs; one written before term schedules lacks the step counts,
+ * which were then the window's for every term. */
+static ug_status loop_load(loop_state *L, const char *path, int64_t *step, ug_error *err) {
+    ug_ckpt_blob b[2];
+    ug_status s = ug_experiment_load(L->ex, path, step, b, loop_blobs(L, b), err);
+    if (!s && !b[1].found)
+        for (int t = 0; t < UG_MAX_TERMS; t++) L->term_steps[t] = L->acc.window;
+    return s;
 }
 
 /* GLOB patterns matching every key log_window writes, for `run --from` (ug_store_copy_history): kept
@@ -309,7 +340,7 @@ static int open_run(run_session *R) {
     char src_ckpt[1100];
     if (ug_run_from_check(R->st, &R->sreg, &R->ex, R->id, o->from_id, R->db_path, R->src_id, sizeof R->src_id,
                           src_ckpt, sizeof src_ckpt, &err) ||
-        ug_experiment_load(&R->ex, src_ckpt, &R->step, &R->L.acc, sizeof R->L.acc, &err) ||
+        loop_load(&R->L, src_ckpt, &R->step, &err) ||
         ug_run_from_check_step(&R->ex, R->src_id, R->step, R->L.acc.window, &err))
         return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
     if (o->check_only) {
@@ -335,7 +366,7 @@ static int begin_row(run_session *R) {
     snprintf(L->ckpt, sizeof L->ckpt, "%s/checkpoint.bin", R->folder);
 
     if (o->resume_id) {
-        if (access(L->ckpt, R_OK) == 0 && ug_experiment_load(ex, L->ckpt, &R->step, &L->acc, sizeof L->acc, &err))
+        if (access(L->ckpt, R_OK) == 0 && loop_load(L, L->ckpt, &R->step, &err))
             return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
         if (ug_store_run_resume(R->st, R->id, R->step, o->threads, NULL, &err))
             return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
@@ -371,7 +402,7 @@ static int begin_row(run_session *R) {
         const char *pats[UG_MAX_TERMS + 3];
         int np = log_key_patterns(ex, pbuf, pats, UG_MAX_TERMS + 3);
         if (ug_store_copy_history(R->st, R->id, R->src_id, R->step, pats, np, &err) ||
-            ug_experiment_save(ex, L->ckpt, R->step, &L->acc, sizeof L->acc, &err))
+            loop_save(L, R->step, &err))
             fail(L, "%s", err.msg);
         if (!o->quiet)
             ug_out(UG_OUT_REPORT, "run %s (%s): %lld steps, continuing run %s from step %lld\n", R->id,
@@ -413,7 +444,7 @@ static int train(run_session *R) {
         bool last = step == ex->steps;
         if (evaluate(L, step, &err)) { bad = L->errmsg[0] ? 1 : 2; break; }
         if ((ex->checkpoint_every > 0 && step % ex->checkpoint_every == 0) || last) {
-            if (ug_experiment_save(ex, L->ckpt, step, &L->acc, sizeof L->acc, &err)) { bad = 2; break; }
+            if (loop_save(L, step, &err)) { bad = 2; break; }
         }
     }
     if (L->progress == 1 && !o->quiet) ug_out(UG_OUT_PROGRESS, "\n");
@@ -428,7 +459,7 @@ static int train(run_session *R) {
         code = UG_EXIT_INTERRUPTED;
         /* Keep the step reached: the checkpoint (with the open logging window) lets `unigfn resume`
          * continue from here exactly. */
-        if (ug_experiment_save(ex, L->ckpt, step, &L->acc, sizeof L->acc, &e2)) say_error(0, "unigfn: %s", e2.msg);
+        if (loop_save(L, step, &e2)) say_error(0, "unigfn: %s", e2.msg);
         say_error(0, "unigfn: run %s KILLED by signal %d at step %lld (unigfn resume %s continues it)", R->id,
                   ug_signal_seen(), (long long)step, R->id);
     } else if (!o->quiet) {

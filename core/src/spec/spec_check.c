@@ -38,6 +38,13 @@ static const ug_param_spec objective_core[] = {
     {"plugin", UG_P_STRING, NULL, UG_P_REQUIRED, 0, 0, NULL, "objective plugin name"},
     {"updates", UG_P_STRING_LIST, NULL, UG_P_REQUIRED, 0, 0, NULL, "parameter groups this term trains"},
     {"weight", UG_P_FLOAT, "1", 0, 0, 0, NULL, "multiplier of this term's loss"},
+    /* The schedule of a term (IPF alternation, sparse TBC): it runs at steps s with start <= s,
+     * s < stop (stop 0 = to the end) and s % every == phase. Left out of the run id at their defaults. */
+    {"every", UG_P_INT, "1", P_GT | UG_P_ID_OPTIONAL, 0, 0, NULL, "run this term every N steps"},
+    {"phase", UG_P_INT, "0", P_GE | UG_P_ID_OPTIONAL, 0, 0, NULL,
+     "run at the steps s with s % every == phase (below every)"},
+    {"start", UG_P_INT, "0", P_GE | UG_P_ID_OPTIONAL, 0, 0, NULL, "first step this term runs at"},
+    {"stop", UG_P_INT, "0", P_GE | UG_P_ID_OPTIONAL, 0, 0, NULL, "step this term stops before; 0 = never"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -66,6 +73,8 @@ static const ug_param_spec optim_params[] = {
     {"min_lr", UG_P_FLOAT, "0", P_GE, 0, 0, NULL, "floor of the cosine schedule"},
     {"clip_norm", UG_P_FLOAT, "0", P_GE, 0, 0, NULL, "clip the group's gradient norm; 0 = off"},
     {"clip_value", UG_P_FLOAT, "0", P_GE, 0, 0, NULL, "clip each gradient entry; 0 = off"},
+    {"ema", UG_P_FLOAT, "0", P_GE | P_LT | UG_P_ID_OPTIONAL, 0, 1, NULL,
+     "decay of a moving average of the group's parameters, used for metrics and sampling; 0 = off"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -76,6 +85,12 @@ static const ug_param_spec train_params[] = {
     {"checkpoint_every", UG_P_INT, "0", P_GE, 0, 0, NULL, "checkpoint every N steps; 0 = never"},
     {"log_every", UG_P_INT, UG_DEFAULT_TEXT(UG_DEFAULT_LOG_EVERY), P_GE, 0, 0, NULL, "log losses every N steps; 0 = never"},
     {"eval_at_end", UG_P_BOOL, "true", 0, 0, 0, NULL, "evaluate metrics after the last step"},
+    /* Divergence guard: a run whose loss or gradient norm leaves these bounds fails with the step,
+     * rather than finishing with a loss of 1e19. */
+    {"max_loss", UG_P_FLOAT, "0", P_GE | UG_P_ID_OPTIONAL, 0, 0, NULL,
+     "fail the run when a term's |loss| exceeds this; 0 = off (non-finite losses always fail)"},
+    {"max_grad_norm", UG_P_FLOAT, "0", P_GE | UG_P_ID_OPTIONAL, 0, 0, NULL,
+     "fail the run when a group's gradient norm (before clipping) exceeds this; 0 = off"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 

@@ -9,6 +9,7 @@
 #include "unigfn/host/loader.h"
 #include "unigfn/host/spec.h"
 #include "unigfn/host/checkpoint.h"
+#include "unigfn/host/ema.h"
 #include "unigfn/host/optim.h"
 #include "unigfn/plugin.h"
 
@@ -23,6 +24,8 @@ typedef struct ug_term {
     uint64_t update_mask;     /* groups this term's loss is backpropagated into */
     float weight;
     char label[64];           /* "tb", or "tb.1" when a plugin appears twice */
+    /* schedule: runs at steps s with start <= s, (stop == 0 or s < stop) and s % every == phase */
+    int64_t every, phase, start, stop;
 } ug_term;
 
 typedef struct ug_metric_inst {
@@ -51,8 +54,10 @@ typedef struct ug_experiment {
     int n_optims;             /* one per parameter group that some term updates */
     ug_optim optims[UG_EX_MAX_OPTIMS];
     int optim_group[UG_EX_MAX_OPTIMS];
+    ug_ema ema[UG_EX_MAX_OPTIMS];     /* beside optims[k]; ema[k].shadow NULL when its `ema:` is 0 */
     int64_t steps, batch, eval_every, checkpoint_every, log_every;
     bool eval_at_end;
+    double max_loss, max_grad_norm;   /* train.max_loss / max_grad_norm: the divergence guard; 0 = off */
 } ug_experiment;
 
 /* Random streams: every draw is keyed by (seed, stream, step), so a resumed run repeats exactly. */
@@ -70,13 +75,18 @@ enum {
 ug_status ug_experiment_build(ug_experiment *ex, ug_spec *spec, ug_registry *reg, ug_error *err);
 void ug_experiment_free(ug_experiment *ex);
 
-/* Checkpoint: parameters, optimizer states, the step reached and plugin state blobs. */
-/* `extra` (may be NULL) is the caller's own state, stored as blob "runner" and restored into the same
- * buffer on load (its size must match; absent in the file = left untouched). */
-ug_status ug_experiment_save(ug_experiment *ex, const char *path, int64_t step, const void *extra,
-                             size_t extra_size, ug_error *err);
-ug_status ug_experiment_load(ug_experiment *ex, const char *path, int64_t *step, void *extra,
-                             size_t extra_size, ug_error *err);
+/* Checkpoint: parameters, optimizer states, parameter averages (blob "ema.<group>"), the step reached
+ * and plugin state blobs. `extra` (n_extra may be 0) are the caller's own named blobs, restored into
+ * the same buffers on load (sizes must match; a blob marked optional that the file lacks is left
+ * untouched, any other missing one is an error). */
+ug_status ug_experiment_save(ug_experiment *ex, const char *path, int64_t step, const ug_ckpt_blob *extra,
+                             int n_extra, ug_error *err);
+ug_status ug_experiment_load(ug_experiment *ex, const char *path, int64_t *step, ug_ckpt_blob *extra,
+                             int n_extra, ug_error *err);
+
+/* Put the parameter averages (optimizers with `ema:`) in place of the trained values, or back: what
+ * metrics see (ug_experiment_eval_metric does it itself) and what `sample` and reports draw from. */
+void ug_experiment_use_ema(ug_experiment *ex, bool on);
 
 /* "file:line:col: key" prefix for messages about a spec node. */
 const char *ug_cfg_where(const ug_cfg *node, const char *key, char *buf, size_t cap);
