@@ -117,6 +117,9 @@ static void test_nll(void) {
         CHECK(run(&s, 1, 0, ".", &o) == UG_OK, "nll evaluate");
         CHECK_CLOSE(harness_value(&o, "nll"), want, 0, 2e-5);
         CHECK_CLOSE(harness_value(&o, "nll_exact"), want, 0, 2e-5);
+        /* exact posterior: every log weight is log p(x), so -elbo is the NLL too; D = 4 binary dims */
+        CHECK_CLOSE(-harness_value(&o, "elbo"), want, 0, 2e-5);
+        CHECK_CLOSE(harness_value(&o, "bpd"), harness_value(&o, "nll") / (4 * log(2.0)), 1e-12, 0);
         CHECK(harness_value(&o, "nll_sem") > 0.05 && harness_value(&o, "nll_sem") < 0.3, "nll_sem %g",
               harness_value(&o, "nll_sem"));
     }
@@ -133,12 +136,20 @@ static void test_nll(void) {
         n1 = harness_value(&o, "nll");
         CHECK(fabs(n1 - (ex + kl)) <= 5 * sd / sqrt(1000.0), "M=1: nll %.5f, expected exact %.5f + KL %.5f (sd %.4f)", n1,
               ex, kl, sd / sqrt(1000.0));
+        /* at M = 1 the ELBO is the same single log weight */
+        CHECK_CLOSE(-harness_value(&o, "elbo"), n1, 1e-12, 1e-12);
         CHECK_CLOSE(harness_value(&o, "nll_exact"), ex, 0, 2e-5);
     }
     setup_close(&s);
     if (setup_open(&s, "{plugin: test_bits, dim: 4}", "{plugin: test_bits, dim: 4, pb_skew: 1.5}",
-                   "{plugin: nll, particles: 10, samples: 1000}") == 0 && run(&s, 3, 0, ".", &o) == UG_OK)
+                   "{plugin: nll, particles: 10, samples: 1000}") == 0 && run(&s, 3, 0, ".", &o) == UG_OK) {
         n10 = harness_value(&o, "nll");
+        /* the ELBO does not tighten with M: E[-elbo] = NLL + KL(P_B‖posterior) at any M */
+        double ne = -harness_value(&o, "elbo");
+        CHECK(fabs(ne - (ex + kl)) <= 5 * sd / sqrt(1000.0),
+              "M=10: -elbo %.5f, expected exact %.5f + KL %.5f", ne, ex, kl);
+        CHECK(ne > n10, "-elbo %.5f above the IS estimate %.5f", ne, n10);
+    }
     setup_close(&s);
     if (setup_open(&s, "{plugin: test_bits, dim: 4}", "{plugin: test_bits, dim: 4, pb_skew: 1.5}",
                    "{plugin: nll, particles: 2000, samples: 200, chunk: 20000}") == 0 && run(&s, 4, 0, ".", &o) == UG_OK) {

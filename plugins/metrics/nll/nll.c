@@ -3,6 +3,11 @@
  *     log p̂(x) = logsumexp_j [log P_F(τ_j) − log P_B(τ_j | x)] − log M,   τ_j ~ P_B(· | x),
  * reported as the mean of −log p̂ in nats (`nll`) with its standard error (`nll_sem`). Jensen makes
  * log p̂ a stochastic lower bound of log p(x), so `nll` is biased upward and shrinks as M grows.
+ * From the same particles, `elbo` is the mean over rows and particles of log P_F(τ) − log P_B(τ|x):
+ * an unbiased estimate of the ELBO (paper Prop. 2: log p(x) − KL(P_B‖posterior)), so −elbo ≥ the
+ * NLL that `nll` approaches, with equality when P_B is the exact posterior. For discrete spaces
+ * (binary, categorical) `bpd` is `nll` in bits per dimension, nll / (D ln 2); continuous data have no
+ * bits without the dataset's quantization, so they get none.
  * Models with an exact likelihood (UG_CAP_LOG_PROB) also get `nll_exact` on the same rows.
  *
  * Memory: each row is repeated M times and handed to sample_backward in chunks of at most `chunk`
@@ -81,7 +86,7 @@ static double logmeanexp(const double *v, int64_t m) {
 
 /* Rows xb [rows, D] (host memory) -> log p̂ of each into logp, and log p into exact when asked. */
 static ug_status estimate(const nll *m, const ug_eval_env *env, const float *xb, int64_t rows, int64_t M,
-                          double *logp, double *exact, double *scratch) {
+                          double *logp, double *elbo, double *exact, double *scratch) {
     ug_ctx *ctx = env->ctx;
     const ug_model *mod = env->model;
     int64_t D = mod->info.space.dim;
@@ -100,7 +105,12 @@ static ug_status estimate(const nll *m, const ug_eval_env *env, const float *xb,
         if (st) return st;
         if (tr.batch != B) return ug_ctx_fail(ctx, UG_ERR_ARG, "nll: asked for %lld backward trajectories, got %lld", (long long)B, (long long)tr.batch);
         if ((st = log_weights(ctx, &tr, lw, tmp, mask))) return st;
-        for (int64_t i = 0; i < r; i++) logp[r0 + i] = logmeanexp(lw + i * M, M);
+        for (int64_t i = 0; i < r; i++) {
+            logp[r0 + i] = logmeanexp(lw + i * M, M);
+            double e = 0.0;
+            for (int64_t j = 0; j < M; j++) e += lw[i * M + j];
+            elbo[r0 + i] = e / (double)M;
+        }
         if (exact) {
             int64_t shape[2] = {r, D};
             ug_tensor *xr = ug_from_f32(ctx, xb + r0 * D, 2, shape);   // [r, D]
@@ -141,12 +151,13 @@ static ug_status nll_evaluate(void *self, const ug_eval_env *env, ug_metric_out 
     int64_t per = m->chunk / M > 0 ? m->chunk / M : 1;
     int64_t bsz = m->batch < n ? m->batch : n;
     double *logp = malloc((size_t)n * sizeof(double));
+    double *elbo = malloc((size_t)n * sizeof(double));
     double *exact = want_exact ? malloc((size_t)n * sizeof(double)) : NULL;
     double *scratch = malloc((size_t)(3 * per * M) * sizeof(double));
     float *xb = malloc((size_t)(bsz * D) * sizeof(float));
     bool grad = ug_set_grad_enabled(ctx, false);
     ug_status st = UG_OK;
-    if (!logp || (want_exact && !exact) || !scratch || !xb) st = ug_ctx_fail(ctx, UG_ERR_NOMEM, "nll: out of memory");
+    if (!logp || !elbo || (want_exact && !exact) || !scratch || !xb) st = ug_ctx_fail(ctx, UG_ERR_NOMEM, "nll: out of memory");
     for (int64_t off = 0; !st && off < n; off += bsz) {
         int64_t cnt = n - off < bsz ? n - off : bsz;
         ug_tensor *x = NULL;   // [cnt, D]
@@ -158,7 +169,7 @@ static ug_status nll_evaluate(void *self, const ug_eval_env *env, ug_metric_out 
         }
         memcpy(xb, ug_f32(xc), (size_t)(cnt * D) * sizeof(float));
         ug_step_reset(ctx);
-        st = estimate(m, env, xb, cnt, M, logp + off, exact ? exact + off : NULL, scratch);
+        st = estimate(m, env, xb, cnt, M, logp + off, elbo + off, exact ? exact + off : NULL, scratch);
     }
     ug_set_grad_enabled(ctx, grad);
     if (!st) {
@@ -168,6 +179,11 @@ static ug_status nll_evaluate(void *self, const ug_eval_env *env, ug_metric_out 
         out->n_values = 0;
         out->keys[out->n_values] = "nll", out->values[out->n_values++] = mean;
         out->keys[out->n_values] = "nll_sem", out->values[out->n_values++] = sem;
+        if (mod->info.space.kind == UG_SPACE_BINARY || mod->info.space.kind == UG_SPACE_CATEGORICAL)
+            out->keys[out->n_values] = "bpd", out->values[out->n_values++] = mean / ((double)D * log(2.0));
+        double emean, esem;
+        mean_sem(elbo, n, &emean, &esem);
+        out->keys[out->n_values] = "elbo", out->values[out->n_values++] = emean;
         if (exact) {
             for (int64_t i = 0; i < n; i++) exact[i] = -exact[i];
             mean_sem(exact, n, &mean, &sem);
@@ -175,6 +191,7 @@ static ug_status nll_evaluate(void *self, const ug_eval_env *env, ug_metric_out 
         }
     }
     free(logp);
+    free(elbo);
     free(exact);
     free(scratch);
     free(xb);
@@ -196,7 +213,8 @@ static const ug_plugin_desc nll_desc = {
     UG_DESC_HEADER(UG_KIND_METRIC),
     .name = "nll",
     .version = "1.0",
-    .summary = "held-out NLL (nats) by importance sampling over M backward trajectories (Eq. 24)",
+    .summary = "held-out NLL (nats; bpd for discrete data) by importance sampling over M backward trajectories "
+               "(Eq. 24), and the ELBO from the same particles",
     .params = nll_params,
     .create = nll_create,
     .destroy = nll_destroy,
