@@ -801,6 +801,59 @@ static void test_gauss(void) {
     tl_close(&r);
 }
 
+/* ---- reward: data ------------------------------------------------------------------------------
+ * TB and DB with log R from the dataset (test_bits: a product of Bernoullis, normalized so log Z = 0)
+ * instead of the model: P_F must reach the dataset's distribution, log Z (resp. log F(s0)) 0; a
+ * dataset without log_reward is refused at create time. */
+static const char *TB_DATA_YAML =
+    "seed: 5\n"
+    "dataset: {plugin: test_bits, dim: 3, probs: [0.2, 0.5, 0.85]}\n"
+    "model: {plugin: tiny_binary, dim: 3}\n"
+    "objective:\n"
+    "  - {plugin: tb, reward: data, updates: [forward, backward, logZ], forward_ratio: 1, batch: 32}\n"
+    "optim:\n"
+    "  forward: {lr: 0.05}\n"
+    "  backward: {lr: 0.05}\n"
+    "  logZ: {lr: 0.1}\n"
+    "train: {steps: 1500, batch: 32}\n";
+
+static void test_data_reward(const char *label, const char *yaml, const char *const *ovr, int n_ovr, const char *lz_key) {
+    tl_run r;
+    if (!open_run(&r, yaml, ovr, n_ovr)) return;
+    target t = {.D = 3, .nx = 8};
+    bool g = ug_set_grad_enabled(r.ctx, false);
+    ug_tensor *lr = r.data.vt->log_reward(r.data.self, r.ctx, all_x(r.ctx, t.D));  // [8]
+    CHECK(lr != NULL, "%s: dataset log_reward: %s", label, ug_ctx_errmsg(r.ctx));
+    double s = 0;
+    for (int i = 0; lr && i < t.nx; i++) s += t.p[i] = exp(ug_f32(lr)[i]);
+    ug_set_grad_enabled(r.ctx, g);
+    ug_step_reset(r.ctx);
+    CHECK_CLOSE(s, 1.0, 1e-5, 0);  // a normalized reward
+    double tv0 = tv_to_target(&r, &t);
+    memset(&ERR, 0, sizeof ERR);
+    CHECK(tl_train(&r, r.steps, NULL, NULL, &ERR) == UG_OK, "%s: %s", label, ERR.msg);
+    double tv = tv_to_target(&r, &t), lz = tl_log(&r, 0, lz_key);
+    CHECK(tv < 0.02, "%s: total variation to the dataset's distribution %.4f", label, tv);
+    CHECK(fabs(lz) < 0.05, "%s: %s %.4f, want 0 (the dataset's reward is normalized)", label, lz_key, lz);
+    printf("%s: TV %.4f -> %.4f after %lld steps, %s %.4f\n", label, tv0, tv, (long long)r.steps, lz_key, lz);
+    tl_close(&r);
+}
+
+static void test_data_reward_all(void) {
+    test_data_reward("tb (reward: data)", TB_DATA_YAML, NULL, 0, "logZ");
+    const char *refuse = "seed: 1\n"
+                         "dataset: {plugin: none}\n"
+                         "model: {plugin: tiny_binary, dim: 3}\n"
+                         "objective: [{plugin: tb, reward: data, updates: [forward, logZ], batch: 8}]\n"
+                         "optim: {forward: {lr: 0.05}, logZ: {lr: 0.1}}\n"
+                         "train: {steps: 1, batch: 8}\n";
+    tl_run r;
+    memset(&ERR, 0, sizeof ERR);
+    ug_status st = tl_open(&r, REG, refuse, NULL, 0, &ERR);
+    CHECK(st != UG_OK && strstr(ERR.msg, "reward: data, but dataset"), "no dataset reward refused: %s", ERR.msg);
+    if (st == UG_OK) tl_close(&r);
+}
+
 int main(int argc, char **argv) {
     const char *which = argc > 1 ? argv[1] : "exact";
     REG = tl_registry(&ERR);
@@ -815,6 +868,7 @@ int main(int argc, char **argv) {
         train_to_target("tb (mlp, explore 0.2)", TB_MLP_YAML, 2000, false, NULL);
     }
     else if (strcmp(which, "db") == 0) train_to_target("db", DB_YAML, 1500, false, NULL);
+    else if (strcmp(which, "datareward") == 0) test_data_reward_all();
     else if (strcmp(which, "mle") == 0) {
         train_to_target("mle", MLE_YAML, 2000, true, NULL);
         test_tbc_alone();

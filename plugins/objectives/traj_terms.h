@@ -8,6 +8,7 @@
 #define UG_OBJ_TRAJ_TERMS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 /* t must be a one-dimensional [B] tensor. */
@@ -29,6 +30,42 @@ static inline ug_status ugo_need_caps(const ug_step_env *env, uint32_t caps, con
                                m->name ? m->name : "?", ug_cap_name(bit));
     }
     return UG_OK;
+}
+
+/* `reward: model | data` of the reward-based objectives: which plugin's log R they train against. */
+#define UGO_REWARD_PARAM                                                                                  \
+    {"reward", UG_P_ENUM, "model", UG_P_ID_OPTIONAL, 0, 0, "model|data",                                  \
+     "log R from the model (e.g. EB-GFN's energy) or from the dataset (a given target, paper §2.3)"}
+
+/* Parse `reward:` at create time: true for data, which must then provide log_reward. */
+static inline bool ugo_reward_from_data(const ug_create_args *a, const char *who, bool *data, ug_error *err) {
+    *data = strcmp(ug_cfg_str(a->cfg, "reward", "model"), "data") == 0;
+    if (*data && !(a->data && a->data->vt && a->data->vt->size > offsetof(ug_dataset_vtable, log_reward) &&
+                   a->data->vt->log_reward)) {
+        ug_error_set(err, UG_ERR_ARG, "%s: reward: data, but dataset '%s' gives no log_reward", who,
+                     a->data && a->data->name ? a->data->name : "?");
+        return false;
+    }
+    return true;
+}
+
+/* The model's reward capability, unless the reward comes from the dataset. */
+static inline uint32_t ugo_reward_caps(const ug_cfg *cfg) {
+    return strcmp(ug_cfg_str(cfg, "reward", "model"), "data") == 0 ? 0u : UG_CAP_LOG_REWARD;
+}
+
+/* log R(x) [B] from the model or the dataset; fails the context on a misshapen result. */
+static inline ug_tensor *ugo_log_reward(const ug_step_env *env, bool data, ug_tensor *x, int64_t B, const char *who) {
+    ug_tensor *r = data ? env->data->vt->log_reward(env->data->self, env->ctx, x)
+                        : env->model->vt->log_reward(env->model->self, env->ctx, x);
+    if (!ugo_is_vec(r, B)) {
+        char b[64];
+        if (!ug_ctx_status(env->ctx))
+            ug_ctx_fail(env->ctx, UG_ERR_ARG, "%s: log_reward of the %s is %s, want [%lld]", who, data ? "dataset" : "model",
+                        r ? ug_shape_str(r, b, sizeof b) : "missing", (long long)B);
+        return NULL;
+    }
+    return r;
 }
 
 /* Fail the context unless the model can sample backward from data (the loader only insists on

@@ -388,12 +388,30 @@ static const ug_param_spec bd_params[] = {
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
+/* log R(x) = log prod_i p_i^x_i (1 - p_i)^(1 - x_i): the dataset's own distribution as a reward
+ * (normalized, so log Z = 0), for `reward: data`. */
+static ug_tensor *bd_log_reward(void *self, ug_ctx *ctx, ug_tensor *x) {
+    const bits_data *d = self;
+    if (!x || x->ndim != 2 || x->shape[1] != d->D) {
+        ug_ctx_fail(ctx, UG_ERR_ARG, "test_bits: log_reward wants [B, %lld]", (long long)d->D);
+        return NULL;
+    }
+    float lp1[TB_MAX_D], lp0[TB_MAX_D];
+    for (int64_t i = 0; i < d->D; i++) lp1[i] = (float)log(d->p[i]), lp0[i] = (float)log(1.0 - d->p[i]);
+    int64_t sh[1] = {d->D};
+    ug_tensor *a = ug_from_f32(ctx, lp1, 1, sh), *b = ug_from_f32(ctx, lp0, 1, sh);  // [D]
+    /* x log p + (1 - x) log(1 - p), summed over D: [B] */
+    ug_tensor *t = ug_add(ctx, ug_mul(ctx, x, ug_sub(ctx, a, b)), b);  // [B, D]
+    return ug_sum(ctx, t, 1, false);
+}
+
 static const ug_dataset_vtable bd_vt = {
     .size = sizeof(ug_dataset_vtable),
     .info = bd_info,
     .train_batch = bd_train_batch,
     .heldout = bd_heldout,
     .sample_true = bd_fresh,
+    .log_reward = bd_log_reward,
 };
 
 static const ug_plugin_desc bd_desc = {

@@ -28,6 +28,11 @@ typedef struct ug_dataset_vtable {
     ug_status (*sample_true)(void *self, ug_ctx *ctx, ug_rng *rng, int64_t count, ug_tensor **out);
     /* Optional: x [B, D] -> decoded [B, decoded_dim] (Gray code -> 2-D points); NULL if absent. */
     ug_status (*decode)(void *self, ug_ctx *ctx, ug_tensor *x, ug_tensor **out);
+    /* ---- appended in ABI 1.1 ---- */
+    /* Optional: the unnormalized log density of the target, log R(x) [B] for x [B, D] — the sampling
+     * setting of the paper's §2.3, where a reward is given instead of (or beside) data. Objectives
+     * with `reward: data` train against it; NULL if absent. */
+    ug_tensor *(*log_reward)(void *self, ug_ctx *ctx, ug_tensor *x);
 } ug_dataset_vtable;
 
 typedef struct ug_dataset {

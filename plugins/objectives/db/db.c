@@ -15,12 +15,14 @@
 typedef struct db {
     float explore, inv_temp;
     int64_t batch;
+    bool data_reward;  /* reward: data */
 } db;
 
 static const ug_param_spec db_params[] = {
     {"explore", UG_P_FLOAT, "0", UG_P_MIN | UG_P_MAX, 0, 1, NULL, "probability of a uniformly random action when sampling"},
     {"reward_temperature", UG_P_FLOAT, "1", UG_P_MIN | UG_P_MIN_OPEN, 0, 0, NULL, "log R is divided by this"},
     {"batch", UG_P_INT, "0", UG_P_MIN, 0, 0, NULL, "trajectories per step; 0 = the data batch's rows"},
+    UGO_REWARD_PARAM,
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -30,7 +32,7 @@ static ug_status db_loss(void *self, const ug_step_env *env, ug_loss_out *out) {
     const ug_model *m = env->model;
     const char *who = "db";
     char b[64];
-    if (ugo_need_caps(env, UG_CAP_LOG_FLOW | UG_CAP_LOG_REWARD, who)) return ug_ctx_status(ctx);
+    if (ugo_need_caps(env, UG_CAP_LOG_FLOW | (o->data_reward ? 0u : UG_CAP_LOG_REWARD), who)) return ug_ctx_status(ctx);
     int64_t B = ugo_batch(env, o->batch, who);
     if (B <= 0) return ug_ctx_status(ctx);
     ug_traj tr = {.size = sizeof tr};
@@ -42,8 +44,8 @@ static ug_status db_loss(void *self, const ug_step_env *env, ug_loss_out *out) {
         return ug_ctx_fail(ctx, UG_ERR_ARG, "%s: sample_forward must return %lld rows, at least one step and the states",
                            who, (long long)B);
 
-    ug_tensor *logr = m->vt->log_reward(m->self, ctx, tr.last);  // [B]
-    if (!ugo_check_vec(ctx, logr, B, who, "log_reward")) return ug_ctx_status(ctx);
+    ug_tensor *logr = ugo_log_reward(env, o->data_reward, tr.last, B, who);  // [B]
+    if (!logr) return ug_ctx_status(ctx);
     if (o->inv_temp != 1.0f) logr = ug_mul_scalar(ctx, logr, o->inv_temp);
 
     ug_tensor *lf = m->vt->log_flow(m->self, ctx, tr.states[0], tr.start);  // [B] log F(s_0)
@@ -101,6 +103,10 @@ static void *db_create(const ug_create_args *args, ug_error *err) {
     o->explore = (float)ug_cfg_float(args->cfg, "explore", 0.0);
     o->inv_temp = (float)(1.0 / ug_cfg_float(args->cfg, "reward_temperature", 1.0));
     o->batch = ug_cfg_int(args->cfg, "batch", 0);
+    if (!ugo_reward_from_data(args, "db", &o->data_reward, err)) {
+        free(o);
+        return NULL;
+    }
     if (!(o->explore >= 0 && o->explore <= 1) || !isfinite(o->inv_temp)) {
         ug_error_set(err, UG_ERR_ARG, "db: explore must lie in [0, 1], reward_temperature > 0");
         free(o);
@@ -111,10 +117,7 @@ static void *db_create(const ug_create_args *args, ug_error *err) {
 
 static void db_destroy(void *self) { free(self); }
 
-static uint32_t db_caps(const ug_cfg *cfg) {
-    (void)cfg;
-    return UG_CAP_LOG_FLOW | UG_CAP_LOG_REWARD;
-}
+static uint32_t db_caps(const ug_cfg *cfg) { return UG_CAP_LOG_FLOW | ugo_reward_caps(cfg); }
 
 static const ug_objective_vtable db_vt = {.size = sizeof(ug_objective_vtable), .loss = db_loss};
 

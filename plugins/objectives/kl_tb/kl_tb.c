@@ -23,6 +23,7 @@ typedef struct kl_tb {
     bool score_pb;
     int64_t batch;
     float inv_temp;
+    bool data_reward;  /* reward: data */
 } kl_tb;
 
 static const ug_param_spec kl_tb_params[] = {
@@ -31,6 +32,7 @@ static const ug_param_spec kl_tb_params[] = {
      "data: add the score-function term so a P_B group in `updates` gets the KL's full gradient"},
     {"batch", UG_P_INT, "0", UG_P_MIN, 0, 0, NULL, "reward: trajectories per step; 0 = the data batch's rows"},
     {"reward_temperature", UG_P_FLOAT, "1", UG_P_MIN | UG_P_MIN_OPEN, 0, 0, NULL, "reward: log R / T"},
+    UGO_REWARD_PARAM,
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -86,7 +88,7 @@ static ug_status loss_reward(kl_tb *o, const ug_step_env *env, ug_loss_out *out)
     ug_ctx *ctx = env->ctx;
     const char *who = "kl_tb(reward)";
     const ug_model *m = env->model;
-    if (ugo_need_caps(env, UG_CAP_LOG_REWARD, who)) return ug_ctx_status(ctx);
+    if (!o->data_reward && ugo_need_caps(env, UG_CAP_LOG_REWARD, who)) return ug_ctx_status(ctx);
     int64_t B = ugo_batch(env, o->batch, who);
     if (B <= 0) return ug_ctx_status(ctx);
     ug_traj tr = {.size = sizeof tr};
@@ -99,8 +101,8 @@ static ug_status loss_reward(kl_tb *o, const ug_step_env *env, ug_loss_out *out)
     if (tr.batch != B) return ug_ctx_fail(ctx, UG_ERR_ARG, "%s: sample_forward returned %lld rows for %lld", who, (long long)tr.batch, (long long)B);
     ug_tensor *lpf = ugo_sum_steps(ctx, &tr, true, who);   // [B]
     ug_tensor *lpb = ugo_sum_steps(ctx, &tr, false, who);  // [B]
-    ug_tensor *logr = m->vt->log_reward(m->self, ctx, tr.last);  // [B]
-    if (!lpf || !lpb || !ugo_check_vec(ctx, logr, B, who, "log_reward")) return ug_ctx_status(ctx);
+    ug_tensor *logr = ugo_log_reward(env, o->data_reward, tr.last, B, who);  // [B]
+    if (!lpf || !lpb || !logr) return ug_ctx_status(ctx);
     if (o->inv_temp != 1.0f) logr = ug_mul_scalar(ctx, logr, o->inv_temp);
     ug_tensor *f = ug_sub(ctx, ug_sub(ctx, lpf, lpb), logr);  // [B]
     ug_tensor *loss;
@@ -142,13 +144,17 @@ static void *kl_tb_create(const ug_create_args *args, ug_error *err) {
     o->score_pb = ug_cfg_bool(args->cfg, "score_pb", false);
     o->batch = ug_cfg_int(args->cfg, "batch", 0);
     o->inv_temp = (float)(1.0 / ug_cfg_float(args->cfg, "reward_temperature", 1.0));
+    if (o->reward && !ugo_reward_from_data(args, "kl_tb", &o->data_reward, err)) {
+        free(o);
+        return NULL;
+    }
     return o;
 }
 
 static void kl_tb_destroy(void *self) { free(self); }
 
 static uint32_t kl_tb_caps(const ug_cfg *cfg) {
-    return strcmp(ug_cfg_str(cfg, "direction", "data"), "reward") == 0 ? UG_CAP_LOG_REWARD : 0;
+    return strcmp(ug_cfg_str(cfg, "direction", "data"), "reward") == 0 ? ugo_reward_caps(cfg) : 0;
 }
 
 static const ug_objective_vtable kl_tb_vt = {.size = sizeof(ug_objective_vtable), .loss = kl_tb_loss};

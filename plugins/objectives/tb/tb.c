@@ -3,6 +3,7 @@
  * on a batch that mixes forward-sampled trajectories (a fraction forward_ratio of the B rows, with
  * optional uniform exploration) and trajectories sampled backward from the data rows. With the energy
  * model as the reward and forward_ratio 0.5 this is EB-GFN's GFlowNet step (REPRODUCTION.md §3 (a)).
+ * `reward: data` takes log R from the dataset instead (a given target, the paper's §2.3).
  * Logs "logZ" and the mean squared residual of each half ("loss_fwd", "loss_bwd"). */
 #define UG_PLUGIN
 #include "unigfn/plugin.h"
@@ -16,6 +17,7 @@ typedef struct tb {
     double forward_ratio;
     float explore, inv_temp;
     int64_t batch;
+    bool data_reward;  /* reward: data */
 } tb;
 
 static const ug_param_spec tb_params[] = {
@@ -24,17 +26,17 @@ static const ug_param_spec tb_params[] = {
     {"explore", UG_P_FLOAT, "0", UG_P_MIN | UG_P_MAX, 0, 1, NULL, "probability of a uniformly random action when sampling forward"},
     {"reward_temperature", UG_P_FLOAT, "1", UG_P_MIN | UG_P_MIN_OPEN, 0, 0, NULL, "log R is divided by this"},
     {"batch", UG_P_INT, "0", UG_P_MIN, 0, 0, NULL, "rows B; 0 = the data batch's rows"},
+    UGO_REWARD_PARAM,
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
 /* log Z + sum log P_F - log R / T - sum log P_B per trajectory: [B]. */
 static ug_tensor *residual(tb *o, const ug_step_env *env, const ug_traj *tr, ug_tensor *log_z, const char *who) {
     ug_ctx *ctx = env->ctx;
-    const ug_model *m = env->model;
     ug_tensor *lpf = ugo_sum_steps(ctx, tr, true, who);   // [B]
     ug_tensor *lpb = ugo_sum_steps(ctx, tr, false, who);  // [B]
-    ug_tensor *logr = m->vt->log_reward(m->self, ctx, tr->last);  // [B]
-    if (!lpf || !lpb || !ugo_check_vec(ctx, logr, tr->batch, who, "log_reward")) return NULL;
+    ug_tensor *logr = ugo_log_reward(env, o->data_reward, tr->last, tr->batch, who);  // [B]
+    if (!lpf || !lpb || !logr) return NULL;
     if (o->inv_temp != 1.0f) logr = ug_mul_scalar(ctx, logr, o->inv_temp);
     return ug_add(ctx, ug_sub(ctx, ug_sub(ctx, lpf, lpb), logr), log_z);  // [B]
 }
@@ -52,7 +54,7 @@ static ug_status tb_loss(void *self, const ug_step_env *env, ug_loss_out *out) {
     ug_ctx *ctx = env->ctx;
     const ug_model *m = env->model;
     const char *who = "tb";
-    if (ugo_need_caps(env, UG_CAP_LOG_Z | UG_CAP_LOG_REWARD, who)) return ug_ctx_status(ctx);
+    if (ugo_need_caps(env, UG_CAP_LOG_Z | (o->data_reward ? 0u : UG_CAP_LOG_REWARD), who)) return ug_ctx_status(ctx);
     int64_t B = ugo_batch(env, o->batch, who);
     if (B <= 0) return ug_ctx_status(ctx);
     int64_t Bf = (int64_t)llround((double)B * o->forward_ratio), Bb = B - Bf;
@@ -104,6 +106,10 @@ static void *tb_create(const ug_create_args *args, ug_error *err) {
     o->explore = (float)ug_cfg_float(args->cfg, "explore", 0.0);
     o->inv_temp = (float)(1.0 / ug_cfg_float(args->cfg, "reward_temperature", 1.0));
     o->batch = ug_cfg_int(args->cfg, "batch", 0);
+    if (!ugo_reward_from_data(args, "tb", &o->data_reward, err)) {
+        free(o);
+        return NULL;
+    }
     if (!(o->forward_ratio >= 0 && o->forward_ratio <= 1) || !(o->explore >= 0 && o->explore <= 1) || !isfinite(o->inv_temp)) {
         ug_error_set(err, UG_ERR_ARG, "tb: forward_ratio and explore must lie in [0, 1], reward_temperature > 0");
         free(o);
@@ -114,10 +120,7 @@ static void *tb_create(const ug_create_args *args, ug_error *err) {
 
 static void tb_destroy(void *self) { free(self); }
 
-static uint32_t tb_caps(const ug_cfg *cfg) {
-    (void)cfg;
-    return UG_CAP_LOG_Z | UG_CAP_LOG_REWARD;
-}
+static uint32_t tb_caps(const ug_cfg *cfg) { return UG_CAP_LOG_Z | ugo_reward_caps(cfg); }
 
 static const ug_objective_vtable tb_vt = {.size = sizeof(ug_objective_vtable), .loss = tb_loss};
 
