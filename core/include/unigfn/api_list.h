@@ -150,3 +150,11 @@ UG_API(ug_cap_name)
 UG_API(ug_run_dir)
 /* appended: tensor.h */
 UG_API(ug_set_grad_groups)
+/* appended in ABI 1.1: dist.h */
+UG_API(ug_normal_log_prob)
+UG_API(ug_normal_sample)
+UG_API(ug_bernoulli_log_prob)
+UG_API(ug_bernoulli_sample)
+UG_API(ug_categorical_log_prob)
+UG_API(ug_discretized_gaussian_log_prob)
+UG_API(ug_logistic_log_prob)

@@ -20,6 +20,7 @@
 
 #include "unigfn/config.h"
 #include "unigfn/dataset.h"
+#include "unigfn/dist.h"
 #include "unigfn/metric.h"
 #include "unigfn/model.h"
 #include "unigfn/nn.h"

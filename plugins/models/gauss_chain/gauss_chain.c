@@ -40,11 +40,10 @@ static const ug_param_spec chain_params[] = {
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
-/* log N(y; mean, var I) per row: y, mean broadcast to [B, D] -> [B]. */
+/* log N(y; mean, var I) per row: y, mean broadcast to [B, D] -> [B] (dist.h's normal). */
 static ug_tensor *gauss_logpdf(ug_ctx *ctx, ug_tensor *y, ug_tensor *mean, float var, int D) {
-    ug_tensor *sq = ug_sum(ctx, ug_square(ctx, ug_sub(ctx, y, mean)), 1, false);  // [B]
-    float c = -0.5f * (float)D * logf(2.0f * (float)M_PI * var);
-    return ug_add_scalar(ctx, ug_mul_scalar(ctx, sq, -0.5f / var), c);
+    (void)D;
+    return ug_normal_log_prob(ctx, y, mean, ug_scalar(ctx, 0.5f * logf(var)));  // [B]
 }
 
 static ug_tensor *mu_k(chain *m, ug_ctx *ctx, int k) { return ug_slice(ctx, m->mu, 0, k, 1); }  // [1, D]
