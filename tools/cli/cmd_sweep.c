@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "unigfn/host/blas_info.h"
 #include "unigfn/host/runner.h"
 #include "unigfn/host/sha256.h"
 #include "unigfn/host/sweep.h"
@@ -212,6 +213,11 @@ int cli_sweep(cli_env *env, int argc, char **argv) {
     ug_store_close(st);
     st = NULL;
     if (todo == 0) { rc = 0; goto done; }
+    /* One BLAS check for the whole sweep; its jobs, told so, skip theirs (and record the BLAS as ever). */
+    ug_blas_info bi;
+    char warning[512];
+    if (ug_blas_check(&bi, warning, sizeof warning)) ug_message(UG_LOG_WARN, "%s", warning);
+    setenv(UG_BLAS_CHECKED_ENV, "1", 1);
     char exe[PATH_MAX];
     self_exe(exe, sizeof exe);
     ug_sweep_exec ex = {.exe = exe, .spec_path = spec_path, .db_path = env->db_path, .workers = workers};
