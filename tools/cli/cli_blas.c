@@ -6,7 +6,8 @@
  * (or removed), which measures the sgemm rate, checks the results against the float64 reference and
  * prints one `probe ...` line (ug_blas_probe_format) that the parent parses. A child that crashes on
  * an instruction its kernels need (SIGILL) or hangs (an alarm ends it) is a row saying so, not a
- * failure of the doctor. */
+ * failure of the doctor. A child's stderr goes to /dev/null (OpenBLAS's own messages would break the
+ * table) unless UG_DOCTOR_CHILD_STDERR is set, for debugging a probe (e.g. a sanitizer's report). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
