@@ -257,6 +257,28 @@ static void test_verdict(void) {
     CHECK(!ug_blas_is_slow(&haswell, 80, NULL, 0), "Haswell and nothing better verified");
 }
 
+static void test_pick(void) {
+    const char *cores[] = {"SkylakeX", "Cooperlake", "SkylakeX", "Haswell"};
+    struct {
+        const char *what;
+        double rate[4];
+        bool ok[4];
+        int want;
+    } rows[] = {
+        {"clear winner", {120, 90, 100, 60}, {1, 1, 1, 1}, 0},
+        {"noise: Haswell a hair faster", {65.8, 70.6, 70.3, 71.1}, {1, 1, 1, 1}, 0},
+        {"Haswell far ahead", {50, 50, 50, 100}, {1, 1, 1, 1}, 3},
+        {"the fastest unusable", {10, 12, 11, 300}, {1, 1, 1, 0}, 1},
+        {"only the lowest usable", {100, 100, 100, 40}, {0, 0, 0, 1}, 3},
+        {"none usable", {100, 100, 100, 40}, {0, 0, 0, 0}, -1},
+        {"a NaN rate is never picked", {NAN, 50, 0, 0}, {1, 1, 0, 0}, 1},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        int got = ug_blas_pick(cores, rows[i].rate, rows[i].ok, 4);
+        CHECK(got == rows[i].want, "%s: picked %d, want %d", rows[i].what, got, rows[i].want);
+    }
+}
+
 /* The real sgemm: any correct kernel set stays far below the tolerance. */
 static void test_rate(void) {
     ug_sgemm_rate r;
@@ -280,6 +302,7 @@ int main(void) {
     test_describe_and_warning();
     test_probe();
     test_verdict();
+    test_pick();
     test_rate();
     return CHECK_DONE();
 }

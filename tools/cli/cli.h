@@ -54,7 +54,8 @@ typedef struct cli_probe {
 void cli_probe_run(cli_probe *c, double seconds, int threads);
 /* It ran, got the core it asked for, and its results matched the reference. */
 bool cli_probe_usable(const cli_probe *c);
-/* The fastest usable probe of c[0..n), -1 when none. */
+/* The probe of c[0..n) to recommend (ug_blas_pick: the highest kernel set among the usable ones within
+ * noise of the fastest), -1 when none; n <= UG_BLAS_MAX_CANDIDATES + 2. */
 int cli_probe_best(const cli_probe *c, int n);
 /* `--blas-core auto` of `cmd` (run, sweep): when the kernels in use are far below the CPU, re-executes
  * `unigfn --db DB cmd argv...` with OPENBLAS_CORETYPE set to the fastest verified candidate (and

@@ -97,10 +97,16 @@ bool cli_probe_usable(const cli_probe *c) {
 }
 
 int cli_probe_best(const cli_probe *c, int n) {
-    int best = -1;
-    for (int i = 0; i < n; i++)
-        if (cli_probe_usable(&c[i]) && (best < 0 || c[i].p.gflops > c[best].p.gflops)) best = i;
-    return best;
+    const char *cores[UG_BLAS_MAX_CANDIDATES + 2];
+    double rate[UG_BLAS_MAX_CANDIDATES + 2];
+    bool ok[UG_BLAS_MAX_CANDIDATES + 2];
+    if (n > UG_BLAS_MAX_CANDIDATES + 2) n = UG_BLAS_MAX_CANDIDATES + 2;
+    for (int i = 0; i < n; i++) {
+        cores[i] = c[i].coretype ? c[i].coretype : c[i].p.core;
+        rate[i] = c[i].p.gflops;
+        ok[i] = cli_probe_usable(&c[i]);
+    }
+    return ug_blas_pick(cores, rate, ok, n);
 }
 
 /* --blas-core auto: re-execute with the fastest verified core when the kernels in use are far below

@@ -137,6 +137,12 @@ bool ug_blas_probe_parse(const char *text, ug_blas_probe *out);
  * falls back to another core silently), and its results matched the reference. */
 bool ug_blas_probe_usable(const char *requested, const ug_blas_probe *p);
 
+/* Pure: which of n measured candidates to recommend: among the usable ones within 15% of the fastest,
+ * the one of the highest ISA level (the earliest of those on a tie), so that noise between near-equal
+ * rates on a busy machine never prefers a lower kernel set. -1 when none is usable. */
+#define UG_BLAS_PICK_BAND 0.85
+int ug_blas_pick(const char *const *cores, const double *gflops, const bool *usable, int n);
+
 /* Pure: the doctor's verdict. Slow when the kernel in use is far below the CPU (adv->warn) or a usable
  * candidate of a higher ISA level measured at least 1.25 times the current rate. */
 bool ug_blas_is_slow(const ug_blas_advice *adv, double current_gflops, const char *best_core, double best_gflops);

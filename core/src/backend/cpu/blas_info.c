@@ -294,6 +294,18 @@ bool ug_blas_probe_usable(const char *requested, const ug_blas_probe *p) {
            p->max_err <= UG_BLAS_ERR_TOL;
 }
 
+int ug_blas_pick(const char *const *cores, const double *gflops, const bool *usable, int n) {
+    double top = 0;
+    for (int i = 0; i < n; i++)
+        if (usable[i] && gflops[i] > top) top = gflops[i];
+    int pick = -1;
+    for (int i = 0; i < n; i++) {
+        if (!usable[i] || !(gflops[i] >= UG_BLAS_PICK_BAND * top)) continue;
+        if (pick < 0 || ug_blas_core_isa(cores[i]) > ug_blas_core_isa(cores[pick])) pick = i;
+    }
+    return pick;
+}
+
 bool ug_blas_is_slow(const ug_blas_advice *adv, double current_gflops, const char *best_core, double best_gflops) {
     if (adv->warn) return true;
     return best_core && ug_blas_core_isa(best_core) > adv->core_level && best_gflops >= 1.25 * current_gflops;
