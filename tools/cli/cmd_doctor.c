@@ -282,7 +282,7 @@ int cli_doctor(int argc, char **argv) {
     } else {
         printf("verdict   %s: %s runs its %s kernels (%s) on this %s CPU: %.1f GFLOP/s", d.problems ? "kernels ok" : "ok",
                d.bi.library, d.bi.corename, ug_isa_name(d.adv.core_level), ug_isa_name(d.adv.cpu_level), cur_rate);
-        if (b) printf("; the fastest candidate, %s, %.1f GFLOP/s", best_core, b->p.gflops);
+        if (b) printf("; best verified candidate %s, %.1f GFLOP/s", best_core, b->p.gflops);
         printf("%s\n", d.problems ? "; but see the thread problems above" : "");
     }
     if (d.n_advice) {
