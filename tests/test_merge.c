@@ -1,6 +1,7 @@
 /* test_merge.c — merging results-database shards (ug_store_merge, `unigfn db merge`): runs, params,
  * metric rows (non-finite ones too), summaries and artifacts arrive intact; a run already present is
- * replaced only by a copy further along or newer; merging again changes nothing; bad shards are refused. */
+ * replaced only by a copy further along or newer; merging again changes nothing; bad shards are refused.
+ * (A shard of schema version 1, before runs.blas, is merged in test_store.c's upgrade test.) */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* mkdtemp, nftw */
 #endif
@@ -29,8 +30,10 @@ static void make_run(ug_store *st, const char *id, const char *model, int seed, 
     snprintf(seed_s, sizeof seed_s, "%d", seed);
     const char *keys[] = {"model", "objective", "seed"};
     const char *vals[] = {model, "tb", seed_s};
+    char blas[96];
+    snprintf(blas, sizeof blas, "OpenBLAS 0.3.21 SkylakeX threads=%d cpu=avx512", seed + 1);
     ug_run_info info = {.id = id, .experiment = "merge-test", .spec = "name: merge-test\n", .param_keys = keys,
-                        .param_values = vals, .n_params = 3, .seed = seed, .host = "h"};
+                        .param_values = vals, .n_params = 3, .seed = seed, .host = "h", .blas = blas};
     if (end == UG_RUN_QUEUED) {
         CHECK(ug_store_run_queue(st, &info, err) == UG_OK, "%s", err->msg);
         return;
@@ -96,8 +99,9 @@ static int dump_run(void *u, const ug_run_row *r) {
     ug_run_record *rec = NULL;
     ug_error e = {0};
     if (ug_store_get_run(d->st, r->id, &rec, &e)) return 1;
-    put(d, "run %s %s %s step %lld err %s created %.6f ended %.6f\n", rec->id, rec->experiment,
-        ug_run_status_name(rec->status), (long long)rec->step, rec->error ? rec->error : "-", rec->created, rec->ended);
+    put(d, "run %s %s %s step %lld err %s created %.6f ended %.6f blas %s\n", rec->id, rec->experiment,
+        ug_run_status_name(rec->status), (long long)rec->step, rec->error ? rec->error : "-", rec->created, rec->ended,
+        rec->blas ? rec->blas : "-");
     for (int i = 0; i < rec->n_params; i++) put(d, "  param %s=%s\n", rec->param_keys[i], rec->param_values[i]);
     g_run = r->id;
     ug_store_last_metrics(d->st, r->id, dump_metric, d, &e);
@@ -184,6 +188,8 @@ int main(void) {
     }
     CHECK(strstr(d1, "run a2 merge-test FINISHED step 25") != NULL, "a2 FAILED replaced by FINISHED");
     CHECK(strstr(d1, "    3 nan ") != NULL, "the NaN row survives");
+    CHECK(strstr(d1, "run a1 merge-test FINISHED step 40 err - created") && strstr(d1, "blas OpenBLAS 0.3.21 SkylakeX threads=2 cpu=avx512\n"),
+          "the BLAS column travels:\n%s", d1);
     ug_store *chk = NULL;
     ug_store_open(out, &chk, &err);
     int pts = 0;

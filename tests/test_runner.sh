@@ -74,7 +74,7 @@ check "no metric row lost" "[ $(q c.db "select count(*) from metrics where key='
 
 # 6. Every command prints its usage with -h (exit 0, stdout), even those whose argument is a run id or
 # spec path; and, without its required argument, the same usage on stderr with exit 2.
-for c in run resume plugins ls show sample sweep db gc report export; do
+for c in run resume plugins ls show sample sweep db gc report export doctor; do
   "$U" $c -h --db c.db > help.txt 2> help-err.txt
   check "$c -h exits 0 with its usage on stdout" "[ $? -eq 0 ] && grep -q \"^usage: unigfn $c\" help.txt && [ ! -s help-err.txt ]"
 done

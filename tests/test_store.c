@@ -73,6 +73,7 @@ static ug_run_info info_for(const char *id, const char *exp, int64_t seed)
     in.git_rev = "abc123";
     in.host = "testhost";
     in.build = "release";
+    in.blas = "OpenBLAS 0.3.21 SkylakeX threads=4 cpu=avx512";
     in.threads = 4;
     return in;
 }
@@ -170,7 +171,9 @@ static void test_schema(void)
     CHECK(raw_count(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
                         "('meta','experiments','runs','params','metrics','summary','artifacts')") == 7,
           "all seven tables exist");
-    CHECK(raw_count(db, "SELECT value FROM meta WHERE key='schema_version'") == 1, "schema_version 1");
+    CHECK(raw_count(db, "SELECT value FROM meta WHERE key='schema_version'") == UG_STORE_SCHEMA_VERSION,
+          "schema_version %d", UG_STORE_SCHEMA_VERSION);
+    CHECK(raw_count(db, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'blas'") == 1, "runs.blas");
     CHECK(raw_count(db, "SELECT count(*) FROM sqlite_master WHERE type='index' AND "
                         "name='metrics_by_run_key_step'") == 1, "metrics index");
     {
@@ -189,11 +192,11 @@ static void test_schema(void)
     ug_store_close(s);
 
     /* A newer schema is refused with a clear message. */
-    CHECK(raw_sql(db, "UPDATE meta SET value = '2' WHERE key = 'schema_version'") == SQLITE_OK, "bump");
+    CHECK(raw_sql(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'") == SQLITE_OK, "bump");
     ug_error e2 = {0};
     s = NULL;
     CHECK(ug_store_open(db, &s, &e2) == UG_ERR_STORE && s == NULL, "newer version refused");
-    CHECK(strstr(e2.msg, "newer") && strstr(e2.msg, "version 2"), "message: %s", e2.msg);
+    CHECK(strstr(e2.msg, "newer") && strstr(e2.msg, "version 99"), "message: %s", e2.msg);
 
     /* Not a database at all. */
     path_in(junk, sizeof junk, "junk.db");
@@ -214,6 +217,173 @@ static void test_schema(void)
 
     ug_error e5 = {0};
     CHECK(ug_store_open("", &s, &e5) == UG_ERR_ARG, "empty path");
+}
+
+/* The schema of version 1 (before runs.blas), as unigfn up to schema version 1 created it. */
+static const char V1_SCHEMA[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE experiments(name TEXT PRIMARY KEY, created REAL);"
+    "CREATE TABLE runs(id TEXT PRIMARY KEY, experiment TEXT NOT NULL REFERENCES experiments(name),"
+    "  status TEXT NOT NULL CHECK (status IN ('QUEUED','RUNNING','FINISHED','FAILED','KILLED','CRASHED')),"
+    "  error TEXT, spec TEXT, created REAL, started REAL, ended REAL, heartbeat REAL,"
+    "  step INTEGER NOT NULL DEFAULT 0, seed INTEGER, git_rev TEXT, host TEXT, build TEXT, threads INTEGER);"
+    "CREATE INDEX runs_by_experiment ON runs(experiment, created);"
+    "CREATE INDEX runs_by_status ON runs(status);"
+    "CREATE TABLE params(run TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  key TEXT NOT NULL, value TEXT, PRIMARY KEY(run, key)) WITHOUT ROWID;"
+    "CREATE TABLE metrics(run TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  key TEXT NOT NULL, step INTEGER NOT NULL, value REAL,"
+    "  flag TEXT CHECK (flag IS NULL OR flag IN ('nan','inf','-inf')), wall REAL);"
+    "CREATE INDEX metrics_by_run_key_step ON metrics(run, key, step);"
+    "CREATE TABLE summary(run TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  key TEXT NOT NULL, last REAL, last_flag TEXT, last_step INTEGER,"
+    "  min REAL, max REAL, n INTEGER NOT NULL, PRIMARY KEY(run, key)) WITHOUT ROWID;"
+    "CREATE TABLE artifacts(run TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  path TEXT NOT NULL, kind TEXT, step INTEGER, bytes INTEGER, sha256 TEXT);"
+    "CREATE INDEX artifacts_by_run ON artifacts(run, step);"
+    "INSERT INTO meta VALUES('schema_version', '1');"
+    "PRAGMA journal_mode=WAL;";
+
+/* A version-1 database holding one KILLED run (id `id`) with params, metrics and a summary row, written
+ * as the old code wrote them. */
+static void make_v1(const char *db, const char *id)
+{
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "%s"
+             "INSERT INTO experiments VALUES('old-exp', 1700000000);"
+             "INSERT INTO runs(id, experiment, status, spec, created, started, heartbeat, step, seed, git_rev, host,"
+             "  build, threads) VALUES('%s', 'old-exp', 'KILLED', 'model: x\n', 1700000000, 1700000001, 1700000002,"
+             "  5, 7, 'oldrev', 'oldhost', 'oldbuild', 3);"
+             "INSERT INTO params VALUES('%s', 'model', 'x');"
+             "INSERT INTO metrics VALUES('%s', 'loss', 5, 0.25, NULL, 1700000002);"
+             "INSERT INTO summary VALUES('%s', 'loss', 0.25, NULL, 5, 0.25, 0.25, 1);",
+             V1_SCHEMA, id, id, id, id);
+    CHECK(raw_sql(db, sql) == SQLITE_OK, "create a version-1 database %s", db);
+}
+
+static void test_upgrade(void)
+{
+    char db[128], shard[128], out[128], dev[128];
+    path_in(db, sizeof db, "v1.db");
+    make_v1(db, "old-run");
+    CHECK(raw_count(db, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'blas'") == 0, "v1: no blas");
+    ug_store *s = NULL;
+    ug_error e = {0};
+    CHECK(ug_store_open(db, &s, &e) == UG_OK && s, "open v1: %s", e.msg);
+    CHECK(raw_count(db, "SELECT value FROM meta WHERE key='schema_version'") == UG_STORE_SCHEMA_VERSION,
+          "upgraded to %d", UG_STORE_SCHEMA_VERSION);
+    CHECK(raw_count(db, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'blas'") == 1, "blas added");
+    ug_run_record *r = NULL;
+    CHECK(s && ug_store_get_run(s, "old-run", &r, &e) == UG_OK && r, "old run reads: %s", e.msg);
+    if (r) {
+        CHECK(r->blas == NULL && r->status == UG_RUN_KILLED && r->step == 5 && r->threads == 3 &&
+              strcmp(r->host, "oldhost") == 0 && r->n_params == 1, "old run intact, blas absent");
+        ug_run_record_free(r);
+        r = NULL;
+    }
+    sums sm = {0};
+    CHECK(s && ug_store_last_metrics(s, "old-run", collect_summary, &sm, &e) == UG_OK && sm.n == 1 &&
+          sm.m[0].last == 0.25, "old metrics read");
+    /* the old run resumes and records the BLAS of its new segment; a new run records its own */
+    CHECK(s && ug_store_run_resume(s, "old-run", 5, 0, NULL, &e) == UG_OK &&
+          ug_store_run_set_blas(s, "old-run", "OpenBLAS 0.3.21 Haswell threads=1 cpu=avx2", &e) == UG_OK,
+          "resume + set_blas: %s", e.msg);
+    ug_error e1 = {0};
+    CHECK(s && ug_store_run_set_blas(s, "ghost", "x", &e1) == UG_ERR_STORE && strstr(e1.msg, "no run"),
+          "set_blas on an absent run: %s", e1.msg);
+    ug_run_info in = info_for("new-run", "old-exp", 1);
+    ug_begin_outcome oc;
+    CHECK(s && ug_store_run_begin(s, &in, &oc, &e) == UG_OK && oc == UG_BEGIN_NEW, "begin in upgraded: %s", e.msg);
+    ug_store_close(s);
+    s = NULL;
+    CHECK(ug_store_open(db, &s, &e) == UG_OK, "reopen upgraded: %s", e.msg);
+    if (s && ug_store_get_run(s, "old-run", &r, &e) == UG_OK) {
+        CHECK(r->blas && strcmp(r->blas, "OpenBLAS 0.3.21 Haswell threads=1 cpu=avx2") == 0, "resumed blas: %s",
+              r->blas ? r->blas : "NULL");
+        ug_run_record_free(r);
+        r = NULL;
+    }
+    if (s && ug_store_get_run(s, "new-run", &r, &e) == UG_OK) {
+        CHECK(r->blas && strstr(r->blas, "SkylakeX"), "new run's blas: %s", r->blas ? r->blas : "NULL");
+        ug_run_record_free(r);
+        r = NULL;
+    }
+
+    /* a version-1 shard merges into a current database: its run arrives with no BLAS */
+    path_in(shard, sizeof shard, "v1-shard.db");
+    path_in(out, sizeof out, "v2-out.db");
+    make_v1(shard, "shard-run");
+    ug_store *o = NULL;
+    ug_merge_stats ms;
+    CHECK(ug_store_open(out, &o, &e) == UG_OK && ug_store_merge(o, shard, &ms, &e) == UG_OK && ms.runs_added == 1 &&
+          ms.metric_rows == 1, "merge a v1 shard: %s", e.msg);
+    if (o && ug_store_get_run(o, "shard-run", &r, &e) == UG_OK) {
+        CHECK(r->blas == NULL && r->step == 5 && strcmp(r->git_rev, "oldrev") == 0, "merged v1 run");
+        ug_run_record_free(r);
+        r = NULL;
+    }
+    /* and a current database's runs merge with their BLAS into it */
+    CHECK(o && ug_store_merge(o, db, &ms, &e) == UG_OK && ms.runs_added == 2, "merge current: %s", e.msg);
+    if (o && ug_store_get_run(o, "new-run", &r, &e) == UG_OK) {
+        CHECK(r->blas && strstr(r->blas, "SkylakeX"), "merged blas: %s", r->blas ? r->blas : "NULL");
+        ug_run_record_free(r);
+    }
+    ug_store_close(o);
+    ug_store_close(s);
+
+    /* a version-1 file that already has the column (a development build) upgrades without adding it */
+    path_in(dev, sizeof dev, "v1-dev.db");
+    make_v1(dev, "dev-run");
+    raw_sql(dev, "ALTER TABLE runs ADD COLUMN blas TEXT");
+    s = NULL;
+    CHECK(ug_store_open(dev, &s, &e) == UG_OK &&
+          raw_count(dev, "SELECT value FROM meta WHERE key='schema_version'") == UG_STORE_SCHEMA_VERSION,
+          "v1 with the column: %s", e.msg);
+    ug_store_close(s);
+
+    /* several processes opening one version-1 file at once upgrade it once, and all open it */
+    char race[128];
+    path_in(race, sizeof race, "v1-race.db");
+    make_v1(race, "race-run");
+    pid_t kids[4];
+    for (int k = 0; k < 4; k++) {
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            ug_store *c = NULL;
+            ug_error ce = {0};
+            int bad = ug_store_open(race, &c, &ce) != UG_OK;
+            if (bad) fprintf(stderr, "child %d: %s\n", k, ce.msg);
+            ug_store_close(c);
+            _exit(bad);
+        }
+    }
+    int ok = 0;
+    for (int k = 0; k < 4; k++) {
+        int st = 1;
+        waitpid(kids[k], &st, 0);
+        ok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    }
+    CHECK(ok == 4, "%d of 4 concurrent openers succeeded", ok);
+    CHECK(raw_count(race, "SELECT value FROM meta WHERE key='schema_version'") == UG_STORE_SCHEMA_VERSION,
+          "race: upgraded");
+
+    /* the committed database of the paper's runs (version 1) opens, on a copy */
+    const char *src = getenv("UG_SOURCE_ROOT");
+    if (src) {
+        char from[512], copy[128], cmd[800];
+        snprintf(from, sizeof from, "%s/experiments/paper/results.db", src);
+        path_in(copy, sizeof copy, "paper.db");
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, copy);
+        if (access(from, R_OK) == 0 && system(cmd) == 0) {
+            long long n = raw_count(copy, "SELECT count(*) FROM runs");
+            s = NULL;
+            CHECK(ug_store_open(copy, &s, &e) == UG_OK, "paper results.db: %s", e.msg);
+            CHECK(n > 0 && raw_count(copy, "SELECT count(*) FROM runs WHERE blas IS NULL") == n,
+                  "paper results.db: %lld runs, none with a BLAS", n);
+            ug_store_close(s);
+        }
+    }
 }
 
 static void test_lifecycle(ug_store *s, const char *db)
@@ -248,7 +418,8 @@ static void test_lifecycle(ug_store *s, const char *db)
               "record basics");
         CHECK(r->error == NULL, "no error");
         CHECK(r->seed == 1 && r->threads == 4 && strcmp(r->git_rev, "abc123") == 0 &&
-              strcmp(r->host, "testhost") == 0 && strcmp(r->build, "release") == 0, "provenance");
+              strcmp(r->host, "testhost") == 0 && strcmp(r->build, "release") == 0 && r->blas &&
+              strcmp(r->blas, "OpenBLAS 0.3.21 SkylakeX threads=4 cpu=avx512") == 0, "provenance");
         CHECK(r->spec && strstr(r->spec, "ddpm"), "spec text");
         CHECK(r->created > 1e9 && r->started >= r->created && r->ended >= r->started &&
               r->heartbeat >= r->started, "times %f %f %f", r->created, r->started, r->ended);
@@ -664,6 +835,7 @@ int main(void)
         return 1;
     }
     test_schema();
+    test_upgrade();
 
     char db[128];
     path_in(db, sizeof db, "results.db");

@@ -4,9 +4,12 @@
  * ceiling unigfn's GEMM-bound large batches are measured against).
  *
  *   bench_mlp --batch B --threads T [--steps N] [--reps R] [--sgemm 0]
+ *   bench_mlp --blas-info
  *
  * --sgemm 0 skips the raw-GEMM measurement (for profiling the training step alone).
- * Prints one line of key=value pairs for the driver. Weights and data come from the same splitmix64
+ * Prints a header line `blas <the run rows' BLAS line>` (with a warning on stderr when the BLAS kernels
+ * are far below the CPU, blas_info.h), then one line of key=value pairs for the driver. --blas-info
+ * prints only the header and the warning, both on stdout, for the driver's own header. Weights and data come from the same splitmix64
  * generator as tools/bench/mlp_torch.py so both sides train the same network on the same numbers. */
 #include <cblas.h>
 #include <math.h>
@@ -17,6 +20,7 @@
 #include <time.h>
 
 #include "unigfn/nn.h"
+#include "unigfn/host/blas_info.h"
 #include "unigfn/host/optim.h"
 #include "unigfn/tensor.h"
 
@@ -113,25 +117,48 @@ static double time_reps(void (*fn)(void *), void *arg, int steps, int reps, doub
     return median(samples, reps);
 }
 
+/* The BLAS this measures: "blas ..." on stdout, and the warning when its kernels are far below the CPU
+ * (on `warn`: stdout for the driver's header, stderr beside a measurement). */
+static void blas_header(FILE *warn) {
+    ug_blas_info bi;
+    char w[512], d[256];
+    bool slow = ug_blas_check(&bi, w, sizeof w);
+    ug_blas_describe(&bi, d, sizeof d);
+    printf("blas %s\n", d);
+    fflush(stdout);
+    if (slow) fprintf(warn, "warning %s\n", w);
+}
+
 static void run_train(void *p) { train_step(p); }
 static void run_gemm(void *p) { gemm_step(p); }
 
 int main(int argc, char **argv) {
     int64_t B = 128;
     int threads = 1, steps = 50, reps = 5, sgemm = 1;
+    if (argc == 2 && !strcmp(argv[1], "--blas-info")) {
+        blas_header(stdout);
+        return 0;
+    }
+    static const char usage[] = "usage: bench_mlp --batch B --threads T [--steps N] [--reps R] [--sgemm 0] | --blas-info\n";
+    if (argc % 2 == 0) { /* options come in pairs: a lone --help is not a benchmark with defaults */
+        bool help = !strcmp(argv[argc - 1], "-h") || !strcmp(argv[argc - 1], "--help");
+        fputs(usage, help ? stdout : stderr);
+        return help ? 0 : 2;
+    }
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--batch")) B = atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--steps")) steps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--sgemm")) sgemm = atoi(argv[i + 1]);
-        else { fprintf(stderr, "usage: bench_mlp --batch B --threads T [--steps N] [--reps R] [--sgemm 0]\n"); return 2; }
+        else { fputs(usage, stderr); return 2; }
     }
     if (B < 1 || threads < 1 || steps < 1 || reps < 1 || reps > 1000) return 2;
 
     trainer t = {.B = B};
     t.ctx = ug_ctx_new(64u << 20);
     ug_set_threads(t.ctx, threads);
+    blas_header(stderr);
     t.P = ug_params_new();
     ug_rng rng = ug_rng_make(1, 0);
     if (ug_mlp_init(&t.mlp, t.P, "forward", "mlp", widths, NW, UG_ACT_LEAKY_RELU, 0.01f, &rng) != UG_OK ||

@@ -4,6 +4,11 @@
  * iteration, in the same process and with the same threads.
  *
  *   bench_train SPEC [key=value ...] [--steps N] [--reps R] [--serve] [--sgemm 0]
+ *   bench_train --blas-info
+ *
+ * Without --serve the first line is `blas <the run rows' BLAS line>` (a warning on stderr when the BLAS
+ * kernels are far below the CPU, blas_info.h); --blas-info prints only that line and the warning, on
+ * stdout, for the driver's header (in --serve mode the first line stays "ready").
  *
  * Overrides go to the spec as on `unigfn run` (the driver passes threads=T, 'metrics=[]' and, for
  * EB-GFN, objective.1.k=K). One iteration is the runner's train_step (core/src/runner.c) minus the
@@ -33,6 +38,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "unigfn/host/blas_info.h"
 #include "unigfn/host/experiment.h"
 #include "unigfn/host/loader.h"
 #include "unigfn/host/spec.h"
@@ -103,6 +109,17 @@ typedef struct bench {
     int64_t shape[2];
     int64_t step;
 } bench;
+
+/* "blas ..." on stdout, and the warning when the kernels are far below the CPU (on `warn`). */
+static void blas_header(FILE *warn) {
+    ug_blas_info bi;
+    char w[512], d[256];
+    bool slow = ug_blas_check(&bi, w, sizeof w);
+    ug_blas_describe(&bi, d, sizeof d);
+    printf("blas %s\n", d);
+    fflush(stdout);
+    if (slow) fprintf(warn, "warning %s\n", w);
+}
 
 static void die(const char *what, const char *msg) {
     fprintf(stderr, "bench_train: %s: %s\n", what, msg);
@@ -328,6 +345,10 @@ int main(int argc, char **argv) {
     const char *spec_path = NULL;
     const char *ovr[MAX_OVR];
     int n_ovr = 0, steps = 50, reps = 5, serve = 0, sgemm = 1;
+    if (argc == 2 && !strcmp(argv[1], "--blas-info")) {
+        blas_header(stdout);
+        return 0;
+    }
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
@@ -336,12 +357,12 @@ int main(int argc, char **argv) {
         else if (argv[i][0] != '-' && !spec_path) spec_path = argv[i];
         else if (argv[i][0] != '-' && strchr(argv[i], '=') && n_ovr < MAX_OVR) ovr[n_ovr++] = argv[i];
         else {
-            fprintf(stderr, "usage: bench_train SPEC [key=value ...] [--steps N] [--reps R] [--serve] [--sgemm 0]\n");
+            fprintf(stderr, "usage: bench_train SPEC [key=value ...] [--steps N] [--reps R] [--serve] [--sgemm 0] | --blas-info\n");
             return 2;
         }
     }
     if (!spec_path || steps < 1 || reps < 1 || reps > 1000) {
-        fprintf(stderr, "usage: bench_train SPEC [key=value ...] [--steps N] [--reps R] [--serve] [--sgemm 0]\n");
+        fprintf(stderr, "usage: bench_train SPEC [key=value ...] [--steps N] [--reps R] [--serve] [--sgemm 0] | --blas-info\n");
         return 2;
     }
 
@@ -355,6 +376,7 @@ int main(int argc, char **argv) {
     bench b = {0};
     if (ug_experiment_build(&b.ex, spec, reg, &err)) die("experiment", err.msg);
     ug_experiment *ex = &b.ex;
+    if (!serve) blas_header(stderr); /* the spec's thread count is set by now */
 
     /* One batch from the spec's dataset, kept outside the step arena. */
     ug_rng drng = ug_experiment_rng(ex, UG_STREAM_DATA, 0);

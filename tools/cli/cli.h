@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "unigfn/host/blas_info.h"
 #include "unigfn/host/loader.h"
 #include "unigfn/host/store.h"
 
@@ -30,11 +31,35 @@ int cli_db(cli_env *env, int argc, char **argv);       /* db merge OUT SHARD... 
 int cli_gc(cli_env *env, int argc, char **argv);       /* gc --mark-crashed */
 int cli_report(cli_env *env, int argc, char **argv);   /* report table|curves|samples ... */
 int cli_export(cli_env *env, int argc, char **argv);   /* export RUN|--where ... --format csv|jsonl */
+int cli_doctor(int argc, char **argv);                 /* doctor [--seconds S] [--threads N] (no store, no plugins) */
 
 /* Open the store or print why not (returns NULL). */
 ug_store *cli_open_store(cli_env *env);
 
 /* A unix time as local "YYYY-mm-dd HH:MM:SS", or "-" when unset (t <= 0). */
 void cli_fmt_time(double t, char *buf, size_t cap);
+
+/* This very binary (/proc/self/exe), for re-executing it. */
+void cli_self_exe(char *out, size_t cap);
+
+/* ---- cli_blas.c: OpenBLAS kernel sets measured in child processes (doctor, --blas-core auto) ---- */
+typedef struct cli_probe {
+    const char *coretype; /* OPENBLAS_CORETYPE for the child; NULL = removed (OpenBLAS's own choice) */
+    bool ran;             /* it printed a probe line */
+    ug_blas_probe p;
+    char why[96];         /* when it did not: "killed by signal 4 (Illegal instruction)", "exit 1", ... */
+} cli_probe;
+/* `unigfn doctor --probe --seconds S` in a child with c->coretype (and OPENBLAS_NUM_THREADS = threads
+ * when > 0); fills c->ran, c->p, c->why. */
+void cli_probe_run(cli_probe *c, double seconds, int threads);
+/* It ran, got the core it asked for, and its results matched the reference. */
+bool cli_probe_usable(const cli_probe *c);
+/* The probe of c[0..n) to recommend (ug_blas_pick: the highest kernel set among the usable ones within
+ * noise of the fastest), -1 when none; n <= UG_BLAS_MAX_CANDIDATES + 2. */
+int cli_probe_best(const cli_probe *c, int n);
+/* `--blas-core auto` of `cmd` (run, sweep): when the kernels in use are far below the CPU, re-executes
+ * `unigfn --db DB cmd argv...` with OPENBLAS_CORETYPE set to the fastest verified candidate (and
+ * UNIGFN_BLAS_CORE saying so, which the run rows record); returns when it keeps the process as it is. */
+void cli_blas_core_auto(const cli_env *env, const char *cmd, int argc, char **argv);
 
 #endif

@@ -1,7 +1,9 @@
-/* cli_common.c — what the subcommands share: -h detection, opening the store, time formatting. */
+/* cli_common.c — what the subcommands share: -h detection, opening the store, time formatting, the
+ * path of this binary. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -27,4 +29,10 @@ void cli_fmt_time(double t, char *buf, size_t cap) {
     struct tm tm;
     localtime_r(&tt, &tm);
     strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+void cli_self_exe(char *out, size_t cap) {
+    ssize_t n = readlink("/proc/self/exe", out, cap - 1);
+    if (n <= 0) snprintf(out, cap, "/proc/self/exe");
+    else out[n] = 0;
 }

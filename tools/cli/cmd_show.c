@@ -43,8 +43,9 @@ int cli_show(cli_env *env, int argc, char **argv) {
            ug_run_status_name(r->status), (long long)r->step);
     if (r->error) printf("error      %s\n", r->error);
     printf("created    %s\nstarted    %s\nended      %s\nheartbeat  %s\n", c, s, e, h);
-    printf("seed       %lld\nthreads    %d\ngit        %s\nhost       %s\nbuild      %s\n", (long long)r->seed,
-           r->threads, r->git_rev ? r->git_rev : "-", r->host ? r->host : "-", r->build ? r->build : "-");
+    printf("seed       %lld\nthreads    %d\ngit        %s\nhost       %s\nbuild      %s\nblas       %s\n",
+           (long long)r->seed, r->threads, r->git_rev ? r->git_rev : "-", r->host ? r->host : "-",
+           r->build ? r->build : "-", r->blas ? r->blas : "-");
     printf("metrics (last):\n");
     ug_store_last_metrics(st, id, show_metric, NULL, &err);
     printf("artifacts:\n");

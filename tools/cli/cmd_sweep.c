@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "unigfn/host/blas_info.h"
 #include "unigfn/host/runner.h"
 #include "unigfn/host/sha256.h"
 #include "unigfn/host/sweep.h"
@@ -16,6 +17,7 @@ static void sweep_usage(FILE *f) {
     fprintf(f,
             "usage: unigfn sweep SPEC [AXIS ...] [--zip AXIS ...] [-j N] [--dry-run]\n"
             "                   [--slurm [--slurm-opt OPT ...] [--slurm-dir DIR] [--slurm-wait] [--no-submit]]\n"
+            "                   [--blas-core auto]\n"
             "  AXIS is key=v1,v2,... or key=a:b[:step] (half-open integer range: seed=0:5 is 0..4);\n"
             "  one value is a fixed override. Axes multiply; --zip axes move together. Axes from the spec's\n"
             "  `sweep:` block come first; an axis given here replaces the spec's axis of the same key.\n"
@@ -26,14 +28,9 @@ static void sweep_usage(FILE *f) {
             "  --slurm-opt   an #SBATCH option for every task, e.g. --slurm-opt=--time=01:00:00\n"
             "  --slurm-dir   the sweep folder (default: <db folder>/sweeps/<name>-<hash of the job ids>)\n"
             "  --slurm-wait  wait for the array to end, then merge its shards into the --db database\n"
-            "  --no-submit   write the script only\n");
-}
-
-/* Where the workers exec from: this very binary. */
-static void self_exe(char *out, size_t cap) {
-    ssize_t n = readlink("/proc/self/exe", out, cap - 1);
-    if (n <= 0) snprintf(out, cap, "/proc/self/exe");
-    else out[n] = 0;
+            "  --no-submit   write the script only\n"
+            "  --blas-core auto  as for `unigfn run`: the jobs run on the fastest verified OpenBLAS core when\n"
+            "                the one OpenBLAS chose is far below this CPU (off unless given)\n");
 }
 
 static void default_slurm_dir(const cli_env *env, const ug_sweep_plan *plan, char *out, size_t cap) {
@@ -66,7 +63,7 @@ static int print_plan(const ug_sweep_plan *plan, const char *spec_path, int n_ax
 static int run_slurm(cli_env *env, const ug_sweep_plan *plan, const char *spec_path, const char *dir_arg,
                      const char **opts, int n_opts, bool wait, bool submit) {
     char exe[PATH_MAX], dir[PATH_MAX], script[PATH_MAX + 32];
-    self_exe(exe, sizeof exe);
+    cli_self_exe(exe, sizeof exe);
     if (dir_arg) snprintf(dir, sizeof dir, "%s", dir_arg);
     else default_slurm_dir(env, plan, dir, sizeof dir);
     ug_sweep_slurm so = {.exe = exe, .spec_path = spec_path, .dir = dir, .sbatch_opts = opts, .n_sbatch_opts = n_opts};
@@ -141,7 +138,7 @@ static int run_slurm(cli_env *env, const ug_sweep_plan *plan, const char *spec_p
 int cli_sweep(cli_env *env, int argc, char **argv) {
     const char *spec_path = NULL, *slurm_dir = NULL;
     int workers = 1;
-    bool dry = false, slurm = false, slurm_wait = false, submit = true;
+    bool dry = false, slurm = false, slurm_wait = false, submit = true, blas_auto = false;
     const char **opts = calloc((size_t)argc + 1, sizeof *opts);
     const char **axes = calloc((size_t)argc + 1, sizeof *axes);
     bool *zipped = calloc((size_t)argc + 1, sizeof *zipped);
@@ -158,6 +155,7 @@ int cli_sweep(cli_env *env, int argc, char **argv) {
         else if (strncmp(a, "-j", 2) == 0 && a[2]) workers = atoi(a + 2);
         else if (strcmp(a, "--zip") == 0 && i + 1 < argc) { zipped[n_axes] = true; axes[n_axes++] = argv[++i]; }
         else if (strcmp(a, "--slurm") == 0) slurm = true;
+        else if (strcmp(a, "--blas-core") == 0 && i + 1 < argc && strcmp(argv[i + 1], "auto") == 0) { blas_auto = true; i++; }
         else if (strcmp(a, "--slurm-wait") == 0) slurm_wait = slurm = true;
         else if (strcmp(a, "--no-submit") == 0) { submit = false; slurm = true; }
         else if (strcmp(a, "--slurm-opt") == 0 && i + 1 < argc) { opts[n_opts++] = argv[++i]; slurm = true; }
@@ -170,6 +168,7 @@ int cli_sweep(cli_env *env, int argc, char **argv) {
     }
     if (!spec_path) { sweep_usage(stderr); goto done; }
     if (workers < 1 || workers > 256) { fprintf(stderr, "unigfn sweep: -j wants 1..256 workers\n"); goto done; }
+    if (blas_auto && !dry) cli_blas_core_auto(env, "sweep", argc, argv); /* may re-execute; jobs inherit it */
 
     ug_spec_registry sreg;
     ug_registry_spec_view(env->reg, &sreg);
@@ -212,8 +211,13 @@ int cli_sweep(cli_env *env, int argc, char **argv) {
     ug_store_close(st);
     st = NULL;
     if (todo == 0) { rc = 0; goto done; }
+    /* One BLAS check for the whole sweep; its jobs, told so, skip theirs (and record the BLAS as ever). */
+    ug_blas_info bi;
+    char warning[512];
+    if (ug_blas_check(&bi, warning, sizeof warning)) ug_message(UG_LOG_WARN, "%s", warning);
+    setenv(UG_BLAS_CHECKED_ENV, "1", 1);
     char exe[PATH_MAX];
-    self_exe(exe, sizeof exe);
+    cli_self_exe(exe, sizeof exe);
     ug_sweep_exec ex = {.exe = exe, .spec_path = spec_path, .db_path = env->db_path, .workers = workers};
     ug_sweep_result r;
     if (ug_sweep_run_local(&plan, &ex, &r, &err)) {

@@ -28,6 +28,8 @@ static void usage(FILE *f) {
             "  report curves --metric M [-o curves.png]       metric against step, per run and group mean\n"
             "  report samples RUN [-o samples.png]            a picture of the model's samples\n"
             "  export RUN|--where K=V ... [--format csv|jsonl] metric time series for other tools\n"
+            "  doctor [--seconds S] [--threads N]             is the BLAS fast here? kernel, sgemm rates per\n"
+            "                                                 OPENBLAS_CORETYPE, threads; exit 1 with advice\n"
             "Each command prints its options with -h.\n"
             "RUN is a run id or a unique prefix of one. The database is results.db unless --db is given.\n");
 }
@@ -52,6 +54,8 @@ int main(int argc, char **argv) {
         argv[++n] = argv[i];
     }
     argc = n + 1;
+    /* doctor needs neither plugins nor the store (and its probes run many times: start fast). */
+    if (argc >= 2 && strcmp(argv[1], "doctor") == 0) return cli_doctor(argc - 2, argv + 2);
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -1,7 +1,8 @@
 /* runner.c — a run with the results store around the training step of step.c: RUNNING at start,
  * FINISHED / FAILED (with the message) / KILLED (on SIGINT or SIGTERM, after a checkpoint) at the end;
  * the logging window, metrics, artifacts and checkpoints along the way; `resume` continues a run from
- * its last checkpoint into the same row. Everything it says goes through log.h's ug_out. */
+ * its last checkpoint into the same row. Everything it says goes through log.h's ug_out (and one
+ * ug_message warning when the BLAS runs kernels far below the CPU, blas_info.h). */
 #include "unigfn/host/runner.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "ug_version.h"
+#include "unigfn/host/blas_info.h"
 #include "unigfn/host/experiment.h"
 #include "unigfn/host/log.h"
 #include "unigfn/host/run_from.h"
@@ -242,6 +244,22 @@ static void git_host_build(const char **git, char *host, size_t cap, const char 
     *build = UG_BUILD_INFO;
 }
 
+/* The BLAS line the row records (after the experiment set the thread count). */
+static void blas_line(char *buf, size_t cap) {
+    ug_blas_info bi;
+    ug_blas_info_get(&bi);
+    ug_blas_describe(&bi, buf, cap);
+}
+
+/* The one warning when the BLAS's kernels are far below the CPU, once the run is really going to train;
+ * ug_blas_check measures only in that case, so start-up stays fast when all is well, and not at all
+ * under a sweep that has warned already (UG_BLAS_CHECKED_ENV). */
+static void blas_warn(void) {
+    ug_blas_info bi;
+    char warning[512];
+    if (ug_blas_check(&bi, warning, sizeof warning)) ug_message(UG_LOG_WARN, "%s", warning);
+}
+
 /* ---- a run from spec to final status ----
  * ug_run goes through phases; each returns CONTINUE or the process exit code, and every exit leaves
  * through the one release at the end of ug_run. */
@@ -364,12 +382,16 @@ static int begin_row(run_session *R) {
     L->folder = R->folder;
     L->progress = o->progress >= 0 ? o->progress : isatty(STDERR_FILENO);
     snprintf(L->ckpt, sizeof L->ckpt, "%s/checkpoint.bin", R->folder);
+    char blas[256];
+    blas_line(blas, sizeof blas);
 
     if (o->resume_id) {
         if (access(L->ckpt, R_OK) == 0 && loop_load(L, L->ckpt, &R->step, &err))
             return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
-        if (ug_store_run_resume(R->st, R->id, R->step, o->threads, NULL, &err))
+        if (ug_store_run_resume(R->st, R->id, R->step, o->threads, NULL, &err) ||
+            ug_store_run_set_blas(R->st, R->id, blas, &err))
             return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
+        blas_warn();
         if (!o->quiet) ug_out(UG_OUT_REPORT, "resuming run %s at step %lld\n", R->id, (long long)R->step);
         return CONTINUE;
     }
@@ -381,7 +403,7 @@ static int begin_row(run_session *R) {
     ug_run_info info = {.id = R->id, .experiment = ug_spec_name(ex->spec), .spec = ug_spec_canonical(ex->spec),
                         .param_keys = kv.k, .param_values = kv.v,
                         .n_params = kv.n, .seed = (int64_t)ex->seed, .git_rev = git, .host = host,
-                        .build = build, .threads = ex->threads > 0 ? ex->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
+                        .build = build, .blas = blas, .threads = ex->threads > 0 ? ex->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
                         .force = o->force};
     ug_begin_outcome outcome;
     ug_status s = ug_store_run_begin(R->st, &info, &outcome, &err);
@@ -394,6 +416,7 @@ static int begin_row(run_session *R) {
         return UG_EXIT_OK;
     }
     remove(L->ckpt);
+    blas_warn();
     if (R->src_id[0]) {
         /* The fresh run's history up to the source's checkpoint, and a checkpoint of its own so
          * that a crash before the first periodic one resumes from here. A failure here is the run's:

@@ -2,6 +2,11 @@
  * check, retried write transactions, the statement and column helpers the other store files share
  * (store/store_internal.h), and the run status names.
  *
+ * Schema versions: a new database gets SCHEMA_SQL at UG_STORE_SCHEMA_VERSION; an older one is brought
+ * up to it on open by UPGRADES, in one write transaction that re-reads the version under the lock (two
+ * processes opening an old file at once upgrade it once). Each upgrade only adds (a column, a table),
+ * so rows written before it read back with the new fields absent (NULL).
+ *
  * Concurrency model: many processes may open one file (a sweep with -j N). WAL lets readers run beside
  * one writer; every write is a short BEGIN IMMEDIATE transaction (the write lock is taken up front, so
  * a transaction never has to upgrade a read snapshot, which is the case busy_timeout cannot wait out).
@@ -187,7 +192,8 @@ static const char SCHEMA_SQL[] =
     "  error TEXT, spec TEXT,"
     "  created REAL, started REAL, ended REAL, heartbeat REAL,"
     "  step INTEGER NOT NULL DEFAULT 0, seed INTEGER,"
-    "  git_rev TEXT, host TEXT, build TEXT, threads INTEGER);"
+    "  git_rev TEXT, host TEXT, build TEXT, threads INTEGER,"
+    "  blas TEXT);"
     "CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs(experiment, created);"
     "CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status);"
     "CREATE TABLE IF NOT EXISTS params("
@@ -282,6 +288,57 @@ static int create_schema_body(ug_store *s, void *ctx, ug_error *e) {
                                 e, "writing schema version");
 }
 
+/* The upgrades from each older version: UPGRADES[i] takes a database from version i + 1 to i + 2.
+ * A column added by hand (or by a development build) before is left as it is. */
+static const struct {
+    const char *table, *column, *decl;
+} UPGRADES[UG_STORE_SCHEMA_VERSION - 1] = {
+    {"runs", "blas", "TEXT"}, /* 1 -> 2: the BLAS a run used (ug_blas_describe) */
+};
+
+static int has_column(ug_store *s, const char *table, const char *column, bool *has, ug_error *e) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pragma_table_info('%s') WHERE name = ?1", table);
+    sqlite3_stmt *st;
+    int rc = ug__store_prep(s, sql, &st, e);
+    if (rc != SQLITE_OK) return rc;
+    sqlite3_bind_text(st, 1, column, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *has = sqlite3_column_int(st, 0) > 0;
+        rc = SQLITE_OK;
+    } else {
+        ug__store_fail(s, e, rc, "reading the schema");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int upgrade_body(ug_store *s, void *ctx, ug_error *e) {
+    (void)ctx;
+    long version = -1;
+    int n_tables = 0;
+    int rc = read_schema_state(s, &version, &n_tables, e);
+    if (rc != SQLITE_OK) return rc;
+    if ((rc = check_version(s, version, n_tables, e)) != SQLITE_OK) return rc;
+    for (long v = version; v < UG_STORE_SCHEMA_VERSION; v++) {
+        bool has = false;
+        if ((rc = has_column(s, UPGRADES[v - 1].table, UPGRADES[v - 1].column, &has, e)) != SQLITE_OK) return rc;
+        if (!has) {
+            char sql[256];
+            snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", UPGRADES[v - 1].table, UPGRADES[v - 1].column,
+                     UPGRADES[v - 1].decl);
+            rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+            if (rc != SQLITE_OK) return ug__store_fail(s, e, rc, "upgrading the schema");
+        }
+    }
+    if (version >= UG_STORE_SCHEMA_VERSION) return SQLITE_OK; /* another process did it meanwhile */
+    char v[16];
+    snprintf(v, sizeof v, "%d", UG_STORE_SCHEMA_VERSION);
+    return ug__store_exec_bound(s, "UPDATE meta SET value = ?1 WHERE key = 'schema_version'", v, NULL, 0, 0, e,
+                                "writing schema version");
+}
+
 /* A pragma that may need a lock (journal_mode on a fresh file): retried like a write. */
 static int pragma_retry(ug_store *s, const char *sql, ug_error *e) {
     double t0 = ug_now_s();
@@ -340,6 +397,8 @@ ug_status ug_store_open(const char *path, ug_store **out, ug_error *err) {
     if (pragma_retry(s, "PRAGMA synchronous=NORMAL", &e) != SQLITE_OK) goto fail;
     if (pragma_retry(s, "PRAGMA foreign_keys=ON", &e) != SQLITE_OK) goto fail;
     if (version == -1 && ug__store_write_txn(s, create_schema_body, NULL, &e) != UG_OK) goto fail;
+    /* After creating too: an older unigfn may have created the file first, between our two reads. */
+    if (version < UG_STORE_SCHEMA_VERSION && ug__store_write_txn(s, upgrade_body, NULL, &e) != UG_OK) goto fail;
 
     if (ug__store_prepare_metrics(s)) {
         ug__store_fail(s, &e, sqlite3_errcode(s->db), "prepare");

@@ -18,7 +18,7 @@
 #define MERGE_RANK(t) "CASE " t ".status WHEN 'FINISHED' THEN 4 WHEN 'RUNNING' THEN 2 WHEN 'QUEUED' THEN 1 ELSE 3 END"
 #define MERGE_TIME(t) "coalesce(" t ".ended, " t ".heartbeat, " t ".created, 0)"
 #define RUN_COLS "id, experiment, status, error, spec, created, started, ended, heartbeat, step, seed, " \
-                 "git_rev, host, build, threads"
+                 "git_rev, host, build, threads, blas"
 
 typedef struct merge_ctx {
     ug_merge_stats st;

@@ -147,6 +147,7 @@ static int record_row(sqlite3_stmt *st, const void *cb, void *user) {
     r->host = ug__store_col_dup(st, 12);
     r->build = ug__store_col_dup(st, 13);
     r->threads = sqlite3_column_int(st, 14);
+    r->blas = ug__store_col_dup(st, 15);
     if (!r->id || !r->experiment) g->oom = 1;
     return 1;
 }
@@ -188,7 +189,7 @@ ug_status ug_store_get_run(ug_store *s, const char *id, ug_run_record **out, ug_
     /* Skipped when a transaction is already open (a nested call from a query callback). */
     int in_txn = sqlite3_get_autocommit(s->db) && sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
     st = query_rows(s, "SELECT id, experiment, status, error, spec, created, started, ended, heartbeat, "
-                       "step, seed, git_rev, host, build, threads FROM runs WHERE id = ?1",
+                       "step, seed, git_rev, host, build, threads, blas FROM runs WHERE id = ?1",
                     id, NULL, record_row, NULL, &g, err);
     if (st == UG_OK && g.r && !g.oom)
         st = query_rows(s, "SELECT key, value FROM params WHERE run = ?1 ORDER BY key", id, NULL,
@@ -221,5 +222,6 @@ void ug_run_record_free(ug_run_record *r) {
     free(r->git_rev);
     free(r->host);
     free(r->build);
+    free(r->blas);
     free(r);
 }

@@ -55,7 +55,7 @@ static int insert_params(ug_store *s, const ug_run_info *in, ug_error *e) {
 }
 
 /* Binds the columns shared by INSERT and restart UPDATE: ?1 id, ?2 experiment, ?3 spec, ?4 now,
- * ?5 seed, ?6 git_rev, ?7 host, ?8 build, ?9 threads, ?10 status. */
+ * ?5 seed, ?6 git_rev, ?7 host, ?8 build, ?9 threads, ?10 status, ?11 blas. */
 static void bind_run_cols(sqlite3_stmt *st, const ug_run_info *in, double now, ug_run_status status) {
     sqlite3_bind_text(st, 1, in->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, in->experiment, -1, SQLITE_STATIC);
@@ -67,6 +67,7 @@ static void bind_run_cols(sqlite3_stmt *st, const ug_run_info *in, double now, u
     ug__store_bind_text(st, 8, in->build);
     sqlite3_bind_int(st, 9, in->threads);
     sqlite3_bind_text(st, 10, ug_run_status_name(status), -1, SQLITE_STATIC);
+    ug__store_bind_text(st, 11, in->blas);
 }
 
 static int begin_body(ug_store *s, void *vctx, ug_error *e) {
@@ -99,9 +100,9 @@ static int begin_body(ug_store *s, void *vctx, ug_error *e) {
     if (cur == UG_RUN_ABSENT) {
         c->outcome = UG_BEGIN_NEW;
         rc = ug__store_prep(s, "INSERT INTO runs(id, experiment, spec, created, started, heartbeat, step, seed, "
-                               "git_rev, host, build, threads, status) "
+                               "git_rev, host, build, threads, status, blas) "
                                "VALUES(?1, ?2, ?3, ?4, CASE WHEN ?10 = 'RUNNING' THEN ?4 END, "
-                               "CASE WHEN ?10 = 'RUNNING' THEN ?4 END, 0, ?5, ?6, ?7, ?8, ?9, ?10)", &st, e);
+                               "CASE WHEN ?10 = 'RUNNING' THEN ?4 END, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11)", &st, e);
         if (rc != SQLITE_OK) return rc;
         bind_run_cols(st, in, now, c->want);
         rc = ug__store_run_stmt(s, st, e, "inserting run");
@@ -127,7 +128,7 @@ static int begin_body(ug_store *s, void *vctx, ug_error *e) {
             return rc;
     rc = ug__store_prep(s, "UPDATE runs SET experiment = ?2, spec = ?3, started = ?4, heartbeat = ?4, ended = NULL, "
                            "error = NULL, step = 0, seed = ?5, git_rev = ?6, host = ?7, build = ?8, threads = ?9, "
-                           "status = ?10 WHERE id = ?1", &st, e);
+                           "status = ?10, blas = ?11 WHERE id = ?1", &st, e);
     if (rc != SQLITE_OK) return rc;
     bind_run_cols(st, in, now, UG_RUN_RUNNING);
     rc = ug__store_run_stmt(s, st, e, "restarting run");
@@ -365,6 +366,16 @@ ug_status ug_store_heartbeat(ug_store *s, const char *id, int64_t step, ug_error
                     "  status = CASE WHEN status = 'CRASHED' THEN 'RUNNING' ELSE status END "
                     "WHERE id = ?1",
                     id, "heartbeat", ug_wall_s(), step, NULL, NULL};
+    pthread_mutex_lock(&s->mu);
+    st = ug__store_write_txn(s, update_body, &c, err);
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}
+
+ug_status ug_store_run_set_blas(ug_store *s, const char *id, const char *blas, ug_error *err) {
+    ug_status st = ug__store_need(s, id, "ug_store_run_set_blas", err);
+    if (st != UG_OK) return st;
+    update_ctx c = {"UPDATE runs SET blas = ?4 WHERE id = ?1", id, "recording the BLAS", 0, 0, blas, NULL};
     pthread_mutex_lock(&s->mu);
     st = ug__store_write_txn(s, update_body, &c, err);
     pthread_mutex_unlock(&s->mu);

@@ -22,7 +22,10 @@
 
 #include "unigfn/status.h"
 
-#define UG_STORE_SCHEMA_VERSION 1
+/* Version 2 added runs.blas. ug_store_open upgrades an older database in place (store_db.c's list of
+ * upgrades, each in one write transaction), so every database this or an earlier unigfn wrote keeps
+ * opening; an older unigfn refuses a database once upgraded (its version is newer). */
+#define UG_STORE_SCHEMA_VERSION 2
 
 typedef struct ug_store ug_store;
 
@@ -42,8 +45,9 @@ const char *ug_run_status_name(ug_run_status s);
 ug_run_status ug_run_status_from_name(const char *name);
 
 /* ---- Opening ---- */
-/* Opens (creating if needed) the database at `path`. Creates the schema when absent; refuses a
- * database whose schema_version is newer than UG_STORE_SCHEMA_VERSION, or a file that is not SQLite. */
+/* Opens (creating if needed) the database at `path`. Creates the schema when absent, upgrades an older
+ * schema_version to UG_STORE_SCHEMA_VERSION; refuses a database whose schema_version is newer, or a
+ * file that is not SQLite. */
 ug_status ug_store_open(const char *path, ug_store **out, ug_error *err);
 void ug_store_close(ug_store *s); /* NULL is fine */
 
@@ -57,6 +61,7 @@ typedef struct ug_run_info {
     int n_params;
     int64_t seed;
     const char *git_rev, *host, *build; /* may be NULL */
+    const char *blas;        /* the BLAS it runs on (ug_blas_describe's line); may be NULL */
     int threads;
     bool force;              /* begin: restart even a FINISHED or RUNNING run */
 } ug_run_info;
@@ -88,6 +93,10 @@ ug_status ug_store_run_queue(ug_store *s, const ug_run_info *info, ug_error *err
  * absent run and a RUNNING one (mark it crashed first if its process is gone). */
 ug_status ug_store_run_resume(ug_store *s, const char *id, int64_t from_step, int threads,
                               int64_t *prev_step_out, ug_error *err);
+
+/* Replaces the run's BLAS description (`resume`: the column then holds the latest segment's, like
+ * threads). "no run" when absent. */
+ug_status ug_store_run_set_blas(ug_store *s, const char *id, const char *blas, ug_error *err);
 
 /* `unigfn run --from`: run `dst`, just begun (RUNNING), takes the history of run `src` up to `step`, the
  * step of the checkpoint it continues from: src's metric and artifact rows with step < `step`, and of
@@ -147,6 +156,7 @@ ug_status ug_store_list_runs(ug_store *s, const char *experiment, const char *me
 
 typedef struct ug_run_record {
     char *id, *experiment, *error, *spec, *git_rev, *host, *build; /* NULL when absent */
+    char *blas;                  /* NULL when absent (runs recorded before schema version 2) */
     ug_run_status status;
     double created, started, ended, heartbeat;
     int64_t step, seed;
@@ -198,7 +208,8 @@ typedef struct ug_merge_stats {
  * when the shard's copy is further along (FINISHED > FAILED/KILLED/CRASHED > RUNNING > QUEUED) or, at
  * the same rank, ended (else last beat) later; so merging the same shard again changes nothing. One
  * write transaction per shard: a failed merge leaves s as it was. Refuses a missing shard, a file that
- * is not a unigfn database, a newer schema, and s's own file. `stats` may be NULL. */
+ * is not a unigfn database, a newer schema, and s's own file; a shard of an older schema is upgraded
+ * in place first (ug_store_open). `stats` may be NULL. */
 ug_status ug_store_merge(ug_store *s, const char *shard_path, ug_merge_stats *stats, ug_error *err);
 
 #endif
