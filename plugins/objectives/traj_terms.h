@@ -25,6 +25,7 @@ static inline ug_status ugo_need_caps(const ug_step_env *env, uint32_t caps, con
         if (bit == UG_CAP_LOG_Z) fn = m->vt->log_z != NULL;
         if (bit == UG_CAP_LOG_PROB) fn = m->vt->log_prob != NULL;
         if (bit == UG_CAP_SCORE) fn = m->vt->score != NULL;
+        if (bit == UG_CAP_STEP_KL) fn = m->vt->step_kl != NULL;  /* host copies of vtables are zero-padded */
         if (!ug_model_has(m, bit) || !fn)
             return ug_ctx_fail(env->ctx, UG_ERR_UNSUPPORTED, "%s: model '%s' does not provide capability '%s'", who,
                                m->name ? m->name : "?", ug_cap_name(bit));

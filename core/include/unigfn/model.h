@@ -44,9 +44,13 @@ enum {
     UG_CAP_REPARAM = 1u << 5,     /* sample_forward honours UG_TRAJ_REPARAM (pathwise gradients in θ) */
     UG_CAP_PARTIAL = 1u << 6,     /* trajectories can start/stop at intermediate states */
     UG_CAP_REPARAM_B = 1u << 7,   /* sample_backward honours UG_TRAJ_REPARAM (pathwise gradients in φ) */
+    /* appended in ABI 1.1 */
+    UG_CAP_ANCHOR = 1u << 8,      /* sample_backward honours UG_TRAJ_ANCHOR (closed-form marginals of P_B(.|x)) */
+    UG_CAP_STEP_KL = 1u << 9,     /* step_kl: each step's analytic term of KL(P_B(.|x) || P_F) */
 };
-#define UG_CAP_NAMES "log_flow", "log_reward", "score", "log_prob", "log_z", "reparam", "partial", "reparam_b"
-#define UG_CAP_COUNT 8
+#define UG_CAP_NAMES                                                                                     \
+    "log_flow", "log_reward", "score", "log_prob", "log_z", "reparam", "partial", "reparam_b", "anchor", "step_kl"
+#define UG_CAP_COUNT 10
 
 typedef struct ug_model_info {
     uint32_t size;
@@ -103,6 +107,11 @@ enum {
                                      * differentiable in the sampling policy's parameters (θ forward, φ
                                      * backward). A model without UG_CAP_REPARAM (forward) or
                                      * UG_CAP_REPARAM_B (backward) returns UG_ERR_UNSUPPORTED. */
+    /* appended in ABI 1.1: a backward request from terminal x (start_index == horizon) that draws
+     * row b's state at index row_index[b] (0 .. horizon-1) straight from the marginal P_B(s_k | x),
+     * without the steps in between. The result has steps = 0 and first = last = those states
+     * (start = -1: the index is per row). Models with UG_CAP_ANCHOR honour it; others refuse. */
+    UG_TRAJ_ANCHOR = 1u << 4,
 };
 
 /* What to sample. Forward: `batch` trajectories from s0 (start == NULL) or from the given states at
@@ -120,6 +129,8 @@ typedef struct ug_traj_req {
                              * sets: a family without one returns UG_ERR_UNSUPPORTED when explore > 0 */
     float temperature;      /* divides categorical logits, multiplies Gaussian variances, ignored by
                              * Dirac steps; 0 means 1 */
+    /* appended in ABI 1.1 */
+    ug_tensor *row_index;   /* [B] I32: per-row state indices for UG_TRAJ_ANCHOR (NULL otherwise) */
 } ug_traj_req;
 
 typedef struct ug_model_vtable {
@@ -149,6 +160,15 @@ typedef struct ug_model_vtable {
     /* Plugin state beyond parameters (none for most models): appended to checkpoints. */
     ug_status (*save_state)(void *self, void **blob, size_t *bytes);
     ug_status (*load_state)(void *self, const void *blob, size_t bytes);
+    /* ---- appended in ABI 1.1 ---- */
+    /* Step k's analytic term of the negative ELBO, for families whose P_B(.|x) has closed-form
+     * posteriors q(s_{k+1} | s_k, x) (DDPM, D3PM, an HVAE's prior step): for x [B, ...], s = s_k [B, ...]
+     * and k [B] I32 (0 .. horizon-1; s_0 is the root),
+     *     E_{q(s_{k+1}|s_k,x)} [ log q(s_{k+1} | s_k, x) - log P_F(s_{k+1} | s_k) ]    -> [B]
+     * (the last step's q is the point mass at x, so its term is -log P_F(x | s_{n-1})). Summed over k
+     * with s_k ~ P_B(s_k | x) it has the expectation of log P_B(τ|x) - log P_F(τ): the one-step
+     * estimator of kl_tb (estimator: one_step) draws one k a row. Differentiable in the parameters. */
+    ug_tensor *(*step_kl)(void *self, ug_ctx *ctx, ug_tensor *x, ug_tensor *s, ug_tensor *k);
 } ug_model_vtable;
 
 /* A created model as the host hands it to objectives and metrics. */

@@ -18,11 +18,19 @@
  *           + n (D/2) log(2 pi sf^2)
  *           + 1/(2 sf^2) sum_{k=0}^{n-1} [ ||m/n - mu_k||^2 + D s^2/n^2 + D sb^2 (n-1)/n ]
  * a quadratic in mu minimised by mu_k = m/n for every k (the fixed P_B spreads x evenly over the n
- * steps, so P_F's best per-step mean is that share). tests/test_objectives.c checks both. */
+ * steps, so P_F's best per-step mean is that share). tests/test_objectives.c checks both.
+ *
+ * Closed forms for the one-step estimator (UG_CAP_ANCHOR, UG_CAP_STEP_KL): the bridge's marginal is
+ *   P_B(s_k | x) = N((k/n) x, sb^2 k (n-k)/n I)       (k = 0: the root s_0 = 0)
+ * and its forward posterior q(s_{k+1} | s_k, x) = N(s_k + (x - s_k)/(n-k), sb^2 (n-k-1)/(n-k) I), the
+ * point mass at x for k = n-1. So step k's term is
+ *   KL(q || P_F) = (D/2)(v/sf^2 - 1 + log(sf^2/v)) + ||(x - s_k)/(n-k) - mu_k||^2 / (2 sf^2),  v = that variance,
+ * and for k = n-1, -log P_F(x | s_{n-1}) = (D/2) log(2 pi sf^2) + ||x - s_{n-1} - mu_{n-1}||^2 / (2 sf^2). */
 #define UG_PLUGIN
 #include "unigfn/plugin.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +56,70 @@ static ug_tensor *gauss_logpdf(ug_ctx *ctx, ug_tensor *y, ug_tensor *mean, float
 
 static ug_tensor *mu_k(chain *m, ug_ctx *ctx, int k) { return ug_slice(ctx, m->mu, 0, k, 1); }  // [1, D]
 
+static bool check_states(chain *m, ug_ctx *ctx, ug_tensor *s, const char *who);
+
+/* Per-row values of a table indexed by k: one_hot(k) [B, n] @ table [n, cols] -> [B, cols]. As ops, so
+ * per-row indices never need host access (and mu's rows stay differentiable). */
+static ug_tensor *by_row(ug_ctx *ctx, ug_tensor *onehot, ug_tensor *table) { return ug_matmul(ctx, onehot, table); }
+static ug_tensor *table1(chain *m, ug_ctx *ctx, const float *v) {
+    int64_t sh[2] = {m->n, 1};
+    return ug_from_f32(ctx, v, 2, sh);  // [n, 1]
+}
+
+static ug_tensor *row_onehot(chain *m, ug_ctx *ctx, ug_tensor *k, int64_t B, const char *who) {
+    char b[64];
+    if (!k || k->ndim != 1 || k->shape[0] != B || k->dtype != UG_I32) {
+        ug_ctx_fail(ctx, UG_ERR_ARG, "gauss_chain.%s: the row indices must be I32 [%lld], got %s", who, (long long)B,
+                    k ? ug_shape_str(k, b, sizeof b) : "NULL");
+        return NULL;
+    }
+    return ug_one_hot(ctx, k, m->n);  // [B, n]; fails on an index outside 0 .. n-1
+}
+
+/* s_k ~ P_B(s_k | x) for each row's k: (k/n) x + sb sqrt(k (n-k)/n) eps. */
+static ug_status sample_anchor(chain *m, ug_ctx *ctx, ug_rng *rng, const ug_traj_req *req, ug_traj *out) {
+    int64_t B = req->start->shape[0], sh[2] = {B, m->D};
+    ug_tensor *oh = row_onehot(m, ctx, req->row_index, B, "sample_backward(anchor)");  // [B, n]
+    if (!oh) return ug_ctx_status(ctx);
+    float a[1024], sd[1024];
+    for (int k = 0; k < m->n; k++) {
+        a[k] = (float)k / (float)m->n;
+        sd[k] = m->sb * sqrtf((float)k * (float)(m->n - k) / (float)m->n);
+    }
+    ug_tensor *ar = by_row(ctx, oh, table1(m, ctx, a)), *sr = by_row(ctx, oh, table1(m, ctx, sd));  // [B, 1]
+    ug_tensor *eps = ug_rand_normal(ctx, rng, 2, sh);  // [B, D]
+    ug_tensor *s = ug_add(ctx, ug_mul(ctx, req->start, ar), ug_mul(ctx, eps, sr));  // [B, D]
+    if (!(req->flags & UG_TRAJ_REPARAM)) s = ug_detach(ctx, s);
+    *out = (ug_traj){.size = out->size, .batch = B, .start = -1, .steps = 0, .first = s, .last = s};
+    return ug_ctx_status(ctx);
+}
+
+/* Step k's term of the negative ELBO (the header comment's closed forms), per row: [B]. */
+static ug_tensor *chain_step_kl(void *self, ug_ctx *ctx, ug_tensor *x, ug_tensor *s, ug_tensor *k) {
+    chain *m = self;
+    if (!check_states(m, ctx, x, "step_kl") || !check_states(m, ctx, s, "step_kl")) return NULL;
+    int64_t B = x->shape[0];
+    ug_tensor *oh = row_onehot(m, ctx, k, B, "step_kl");  // [B, n]
+    if (!oh) return NULL;
+    float c[1024], w[1024];
+    const double sf2 = (double)m->sf * m->sf, sb2 = (double)m->sb * m->sb, D = m->D;
+    for (int j = 0; j < m->n; j++) {
+        w[j] = 1.0f / (float)(m->n - j);
+        if (j == m->n - 1) {
+            c[j] = (float)(0.5 * D * log(2 * M_PI * sf2));
+        } else {
+            double v = sb2 * (double)(m->n - j - 1) / (double)(m->n - j);
+            c[j] = (float)(0.5 * D * (v / sf2 - 1 + log(sf2 / v)));
+        }
+    }
+    ug_tensor *mu = by_row(ctx, oh, m->mu);  // [B, D] mu_k of each row
+    ug_tensor *wr = by_row(ctx, oh, table1(m, ctx, w)), *cr = by_row(ctx, oh, table1(m, ctx, c));  // [B, 1]
+    ug_tensor *d = ug_sub(ctx, ug_mul(ctx, ug_sub(ctx, x, s), wr), mu);  // [B, D]
+    ug_tensor *q = ug_mul_scalar(ctx, ug_sum(ctx, ug_square(ctx, d), 1, false), (float)(0.5 / sf2));  // [B]
+    int64_t sb1[1] = {B};
+    return ug_add(ctx, q, ug_reshape(ctx, cr, 1, sb1));  // [B]
+}
+
 /* log P_F(s_{k+1} | s_k) and log P_B(s_k | s_{k+1}) for step k. */
 static ug_tensor *chain_log_pf(chain *m, ug_ctx *ctx, ug_tensor *s, ug_tensor *sp, int k) {
     return gauss_logpdf(ctx, sp, ug_add(ctx, s, mu_k(m, ctx, k)), m->sf * m->sf, m->D);
@@ -64,7 +136,7 @@ static void chain_info(void *self, ug_model_info *out) {
     out->horizon = m->n;
     out->variable_length = false;
     out->deterministic_pb = false;
-    out->caps = UG_CAP_REPARAM | UG_CAP_LOG_PROB | UG_CAP_PARTIAL;
+    out->caps = UG_CAP_REPARAM | UG_CAP_LOG_PROB | UG_CAP_PARTIAL | UG_CAP_ANCHOR | UG_CAP_STEP_KL;
 }
 
 static bool check_states(chain *m, ug_ctx *ctx, ug_tensor *s, const char *who) {
@@ -132,6 +204,12 @@ static ug_status chain_sample_backward(void *self, ug_ctx *ctx, ug_rng *rng, con
     chain *m = self;
     if (!check_states(m, ctx, req->start, "sample_backward")) return ug_ctx_status(ctx);
     int j = req->start_index;
+    if (req->flags & UG_TRAJ_ANCHOR) {
+        if (j != m->n || req->size <= offsetof(ug_traj_req, row_index))
+            return ug_ctx_fail(ctx, UG_ERR_ARG, "gauss_chain.sample_backward: an anchored request starts at x (index %d), "
+                               "with row_index", m->n);
+        return sample_anchor(m, ctx, rng, req, out);
+    }
     int steps = req->steps < 0 ? j : req->steps;
     if (j < 0 || j > m->n || steps > j)
         return ug_ctx_fail(ctx, UG_ERR_ARG, "gauss_chain.sample_backward: %d steps from index %d (n = %d)", steps, j, m->n);
@@ -227,6 +305,7 @@ static const ug_model_vtable chain_vt = {
     .sample_backward = chain_sample_backward,
     .rescore = chain_rescore,
     .log_prob = chain_log_prob,
+    .step_kl = chain_step_kl,
 };
 
 static const ug_plugin_desc chain_desc = {

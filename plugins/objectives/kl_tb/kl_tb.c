@@ -24,6 +24,8 @@ typedef struct kl_tb {
     int64_t batch;
     float inv_temp;
     bool data_reward;  /* reward: data */
+    bool one_step;     /* data: estimator one_step */
+    bool reparam;      /* data: pathwise gradients through P_B's samples */
 } kl_tb;
 
 static const ug_param_spec kl_tb_params[] = {
@@ -33,6 +35,10 @@ static const ug_param_spec kl_tb_params[] = {
     {"batch", UG_P_INT, "0", UG_P_MIN, 0, 0, NULL, "reward: trajectories per step; 0 = the data batch's rows"},
     {"reward_temperature", UG_P_FLOAT, "1", UG_P_MIN | UG_P_MIN_OPEN, 0, 0, NULL, "reward: log R / T"},
     UGO_REWARD_PARAM,
+    {"estimator", UG_P_ENUM, "full", UG_P_ID_OPTIONAL, 0, 0, "full|one_step",
+     "data: the whole backward trajectory, or one step a row with the model's closed forms (anchor, step_kl)"},
+    {"reparam", UG_P_BOOL, "false", UG_P_ID_OPTIONAL, 0, 0, NULL,
+     "data: reparameterized P_B samples, so P_B's groups get the pathwise gradient (model cap reparam_b)"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -49,13 +55,49 @@ static ug_tensor *loo_weights(ug_ctx *ctx, ug_tensor *f, int64_t B) {
  * term to a loss's gradient without changing the loss's value. */
 static ug_tensor *zero_with_grad(ug_ctx *ctx, ug_tensor *x) { return ug_sub(ctx, x, ug_detach(ctx, x)); }
 
+/* The one-step estimator (estimator: one_step). With k uniform on 0 .. n-1 and s_k ~ P_B(s_k | x),
+ *     n · step_kl(x, s_k, k)
+ * has expectation sum_k E[step term k] = E_{P_B(τ|x)}[log P_B(τ|x) - log P_F(τ)], the full
+ * estimator's, so it is unbiased for the same loss; its variance is that of one analytic step instead
+ * of a whole sampled path's (what DDPM trains with). Gradients reach P_F's groups through step_kl. */
+static ug_status loss_one_step(const ug_step_env *env, ug_loss_out *out) {
+    ug_ctx *ctx = env->ctx;
+    const char *who = "kl_tb(data, one_step)";
+    const ug_model *m = env->model;
+    ug_tensor *x = ugo_data(env, who);
+    if (!x || ugo_need_backward(env, who) || ugo_need_caps(env, UG_CAP_ANCHOR | UG_CAP_STEP_KL, who))
+        return ug_ctx_status(ctx);
+    int64_t B = x->shape[0], n = m->info.horizon, sh[2] = {B, n};
+    ug_tensor *k = ug_sample_categorical(ctx, env->rng, ug_zeros(ctx, 2, sh), NULL);  // [B] I32, uniform
+    if (!k) return ug_ctx_status(ctx);
+    ug_traj tr = {.size = sizeof tr};
+    ug_traj_req req = {.size = sizeof req, .start = x, .start_index = (int32_t)n, .steps = 0,
+                       .flags = UG_TRAJ_ANCHOR, .row_index = k};
+    ug_status st = m->vt->sample_backward(m->self, ctx, env->rng, &req, &tr);
+    if (st) return ug_ctx_status(ctx) ? ug_ctx_status(ctx) : ug_ctx_fail(ctx, st, "%s: sample_backward failed", who);
+    if (tr.batch != B || !tr.last)
+        return ug_ctx_fail(ctx, UG_ERR_ARG, "%s: an anchored request returned %lld rows for %lld", who,
+                           (long long)tr.batch, (long long)B);
+    ug_tensor *kl = m->vt->step_kl(m->self, ctx, x, tr.last, k);  // [B]
+    if (!ugo_check_vec(ctx, kl, B, who, "step_kl")) return ug_ctx_status(ctx);
+    ug_tensor *loss = ug_mul_scalar(ctx, ug_mean_all(ctx, kl), (float)n);
+    if (ug_ctx_status(ctx)) return ug_ctx_status(ctx);
+    ugo_log(out, "log_ratio", -ug_item(loss));
+    return ugo_finish(ctx, loss, out, who);
+}
+
 static ug_status loss_data(kl_tb *o, const ug_step_env *env, ug_loss_out *out) {
     ug_ctx *ctx = env->ctx;
     const char *who = "kl_tb(data)";
+    if (o->one_step) return loss_one_step(env, out);
     ug_tensor *x = ugo_data(env, who);
     if (!x || ugo_need_backward(env, who)) return ug_ctx_status(ctx);
+    if (o->reparam && ugo_need_caps(env, UG_CAP_REPARAM_B, who)) return ug_ctx_status(ctx);
     ug_traj tr = {.size = sizeof tr};
-    ug_traj_req req = {.size = sizeof req, .start = x, .start_index = env->model->info.horizon, .steps = -1};
+    /* reparam: the sampled states carry d/dφ, so the mean below is itself the pathwise gradient of
+     * the KL in P_B's parameters (score_pb, the score-function form, is then refused). */
+    ug_traj_req req = {.size = sizeof req, .start = x, .start_index = env->model->info.horizon, .steps = -1,
+                       .flags = o->reparam ? UG_TRAJ_REPARAM : 0u};
     ug_status st = env->model->vt->sample_backward(env->model->self, ctx, env->rng, &req, &tr);
     if (st) return ug_ctx_status(ctx) ? ug_ctx_status(ctx) : ug_ctx_fail(ctx, st, "%s: sample_backward failed", who);
     if (tr.batch != x->shape[0]) return ug_ctx_fail(ctx, UG_ERR_ARG, "%s: sample_backward returned %lld rows for %lld", who, (long long)tr.batch, (long long)x->shape[0]);
@@ -148,13 +190,29 @@ static void *kl_tb_create(const ug_create_args *args, ug_error *err) {
         free(o);
         return NULL;
     }
+    o->one_step = strcmp(ug_cfg_str(args->cfg, "estimator", "full"), "one_step") == 0;
+    o->reparam = ug_cfg_bool(args->cfg, "reparam", false);
+    if (o->reward && (o->one_step || o->reparam)) {
+        ug_error_set(err, UG_ERR_ARG, "kl_tb: estimator one_step and reparam are for direction data");
+        free(o);
+        return NULL;
+    }
+    if (o->reparam && (o->score_pb || o->one_step)) {
+        ug_error_set(err, UG_ERR_ARG, "kl_tb: reparam gives P_B the pathwise gradient: it goes with neither score_pb "
+                                      "nor estimator one_step");
+        free(o);
+        return NULL;
+    }
     return o;
 }
 
 static void kl_tb_destroy(void *self) { free(self); }
 
 static uint32_t kl_tb_caps(const ug_cfg *cfg) {
-    return strcmp(ug_cfg_str(cfg, "direction", "data"), "reward") == 0 ? ugo_reward_caps(cfg) : 0;
+    if (strcmp(ug_cfg_str(cfg, "direction", "data"), "reward") == 0) return ugo_reward_caps(cfg);
+    uint32_t c = ug_cfg_bool(cfg, "reparam", false) ? UG_CAP_REPARAM_B : 0u;
+    if (strcmp(ug_cfg_str(cfg, "estimator", "full"), "one_step") == 0) c |= UG_CAP_ANCHOR | UG_CAP_STEP_KL;
+    return c;
 }
 
 static const ug_objective_vtable kl_tb_vt = {.size = sizeof(ug_objective_vtable), .loss = kl_tb_loss};
