@@ -2,9 +2,12 @@
  *
  * Front-ends (ops_*.c) check shapes, allocate outputs and record tape nodes; a backend only computes.
  * Every kernel receives tensor headers so a device backend can read its own pointers from them.
- * Outputs are contiguous unless a kernel says otherwise. */
+ * Outputs are contiguous unless a kernel says otherwise. Tensor storage comes from the backend too:
+ * the step arena's data blocks, parameter and gradient blocks, optimizer moments. */
 #ifndef UG_BACKEND_H
 #define UG_BACKEND_H
+
+#include <stddef.h>
 
 #include "unigfn/tensor.h"
 
@@ -20,6 +23,15 @@ typedef enum ug_reduce_kind { UG_R_SUM, UG_R_MAX, UG_R_LSE } ug_reduce_kind;
 
 typedef struct ug_backend {
     const char *name;
+    int device;              /* ug_device of the memory this backend owns */
+
+    /* ---- storage ---- */
+    void *(*alloc)(size_t bytes);                                  /* 64-byte aligned; NULL on failure */
+    void (*free)(void *p);                                         /* NULL is fine */
+    void (*zero)(void *p, size_t bytes);
+    void (*to_device)(void *dst, const void *src, size_t bytes);   /* host buffer -> device memory */
+    void (*to_host)(void *dst, const void *src, size_t bytes);     /* device memory -> host buffer */
+
     /* y = f^(order)(x; p[0], p[1]) elementwise; x and y contiguous, same numel. */
     void (*unary)(int kind, int order, const float *p, const ug_tensor *x, ug_tensor *y);
     /* y = g * f^(order)(x; p) elementwise (a unary op's backward without a graph); x, g and y
@@ -51,5 +63,8 @@ typedef struct ug_backend {
 } ug_backend;
 
 extern const ug_backend ug_cpu_backend;
+
+/* The backend owning memory of `device`, or NULL when this build has none for it. */
+const ug_backend *ug_backend_get(int device);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/nn_internal.h"
 #include "unigfn/host/optim.h"
 
 /* C's errno contract makes GCC keep a scalar libm fallback around sqrtf, which blocks
@@ -118,10 +119,14 @@ static ug_status check_config(ug_error *e, const char *gname, const ug_optim_con
     return UG_OK;
 }
 
-/* Grow (never shrink) a state buffer to n floats, zero-filling the new tail. */
-static float *grow(float *buf, int64_t old_n, int64_t n) {
-    float *nb = realloc(buf, (size_t)(n ? n : 1) * sizeof(float));
-    if (nb && n > old_n) memset(nb + old_n, 0, (size_t)(n - old_n) * sizeof(float));
+/* Grow (never shrink) a state buffer of the backend's memory to n floats, keeping the first old_n
+ * and zero-filling the new tail; NULL (buf untouched) without memory. */
+static float *grow(const ug_backend *be, float *buf, int64_t old_n, int64_t n) {
+    float *nb = be->alloc((size_t)(n ? n : 1) * sizeof(float));
+    if (!nb) return NULL;
+    if (buf && old_n > 0) ug__copy_floats(be, nb, buf, old_n);
+    if (n > old_n) be->zero(nb + old_n, (size_t)(n - old_n) * sizeof(float));
+    be->free(buf);
     return nb;
 }
 
@@ -134,13 +139,14 @@ static ug_status ensure_state(ug_optim *opt, int64_t count) {
                             (long long)opt->count, (long long)count);
     bool need_m = opt->cfg.algorithm != UG_OPTIM_SGD || opt->cfg.momentum != 0.0f;
     bool need_v = opt->cfg.algorithm != UG_OPTIM_SGD;
+    const ug_backend *be = ug_backend_get(opt->device);
     if (need_m && (!opt->m || count > opt->count)) {
-        float *m = grow(opt->m, opt->m ? opt->count : 0, count);
+        float *m = grow(be, opt->m, opt->m ? opt->count : 0, count);
         if (!m) goto nomem;
         opt->m = m;
     }
     if (need_v && (!opt->v || count > opt->count)) {
-        float *v = grow(opt->v, opt->v ? opt->count : 0, count);
+        float *v = grow(be, opt->v, opt->v ? opt->count : 0, count);
         if (!v) goto nomem;
         opt->v = v;
     }
@@ -164,13 +170,17 @@ ug_status ug_optim_init(ug_optim *opt, ug_params *P, int group, const ug_optim_c
     opt->P = P;
     opt->group = group;
     opt->cfg = *cfg;
+    opt->device = ug__params_backend(P)->device;
     return ensure_state(opt, count);
 }
 
 void ug_optim_free(ug_optim *opt) {
     if (!opt) return;
-    free(opt->m);
-    free(opt->v);
+    const ug_backend *be = ug_backend_get(opt->device);
+    if (be) {
+        be->free(opt->m);
+        be->free(opt->v);
+    }
     opt->m = opt->v = NULL;
     opt->count = 0;
 }

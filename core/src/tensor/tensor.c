@@ -67,7 +67,8 @@ ug_tensor *ug__empty(ug_ctx *ctx, ug_dtype dt, int ndim, const int64_t *shape) {
         n *= shape[d];
     }
     ug__set_contiguous_strides(t);
-    t->data = ug__alloc(ctx, (size_t)n * dtype_size(dt));
+    t->device = (uint8_t)ctx->be->device;
+    t->data = ug__alloc_data(ctx, (size_t)n * dtype_size(dt));
     return t->data ? t : NULL;
 }
 
@@ -95,12 +96,12 @@ ug_tensor *ug_zeros_like(ug_ctx *ctx, const ug_tensor *x) {
 
 ug_tensor *ug_from_f32(ug_ctx *ctx, const float *src, int ndim, const int64_t *shape) {
     ug_tensor *t = ug_new(ctx, UG_F32, ndim, shape);
-    if (t) memcpy(t->data, src, (size_t)ug_numel(t) * sizeof(float));
+    if (t) ctx->be->to_device(t->data, src, (size_t)ug_numel(t) * sizeof(float));
     return t;
 }
 ug_tensor *ug_from_i32(ug_ctx *ctx, const int32_t *src, int ndim, const int64_t *shape) {
     ug_tensor *t = ug_new(ctx, UG_I32, ndim, shape);
-    if (t) memcpy(t->data, src, (size_t)ug_numel(t) * sizeof(int32_t));
+    if (t) ctx->be->to_device(t->data, src, (size_t)ug_numel(t) * sizeof(int32_t));
     return t;
 }
 
@@ -140,8 +141,16 @@ ug_tensor *ug__view(ug_ctx *ctx, ug_tensor *x) {
 float *ug_f32(const ug_tensor *x) { return x && x->dtype == UG_F32 ? (float *)x->data : NULL; }
 int32_t *ug_i32(const ug_tensor *x) { return x && x->dtype == UG_I32 ? (int32_t *)x->data : NULL; }
 float ug_item(const ug_tensor *x) {
-    if (!x) return 0.0f;
-    return x->dtype == UG_I32 ? (float)*(int32_t *)x->data : *(float *)x->data;
+    const ug_backend *be = x ? ug_backend_get(x->device) : NULL;
+    if (!be) return 0.0f;
+    if (x->dtype == UG_I32) {
+        int32_t v;
+        be->to_host(&v, x->data, sizeof v);
+        return (float)v;
+    }
+    float v;
+    be->to_host(&v, x->data, sizeof v);
+    return v;
 }
 
 int ug__axis(ug_ctx *ctx, const char *op, const ug_tensor *x, int axis) {

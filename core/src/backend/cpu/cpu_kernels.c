@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "backend/cpu/cpu.h"
 #include "backend/cpu/cpu_exp.h"
 
 #define PAR_MIN 32768
@@ -18,9 +19,6 @@
 #else
 #define PAR_FOR(cond)
 #endif
-
-void ug_cpu_unary(int kind, int order, const float *p, const ug_tensor *x, ug_tensor *y);
-void ug_cpu_unary_mul(int kind, int order, const float *p, const ug_tensor *x, const ug_tensor *g, ug_tensor *y);
 
 static int64_t numel(const ug_tensor *x) {
     int64_t n = 1;
@@ -351,6 +349,12 @@ PAR_FOR(n > PAR_MIN)
 
 const ug_backend ug_cpu_backend = {
     .name = "cpu",
+    .device = UG_CPU,
+    .alloc = ug_cpu_alloc,
+    .free = ug_cpu_free,
+    .zero = ug_cpu_zero,
+    .to_device = ug_cpu_memcpy,
+    .to_host = ug_cpu_memcpy,
     .unary = ug_cpu_unary,
     .unary_mul = ug_cpu_unary_mul,
     .affine = cpu_affine,

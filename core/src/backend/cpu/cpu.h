@@ -1,0 +1,16 @@
+/* cpu.h — the CPU backend's entries defined outside cpu_kernels.c, which assembles the table. */
+#ifndef UG_CPU_H
+#define UG_CPU_H
+
+#include "backend/backend.h"
+
+/* cpu_unary.c */
+void ug_cpu_unary(int kind, int order, const float *p, const ug_tensor *x, ug_tensor *y);
+void ug_cpu_unary_mul(int kind, int order, const float *p, const ug_tensor *x, const ug_tensor *g, ug_tensor *y);
+/* cpu_storage.c */
+void *ug_cpu_alloc(size_t bytes);
+void ug_cpu_free(void *p);
+void ug_cpu_zero(void *p, size_t bytes);
+void ug_cpu_memcpy(void *dst, const void *src, size_t bytes);
+
+#endif
