@@ -21,6 +21,42 @@ typedef enum ug_unary_kind {
 typedef enum ug_binary_kind { UG_B_ADD, UG_B_SUB, UG_B_MUL, UG_B_DIV, UG_B_POW, UG_B_GE } ug_binary_kind;
 typedef enum ug_reduce_kind { UG_R_SUM, UG_R_MAX, UG_R_LSE } ug_reduce_kind;
 
+/* c = alpha * op(a) @ op(b) + beta * c for every matrix of the batch. op(a) is [..., M, K]: a itself,
+ * or with ta its last two dims swapped (likewise b, [..., K, N]). c is contiguous [..., M, N]; its
+ * leading dims are the batch, and a's and b's leading dims broadcast to them (right-aligned, missing
+ * or size 1 = the same matrix for every index). The last two dims of a and b must pass
+ * ug_gemm_layout_of (row- or column-major with a leading dimension): front-ends make them contiguous
+ * otherwise. */
+typedef struct ug_gemm_args {
+    const ug_tensor *a, *b;
+    ug_tensor *c;
+    bool ta, tb;
+    float alpha, beta;
+} ug_gemm_args;
+
+/* How a matrix (the last two dims of x, R x C) is handed to a row-major GEMM: as stored with leading
+ * dimension ld (trans false), or as the transpose of a row-major C x R matrix (trans true). False when
+ * neither describes x's strides. Shared by the front-ends (to decide on a copy) and the backends. */
+typedef struct ug_gemm_layout {
+    bool trans;
+    int64_t ld;
+} ug_gemm_layout;
+static inline bool ug_gemm_layout_of(const ug_tensor *x, ug_gemm_layout *v) {
+    int r = x->ndim - 2, c = x->ndim - 1;
+    int64_t R = x->shape[r], C = x->shape[c];
+    if ((C == 1 || x->stride[c] == 1) && (R == 1 || x->stride[r] >= C)) {
+        v->trans = false;
+        v->ld = R == 1 ? (C > 1 ? C : 1) : x->stride[r];
+        return true;
+    }
+    if ((R == 1 || x->stride[r] == 1) && (C == 1 || x->stride[c] >= R)) {
+        v->trans = true;
+        v->ld = C == 1 ? (R > 1 ? R : 1) : x->stride[c];
+        return true;
+    }
+    return false;
+}
+
 typedef struct ug_backend {
     const char *name;
     int device;              /* ug_device of the memory this backend owns */
@@ -45,13 +81,14 @@ typedef struct ug_backend {
     void (*where)(const ug_tensor *c, const ug_tensor *a, const ug_tensor *b, ug_tensor *out);
     /* Reduce contiguous x along axis into out (keepdim layout); argmax (I32) may be NULL. */
     void (*reduce)(int kind, const ug_tensor *x, int axis, ug_tensor *out, ug_tensor *argmax);
+    /* out (contiguous, x's shape with axis removed or kept as 1) += the sum of contiguous x along axis,
+     * each output adding x's terms to its current value one at a time, in order (a bias gradient
+     * accumulated into its block). */
+    void (*sum_acc)(const ug_tensor *x, int axis, ug_tensor *out);
     /* Softmax or log-softmax of contiguous x along axis. */
     void (*softmax)(bool log, const ug_tensor *x, int axis, ug_tensor *out);
-    /* C[b] = op(A[b]) @ op(B[b]) (+ C[b] if accumulate) for `batch` matrices; row-major. */
-    void (*gemm)(int batch, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *const *a,
-                 int64_t lda, const float *const *b, int64_t ldb, float *const *c, int64_t ldc,
-                 bool accumulate);
-    /* dst = src elementwise for any strides (same shape; same dtype). */
+    void (*gemm)(const ug_gemm_args *args);
+    /* dst = src elementwise for any strides (same shape, or src broadcast to dst's; same dtype). */
     void (*copy)(const ug_tensor *src, ug_tensor *dst);
     void (*fill)(ug_tensor *dst, float v);            /* contiguous f32 */
     void (*gather)(const ug_tensor *x, int axis, const ug_tensor *idx, ug_tensor *out);

@@ -178,7 +178,8 @@ static float lse_row(const float *x, int64_t n) {
     return m + logf(s);
 }
 
-static void cpu_reduce(int kind, const ug_tensor *xt, int axis, ug_tensor *ot, ug_tensor *am) {
+/* acc (UG_R_SUM only): add to out's values instead of overwriting them (sum_acc). */
+static void reduce_impl(int kind, const ug_tensor *xt, int axis, ug_tensor *ot, ug_tensor *am, bool acc) {
     int64_t outer, len, inner;
     split_axis(xt, axis, &outer, &len, &inner);
     const float *x = xt->data;
@@ -196,7 +197,8 @@ PAR_FOR(outer * len * inner > PAR_MIN)
             /* Rows outer, columns inner: contiguous and vectorized, where a column at a time strides
              * through memory (a [4096, 256] bias gradient re-read the whole block per column). Each
              * output still adds its terms in the same order, so results are bit-identical. */
-            for (int64_t i = 0; i < inner; i++) orow[i] = 0.0f;
+            if (!acc)
+                for (int64_t i = 0; i < inner; i++) orow[i] = 0.0f;
             for (int64_t j = 0; j < len; j++) {
                 const float *xj = xr + j * inner;
                 for (int64_t i = 0; i < inner; i++) orow[i] += xj[i];
@@ -205,7 +207,7 @@ PAR_FOR(outer * len * inner > PAR_MIN)
         }
         for (int64_t i = 0; i < inner; i++) {
             if (kind == UG_R_SUM) {
-                float s = 0.0f;
+                float s = acc ? orow[i] : 0.0f;
                 for (int64_t j = 0; j < len; j++) s += xr[j * inner + i];
                 orow[i] = s;
             } else {
@@ -229,6 +231,12 @@ PAR_FOR(outer * len * inner > PAR_MIN)
         }
     }
 }
+
+static void cpu_reduce(int kind, const ug_tensor *x, int axis, ug_tensor *out, ug_tensor *argmax) {
+    reduce_impl(kind, x, axis, out, argmax, false);
+}
+
+static void cpu_sum_acc(const ug_tensor *x, int axis, ug_tensor *out) { reduce_impl(UG_R_SUM, x, axis, out, NULL, true); }
 
 static void cpu_softmax(bool lg, const ug_tensor *xt, int axis, ug_tensor *ot) {
     int64_t outer, len, inner;
@@ -259,13 +267,33 @@ PAR_FOR(outer * len * inner > PAR_MIN)
     }
 }
 
-static void cpu_gemm(int batch, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *const *a,
-                     int64_t lda, const float *const *b, int64_t ldb, float *const *c, int64_t ldc,
-                     bool accumulate) {
-    for (int i = 0; i < batch; i++)
-        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                    (int)m, (int)n, (int)k, 1.0f, a[i], (int)lda, b[i], (int)ldb, accumulate ? 1.0f : 0.0f,
-                    c[i], (int)ldc);
+/* One cblas_sgemm per matrix of the batch (tools/bench counts GEMMs by wrapping cblas_sgemm). A
+ * matrix stored transposed (ug_gemm_layout_of) and a requested transpose cancel out. */
+static void cpu_gemm(const ug_gemm_args *g) {
+    const ug_tensor *a = g->a, *b = g->b, *c = g->c;
+    ug_gemm_layout la = {false, 1}, lb = {false, 1};
+    ug_gemm_layout_of(a, &la);  // front-ends checked that both have one
+    ug_gemm_layout_of(b, &lb);
+    const int64_t M = c->shape[c->ndim - 2], N = c->shape[c->ndim - 1];
+    const int64_t K = g->ta ? a->shape[a->ndim - 2] : a->shape[a->ndim - 1];
+    const int nbd = c->ndim - 2, nba = a->ndim - 2, nbb = b->ndim - 2;
+    int64_t batch = 1;
+    for (int d = 0; d < nbd; d++) batch *= c->shape[d];
+    const CBLAS_TRANSPOSE ta = la.trans != g->ta ? CblasTrans : CblasNoTrans;
+    const CBLAS_TRANSPOSE tb = lb.trans != g->tb ? CblasTrans : CblasNoTrans;
+    for (int64_t i = 0; i < batch; i++) {
+        /* offsets of matrix i in a and b: c's batch index, broadcast back to each operand */
+        int64_t rem = i, oa = 0, ob = 0;
+        for (int d = nbd - 1; d >= 0; d--) {
+            int64_t id = rem % c->shape[d];
+            rem /= c->shape[d];
+            int da = d - (nbd - nba), db = d - (nbd - nbb);
+            if (da >= 0 && a->shape[da] != 1) oa += id * a->stride[da];
+            if (db >= 0 && b->shape[db] != 1) ob += id * b->stride[db];
+        }
+        cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, g->alpha, (const float *)a->data + oa, (int)la.ld,
+                    (const float *)b->data + ob, (int)lb.ld, g->beta, (float *)c->data + i * M * N, (int)N);
+    }
 }
 
 static void cpu_copy(const ug_tensor *st, ug_tensor *dt) {
@@ -361,6 +389,7 @@ const ug_backend ug_cpu_backend = {
     .binary = cpu_binary,
     .where = cpu_where,
     .reduce = cpu_reduce,
+    .sum_acc = cpu_sum_acc,
     .softmax = cpu_softmax,
     .gemm = cpu_gemm,
     .copy = cpu_copy,
