@@ -91,6 +91,8 @@ typedef struct ug_backend {
     /* dst = src elementwise for any strides (same shape, or src broadcast to dst's; same dtype). */
     void (*copy)(const ug_tensor *src, ug_tensor *dst);
     void (*fill)(ug_tensor *dst, float v);            /* contiguous f32 */
+    /* Position (row-major) of the first entry of contiguous I32 idx outside [0, n), or -1. */
+    int64_t (*index_check)(const ug_tensor *idx, int64_t n);
     void (*gather)(const ug_tensor *x, int axis, const ug_tensor *idx, ug_tensor *out);
     /* out (contiguous, already holding x) [idx along axis] += src. */
     void (*scatter_add)(ug_tensor *out, int axis, const ug_tensor *idx, const ug_tensor *src);

@@ -91,6 +91,15 @@ ug_tensor *ug__empty(ug_ctx *ctx, ug_dtype dt, int ndim, const int64_t *shape);
 void ug__set_contiguous_strides(ug_tensor *t);
 /* A view header sharing x's storage (copied shape/strides, no node). */
 ug_tensor *ug__view(ug_ctx *ctx, ug_tensor *x);
+/* x's data pointer moved on by `elems` elements (a view's offset; no memory is touched, so it is a
+ * valid device address for any backend). Both dtypes are 4 bytes. */
+static inline void *ug__data_at(const ug_tensor *x, int64_t elems) { return (char *)x->data + elems * 4; }
+/* The value of element `pos` of contiguous I32 x, copied to the host (for a message). */
+static inline int32_t ug__i32_at(const ug_ctx *ctx, const ug_tensor *x, int64_t pos) {
+    int32_t v = 0;
+    ctx->be->to_host(&v, ug__data_at(x, pos), sizeof v);
+    return v;
+}
 
 /* Whether an op with input t would be recorded because of t: grad mode on, t requires grad, and t is
  * not a parameter outside the active groups (those are constants here). */

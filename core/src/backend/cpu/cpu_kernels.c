@@ -329,6 +329,14 @@ static void cpu_fill(ug_tensor *t, float v) {
     for (int64_t i = 0; i < n; i++) p[i] = v;
 }
 
+static int64_t cpu_index_check(const ug_tensor *it, int64_t n) {
+    const int32_t *p = it->data;
+    int64_t m = numel(it);
+    for (int64_t i = 0; i < m; i++)
+        if (p[i] < 0 || p[i] >= n) return i;
+    return -1;
+}
+
 static void cpu_gather(const ug_tensor *xt, int axis, const ug_tensor *it, ug_tensor *ot) {
     int64_t outer, lx, inner, lo, o2, i2;
     split_axis(xt, axis, &outer, &lx, &inner);
@@ -394,6 +402,7 @@ const ug_backend ug_cpu_backend = {
     .gemm = cpu_gemm,
     .copy = cpu_copy,
     .fill = cpu_fill,
+    .index_check = cpu_index_check,
     .gather = cpu_gather,
     .scatter_add = cpu_scatter_add,
     .one_hot = cpu_one_hot,
