@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "unigfn/rng.h"
 #include "unigfn/tensor.h"
 
 /* Unary functions with their first and second derivatives (order 0, 1, 2). */
@@ -20,6 +21,7 @@ typedef enum ug_unary_kind {
 
 typedef enum ug_binary_kind { UG_B_ADD, UG_B_SUB, UG_B_MUL, UG_B_DIV, UG_B_POW, UG_B_GE } ug_binary_kind;
 typedef enum ug_reduce_kind { UG_R_SUM, UG_R_MAX, UG_R_LSE } ug_reduce_kind;
+typedef enum ug_rng_kind { UG_RNG_UNIFORM, UG_RNG_NORMAL } ug_rng_kind;
 
 /* c = alpha * op(a) @ op(b) + beta * c for every matrix of the batch. op(a) is [..., M, K]: a itself,
  * or with ta its last two dims swapped (likewise b, [..., K, N]). c is contiguous [..., M, N]; its
@@ -56,6 +58,15 @@ static inline bool ug_gemm_layout_of(const ug_tensor *x, ug_gemm_layout *v) {
     }
     return false;
 }
+
+/* What a categorical sampler found wrong with a row (front-ends turn it into the message). */
+typedef enum ug_sample_fault_kind { UG_SF_NONE, UG_SF_BAD_LOGIT, UG_SF_NO_ENTRY, UG_SF_NOMEM } ug_sample_fault_kind;
+typedef struct ug_sample_fault {
+    int kind;          /* ug_sample_fault_kind */
+    int64_t row;       /* UG_SF_BAD_LOGIT, UG_SF_NO_ENTRY */
+    int64_t index;     /* UG_SF_BAD_LOGIT: the entry */
+    float value;       /* UG_SF_BAD_LOGIT: its logit (NaN or +inf) */
+} ug_sample_fault;
 
 typedef struct ug_backend {
     const char *name;
@@ -99,6 +110,17 @@ typedef struct ug_backend {
     void (*one_hot)(const ug_tensor *idx, ug_tensor *out);
     /* y += a*x; both contiguous with the same numel (gradient accumulation). */
     void (*axpy)(float a, const ug_tensor *x, ug_tensor *y);
+
+    /* ---- random numbers (rng.h's layout contract; the front-end advances rng->pos) ---- */
+    /* out (contiguous F32) = n draws from block rng->pos on: U[0, 1) or N(0, 1) by kind; with affine,
+     * then out = p0 + p1 * out (an initialiser's lo + (hi - lo) u or mean + std z). */
+    void (*rng_fill)(int kind, const ug_rng *rng, bool affine, float p0, float p1, ug_tensor *out);
+    /* out (contiguous F32, p's shape) = U_i < p_i ? 1 : 0, U from block rng->pos on; p any strides. */
+    void (*rng_bernoulli)(const ug_rng *rng, const ug_tensor *p, ug_tensor *out);
+    /* out (I32 [B]) = one index per row of softmax(logits [B, K]) where mask [B, K] (NULL = all) != 0;
+     * row b uses block rng->pos + b (rng.h). False with *fault filled for a row it cannot sample. */
+    bool (*sample_categorical)(const ug_rng *rng, const ug_tensor *logits, const ug_tensor *mask, ug_tensor *out,
+                               ug_sample_fault *fault);
 } ug_backend;
 
 extern const ug_backend ug_cpu_backend;

@@ -315,9 +315,9 @@ void ug_params_zero_grad(ug_params *P, uint64_t group_mask) {
 
 /* ---- Initialisers ------------------------------------------------------------------------- */
 
-/* Element count of a dense CPU F32 tensor, or -1 if it is not one. */
+/* Element count of a dense F32 tensor some backend holds, or -1 if it is not one. */
 static int64_t dense_numel(const ug_tensor *t) {
-    if (!t || !t->data || t->dtype != UG_F32 || t->device != UG_CPU) return -1;
+    if (!t || !t->data || t->dtype != UG_F32 || !ug_backend_get(t->device)) return -1;
     int64_t n = 1, s = 1;
     for (int d = t->ndim - 1; d >= 0; d--) {
         if (t->shape[d] != 1 && t->stride[d] != s) return -1;
@@ -327,28 +327,26 @@ static int64_t dense_numel(const ug_tensor *t) {
     return n;
 }
 
+/* The backend draws (rng.h's layout) and applies lo + (hi - lo) u in place; pos moves past them. */
 ug_status ug_init_uniform(ug_tensor *t, float lo, float hi, ug_rng *rng) {
     int64_t n = dense_numel(t);
     if (n < 0 || !rng || !(lo <= hi)) return UG_ERR_ARG;
-    float *x = t->data;
-    ug_rng_uniform(rng, x, n);
-    for (int64_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * x[i];
+    ug_backend_get(t->device)->rng_fill(UG_RNG_UNIFORM, rng, true, lo, hi - lo, t);
+    rng->pos += (uint64_t)(n + 3) / 4;
     return UG_OK;
 }
 
 ug_status ug_init_normal(ug_tensor *t, float mean, float std, ug_rng *rng) {
     int64_t n = dense_numel(t);
     if (n < 0 || !rng || !(std >= 0)) return UG_ERR_ARG;
-    float *x = t->data;
-    ug_rng_normal(rng, x, n);
-    for (int64_t i = 0; i < n; i++) x[i] = mean + std * x[i];
+    ug_backend_get(t->device)->rng_fill(UG_RNG_NORMAL, rng, true, mean, std, t);
+    rng->pos += (uint64_t)(n + 3) / 4;
     return UG_OK;
 }
 
 ug_status ug_init_const(ug_tensor *t, float value) {
     int64_t n = dense_numel(t);
     if (n < 0) return UG_ERR_ARG;
-    float *x = t->data;
-    for (int64_t i = 0; i < n; i++) x[i] = value;
+    ug_backend_get(t->device)->fill(t, value);
     return UG_OK;
 }

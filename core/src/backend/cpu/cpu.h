@@ -12,5 +12,10 @@ void *ug_cpu_alloc(size_t bytes);
 void ug_cpu_free(void *p);
 void ug_cpu_zero(void *p, size_t bytes);
 void ug_cpu_memcpy(void *dst, const void *src, size_t bytes);
+/* cpu_rng.c */
+void ug_cpu_rng_fill(int kind, const ug_rng *rng, bool affine, float p0, float p1, ug_tensor *out);
+void ug_cpu_rng_bernoulli(const ug_rng *rng, const ug_tensor *p, ug_tensor *out);
+bool ug_cpu_sample_categorical(const ug_rng *rng, const ug_tensor *logits, const ug_tensor *mask, ug_tensor *out,
+                               ug_sample_fault *fault);
 
 #endif

@@ -407,4 +407,7 @@ const ug_backend ug_cpu_backend = {
     .scatter_add = cpu_scatter_add,
     .one_hot = cpu_one_hot,
     .axpy = cpu_axpy,
+    .rng_fill = ug_cpu_rng_fill,
+    .rng_bernoulli = ug_cpu_rng_bernoulli,
+    .sample_categorical = ug_cpu_sample_categorical,
 };
