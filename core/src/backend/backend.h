@@ -68,6 +68,20 @@ typedef struct ug_sample_fault {
     float value;       /* UG_SF_BAD_LOGIT: its logit (NaN or +inf) */
 } ug_sample_fault;
 
+/* One Adam / AdamW update of a flat block (cpu_optim.c has the arithmetic and why it is so). */
+typedef struct ug_adam_args {
+    float *p;                /* [n] parameters */
+    const float *g;          /* [n] gradient */
+    float *m, *v;            /* [n] first and second moments */
+    int64_t n;
+    float w1, b2, w2;        /* 1 - beta1, beta2, 1 - beta2 */
+    float wd_l2;             /* Adam: L2 weight decay added to the gradient (0 for AdamW) */
+    float neg_step;          /* -lr / bias_correction1 */
+    float bc2_sqrt, eps;     /* sqrt(bias_correction2), eps */
+    bool decoupled;          /* AdamW: p *= decay over the block before the update */
+    float decay;
+} ug_adam_args;
+
 typedef struct ug_backend {
     const char *name;
     int device;              /* ug_device of the memory this backend owns */
@@ -121,6 +135,14 @@ typedef struct ug_backend {
      * row b uses block rng->pos + b (rng.h). False with *fault filled for a row it cannot sample. */
     bool (*sample_categorical)(const ug_rng *rng, const ug_tensor *logits, const ug_tensor *mask, ug_tensor *out,
                                ug_sample_fault *fault);
+
+    /* ---- optimizer kernels on flat blocks of n floats ---- */
+    double (*sum_squares)(const float *g, int64_t n);       /* in double, order fixed by the backend */
+    void (*clamp)(float *g, int64_t n, float c);            /* g = clamp(g, -c, c) */
+    void (*scale)(float *g, int64_t n, float s);            /* g *= s */
+    void (*adam)(const ug_adam_args *args);
+    /* SGD: buf NULL = no momentum; first = the first update (torch: buf = grad). */
+    void (*sgd)(float *p, const float *g, float *buf, int64_t n, float wd, float mu, float neg_lr, bool first);
 } ug_backend;
 
 extern const ug_backend ug_cpu_backend;

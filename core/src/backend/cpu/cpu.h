@@ -17,5 +17,11 @@ void ug_cpu_rng_fill(int kind, const ug_rng *rng, bool affine, float p0, float p
 void ug_cpu_rng_bernoulli(const ug_rng *rng, const ug_tensor *p, ug_tensor *out);
 bool ug_cpu_sample_categorical(const ug_rng *rng, const ug_tensor *logits, const ug_tensor *mask, ug_tensor *out,
                                ug_sample_fault *fault);
+/* cpu_optim.c */
+double ug_cpu_sum_squares(const float *g, int64_t n);
+void ug_cpu_clamp(float *g, int64_t n, float c);
+void ug_cpu_scale(float *g, int64_t n, float s);
+void ug_cpu_adam(const ug_adam_args *args);
+void ug_cpu_sgd(float *p, const float *g, float *buf, int64_t n, float wd, float mu, float neg_lr, bool first);
 
 #endif

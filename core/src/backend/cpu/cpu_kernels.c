@@ -410,4 +410,9 @@ const ug_backend ug_cpu_backend = {
     .rng_fill = ug_cpu_rng_fill,
     .rng_bernoulli = ug_cpu_rng_bernoulli,
     .sample_categorical = ug_cpu_sample_categorical,
+    .sum_squares = ug_cpu_sum_squares,
+    .clamp = ug_cpu_clamp,
+    .scale = ug_cpu_scale,
+    .adam = ug_cpu_adam,
+    .sgd = ug_cpu_sgd,
 };
