@@ -153,6 +153,66 @@ float ug_item(const ug_tensor *x) {
     return v;
 }
 
+/* What both host copies check: a tensor on this context's backend with n elements. */
+static bool host_copy_ok(ug_ctx *ctx, const char *op, const ug_tensor *x, const void *buf, int64_t n) {
+    char b[64];
+    if (!x || !buf) {
+        ug_ctx_fail(ctx, UG_ERR_ARG, "%s: %s is NULL", op, x ? "the host buffer" : "the tensor");
+        return false;
+    }
+    if (x->device != ctx->be->device) {
+        ug_ctx_fail(ctx, UG_ERR_ARG, "%s: tensor %s is on device %d, this context's backend (%s) is device %d", op,
+                    ug__shp(x, b), (int)x->device, ctx->be->name, ctx->be->device);
+        return false;
+    }
+    if (n != ug_numel(x)) {
+        ug_ctx_fail(ctx, UG_ERR_ARG, "%s: host buffer of %lld elements for tensor %s of %lld", op, (long long)n,
+                    ug__shp(x, b), (long long)ug_numel(x));
+        return false;
+    }
+    return true;
+}
+
+ug_status ug_tensor_set(ug_ctx *ctx, ug_tensor *x, const void *src, int64_t n) {
+    if (!ctx) return UG_ERR_ARG;
+    if (ctx->err.code) return ctx->err.code;
+    if (!host_copy_ok(ctx, "tensor_set", x, src, n)) return ctx->err.code;
+    char b[64];
+    for (int d = 0; d < x->ndim; d++)
+        if (x->stride[d] == 0 && x->shape[d] > 1)
+            return ug_ctx_fail(ctx, UG_ERR_ARG, "tensor_set: tensor %s is a broadcast view (stride 0 on dim %d)",
+                               ug__shp(x, b), d);
+    if (x->node)
+        return ug_ctx_fail(ctx, UG_ERR_ARG, "tensor_set: tensor %s was produced by a recorded '%s'; writing into it "
+                           "would change its graph", ug__shp(x, b), x->node->op);
+    size_t bytes = (size_t)n * dtype_size((ug_dtype)x->dtype);
+    if (ug_is_contiguous(x)) {
+        ctx->be->to_device(x->data, src, bytes);
+        return UG_OK;
+    }
+    ug_tensor *tmp = ug__empty(ctx, (ug_dtype)x->dtype, x->ndim, x->shape);  // contiguous staging on the device
+    if (!tmp) return ctx->err.code;
+    ctx->be->to_device(tmp->data, src, bytes);
+    ctx->be->copy(tmp, x);
+    return UG_OK;
+}
+
+ug_status ug_tensor_get(ug_ctx *ctx, const ug_tensor *x, void *dst, int64_t n) {
+    if (!ctx) return UG_ERR_ARG;
+    if (ctx->err.code) return ctx->err.code;
+    if (!host_copy_ok(ctx, "tensor_get", x, dst, n)) return ctx->err.code;
+    size_t bytes = (size_t)n * dtype_size((ug_dtype)x->dtype);
+    if (ug_is_contiguous(x)) {
+        ctx->be->to_host(dst, x->data, bytes);
+        return UG_OK;
+    }
+    ug_tensor *tmp = ug__empty(ctx, (ug_dtype)x->dtype, x->ndim, x->shape);  // contiguous staging on the device
+    if (!tmp) return ctx->err.code;
+    ctx->be->copy(x, tmp);
+    ctx->be->to_host(dst, tmp->data, bytes);
+    return UG_OK;
+}
+
 int ug__axis(ug_ctx *ctx, const char *op, const ug_tensor *x, int axis) {
     int a = axis < 0 ? axis + x->ndim : axis;
     if (a < 0 || a >= x->ndim) {
