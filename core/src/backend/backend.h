@@ -1,9 +1,30 @@
-/* backend.h — the kernel table an op front-end calls (CPU now; a CUDA table slots in later).
+/* backend.h — the seam between the numerics front-ends and the code that touches tensor memory.
  *
- * Front-ends (ops_*.c) check shapes, allocate outputs and record tape nodes; a backend only computes.
- * Every kernel receives tensor headers so a device backend can read its own pointers from them.
- * Outputs are contiguous unless a kernel says otherwise. Tensor storage comes from the backend too:
- * the step arena's data blocks, parameter and gradient blocks, optimizer moments. */
+ * Everything above this table (op front-ends in ops/, construction and ug_tensor_get/set in tensor/,
+ * parameters, initialisers, optimizers and samplers in nn/) checks shapes and dtypes, allocates
+ * through the table, makes one call and records the tape node; none of it reads or writes tensor
+ * data. What stays on the host whatever the backend: tensor headers, tape nodes and the arenas'
+ * bookkeeping, shapes and strides, the rng state (three integers, rng.h), error messages.
+ *
+ * A new backend (CUDA next) implements every entry below for memory of its own device, takes a
+ * ug_device value, and gets a case in ug_backend_get (backend.c). The contract:
+ *  - Storage. `alloc` returns device memory aligned to 64 bytes, uninitialised, or NULL; the step
+ *    arena's data blocks, parameter and gradient blocks (and their staging buffers) and optimizer
+ *    moments all come from it. `to_device` / `to_host` copy bytes between a host buffer and device
+ *    memory: the only way a front-end sees a value (ug_item, an index check's message, ug_tensor_get).
+ *  - Kernels get tensor headers (host structs) whose `data` points into this backend's memory, and
+ *    read shapes and strides from them; the optimizer entries take flat device blocks and a count.
+ *    Outputs are contiguous unless an entry says otherwise. Kernels do not fail: front-ends checked
+ *    everything, except where an entry returns what went wrong (index_check, sample_categorical).
+ *  - Results match the CPU backend: bit for bit for copies, indexing, fills and the RNG's integer
+ *    words (rng.h's layout contract), and the optimizer's arithmetic follows cpu_optim.c's order;
+ *    elsewhere within float rounding.
+ *  - GEMM goes through `gemm` only (the CPU one calls cblas_sgemm, which tools/bench counts).
+ * The CPU backend: cpu_kernels.c (the table; elementwise, reductions, GEMM, copies, indexing),
+ * cpu_unary.c, cpu_storage.c, cpu_rng.c, cpu_optim.c.
+ * Not on the seam yet: ug_ctx_new and ug_params_new always take the CPU table (nothing selects a
+ * device); ug_wrap wraps the caller's memory as it is; ug_f32 / ug_i32 still hand out raw pointers,
+ * which host tools and the test plugins read through. */
 #ifndef UG_BACKEND_H
 #define UG_BACKEND_H
 
@@ -93,6 +114,7 @@ typedef struct ug_backend {
     void (*to_device)(void *dst, const void *src, size_t bytes);   /* host buffer -> device memory */
     void (*to_host)(void *dst, const void *src, size_t bytes);     /* device memory -> host buffer */
 
+    /* ---- elementwise ---- */
     /* y = f^(order)(x; p[0], p[1]) elementwise; x and y contiguous, same numel. */
     void (*unary)(int kind, int order, const float *p, const ug_tensor *x, ug_tensor *y);
     /* y = g * f^(order)(x; p) elementwise (a unary op's backward without a graph); x, g and y
@@ -104,6 +126,8 @@ typedef struct ug_backend {
     void (*binary)(int kind, const ug_tensor *a, const ug_tensor *b, ug_tensor *out);
     /* out = c != 0 ? a : b with broadcasting. */
     void (*where)(const ug_tensor *c, const ug_tensor *a, const ug_tensor *b, ug_tensor *out);
+
+    /* ---- reductions, GEMM ---- */
     /* Reduce contiguous x along axis into out (keepdim layout); argmax (I32) may be NULL. */
     void (*reduce)(int kind, const ug_tensor *x, int axis, ug_tensor *out, ug_tensor *argmax);
     /* out (contiguous, x's shape with axis removed or kept as 1) += the sum of contiguous x along axis,
@@ -113,6 +137,8 @@ typedef struct ug_backend {
     /* Softmax or log-softmax of contiguous x along axis. */
     void (*softmax)(bool log, const ug_tensor *x, int axis, ug_tensor *out);
     void (*gemm)(const ug_gemm_args *args);
+
+    /* ---- copies and indexing ---- */
     /* dst = src elementwise for any strides (same shape, or src broadcast to dst's; same dtype). */
     void (*copy)(const ug_tensor *src, ug_tensor *dst);
     void (*fill)(ug_tensor *dst, float v);            /* contiguous f32 */

@@ -1,6 +1,7 @@
 /* cpu_kernels.c — CPU kernels behind ug_backend: elementwise with broadcasting, reductions, softmax,
- * GEMM (OpenBLAS), strided copy, gather/scatter. Plain loops the compiler vectorizes; OpenMP only on
- * large flat loops so small batches pay no threading overhead. */
+ * GEMM (OpenBLAS), strided copy, gather/scatter; and the table itself, which also takes the entries of
+ * cpu_unary.c, cpu_storage.c, cpu_rng.c and cpu_optim.c (cpu.h). Plain loops the compiler vectorizes;
+ * OpenMP only on large flat loops so small batches pay no threading overhead. */
 #include "backend/backend.h"
 
 #include <cblas.h>
