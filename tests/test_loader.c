@@ -1,8 +1,9 @@
 /* test_loader.c — the plugin loader against deliberately broken libraries (tests/plugins_bad/): every
  * refusal message exactly, duplicates across files, permission checks on the file and its directories,
- * the default search with UNIGFN_PLUGIN_PATH, and a good plugin's loss called through the host table.
+ * the default search with UNIGFN_PLUGIN_PATH, a good plugin's loss called through the host table, and
+ * a plugin declaring an older ABI minor (tests/plugins_compat/) loading and running.
  *
- * argv[1]: the build folder holding the plugins_bad modules. */
+ * argv[1]: the build folder holding the plugins_bad modules; argv[2]: the one holding plugins_compat's. */
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -16,7 +17,8 @@
 #include "unigfn/host/loader.h"
 #include "unigfn/host/spec.h"
 
-static const char *g_dir;
+static const char *g_dir, *g_compat_dir;
+static char g_abi_major_msg[160], g_abi_minor_msg[160];  /* the refusals name this host's ABI */
 static const char *const k_rights = "a plugin is code that runs with your rights";
 
 static const char *lib(const char *name) {
@@ -140,8 +142,8 @@ static void test_good(void) {
 
 static void test_refusals(void) {
     expect_refusal(lib("no_entry"), "no entry function 'unigfn_plugin_entry'");
-    expect_refusal(lib("abi_major"), "plugin 'test_abi_major' was built for ABI 2.0, this unigfn has ABI 1.0");
-    expect_refusal(lib("abi_minor"), "plugin 'test_abi_minor' needs ABI minor 7, this unigfn has 1.0");
+    expect_refusal(lib("abi_major"), g_abi_major_msg);
+    expect_refusal(lib("abi_minor"), g_abi_minor_msg);
     expect_refusal(lib("malformed"), "objective 'test_malformed': descriptor has no create function");
     expect_refusal("/nonexistent-ug/x.so", "cannot open: No such file or directory");
 
@@ -194,8 +196,8 @@ static void test_scan(void) {
     CHECK(ug_registry_count(reg) == 2, "registered %d, want test_dup and test_good_kl", ug_registry_count(reg));
     CHECK(ug_registry_find(reg, UG_KIND_OBJECTIVE, "test_good_kl") != NULL, "good not found by scan");
     const char *want[5][2] = {
-        {"abi_major", "plugin 'test_abi_major' was built for ABI 2.0, this unigfn has ABI 1.0"},
-        {"abi_minor", "plugin 'test_abi_minor' needs ABI minor 7, this unigfn has 1.0"},
+        {"abi_major", g_abi_major_msg},
+        {"abi_minor", g_abi_minor_msg},
         {"dup_b", NULL},
         {"malformed", "objective 'test_malformed': descriptor has no create function"},
         {"no_entry", "no entry function 'unigfn_plugin_entry'"},
@@ -335,15 +337,48 @@ static void test_permissions(void) {
     rmdir(tmp);
 }
 
+/* A plugin built for an older minor (it declares 1.0 and knows only 1.0's table) loads: the host hands
+ * it the longer table, keeps its declared minor in the zero-padded copy, and its loss runs. */
+static void test_older_minor(void) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/abi_prev.so", g_compat_dir);
+    ug_registry *reg = ug_registry_new();
+    ug_error err = {0};
+    CHECK(UG_ABI_MINOR > 0, "this host is ABI %d.%d: no older minor to test", UG_ABI_MAJOR, UG_ABI_MINOR);
+    CHECK(ug_registry_load_file(reg, path, &err) == UG_OK, "a plugin for ABI 1.0 refused: %s", err.msg);
+    const ug_plugin_ref *r = ug_registry_find(reg, UG_KIND_OBJECTIVE, "test_abi_prev");
+    CHECK(r != NULL, "test_abi_prev not registered");
+    if (r) {
+        CHECK(r->desc->abi_major == 1 && r->desc->abi_minor == 0, "declared ABI %u.%u, want 1.0",
+              (unsigned)r->desc->abi_major, (unsigned)r->desc->abi_minor);
+        CHECK(r->desc->size == sizeof(ug_plugin_desc), "descriptor copy size %u", r->desc->size);
+        CHECK(*(const uint32_t *)r->desc->vtable == sizeof(ug_objective_vtable), "vtable copy size");
+        check_good_plugin_runs(r);
+    }
+    ug_registry_free(reg);
+    reg = ug_registry_new();
+    CHECK(ug_registry_scan_dir(reg, g_compat_dir, &err) == UG_OK, "scan: %s", err.msg);
+    CHECK(ug_registry_count(reg) == 1 && ug_registry_problem_count(reg) == 0, "scan of plugins_compat: %d loaded, %d problems",
+          ug_registry_count(reg), ug_registry_problem_count(reg));
+    ug_registry_free(reg);
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: test_loader BAD_PLUGIN_DIR\n");
+    if (argc < 3) {
+        fprintf(stderr, "usage: test_loader BAD_PLUGIN_DIR COMPAT_PLUGIN_DIR\n");
         return 2;
     }
     g_dir = argv[1];
+    g_compat_dir = argv[2];
+    snprintf(g_abi_major_msg, sizeof g_abi_major_msg,
+             "plugin 'test_abi_major' was built for ABI %d.0, this unigfn has ABI %d.%d", UG_ABI_MAJOR + 1,
+             UG_ABI_MAJOR, UG_ABI_MINOR);
+    snprintf(g_abi_minor_msg, sizeof g_abi_minor_msg, "plugin 'test_abi_minor' needs ABI minor 7, this unigfn has %d.%d",
+             UG_ABI_MAJOR, UG_ABI_MINOR);
     test_good();
     test_refusals();
     test_scan();
     test_permissions();
+    test_older_minor();
     return CHECK_DONE();
 }

@@ -150,6 +150,9 @@ UG_API(ug_cap_name)
 UG_API(ug_run_dir)
 /* appended: tensor.h */
 UG_API(ug_set_grad_groups)
+/* appended in ABI 1.1: tensor.h (host copies) */
+UG_API(ug_tensor_set)
+UG_API(ug_tensor_get)
 /* appended in ABI 1.1: dist.h */
 UG_API(ug_normal_log_prob)
 UG_API(ug_normal_sample)

@@ -33,8 +33,9 @@
 extern "C" {
 #endif
 
+/* Minor history: 1.1 appended ug_tensor_set / ug_tensor_get to the services table. */
 #define UG_ABI_MAJOR 1
-#define UG_ABI_MINOR 0
+#define UG_ABI_MINOR 1
 
 typedef enum ug_plugin_kind {
     UG_KIND_MODEL = 1,

@@ -81,7 +81,8 @@ int ug_get_threads(const ug_ctx *ctx);
 /* Bytes currently / at most used by the step arena (for memory reports). */
 size_t ug_arena_used(const ug_ctx *ctx);
 size_t ug_arena_peak(const ug_ctx *ctx);
-/* Raw step-arena allocation (64-byte aligned) for plugin scratch that dies with the step. */
+/* Raw step-arena allocation (64-byte aligned, host memory) for plugin scratch that dies with the step:
+ * e.g. the host buffers of ug_tensor_get / ug_tensor_set. */
 void *ug_arena_alloc(ug_ctx *ctx, size_t bytes);
 
 /* ---- Construction (in the step arena) ---------------------------------------------------- */
@@ -103,13 +104,25 @@ ug_tensor *ug_requires_grad(ug_ctx *ctx, ug_tensor *x);
 /* ---- Inspection ---------------------------------------------------------------------------- */
 int64_t ug_numel(const ug_tensor *x);
 bool ug_is_contiguous(const ug_tensor *x);
-float *ug_f32(const ug_tensor *x);       /* data as float*, NULL if not F32 (contiguity not implied) */
+/* data as float*, NULL if not F32 (contiguity not implied). Host-addressable on the CPU backend only:
+ * plugins copy with ug_tensor_get / ug_tensor_set instead. */
+float *ug_f32(const ug_tensor *x);
 int32_t *ug_i32(const ug_tensor *x);
-float ug_item(const ug_tensor *x);       /* value of a one-element tensor */
+float ug_item(const ug_tensor *x);       /* value of a one-element tensor (copied to the host) */
 /* "[128, 32]" into buf; for messages. */
 const char *ug_shape_str(const ug_tensor *x, char *buf, size_t cap);
 /* Materialise any view as a contiguous tensor (returns x itself if already contiguous). */
 ug_tensor *ug_contiguous(ug_ctx *ctx, ug_tensor *x);
+
+/* ---- Host copies (ABI 1.1) ---------------------------------------------------------------- */
+/* Copy between a host buffer of n elements in row-major order of x's shape (float for F32, int32_t
+ * for I32) and x's data, whatever backend holds it and whatever x's strides: how plugins read values
+ * for host-side logic and write state updates. n must equal ug_numel(x). ug_tensor_set refuses a
+ * broadcast view (stride 0 over a dim > 1) and a tensor produced by a recorded op (writing would change
+ * what its graph computed). Errors are sticky on ctx and name the op and the shapes; a call on a
+ * context that already has one does nothing. Returns ctx's status. */
+ug_status ug_tensor_set(ug_ctx *ctx, ug_tensor *x, const void *src, int64_t n);
+ug_status ug_tensor_get(ug_ctx *ctx, const ug_tensor *x, void *dst, int64_t n);
 
 /* ---- Elementwise, broadcasting (differentiable) ------------------------------------------- */
 ug_tensor *ug_add(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);

@@ -1,11 +1,36 @@
-/* backend.h — the kernel table an op front-end calls (CPU now; a CUDA table slots in later).
+/* backend.h — the seam between the numerics front-ends and the code that touches tensor memory.
  *
- * Front-ends (ops_*.c) check shapes, allocate outputs and record tape nodes; a backend only computes.
- * Every kernel receives tensor headers so a device backend can read its own pointers from them.
- * Outputs are contiguous unless a kernel says otherwise. */
+ * Everything above this table (op front-ends in ops/, construction and ug_tensor_get/set in tensor/,
+ * parameters, initialisers, optimizers and samplers in nn/) checks shapes and dtypes, allocates
+ * through the table, makes one call and records the tape node; none of it reads or writes tensor
+ * data. What stays on the host whatever the backend: tensor headers, tape nodes and the arenas'
+ * bookkeeping, shapes and strides, the rng state (three integers, rng.h), error messages.
+ *
+ * A new backend (CUDA next) implements every entry below for memory of its own device, takes a
+ * ug_device value, and gets a case in ug_backend_get (backend.c). The contract:
+ *  - Storage. `alloc` returns device memory aligned to 64 bytes, uninitialised, or NULL; the step
+ *    arena's data blocks, parameter and gradient blocks (and their staging buffers) and optimizer
+ *    moments all come from it. `to_device` / `to_host` copy bytes between a host buffer and device
+ *    memory: the only way a front-end sees a value (ug_item, an index check's message, ug_tensor_get).
+ *  - Kernels get tensor headers (host structs) whose `data` points into this backend's memory, and
+ *    read shapes and strides from them; the optimizer entries take flat device blocks and a count.
+ *    Outputs are contiguous unless an entry says otherwise. Kernels do not fail: front-ends checked
+ *    everything, except where an entry returns what went wrong (index_check, sample_categorical).
+ *  - Results match the CPU backend: bit for bit for copies, indexing, fills and the RNG's integer
+ *    words (rng.h's layout contract), and the optimizer's arithmetic follows cpu_optim.c's order;
+ *    elsewhere within float rounding.
+ *  - GEMM goes through `gemm` only (the CPU one calls cblas_sgemm, which tools/bench counts).
+ * The CPU backend: cpu_kernels.c (the table; elementwise, reductions, GEMM, copies, indexing),
+ * cpu_unary.c, cpu_storage.c, cpu_rng.c, cpu_optim.c.
+ * Not on the seam yet: ug_ctx_new and ug_params_new always take the CPU table (nothing selects a
+ * device); ug_wrap wraps the caller's memory as it is; ug_f32 / ug_i32 still hand out raw pointers,
+ * which host tools and the test plugins read through. */
 #ifndef UG_BACKEND_H
 #define UG_BACKEND_H
 
+#include <stddef.h>
+
+#include "unigfn/rng.h"
 #include "unigfn/tensor.h"
 
 /* Unary functions with their first and second derivatives (order 0, 1, 2). */
@@ -17,9 +42,79 @@ typedef enum ug_unary_kind {
 
 typedef enum ug_binary_kind { UG_B_ADD, UG_B_SUB, UG_B_MUL, UG_B_DIV, UG_B_POW, UG_B_GE } ug_binary_kind;
 typedef enum ug_reduce_kind { UG_R_SUM, UG_R_MAX, UG_R_LSE } ug_reduce_kind;
+typedef enum ug_rng_kind { UG_RNG_UNIFORM, UG_RNG_NORMAL } ug_rng_kind;
+
+/* c = alpha * op(a) @ op(b) + beta * c for every matrix of the batch. op(a) is [..., M, K]: a itself,
+ * or with ta its last two dims swapped (likewise b, [..., K, N]). c is contiguous [..., M, N]; its
+ * leading dims are the batch, and a's and b's leading dims broadcast to them (right-aligned, missing
+ * or size 1 = the same matrix for every index). The last two dims of a and b must pass
+ * ug_gemm_layout_of (row- or column-major with a leading dimension): front-ends make them contiguous
+ * otherwise. */
+typedef struct ug_gemm_args {
+    const ug_tensor *a, *b;
+    ug_tensor *c;
+    bool ta, tb;
+    float alpha, beta;
+} ug_gemm_args;
+
+/* How a matrix (the last two dims of x, R x C) is handed to a row-major GEMM: as stored with leading
+ * dimension ld (trans false), or as the transpose of a row-major C x R matrix (trans true). False when
+ * neither describes x's strides. Shared by the front-ends (to decide on a copy) and the backends. */
+typedef struct ug_gemm_layout {
+    bool trans;
+    int64_t ld;
+} ug_gemm_layout;
+static inline bool ug_gemm_layout_of(const ug_tensor *x, ug_gemm_layout *v) {
+    int r = x->ndim - 2, c = x->ndim - 1;
+    int64_t R = x->shape[r], C = x->shape[c];
+    if ((C == 1 || x->stride[c] == 1) && (R == 1 || x->stride[r] >= C)) {
+        v->trans = false;
+        v->ld = R == 1 ? (C > 1 ? C : 1) : x->stride[r];
+        return true;
+    }
+    if ((R == 1 || x->stride[r] == 1) && (C == 1 || x->stride[c] >= R)) {
+        v->trans = true;
+        v->ld = C == 1 ? (R > 1 ? R : 1) : x->stride[c];
+        return true;
+    }
+    return false;
+}
+
+/* What a categorical sampler found wrong with a row (front-ends turn it into the message). */
+typedef enum ug_sample_fault_kind { UG_SF_NONE, UG_SF_BAD_LOGIT, UG_SF_NO_ENTRY, UG_SF_NOMEM } ug_sample_fault_kind;
+typedef struct ug_sample_fault {
+    int kind;          /* ug_sample_fault_kind */
+    int64_t row;       /* UG_SF_BAD_LOGIT, UG_SF_NO_ENTRY */
+    int64_t index;     /* UG_SF_BAD_LOGIT: the entry */
+    float value;       /* UG_SF_BAD_LOGIT: its logit (NaN or +inf) */
+} ug_sample_fault;
+
+/* One Adam / AdamW update of a flat block (cpu_optim.c has the arithmetic and why it is so). */
+typedef struct ug_adam_args {
+    float *p;                /* [n] parameters */
+    const float *g;          /* [n] gradient */
+    float *m, *v;            /* [n] first and second moments */
+    int64_t n;
+    float w1, b2, w2;        /* 1 - beta1, beta2, 1 - beta2 */
+    float wd_l2;             /* Adam: L2 weight decay added to the gradient (0 for AdamW) */
+    float neg_step;          /* -lr / bias_correction1 */
+    float bc2_sqrt, eps;     /* sqrt(bias_correction2), eps */
+    bool decoupled;          /* AdamW: p *= decay over the block before the update */
+    float decay;
+} ug_adam_args;
 
 typedef struct ug_backend {
     const char *name;
+    int device;              /* ug_device of the memory this backend owns */
+
+    /* ---- storage ---- */
+    void *(*alloc)(size_t bytes);                                  /* 64-byte aligned; NULL on failure */
+    void (*free)(void *p);                                         /* NULL is fine */
+    void (*zero)(void *p, size_t bytes);
+    void (*to_device)(void *dst, const void *src, size_t bytes);   /* host buffer -> device memory */
+    void (*to_host)(void *dst, const void *src, size_t bytes);     /* device memory -> host buffer */
+
+    /* ---- elementwise ---- */
     /* y = f^(order)(x; p[0], p[1]) elementwise; x and y contiguous, same numel. */
     void (*unary)(int kind, int order, const float *p, const ug_tensor *x, ug_tensor *y);
     /* y = g * f^(order)(x; p) elementwise (a unary op's backward without a graph); x, g and y
@@ -31,25 +126,54 @@ typedef struct ug_backend {
     void (*binary)(int kind, const ug_tensor *a, const ug_tensor *b, ug_tensor *out);
     /* out = c != 0 ? a : b with broadcasting. */
     void (*where)(const ug_tensor *c, const ug_tensor *a, const ug_tensor *b, ug_tensor *out);
+
+    /* ---- reductions, GEMM ---- */
     /* Reduce contiguous x along axis into out (keepdim layout); argmax (I32) may be NULL. */
     void (*reduce)(int kind, const ug_tensor *x, int axis, ug_tensor *out, ug_tensor *argmax);
+    /* out (contiguous, x's shape with axis removed or kept as 1) += the sum of contiguous x along axis,
+     * each output adding x's terms to its current value one at a time, in order (a bias gradient
+     * accumulated into its block). */
+    void (*sum_acc)(const ug_tensor *x, int axis, ug_tensor *out);
     /* Softmax or log-softmax of contiguous x along axis. */
     void (*softmax)(bool log, const ug_tensor *x, int axis, ug_tensor *out);
-    /* C[b] = op(A[b]) @ op(B[b]) (+ C[b] if accumulate) for `batch` matrices; row-major. */
-    void (*gemm)(int batch, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *const *a,
-                 int64_t lda, const float *const *b, int64_t ldb, float *const *c, int64_t ldc,
-                 bool accumulate);
-    /* dst = src elementwise for any strides (same shape; same dtype). */
+    void (*gemm)(const ug_gemm_args *args);
+
+    /* ---- copies and indexing ---- */
+    /* dst = src elementwise for any strides (same shape, or src broadcast to dst's; same dtype). */
     void (*copy)(const ug_tensor *src, ug_tensor *dst);
     void (*fill)(ug_tensor *dst, float v);            /* contiguous f32 */
+    /* Position (row-major) of the first entry of contiguous I32 idx outside [0, n), or -1. */
+    int64_t (*index_check)(const ug_tensor *idx, int64_t n);
     void (*gather)(const ug_tensor *x, int axis, const ug_tensor *idx, ug_tensor *out);
     /* out (contiguous, already holding x) [idx along axis] += src. */
     void (*scatter_add)(ug_tensor *out, int axis, const ug_tensor *idx, const ug_tensor *src);
     void (*one_hot)(const ug_tensor *idx, ug_tensor *out);
     /* y += a*x; both contiguous with the same numel (gradient accumulation). */
     void (*axpy)(float a, const ug_tensor *x, ug_tensor *y);
+
+    /* ---- random numbers (rng.h's layout contract; the front-end advances rng->pos) ---- */
+    /* out (contiguous F32) = n draws from block rng->pos on: U[0, 1) or N(0, 1) by kind; with affine,
+     * then out = p0 + p1 * out (an initialiser's lo + (hi - lo) u or mean + std z). */
+    void (*rng_fill)(int kind, const ug_rng *rng, bool affine, float p0, float p1, ug_tensor *out);
+    /* out (contiguous F32, p's shape) = U_i < p_i ? 1 : 0, U from block rng->pos on; p any strides. */
+    void (*rng_bernoulli)(const ug_rng *rng, const ug_tensor *p, ug_tensor *out);
+    /* out (I32 [B]) = one index per row of softmax(logits [B, K]) where mask [B, K] (NULL = all) != 0;
+     * row b uses block rng->pos + b (rng.h). False with *fault filled for a row it cannot sample. */
+    bool (*sample_categorical)(const ug_rng *rng, const ug_tensor *logits, const ug_tensor *mask, ug_tensor *out,
+                               ug_sample_fault *fault);
+
+    /* ---- optimizer kernels on flat blocks of n floats ---- */
+    double (*sum_squares)(const float *g, int64_t n);       /* in double, order fixed by the backend */
+    void (*clamp)(float *g, int64_t n, float c);            /* g = clamp(g, -c, c) */
+    void (*scale)(float *g, int64_t n, float s);            /* g *= s */
+    void (*adam)(const ug_adam_args *args);
+    /* SGD: buf NULL = no momentum; first = the first update (torch: buf = grad). */
+    void (*sgd)(float *p, const float *g, float *buf, int64_t n, float wd, float mu, float neg_lr, bool first);
 } ug_backend;
 
 extern const ug_backend ug_cpu_backend;
+
+/* The backend owning memory of `device`, or NULL when this build has none for it. */
+const ug_backend *ug_backend_get(int device);
 
 #endif

@@ -3,7 +3,8 @@
  * Save streams sections through a SHA-256 into path.tmp and renames it into place (atomic on POSIX).
  * Load reads the whole file, verifies the trailing hash first (so truncation is reported as such,
  * not as a confusing parse error), then validates every section against the model before copying
- * anything, so a refused checkpoint never leaves a half-restored model. */
+ * anything, so a refused checkpoint never leaves a half-restored model. Parameter blocks and optimizer
+ * moments are the backend's memory: they pass through a small host buffer (to_host / to_device). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* fsync, fileno, open */
 #endif
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nn/nn_internal.h"
 #include "unigfn/host/sha256.h"
 
 #define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
@@ -25,7 +27,7 @@
 #define TAG_END TAG('E', 'N', 'D', '\0')
 
 static const char MAGIC[8] = {'U', 'G', 'N', 'C', 'K', 'P', 'T', '\0'};
-enum { HEADER_BYTES = 16, SECTION_HEAD = 12, MAX_NAME = 4096 };
+enum { HEADER_BYTES = 16, SECTION_HEAD = 12, MAX_NAME = 4096, STAGE = 4096 /* floats per host copy */ };
 
 static bool host_is_le(void) {
     const uint16_t one = 1;
@@ -69,13 +71,16 @@ static void put_str(writer *w, const char *s) {
     put(w, s, n);
 }
 
-static void put_f32s(writer *w, const float *x, int64_t n) {
-    if (n <= 0) return;
-    if (host_is_le()) {
-        put(w, x, (size_t)n * 4);
-        return;
+/* n floats of be's memory, little-endian, STAGE at a time through the host. */
+static void put_f32s(writer *w, const ug_backend *be, const float *x, int64_t n) {
+    float buf[STAGE];
+    for (int64_t i0 = 0; i0 < n; i0 += STAGE) {
+        int64_t m = n - i0 < STAGE ? n - i0 : STAGE;
+        be->to_host(buf, x + i0, (size_t)m * 4);
+        if (host_is_le()) put(w, buf, (size_t)m * 4);
+        else
+            for (int64_t i = 0; i < m; i++) put_f32(w, buf[i]);
     }
-    for (int64_t i = 0; i < n; i++) put_f32(w, x[i]);
 }
 
 static uint64_t str_bytes(const char *s) { return 4 + (uint64_t)strlen(s); }
@@ -109,7 +114,7 @@ static void write_group(writer *w, const ug_params *P, int g) {
         put_u32(w, (uint32_t)t->ndim);
         for (int d = 0; d < t->ndim; d++) put_u64(w, (uint64_t)t->shape[d]);
     }
-    put_f32s(w, data, count);
+    put_f32s(w, ug__params_backend(P), data, count);
 }
 
 static void write_optim(writer *w, const ug_optim *o, const char *gname) {
@@ -132,8 +137,9 @@ static void write_optim(writer *w, const ug_optim *o, const char *gname) {
     put_u64(w, (uint64_t)c->total_steps);
     put_u64(w, (uint64_t)o->count);
     put_u32(w, has);
-    if (o->m) put_f32s(w, o->m, o->count);
-    if (o->v) put_f32s(w, o->v, o->count);
+    const ug_backend *be = ug_backend_get(o->device);
+    if (o->m) put_f32s(w, be, o->m, o->count);
+    if (o->v) put_f32s(w, be, o->v, o->count);
 }
 
 /* Make the rename itself durable. */
@@ -298,15 +304,20 @@ static const uint8_t *get_f32s(reader *r, uint64_t count) {
     return p;
 }
 
-static void copy_f32s(float *dst, const uint8_t *src, uint64_t count) {
-    if (host_is_le()) {
-        memcpy(dst, src, (size_t)count * 4);
-        return;
-    }
-    for (uint64_t i = 0; i < count; i++) {
-        const uint8_t *b = src + 4 * i;
-        uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-        memcpy(dst + i, &u, 4);
+/* count little-endian floats of the file into dst (be's memory), STAGE at a time through the host. */
+static void copy_f32s(const ug_backend *be, float *dst, const uint8_t *src, uint64_t count) {
+    float buf[STAGE];
+    for (uint64_t i0 = 0; i0 < count; i0 += STAGE) {
+        uint64_t m = count - i0 < STAGE ? count - i0 : STAGE;
+        const uint8_t *c = src + 4 * i0;
+        if (host_is_le()) memcpy(buf, c, (size_t)m * 4);
+        else
+            for (uint64_t i = 0; i < m; i++) {
+                const uint8_t *b = c + 4 * i;
+                uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+                memcpy(buf + i, &u, 4);
+            }
+        be->to_device(dst + i0, buf, (size_t)m * 4);
     }
 }
 
@@ -665,7 +676,7 @@ ug_status ug_checkpoint_load(const char *path, ug_params *P, ug_optim *const *op
         for (int k = 0; k < nfg; k++) {
             float *data;
             ug_params_group_info(P, fg[k].model_g, NULL, &data, NULL, NULL);
-            if (fg[k].count) copy_f32s(data, fg[k].values, fg[k].count);
+            if (fg[k].count) copy_f32s(ug__params_backend(P), data, fg[k].values, fg[k].count);
         }
         for (int i = 0; i < n_optims; i++) {
             ug_optim *o = optims[i];
@@ -674,13 +685,14 @@ ug_status ug_checkpoint_load(const char *path, ug_params *P, ug_optim *const *op
             o->last_lr = f->last_lr;
             o->last_grad_norm = f->last_grad_norm;
             /* A buffer the file lacks (e.g. momentum switched on since) restarts from zero. */
+            const ug_backend *be = ug_backend_get(o->device);
             if (o->m) {
-                if (f->m) copy_f32s(o->m, f->m, f->count);
-                else memset(o->m, 0, (size_t)o->count * sizeof(float));
+                if (f->m) copy_f32s(be, o->m, f->m, f->count);
+                else be->zero(o->m, (size_t)o->count * sizeof(float));
             }
             if (o->v) {
-                if (f->v) copy_f32s(o->v, f->v, f->count);
-                else memset(o->v, 0, (size_t)o->count * sizeof(float));
+                if (f->v) copy_f32s(be, o->v, f->v, f->count);
+                else be->zero(o->v, (size_t)o->count * sizeof(float));
             }
         }
         for (int i = 0; i < n_blobs; i++) {

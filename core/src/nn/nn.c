@@ -167,7 +167,7 @@ ug_tensor *ug_time_embedding(ug_ctx *ctx, ug_tensor *t, int64_t dim) {
     if (!ctx) return NULL;
     if (ug_ctx_status(ctx) != UG_OK) return NULL;
     char sb[64];
-    if (!t || t->ndim != 1 || t->dtype != UG_F32 || t->device != UG_CPU || dim < 2) {
+    if (!t || t->ndim != 1 || t->dtype != UG_F32 || t->device != ctx->be->device || dim < 2) {
         ug_ctx_fail(ctx, UG_ERR_ARG, "ug_time_embedding: t must be CPU F32 [B] and dim >= 2 (t %s, dim %lld)",
                     t ? ug_shape_str(t, sb, sizeof sb) : "NULL", (long long)dim);
         return NULL;
@@ -175,12 +175,14 @@ ug_tensor *ug_time_embedding(ug_ctx *ctx, ug_tensor *t, int64_t dim) {
     const int64_t B = t->shape[0], half = dim / 2;
     int64_t shape[2] = {B, dim};
     ug_tensor *out = ug_new(ctx, UG_F32, 2, shape);  // [B, dim]
-    if (!out) return NULL;
-    float *o = ug_f32(out);
-    const float *tv = ug_f32(t);
+    /* computed on the host in double, then copied in: o [B, dim] and tv [B] are host scratch */
+    float *o = out ? ug__alloc(ctx, sizeof(float) * (size_t)(B * dim + B)) : NULL;
+    if (!o) return NULL;
+    float *tv = o + B * dim;
+    if (ug_tensor_get(ctx, t, tv, B) != UG_OK) return NULL;
     const double step = half > 1 ? log(10000.0) / (double)(half - 1) : 0.0;
     for (int64_t b = 0; b < B; b++) {
-        double tb = tv[b * t->stride[0]];
+        double tb = tv[b];
         float *row = o + b * dim;
         for (int64_t i = 0; i < half; i++) {
             double a = tb * exp(-step * (double)i);
@@ -189,7 +191,7 @@ ug_tensor *ug_time_embedding(ug_ctx *ctx, ug_tensor *t, int64_t dim) {
         }
         if (dim & 1) row[dim - 1] = 0.0f;
     }
-    return out;
+    return ug_tensor_set(ctx, out, o, B * dim) == UG_OK ? out : NULL;
 }
 
 /* ---- Layer norm --------------------------------------------------------------------------------- */

@@ -3,22 +3,17 @@
  * Why the formulas look the way they do: they copy torch.optim's single-tensor CPU path operation
  * for operation (lerp for the first moment, addcmul for the second, bias corrections and step size
  * in double then rounded to float as PyTorch's Python scalars are), so parity checks against a
- * PyTorch reference agree to an ulp or two instead of drifting. The inner loops take restrict
- * pointers and no branches so the compiler vectorizes them (this is on a benchmark's hot path). */
+ * PyTorch reference agree to an ulp or two instead of drifting. This file forms those scalars and
+ * the order of the passes (norm, value clip, norm clip, decay, update); the loops over the block are
+ * backend entries (backend.h: sum_squares, clamp, scale, adam, sgd). The CPU ones, in
+ * backend/cpu/cpu_optim.c, say why the Adam loop is written with intrinsics (errno and sqrtf). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/nn_internal.h"
 #include "unigfn/host/optim.h"
 #include "unigfn/host/defaults.h"
-
-/* C's errno contract makes GCC keep a scalar libm fallback around sqrtf, which blocks
- * auto-vectorization of the Adam loop (and neither optimize("no-math-errno") nor the pragma lifts it
- * in GCC 12). So the Adam body is written with SSE/AVX intrinsics where available: the same IEEE
- * operations in the same order as the scalar tail, hence the same bits at any vector width. */
-#if defined(__AVX__) || defined(__SSE2__)
-#include <immintrin.h>
-#endif
 
 ug_optim_config ug_optim_defaults(ug_optim_algo algorithm) {
     ug_optim_config c;
@@ -119,10 +114,14 @@ static ug_status check_config(ug_error *e, const char *gname, const ug_optim_con
     return UG_OK;
 }
 
-/* Grow (never shrink) a state buffer to n floats, zero-filling the new tail. */
-static float *grow(float *buf, int64_t old_n, int64_t n) {
-    float *nb = realloc(buf, (size_t)(n ? n : 1) * sizeof(float));
-    if (nb && n > old_n) memset(nb + old_n, 0, (size_t)(n - old_n) * sizeof(float));
+/* Grow (never shrink) a state buffer of the backend's memory to n floats, keeping the first old_n
+ * and zero-filling the new tail; NULL (buf untouched) without memory. */
+static float *grow(const ug_backend *be, float *buf, int64_t old_n, int64_t n) {
+    float *nb = be->alloc((size_t)(n ? n : 1) * sizeof(float));
+    if (!nb) return NULL;
+    if (buf && old_n > 0) ug__copy_floats(be, nb, buf, old_n);
+    if (n > old_n) be->zero(nb + old_n, (size_t)(n - old_n) * sizeof(float));
+    be->free(buf);
     return nb;
 }
 
@@ -135,13 +134,14 @@ static ug_status ensure_state(ug_optim *opt, int64_t count) {
                             (long long)opt->count, (long long)count);
     bool need_m = opt->cfg.algorithm != UG_OPTIM_SGD || opt->cfg.momentum != 0.0f;
     bool need_v = opt->cfg.algorithm != UG_OPTIM_SGD;
+    const ug_backend *be = ug_backend_get(opt->device);
     if (need_m && (!opt->m || count > opt->count)) {
-        float *m = grow(opt->m, opt->m ? opt->count : 0, count);
+        float *m = grow(be, opt->m, opt->m ? opt->count : 0, count);
         if (!m) goto nomem;
         opt->m = m;
     }
     if (need_v && (!opt->v || count > opt->count)) {
-        float *v = grow(opt->v, opt->v ? opt->count : 0, count);
+        float *v = grow(be, opt->v, opt->v ? opt->count : 0, count);
         if (!v) goto nomem;
         opt->v = v;
     }
@@ -165,121 +165,19 @@ ug_status ug_optim_init(ug_optim *opt, ug_params *P, int group, const ug_optim_c
     opt->P = P;
     opt->group = group;
     opt->cfg = *cfg;
+    opt->device = ug__params_backend(P)->device;
     return ensure_state(opt, count);
 }
 
 void ug_optim_free(ug_optim *opt) {
     if (!opt) return;
-    free(opt->m);
-    free(opt->v);
+    const ug_backend *be = ug_backend_get(opt->device);
+    if (be) {
+        be->free(opt->m);
+        be->free(opt->v);
+    }
     opt->m = opt->v = NULL;
     opt->count = 0;
-}
-
-/* ---- Kernels: flat, branch-free, restrict-qualified --------------------------------------- */
-
-/* Eight independent partial sums: the loop vectorizes without -ffast-math's reassociation. */
-static double sum_squares(const float *restrict g, int64_t n) {
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) acc[j] += (double)g[i + j] * (double)g[i + j];
-    for (; i < n; i++) acc[0] += (double)g[i] * (double)g[i];
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
-
-static void clamp_values(float *restrict g, int64_t n, float c) {
-    for (int64_t i = 0; i < n; i++) g[i] = g[i] > c ? c : (g[i] < -c ? -c : g[i]);
-}
-
-static void scale(float *restrict g, int64_t n, float s) {
-    for (int64_t i = 0; i < n; i++) g[i] *= s;
-}
-
-/* torch: exp_avg.lerp_(grad, 1-b1); exp_avg_sq.mul_(b2).addcmul_(grad, grad, value=1-b2);
- * denom = exp_avg_sq.sqrt() / bc2_sqrt + eps; param.addcdiv_(exp_avg, denom, value=-step_size). */
-static void adam_kernel(float *restrict p, const float *restrict g, float *restrict m,
-                        float *restrict v, int64_t n, float w1, float b2, float w2, float wd_l2,
-                        float neg_step, float bc2_sqrt, float eps) {
-    int64_t i = 0;
-    if (w1 >= 0.5f) {  // lerp's large-weight branch (beta1 <= 0.5): rare, scalar
-        const float omw = 1.0f - w1;
-        for (; i < n; i++) {
-            float gi = g[i] + wd_l2 * p[i];
-            float mi = gi - (gi - m[i]) * omw;
-            float vi = v[i] * b2 + w2 * gi * gi;
-            m[i] = mi;
-            v[i] = vi;
-            p[i] = p[i] + neg_step * mi / (sqrtf(vi) / bc2_sqrt + eps);
-        }
-        return;
-    }
-#if defined(__AVX__)
-    {
-        const __m256 W1 = _mm256_set1_ps(w1), B2 = _mm256_set1_ps(b2), W2 = _mm256_set1_ps(w2),
-                     WD = _mm256_set1_ps(wd_l2), NS = _mm256_set1_ps(neg_step),
-                     BC = _mm256_set1_ps(bc2_sqrt), EP = _mm256_set1_ps(eps);
-        for (; i + 8 <= n; i += 8) {
-            __m256 pi = _mm256_loadu_ps(p + i), gi = _mm256_loadu_ps(g + i);
-            __m256 mi = _mm256_loadu_ps(m + i), vi = _mm256_loadu_ps(v + i);
-            gi = _mm256_add_ps(gi, _mm256_mul_ps(WD, pi));
-            mi = _mm256_add_ps(mi, _mm256_mul_ps(W1, _mm256_sub_ps(gi, mi)));
-            vi = _mm256_add_ps(_mm256_mul_ps(vi, B2), _mm256_mul_ps(_mm256_mul_ps(W2, gi), gi));
-            _mm256_storeu_ps(m + i, mi);
-            _mm256_storeu_ps(v + i, vi);
-            __m256 den = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vi), BC), EP);
-            _mm256_storeu_ps(p + i, _mm256_add_ps(pi, _mm256_div_ps(_mm256_mul_ps(NS, mi), den)));
-        }
-    }
-#elif defined(__SSE2__)
-    {
-        const __m128 W1 = _mm_set1_ps(w1), B2 = _mm_set1_ps(b2), W2 = _mm_set1_ps(w2),
-                     WD = _mm_set1_ps(wd_l2), NS = _mm_set1_ps(neg_step), BC = _mm_set1_ps(bc2_sqrt),
-                     EP = _mm_set1_ps(eps);
-        for (; i + 4 <= n; i += 4) {
-            __m128 pi = _mm_loadu_ps(p + i), gi = _mm_loadu_ps(g + i);
-            __m128 mi = _mm_loadu_ps(m + i), vi = _mm_loadu_ps(v + i);
-            gi = _mm_add_ps(gi, _mm_mul_ps(WD, pi));
-            mi = _mm_add_ps(mi, _mm_mul_ps(W1, _mm_sub_ps(gi, mi)));
-            vi = _mm_add_ps(_mm_mul_ps(vi, B2), _mm_mul_ps(_mm_mul_ps(W2, gi), gi));
-            _mm_storeu_ps(m + i, mi);
-            _mm_storeu_ps(v + i, vi);
-            __m128 den = _mm_add_ps(_mm_div_ps(_mm_sqrt_ps(vi), BC), EP);
-            _mm_storeu_ps(p + i, _mm_add_ps(pi, _mm_div_ps(_mm_mul_ps(NS, mi), den)));
-        }
-    }
-#endif
-    for (; i < n; i++) {  // tail (and the whole loop without SSE/AVX): same operations, same order
-        float gi = g[i] + wd_l2 * p[i];
-        float mi = m[i] + w1 * (gi - m[i]);
-        float vi = v[i] * b2 + w2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] = p[i] + neg_step * mi / (sqrtf(vi) / bc2_sqrt + eps);
-    }
-}
-
-static void sgd_kernel(float *restrict p, const float *restrict g, float *restrict buf, int64_t n,
-                       float wd, float mu, float neg_lr, int first) {
-    if (!buf) {
-        for (int64_t i = 0; i < n; i++) p[i] = p[i] + neg_lr * (g[i] + wd * p[i]);
-    } else if (first) {  // torch: buf = clone(grad) on the first step
-        for (int64_t i = 0; i < n; i++) {
-            float gi = g[i] + wd * p[i];
-            buf[i] = gi;
-            p[i] = p[i] + neg_lr * gi;
-        }
-    } else {
-        for (int64_t i = 0; i < n; i++) {
-            float bi = buf[i] * mu + (g[i] + wd * p[i]);
-            buf[i] = bi;
-            p[i] = p[i] + neg_lr * bi;
-        }
-    }
-}
-
-static void decay(float *restrict p, int64_t n, float f) {
-    for (int64_t i = 0; i < n; i++) p[i] *= f;
 }
 
 ug_status ug_optim_step(ug_optim *opt, float *grad_norm) {
@@ -296,8 +194,9 @@ ug_status ug_optim_step(ug_optim *opt, float *grad_norm) {
     ug_status st = ensure_state(opt, n);
     if (st != UG_OK) return st;
     const ug_optim_config *c = &opt->cfg;
+    const ug_backend *be = ug_backend_get(opt->device);
 
-    double sq = n > 0 ? sum_squares(g, n) : 0.0;
+    double sq = n > 0 ? be->sum_squares(g, n) : 0.0;
     float norm = (float)sqrt(sq);
     opt->last_grad_norm = norm;
     if (grad_norm) *grad_norm = norm;
@@ -312,27 +211,31 @@ ug_status ug_optim_step(ug_optim *opt, float *grad_norm) {
         return UG_OK;
     }
     if (c->clip_value > 0) {
-        clamp_values(g, n, c->clip_value);
-        sq = sum_squares(g, n);  // global-norm clipping sees the value-clipped gradient
+        be->clamp(g, n, c->clip_value);
+        sq = be->sum_squares(g, n);  // global-norm clipping sees the value-clipped gradient
     }
     if (c->clip_norm > 0) {
         double coef = (double)c->clip_norm / (sqrt(sq) + 1e-6);
-        if (coef < 1.0) scale(g, n, (float)coef);
+        if (coef < 1.0) be->scale(g, n, (float)coef);
     }
 
     const int64_t t = opt->step + 1;
     const double lr = ug_lr_at(c, t);
     if (c->algorithm == UG_OPTIM_SGD) {
-        sgd_kernel(p, g, opt->m, n, c->weight_decay, c->momentum, (float)-lr, opt->step == 0);
+        be->sgd(p, g, opt->m, n, c->weight_decay, c->momentum, (float)-lr, opt->step == 0);
     } else {
         /* Scalars are formed in double as in torch's Python code, then rounded once to float. */
         const double b1 = c->beta1, b2 = c->beta2;
-        if (c->algorithm == UG_OPTIM_ADAMW && c->weight_decay != 0.0f)
-            decay(p, n, (float)(1.0 - lr * (double)c->weight_decay));
         const double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
-        const float wd_l2 = c->algorithm == UG_OPTIM_ADAM ? c->weight_decay : 0.0f;
-        adam_kernel(p, g, opt->m, opt->v, n, (float)(1.0 - b1), (float)b2, (float)(1.0 - b2), wd_l2,
-                    (float)(-(lr / bc1)), (float)sqrt(bc2), c->eps);
+        ug_adam_args a = {
+            .p = p, .g = g, .m = opt->m, .v = opt->v, .n = n,
+            .w1 = (float)(1.0 - b1), .b2 = (float)b2, .w2 = (float)(1.0 - b2),
+            .wd_l2 = c->algorithm == UG_OPTIM_ADAM ? c->weight_decay : 0.0f,
+            .neg_step = (float)(-(lr / bc1)), .bc2_sqrt = (float)sqrt(bc2), .eps = c->eps,
+            .decoupled = c->algorithm == UG_OPTIM_ADAMW && c->weight_decay != 0.0f,
+            .decay = (float)(1.0 - lr * (double)c->weight_decay),
+        };
+        be->adam(&a);
     }
     opt->step = t;
     opt->last_lr = (float)lr;

@@ -3,7 +3,9 @@
  *
  * Headers are malloc'ed one by one so their addresses survive re-finalization; only ->data moves.
  * Before a group is (re)finalized, new parameters live in private zeroed staging buffers so that a
- * model can declare and initialise layer by layer and finalize once at the end.
+ * model can declare and initialise layer by layer and finalize once at the end. Blocks and staging
+ * buffers are the backend's memory (backend.h): allocated, zeroed and copied through its table, so
+ * no value passes through host code here.
  * Deliberately independent of the tensor ops (only the ug_tensor struct is used), so the optimizer
  * and checkpoint code can be used and tested on raw blocks. */
 #include <stdarg.h>
@@ -12,9 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/nn_internal.h"
 #include "unigfn/nn.h"
-
-#define BLOCK_ALIGN 64
 
 typedef struct param_rec {
     ug_tensor *t;      /* value header handed to the caller */
@@ -40,6 +41,7 @@ struct ug_params {
     group groups[UG_MAX_GROUPS];
     int n_groups;
     ug_error err;
+    const ug_backend *be;  /* owns every block and staging buffer */
 };
 
 /* strdup is POSIX, not C11. */
@@ -50,7 +52,21 @@ static char *dup_str(const char *s) {
     return d;
 }
 
-ug_params *ug_params_new(void) { return calloc(1, sizeof(ug_params)); }
+ug_params *ug_params_new(void) {
+    ug_params *P = calloc(1, sizeof(ug_params));
+    if (P) P->be = &ug_cpu_backend;
+    return P;
+}
+
+const ug_backend *ug__params_backend(const ug_params *P) { return P ? P->be : NULL; }
+
+/* n zeroed floats of the backend's memory (at least one 64-byte unit), or NULL. */
+static float *alloc_zeroed(const ug_backend *be, int64_t n) {
+    size_t bytes = (size_t)n * sizeof(float);
+    float *p = be->alloc(bytes);
+    if (p) be->zero(p, bytes);
+    return p;
+}
 
 void ug_params_free(ug_params *P) {
     if (!P) return;
@@ -58,15 +74,15 @@ void ug_params_free(ug_params *P) {
         group *G = &P->groups[gi];
         for (int i = 0; i < G->n; i++) {
             param_rec *r = &G->recs[i];
-            free(r->stage_val);
-            free(r->stage_grad);
+            P->be->free(r->stage_val);
+            P->be->free(r->stage_grad);
             free(r->t);
             free(r->g);
             free(r->name);
         }
         free(G->recs);
-        free(G->data);
-        free(G->grad);
+        P->be->free(G->data);
+        P->be->free(G->grad);
         free(G->name);
     }
     free(P);
@@ -118,7 +134,7 @@ int ug_params_group(ug_params *P, const char *name) {
 
 /* A contiguous row-major F32 header over `data`; unused trailing dims are 1. */
 static void fill_header(ug_tensor *t, float *data, int ndim, const int64_t *shape, int gi,
-                        const char *name) {
+                        const char *name, int device) {
     memset(t, 0, sizeof *t);
     t->data = data;
     t->ndim = ndim;
@@ -129,7 +145,7 @@ static void fill_header(ug_tensor *t, float *data, int ndim, const int64_t *shap
         s *= t->shape[d];
     }
     t->dtype = UG_F32;
-    t->device = UG_CPU;
+    t->device = (uint8_t)device;
     t->is_leaf = 1;
     t->group = gi;
     t->name = name;
@@ -176,20 +192,20 @@ ug_tensor *ug_param(ug_params *P, const char *group_name, const char *name, int 
     r.name = dup_str(name);
     r.t = malloc(sizeof *r.t);
     r.g = malloc(sizeof *r.g);
-    r.stage_val = calloc((size_t)numel, sizeof(float));
-    r.stage_grad = calloc((size_t)numel, sizeof(float));
+    r.stage_val = alloc_zeroed(P->be, numel);
+    r.stage_grad = alloc_zeroed(P->be, numel);
     if (!r.name || !r.t || !r.g || !r.stage_val || !r.stage_grad) {
         free(r.name);
         free(r.t);
         free(r.g);
-        free(r.stage_val);
-        free(r.stage_grad);
+        P->be->free(r.stage_val);
+        P->be->free(r.stage_grad);
         goto nomem;
     }
     r.numel = numel;
     r.offset = G->count;
-    fill_header(r.t, r.stage_val, ndim, shape, gi, r.name);
-    fill_header(r.g, r.stage_grad, ndim, shape, -1, r.name);  // a view of the block, not a parameter
+    fill_header(r.t, r.stage_val, ndim, shape, gi, r.name, P->be->device);
+    fill_header(r.g, r.stage_grad, ndim, shape, -1, r.name, P->be->device);  // a view of the block, not a parameter
     r.t->requires_grad = 1;
     r.t->grad = r.g;
     G->recs[G->n++] = r;
@@ -201,39 +217,31 @@ nomem:
     return NULL;
 }
 
-static float *alloc_block(int64_t count) {
-    size_t bytes = (size_t)count * sizeof(float);
-    bytes = (bytes + BLOCK_ALIGN - 1) / BLOCK_ALIGN * BLOCK_ALIGN;  // aligned_alloc wants a multiple
-    float *p = aligned_alloc(BLOCK_ALIGN, bytes ? bytes : BLOCK_ALIGN);
-    if (p) memset(p, 0, bytes ? bytes : BLOCK_ALIGN);
-    return p;
-}
-
 ug_status ug_params_finalize(ug_params *P) {
     if (!P) return UG_ERR_ARG;
     for (int gi = 0; gi < P->n_groups; gi++) {
         group *G = &P->groups[gi];
         if (!G->staged && G->laid_out == G->count) continue;
-        float *data = alloc_block(G->count), *grad = alloc_block(G->count);
+        float *data = alloc_zeroed(P->be, G->count), *grad = alloc_zeroed(P->be, G->count);
         if (!data || !grad) {
-            free(data);
-            free(grad);
+            P->be->free(data);
+            P->be->free(grad);
             return ug_error_set(&P->err, UG_ERR_NOMEM,
                                 "parameter group '%s': cannot allocate %lld floats", G->name,
                                 (long long)G->count);
         }
         for (int i = 0; i < G->n; i++) {
             param_rec *r = &G->recs[i];
-            memcpy(data + r->offset, r->t->data, (size_t)r->numel * sizeof(float));
-            memcpy(grad + r->offset, r->g->data, (size_t)r->numel * sizeof(float));
+            ug__copy_floats(P->be, data + r->offset, r->t->data, r->numel);
+            ug__copy_floats(P->be, grad + r->offset, r->g->data, r->numel);
             r->t->data = data + r->offset;
             r->g->data = grad + r->offset;
-            free(r->stage_val);
-            free(r->stage_grad);
+            P->be->free(r->stage_val);
+            P->be->free(r->stage_grad);
             r->stage_val = r->stage_grad = NULL;
         }
-        free(G->data);
-        free(G->grad);
+        P->be->free(G->data);
+        P->be->free(G->grad);
         G->data = data;
         G->grad = grad;
         G->laid_out = G->count;
@@ -297,19 +305,19 @@ void ug_params_zero_grad(ug_params *P, uint64_t group_mask) {
     for (int gi = 0; gi < P->n_groups; gi++) {
         if (!(group_mask >> gi & 1)) continue;
         group *G = &P->groups[gi];
-        if (G->grad) memset(G->grad, 0, (size_t)G->laid_out * sizeof(float));
+        if (G->grad) P->be->zero(G->grad, (size_t)G->laid_out * sizeof(float));
         /* Parameters declared after the last finalize keep their gradient in staging. */
         for (int i = 0; i < G->n && G->staged; i++)
             if (G->recs[i].stage_grad)
-                memset(G->recs[i].stage_grad, 0, (size_t)G->recs[i].numel * sizeof(float));
+                P->be->zero(G->recs[i].stage_grad, (size_t)G->recs[i].numel * sizeof(float));
     }
 }
 
 /* ---- Initialisers ------------------------------------------------------------------------- */
 
-/* Element count of a dense CPU F32 tensor, or -1 if it is not one. */
+/* Element count of a dense F32 tensor some backend holds, or -1 if it is not one. */
 static int64_t dense_numel(const ug_tensor *t) {
-    if (!t || !t->data || t->dtype != UG_F32 || t->device != UG_CPU) return -1;
+    if (!t || !t->data || t->dtype != UG_F32 || !ug_backend_get(t->device)) return -1;
     int64_t n = 1, s = 1;
     for (int d = t->ndim - 1; d >= 0; d--) {
         if (t->shape[d] != 1 && t->stride[d] != s) return -1;
@@ -319,28 +327,26 @@ static int64_t dense_numel(const ug_tensor *t) {
     return n;
 }
 
+/* The backend draws (rng.h's layout) and applies lo + (hi - lo) u in place; pos moves past them. */
 ug_status ug_init_uniform(ug_tensor *t, float lo, float hi, ug_rng *rng) {
     int64_t n = dense_numel(t);
     if (n < 0 || !rng || !(lo <= hi)) return UG_ERR_ARG;
-    float *x = t->data;
-    ug_rng_uniform(rng, x, n);
-    for (int64_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * x[i];
+    ug_backend_get(t->device)->rng_fill(UG_RNG_UNIFORM, rng, true, lo, hi - lo, t);
+    rng->pos += (uint64_t)(n + 3) / 4;
     return UG_OK;
 }
 
 ug_status ug_init_normal(ug_tensor *t, float mean, float std, ug_rng *rng) {
     int64_t n = dense_numel(t);
     if (n < 0 || !rng || !(std >= 0)) return UG_ERR_ARG;
-    float *x = t->data;
-    ug_rng_normal(rng, x, n);
-    for (int64_t i = 0; i < n; i++) x[i] = mean + std * x[i];
+    ug_backend_get(t->device)->rng_fill(UG_RNG_NORMAL, rng, true, mean, std, t);
+    rng->pos += (uint64_t)(n + 3) / 4;
     return UG_OK;
 }
 
 ug_status ug_init_const(ug_tensor *t, float value) {
     int64_t n = dense_numel(t);
     if (n < 0) return UG_ERR_ARG;
-    float *x = t->data;
-    for (int64_t i = 0; i < n; i++) x[i] = value;
+    ug_backend_get(t->device)->fill(t, value);
     return UG_OK;
 }

@@ -116,7 +116,7 @@ static ug_tensor *pad_axis(ug_ctx *ctx, ug_tensor *g, int axis, int64_t start, i
     if (!y) return NULL;
     ug_tensor *dst = ug__view(ctx, y);
     dst->shape[axis] = g->shape[axis];
-    dst->data = (float *)y->data + start * y->stride[axis];
+    dst->data = ug__data_at(y, start * y->stride[axis]);
     ctx->be->copy(g, dst);
     ug_node *n = ug__record(ctx, y, "pad", bw_pad, 1, &g);
     if (n) {
@@ -138,7 +138,7 @@ ug_tensor *ug_slice(ug_ctx *ctx, ug_tensor *x, int axis, int64_t start, int64_t 
     ug_tensor *v = ug__view(ctx, x);
     if (!v) return NULL;
     v->shape[a] = len;
-    v->data = (char *)x->data + (size_t)(start * x->stride[a]) * 4;
+    v->data = ug__data_at(x, start * x->stride[a]);
     ug_node *n = x->dtype == UG_F32 ? ug__record(ctx, v, "slice", bw_slice, 1, &x) : NULL;
     if (n) {
         n->i[0] = a;
@@ -186,7 +186,7 @@ ug_tensor *ug_concat(ug_ctx *ctx, ug_tensor *const *xs, int n, int axis) {
         ug_tensor *dst = ug__view(ctx, y);
         if (!dst) return NULL;
         dst->shape[a] = xs[i]->shape[a];
-        dst->data = (char *)y->data + (size_t)(off * y->stride[a]) * 4;
+        dst->data = ug__data_at(y, off * y->stride[a]);
         ctx->be->copy(xs[i], dst);
         off += xs[i]->shape[a];
     }
@@ -214,14 +214,12 @@ static bool check_index(ug_ctx *ctx, const char *op, const ug_tensor *x, int a, 
                           ug__shp(x, bx), a);
             return false;
         }
-    const int32_t *p = idx->data;
-    int64_t n = ug_numel(idx);
-    for (int64_t i = 0; i < n; i++)
-        if (p[i] < 0 || p[i] >= x->shape[a]) {
-            ug__fail_null(ctx, op, "index %d out of range [0, %lld) on axis %d of %s", p[i],
-                          (long long)x->shape[a], a, ug__shp(x, bx));
-            return false;
-        }
+    int64_t bad = ctx->be->index_check(idx, x->shape[a]);
+    if (bad >= 0) {
+        ug__fail_null(ctx, op, "index %d out of range [0, %lld) on axis %d of %s", ug__i32_at(ctx, idx, bad),
+                      (long long)x->shape[a], a, ug__shp(x, bx));
+        return false;
+    }
     return true;
 }
 
@@ -288,20 +286,18 @@ ug_tensor *ug_index_select(ug_ctx *ctx, ug_tensor *x, int axis, ug_tensor *idx) 
     if (idx->ndim != 1 || idx->dtype != UG_I32)
         return ug__fail_null(ctx, "index_select", "index must be a 1-D i32 tensor");
     idx = ug_contiguous(ctx, idx);
-    /* Expand the 1-D index to the output's shape and reuse gather (whose adjoint is scatter_add). */
+    if (!idx) return NULL;
+    /* Expand the 1-D index to the output's shape and reuse gather (whose adjoint is scatter_add): the
+     * backend's copy of idx seen with x's shape, stride 0 off the axis. */
     int64_t sh[UG_MAX_DIMS];
     memcpy(sh, x->shape, sizeof sh);
     sh[a] = idx->shape[0];
     ug_tensor *full = ug__empty(ctx, UG_I32, x->ndim, sh);
     if (!full) return NULL;
-    int64_t outer = 1, inner = 1;
-    for (int d = 0; d < a; d++) outer *= sh[d];
-    for (int d = a + 1; d < x->ndim; d++) inner *= sh[d];
-    int32_t *f = full->data;
-    const int32_t *ip = idx->data;
-    for (int64_t r = 0; r < outer; r++)
-        for (int64_t j = 0; j < sh[a]; j++)
-            for (int64_t i = 0; i < inner; i++) f[(r * sh[a] + j) * inner + i] = ip[j];
+    ug_tensor spread = *full;  // [sh] view of idx, on the stack: the kernel reads it during the call
+    spread.data = ug__data_at(idx, 0);
+    for (int d = 0; d < UG_MAX_DIMS; d++) spread.stride[d] = d == a ? idx->stride[0] : 0;
+    ctx->be->copy(&spread, full);
     return ug_gather(ctx, x, a, full);
 }
 
@@ -311,9 +307,9 @@ ug_tensor *ug_one_hot(ug_ctx *ctx, ug_tensor *idx, int64_t k) {
     if (idx->ndim >= UG_MAX_DIMS) return ug__fail_null(ctx, "one_hot", "index rank %d leaves no room", idx->ndim);
     idx = ug_contiguous(ctx, idx);
     if (!idx) return NULL;
-    const int32_t *p = idx->data;
-    for (int64_t i = 0; i < ug_numel(idx); i++)
-        if (p[i] < 0 || p[i] >= k) return ug__fail_null(ctx, "one_hot", "index %d out of range [0, %lld)", p[i], (long long)k);
+    int64_t bad = ctx->be->index_check(idx, k);
+    if (bad >= 0)
+        return ug__fail_null(ctx, "one_hot", "index %d out of range [0, %lld)", ug__i32_at(ctx, idx, bad), (long long)k);
     int64_t sh[UG_MAX_DIMS];
     memcpy(sh, idx->shape, sizeof sh);
     sh[idx->ndim] = k;

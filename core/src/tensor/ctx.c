@@ -1,4 +1,5 @@
-/* ctx.c — the numerics context: step arena, tape storage, sticky error, grad mode, threads. */
+/* ctx.c — the numerics context: step arena (host bookkeeping and backend data blocks), tape storage,
+ * sticky error, grad mode, threads. */
 #include "tensor/internal.h"
 
 #include <stdarg.h>
@@ -13,10 +14,12 @@ extern void openblas_set_num_threads(int);
 
 #define UG_ALIGN 64
 
-static ug_arena_block *block_new(size_t cap) {
+/* A block of `cap` bytes: host memory when be is NULL (bookkeeping), else the backend's (tensor data). */
+static ug_arena_block *block_new(const ug_backend *be, size_t cap) {
     ug_arena_block *b = malloc(sizeof *b);
     if (!b) return NULL;
-    b->mem = aligned_alloc(UG_ALIGN, (cap + UG_ALIGN - 1) / UG_ALIGN * UG_ALIGN);
+    size_t bytes = (cap + UG_ALIGN - 1) / UG_ALIGN * UG_ALIGN;
+    b->mem = be ? be->alloc(bytes) : aligned_alloc(UG_ALIGN, bytes);
     if (!b->mem) { free(b); return NULL; }
     b->cap = cap;
     b->used = 0;
@@ -24,69 +27,88 @@ static ug_arena_block *block_new(size_t cap) {
     return b;
 }
 
-static void blocks_free(ug_arena_block *b) {
+static void blocks_free(const ug_backend *be, ug_arena_block *b) {
     while (b) {
         ug_arena_block *n = b->next;
-        free(b->mem);
+        if (be) be->free(b->mem);
+        else free(b->mem);
         free(b);
         b = n;
     }
+}
+
+/* Bookkeeping is a few hundred bytes per tensor or node: the host arena starts at an eighth of the
+ * data arena and chains blocks when a step needs more. */
+static size_t host_cap(size_t arena_bytes) {
+    size_t c = arena_bytes / 8;
+    return c < (1u << 20) ? (1u << 20) : c;
 }
 
 ug_ctx *ug_ctx_new(size_t arena_bytes) {
     ug_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return NULL;
     if (arena_bytes < (1u << 20)) arena_bytes = 1u << 20;
-    ctx->arena_first_cap = arena_bytes;
-    ctx->arena = block_new(arena_bytes);
-    if (!ctx->arena) { free(ctx); return NULL; }
+    ctx->be = &ug_cpu_backend;
+    ctx->arena = block_new(NULL, host_cap(arena_bytes));
+    ctx->darena = block_new(ctx->be, arena_bytes);
+    if (!ctx->arena || !ctx->darena) {
+        blocks_free(NULL, ctx->arena);
+        blocks_free(ctx->be, ctx->darena);
+        free(ctx);
+        return NULL;
+    }
     ctx->grad_enabled = true;
     ctx->grad_groups = ~0ull;
-    ctx->be = &ug_cpu_backend;
     ctx->threads = 0;
     return ctx;
 }
 
 void ug_ctx_free(ug_ctx *ctx) {
     if (!ctx) return;
-    blocks_free(ctx->arena);
+    blocks_free(NULL, ctx->arena);
+    blocks_free(ctx->be, ctx->darena);
     free(ctx->tape);
     free(ctx);
 }
 
-void ug_step_reset(ug_ctx *ctx) {
-    /* If the step overflowed into extra blocks, replace them by one block big enough for the whole
-     * step, so steady-state steps bump-allocate from a single block. */
-    if (ctx->arena->next) {
+/* If the step overflowed into extra blocks, replace them by one block big enough for the whole step,
+ * so steady-state steps bump-allocate from a single block. */
+static void consolidate(const ug_backend *be, ug_arena_block **head) {
+    if ((*head)->next) {
         size_t total = 0;
-        for (ug_arena_block *b = ctx->arena; b; b = b->next) total += b->cap;
-        ug_arena_block *nb = block_new(total);
+        for (ug_arena_block *b = *head; b; b = b->next) total += b->cap;
+        ug_arena_block *nb = block_new(be, total);
         if (nb) {
-            blocks_free(ctx->arena);
-            ctx->arena = nb;
+            blocks_free(be, *head);
+            *head = nb;
         } else {
-            blocks_free(ctx->arena->next);  /* keep the head; allocation will chain again */
-            ctx->arena->next = NULL;
+            blocks_free(be, (*head)->next);  /* keep the head; allocation will chain again */
+            (*head)->next = NULL;
         }
     }
-    ctx->arena->used = 0;
+    (*head)->used = 0;
+}
+
+void ug_step_reset(ug_ctx *ctx) {
+    consolidate(NULL, &ctx->arena);
+    consolidate(ctx->be, &ctx->darena);
     ctx->arena_used_total = 0;
     ctx->tape_n = 0;
 }
 
-void *ug__alloc(ug_ctx *ctx, size_t bytes) {
+static void *bump(ug_ctx *ctx, const ug_backend *be, ug_arena_block **head, size_t bytes) {
     bytes = (bytes + UG_ALIGN - 1) / UG_ALIGN * UG_ALIGN;
     if (bytes == 0) bytes = UG_ALIGN;
-    ug_arena_block *b = ctx->arena;
+    ug_arena_block *b = *head;
     if (b->used + bytes > b->cap) {
         size_t cap = b->cap * 2 > bytes * 2 ? b->cap * 2 : bytes * 2;
-        ug_arena_block *nb = block_new(cap);
+        ug_arena_block *nb = block_new(be, cap);
         if (!nb) {
             ug_ctx_fail(ctx, UG_ERR_NOMEM, "arena: cannot allocate %zu bytes", cap);
             return NULL;
         }
         nb->next = b;
-        ctx->arena = nb;
+        *head = nb;
         b = nb;
     }
     void *p = b->mem + b->used;
@@ -95,6 +117,9 @@ void *ug__alloc(ug_ctx *ctx, size_t bytes) {
     if (ctx->arena_used_total > ctx->arena_peak) ctx->arena_peak = ctx->arena_used_total;
     return p;
 }
+
+void *ug__alloc(ug_ctx *ctx, size_t bytes) { return bump(ctx, NULL, &ctx->arena, bytes); }
+void *ug__alloc_data(ug_ctx *ctx, size_t bytes) { return bump(ctx, ctx->be, &ctx->darena, bytes); }
 
 void *ug_arena_alloc(ug_ctx *ctx, size_t bytes) { return ug__alloc(ctx, bytes); }
 size_t ug_arena_used(const ug_ctx *ctx) { return ctx->arena_used_total; }

@@ -31,9 +31,12 @@ struct ug_node {
     uint8_t reach;           /* engine: leads to a differentiation target */
 };
 
+/* The step arena is two bump allocators that reset together: `arena` (host memory) holds the
+ * bookkeeping — tensor headers, tape nodes, plugin scratch — and `darena` (blocks from the backend's
+ * alloc) holds tensor data. Used/peak count both. */
 struct ug_ctx {
-    ug_arena_block *arena;   /* current block (head of the chain) */
-    size_t arena_first_cap;
+    ug_arena_block *arena;   /* host: current block (head of the chain) */
+    ug_arena_block *darena;  /* tensor data, backend memory: current block */
     size_t arena_used_total, arena_peak;
     ug_node **tape;
     int64_t tape_n, tape_cap;
@@ -55,26 +58,30 @@ static inline bool ug__direct_param(const ug_ctx *ctx, const ug_tensor *t) {
            t->grad && t->grad->data;
 }
 
-/* Allocation in the step arena (64-byte aligned); records an error and returns NULL on failure. */
+/* Allocation in the step arena (64-byte aligned); records an error and returns NULL on failure.
+ * ug__alloc: host memory for bookkeeping; ug__alloc_data: backend memory for tensor data. */
 void *ug__alloc(ug_ctx *ctx, size_t bytes);
+void *ug__alloc_data(ug_ctx *ctx, size_t bytes);
 
 /* A point in the step arena to roll back to: everything allocated after it is freed at once. Only
  * safe when nothing made after the mark is still referenced, i.e. no tape node was recorded since
  * (ug__arena_release checks that and otherwise keeps the memory). */
 typedef struct ug__arena_mark {
-    ug_arena_block *block;
-    size_t used, total;
+    ug_arena_block *block, *dblock;
+    size_t used, dused, total;
     int64_t tape_n;
 } ug__arena_mark;
 static inline ug__arena_mark ug__arena_get_mark(const ug_ctx *ctx) {
-    ug__arena_mark m = {ctx->arena, ctx->arena->used, ctx->arena_used_total, ctx->tape_n};
+    ug__arena_mark m = {ctx->arena, ctx->darena, ctx->arena->used, ctx->darena->used, ctx->arena_used_total,
+                        ctx->tape_n};
     return m;
 }
-/* Roll back to m; false (nothing freed) when a node was recorded since or the arena moved on to a
+/* Roll back to m; false (nothing freed) when a node was recorded since or either arena moved on to a
  * new block (its memory then stays until ug_step_reset). */
 static inline bool ug__arena_release(ug_ctx *ctx, ug__arena_mark m) {
-    if (ctx->tape_n != m.tape_n || ctx->arena != m.block) return false;
+    if (ctx->tape_n != m.tape_n || ctx->arena != m.block || ctx->darena != m.dblock) return false;
     ctx->arena->used = m.used;
+    ctx->darena->used = m.dused;
     ctx->arena_used_total = m.total;
     return true;
 }
@@ -84,6 +91,15 @@ ug_tensor *ug__empty(ug_ctx *ctx, ug_dtype dt, int ndim, const int64_t *shape);
 void ug__set_contiguous_strides(ug_tensor *t);
 /* A view header sharing x's storage (copied shape/strides, no node). */
 ug_tensor *ug__view(ug_ctx *ctx, ug_tensor *x);
+/* x's data pointer moved on by `elems` elements (a view's offset; no memory is touched, so it is a
+ * valid device address for any backend). Both dtypes are 4 bytes. */
+static inline void *ug__data_at(const ug_tensor *x, int64_t elems) { return (char *)x->data + elems * 4; }
+/* The value of element `pos` of contiguous I32 x, copied to the host (for a message). */
+static inline int32_t ug__i32_at(const ug_ctx *ctx, const ug_tensor *x, int64_t pos) {
+    int32_t v = 0;
+    ctx->be->to_host(&v, ug__data_at(x, pos), sizeof v);
+    return v;
+}
 
 /* Whether an op with input t would be recorded because of t: grad mode on, t requires grad, and t is
  * not a parameter outside the active groups (those are constants here). */

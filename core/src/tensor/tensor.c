@@ -67,7 +67,8 @@ ug_tensor *ug__empty(ug_ctx *ctx, ug_dtype dt, int ndim, const int64_t *shape) {
         n *= shape[d];
     }
     ug__set_contiguous_strides(t);
-    t->data = ug__alloc(ctx, (size_t)n * dtype_size(dt));
+    t->device = (uint8_t)ctx->be->device;
+    t->data = ug__alloc_data(ctx, (size_t)n * dtype_size(dt));
     return t->data ? t : NULL;
 }
 
@@ -95,12 +96,12 @@ ug_tensor *ug_zeros_like(ug_ctx *ctx, const ug_tensor *x) {
 
 ug_tensor *ug_from_f32(ug_ctx *ctx, const float *src, int ndim, const int64_t *shape) {
     ug_tensor *t = ug_new(ctx, UG_F32, ndim, shape);
-    if (t) memcpy(t->data, src, (size_t)ug_numel(t) * sizeof(float));
+    if (t) ctx->be->to_device(t->data, src, (size_t)ug_numel(t) * sizeof(float));
     return t;
 }
 ug_tensor *ug_from_i32(ug_ctx *ctx, const int32_t *src, int ndim, const int64_t *shape) {
     ug_tensor *t = ug_new(ctx, UG_I32, ndim, shape);
-    if (t) memcpy(t->data, src, (size_t)ug_numel(t) * sizeof(int32_t));
+    if (t) ctx->be->to_device(t->data, src, (size_t)ug_numel(t) * sizeof(int32_t));
     return t;
 }
 
@@ -140,8 +141,76 @@ ug_tensor *ug__view(ug_ctx *ctx, ug_tensor *x) {
 float *ug_f32(const ug_tensor *x) { return x && x->dtype == UG_F32 ? (float *)x->data : NULL; }
 int32_t *ug_i32(const ug_tensor *x) { return x && x->dtype == UG_I32 ? (int32_t *)x->data : NULL; }
 float ug_item(const ug_tensor *x) {
-    if (!x) return 0.0f;
-    return x->dtype == UG_I32 ? (float)*(int32_t *)x->data : *(float *)x->data;
+    const ug_backend *be = x ? ug_backend_get(x->device) : NULL;
+    if (!be) return 0.0f;
+    if (x->dtype == UG_I32) {
+        int32_t v;
+        be->to_host(&v, x->data, sizeof v);
+        return (float)v;
+    }
+    float v;
+    be->to_host(&v, x->data, sizeof v);
+    return v;
+}
+
+/* What both host copies check: a tensor on this context's backend with n elements. */
+static bool host_copy_ok(ug_ctx *ctx, const char *op, const ug_tensor *x, const void *buf, int64_t n) {
+    char b[64];
+    if (!x || !buf) {
+        ug_ctx_fail(ctx, UG_ERR_ARG, "%s: %s is NULL", op, x ? "the host buffer" : "the tensor");
+        return false;
+    }
+    if (x->device != ctx->be->device) {
+        ug_ctx_fail(ctx, UG_ERR_ARG, "%s: tensor %s is on device %d, this context's backend (%s) is device %d", op,
+                    ug__shp(x, b), (int)x->device, ctx->be->name, ctx->be->device);
+        return false;
+    }
+    if (n != ug_numel(x)) {
+        ug_ctx_fail(ctx, UG_ERR_ARG, "%s: host buffer of %lld elements for tensor %s of %lld", op, (long long)n,
+                    ug__shp(x, b), (long long)ug_numel(x));
+        return false;
+    }
+    return true;
+}
+
+ug_status ug_tensor_set(ug_ctx *ctx, ug_tensor *x, const void *src, int64_t n) {
+    if (!ctx) return UG_ERR_ARG;
+    if (ctx->err.code) return ctx->err.code;
+    if (!host_copy_ok(ctx, "tensor_set", x, src, n)) return ctx->err.code;
+    char b[64];
+    for (int d = 0; d < x->ndim; d++)
+        if (x->stride[d] == 0 && x->shape[d] > 1)
+            return ug_ctx_fail(ctx, UG_ERR_ARG, "tensor_set: tensor %s is a broadcast view (stride 0 on dim %d)",
+                               ug__shp(x, b), d);
+    if (x->node)
+        return ug_ctx_fail(ctx, UG_ERR_ARG, "tensor_set: tensor %s was produced by a recorded '%s'; writing into it "
+                           "would change its graph", ug__shp(x, b), x->node->op);
+    size_t bytes = (size_t)n * dtype_size((ug_dtype)x->dtype);
+    if (ug_is_contiguous(x)) {
+        ctx->be->to_device(x->data, src, bytes);
+        return UG_OK;
+    }
+    ug_tensor *tmp = ug__empty(ctx, (ug_dtype)x->dtype, x->ndim, x->shape);  // contiguous staging on the device
+    if (!tmp) return ctx->err.code;
+    ctx->be->to_device(tmp->data, src, bytes);
+    ctx->be->copy(tmp, x);
+    return UG_OK;
+}
+
+ug_status ug_tensor_get(ug_ctx *ctx, const ug_tensor *x, void *dst, int64_t n) {
+    if (!ctx) return UG_ERR_ARG;
+    if (ctx->err.code) return ctx->err.code;
+    if (!host_copy_ok(ctx, "tensor_get", x, dst, n)) return ctx->err.code;
+    size_t bytes = (size_t)n * dtype_size((ug_dtype)x->dtype);
+    if (ug_is_contiguous(x)) {
+        ctx->be->to_host(dst, x->data, bytes);
+        return UG_OK;
+    }
+    ug_tensor *tmp = ug__empty(ctx, (ug_dtype)x->dtype, x->ndim, x->shape);  // contiguous staging on the device
+    if (!tmp) return ctx->err.code;
+    ctx->be->copy(x, tmp);
+    ctx->be->to_host(dst, tmp->data, bytes);
+    return UG_OK;
 }
 
 int ug__axis(ug_ctx *ctx, const char *op, const ug_tensor *x, int axis) {

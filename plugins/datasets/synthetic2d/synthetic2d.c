@@ -46,14 +46,18 @@ static int draw(s2d *d, ug_rng *rng, int64_t n, float *pts, float *x) {
     return 0;
 }
 
-/* A fresh [n, dim] tensor of true samples in the step arena. */
+/* A fresh [n, dim] tensor of true samples in the step arena (drawn on the host, then copied in). */
 static ug_status draw_tensor(s2d *d, ug_ctx *ctx, ug_rng *rng, int64_t n, const char *what, ug_tensor **out) {
     *out = NULL;
     if (n <= 0) return ug_ctx_fail(ctx, UG_ERR_ARG, "synthetic2d.%s: count must be positive, got %lld", what, (long long)n);
     ug_tensor *x = ug_new2(ctx, n, d->dim);   // [n, D]
+    float *xh = ug_arena_alloc(ctx, (size_t)(n * d->dim) * sizeof(float));                // [n, D] on the host
     float *pts = d->gray ? ug_arena_alloc(ctx, (size_t)n * 2 * sizeof(float)) : NULL;   // [n, 2]
-    if (!x || (d->gray && !pts)) return ug_ctx_fail(ctx, UG_ERR_NOMEM, "synthetic2d.%s: no memory for %lld rows", what, (long long)n);
-    if (draw(d, rng, n, pts, ug_f32(x))) return ug_ctx_fail(ctx, UG_ERR_NOMEM, "synthetic2d.%s: generator failed", what);
+    if (!x || !xh || (d->gray && !pts))
+        return ug_ctx_fail(ctx, UG_ERR_NOMEM, "synthetic2d.%s: no memory for %lld rows", what, (long long)n);
+    if (draw(d, rng, n, pts, xh)) return ug_ctx_fail(ctx, UG_ERR_NOMEM, "synthetic2d.%s: generator failed", what);
+    ug_status st = ug_tensor_set(ctx, x, xh, n * d->dim);
+    if (st) return st;
     *out = x;
     return UG_OK;
 }
@@ -98,17 +102,22 @@ static ug_status s2d_decode(void *self, ug_ctx *ctx, ug_tensor *x, ug_tensor **o
     if (!x || x->ndim != 2 || x->shape[1] != d->dim || x->dtype != UG_F32)
         return ug_ctx_fail(ctx, UG_ERR_ARG, "synthetic2d.decode: expected x [B, %lld] f32, got %s", (long long)d->dim,
                            x ? ug_shape_str(x, buf, sizeof buf) : "NULL");
-    ug_tensor *xc = ug_contiguous(ctx, x);   // [B, D]
-    if (!xc) return ug_ctx_status(ctx);
     if (!d->gray) {
-        *out = xc;   /* continuous: the points themselves */
+        ug_tensor *xc = ug_contiguous(ctx, x);   // [B, D]: continuous, the points themselves
+        if (!xc) return ug_ctx_status(ctx);
+        *out = xc;
         return UG_OK;
     }
-    ug_tensor *p = ug_new2(ctx, x->shape[0], 2);   // [B, 2]
-    if (!p) return ug_ctx_status(ctx);
-    gray32_decode(ug_f32(xc), x->shape[0], d->int_scale, ug_f32(p));
-    *out = p;
-    return UG_OK;
+    const int64_t B = x->shape[0];
+    float *bits = ug_arena_alloc(ctx, (size_t)(B * d->dim) * sizeof(float));   // [B, D] on the host
+    float *pts = ug_arena_alloc(ctx, (size_t)(B * 2) * sizeof(float));        // [B, 2] on the host
+    if (!bits || !pts) return ug_ctx_status(ctx);
+    ug_status st = ug_tensor_get(ctx, x, bits, B * d->dim);
+    if (st) return st;
+    gray32_decode(bits, B, d->int_scale, pts);
+    int64_t shape[2] = {B, 2};
+    *out = ug_from_f32(ctx, pts, 2, shape);   // [B, 2]
+    return *out ? UG_OK : ug_ctx_status(ctx);
 }
 
 static void s2d_destroy(void *self) {

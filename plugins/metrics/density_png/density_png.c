@@ -50,12 +50,10 @@ static ug_status to_points(const ug_eval_env *env, ug_tensor *x, int64_t B, floa
         ug_status st = data->vt->decode(data->self, ctx, x, &p);
         if (st) return st;
     }
-    ug_tensor *c = p ? ug_contiguous(ctx, p) : NULL;
-    if (!c || ug_numel(c) != 2 * B || !ug_f32(c))
+    if (!p || ug_numel(p) != 2 * B || p->dtype != UG_F32)
         return ug_ctx_status(ctx) ? ug_ctx_status(ctx)
                                   : ug_ctx_fail(ctx, UG_ERR_ARG, "density_png: samples do not decode to [%lld, 2] points", (long long)B);
-    memcpy(dst, ug_f32(c), (size_t)(2 * B) * sizeof(float));
-    return UG_OK;
+    return ug_tensor_get(ctx, p, dst, 2 * B);
 }
 
 static ug_status draw_points(const dpng *m, const ug_eval_env *env, bool model, int64_t n, float *pts) {

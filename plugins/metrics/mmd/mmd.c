@@ -43,12 +43,10 @@ static void mmd_destroy(void *self) { free(self); }
 
 /* Copy a [B, D] tensor into host rows at dst. */
 static ug_status copy_rows(ug_ctx *ctx, ug_tensor *t, int64_t B, int64_t D, const char *what, float *dst) {
-    ug_tensor *c = t ? ug_contiguous(ctx, t) : NULL;
-    if (!c || ug_numel(c) != B * D || !ug_f32(c))
+    if (!t || ug_numel(t) != B * D || t->dtype != UG_F32)
         return ug_ctx_status(ctx) ? ug_ctx_status(ctx)
                                   : ug_ctx_fail(ctx, UG_ERR_ARG, "mmd: %s is not [%lld, %lld] f32", what, (long long)B, (long long)D);
-    memcpy(dst, ug_f32(c), (size_t)(B * D) * sizeof(float));
-    return UG_OK;
+    return ug_tensor_get(ctx, t, dst, B * D);
 }
 
 /* n model samples (forward from s0, grad off) into x [n, D], `chunk` at a time. */

@@ -47,10 +47,12 @@ static void nll_destroy(void *self) { free(self); }
 /* Copy a [B] tensor (any strides) into doubles. */
 static ug_status read_vec(ug_ctx *ctx, ug_tensor *t, int64_t n, const char *what, int k, double *out) {
     if (!t) return ug_ctx_fail(ctx, UG_ERR_UNSUPPORTED, "nll: the model returned no %s for step %d", what, k);
-    ug_tensor *c = ug_contiguous(ctx, t);   // [B]
-    if (!c || ug_numel(c) != n || !ug_f32(c))
+    if (ug_ctx_status(ctx)) return ug_ctx_status(ctx);
+    if (ug_numel(t) != n || t->dtype != UG_F32)
         return ug_ctx_fail(ctx, UG_ERR_ARG, "nll: %s of step %d is not a [%lld] f32 tensor", what, k, (long long)n);
-    const float *p = ug_f32(c);
+    float *p = ug_arena_alloc(ctx, (size_t)n * sizeof(float));   // [B] on the host
+    ug_status st = p ? ug_tensor_get(ctx, t, p, n) : ug_ctx_status(ctx);
+    if (st) return st;
     for (int64_t b = 0; b < n; b++) out[b] = p[b];
     return UG_OK;
 }
@@ -94,11 +96,13 @@ static ug_status estimate(const nll *m, const ug_eval_env *env, const float *xb,
     double *lw = scratch, *tmp = scratch + per * M, *mask = scratch + 2 * per * M;
     for (int64_t r0 = 0; r0 < rows; r0 += per) {
         int64_t r = rows - r0 < per ? rows - r0 : per, B = r * M;
-        ug_tensor *x = ug_new2(ctx, B, D);   // [r*M, D], row i repeated M times
-        if (!x) return ug_ctx_status(ctx);
-        float *px = ug_f32(x);
+        float *px = ug_arena_alloc(ctx, (size_t)(B * D) * sizeof(float));   // [r*M, D] on the host
+        if (!px) return ug_ctx_status(ctx);
         for (int64_t i = 0; i < r; i++)
             for (int64_t j = 0; j < M; j++) memcpy(px + (i * M + j) * D, xb + (r0 + i) * D, (size_t)D * sizeof(float));
+        int64_t xshape[2] = {B, D};
+        ug_tensor *x = ug_from_f32(ctx, px, 2, xshape);   // [r*M, D], row i repeated M times
+        if (!x) return ug_ctx_status(ctx);
         ug_traj_req req = {.size = sizeof req, .batch = B, .start = x, .start_index = mod->info.horizon, .steps = -1};
         ug_traj tr = {.size = sizeof tr};
         ug_status st = mod->vt->sample_backward(mod->self, ctx, env->rng, &req, &tr);
@@ -162,12 +166,11 @@ static ug_status nll_evaluate(void *self, const ug_eval_env *env, ug_metric_out 
         int64_t cnt = n - off < bsz ? n - off : bsz;
         ug_tensor *x = NULL;   // [cnt, D]
         if ((st = data->vt->heldout(data->self, ctx, off, cnt, &x))) break;
-        ug_tensor *xc = x ? ug_contiguous(ctx, x) : NULL;
-        if (!xc || ug_numel(xc) != cnt * D) {
+        if (!x || ug_numel(x) != cnt * D) {
             st = ug_ctx_fail(ctx, UG_ERR_ARG, "nll: held-out rows are not [%lld, %lld]", (long long)cnt, (long long)D);
             break;
         }
-        memcpy(xb, ug_f32(xc), (size_t)(cnt * D) * sizeof(float));
+        if ((st = ug_tensor_get(ctx, x, xb, cnt * D))) break;
         ug_step_reset(ctx);
         st = estimate(m, env, xb, cnt, M, logp + off, elbo + off, exact ? exact + off : NULL, scratch);
     }

@@ -19,21 +19,28 @@
  * call with a shared trunk: its output at s_{k+1} serves log_pb[k] and P_F at step k+1), plus O(B·D)
  * elementwise work (masking, a logsumexp over [B, 2D], the next state). Masks are additive biases
  * (0 allowed, -inf not) built once per call in O(B·D) and updated in O(B) per step. Networks whose
- * terms nobody asked for (UG_TRAJ_NO_PF / NO_PB) run without recording a graph, or not at all. */
+ * terms nobody asked for (UG_TRAJ_NO_PF / NO_PB) run without recording a graph, or not at all.
+ *
+ * Host and tensors: the walk keeps the current state, the masks and the actions in host buffers
+ * (step-arena scratch), updates them there, and writes them into tensors with ug_tensor_set; it reads
+ * states, sampled indices and replayed actions with ug_tensor_get. No tensor memory is touched
+ * directly, so the walk runs unchanged on any backend (a step copies O(B·D) floats each way). */
 #define UG_PLUGIN
 #include "binary_gfn.h"
 
 #include <math.h>
 #include <string.h>
 
-/* Per-call state. The bias tensors are mutated between steps; that is safe for the graph because they
- * only ever enter ug_add, whose backward rule reads neither operand. */
+/* Per-call state. The bias tensors are rewritten between steps (from fb / bb); that is safe for the
+ * graph because they only ever enter ug_add, whose backward rule reads neither operand. */
 typedef struct walk {
     bgfn *m;
     ug_ctx *ctx;
     int64_t B, D;
     ug_tensor *fbias;  // [B, 2D] P_F mask: 0 where the position is unset, -inf where set
     ug_tensor *bbias;  // [B, D]  P_B mask: 0 where the position is set, -inf where unset
+    float *fb, *bb;    // host copies of fbias [B, 2D] and bbias [B, D], updated per step
+    float *st;         // [B, D] host copy of the current state
     int32_t *act;      // [B] this step's actions 2j + v
     int32_t *pos;      // [B] this step's positions j
 } walk;
@@ -48,13 +55,26 @@ static ug_status ctx_status(ug_ctx *ctx) {
         if (!(expr)) return ctx_status(w->ctx);       \
     } while (0)
 
-/* Every entry in {-1, 0, 1} and exactly n_set entries >= 0 in every row. */
-static ug_status check_states(ug_ctx *ctx, const bgfn *m, const ug_tensor *s, int64_t n_set, const char *what) {
+/* s is F32 [B, D] with B > 0. */
+static ug_status check_shape(ug_ctx *ctx, const bgfn *m, const ug_tensor *s, const char *what) {
     char sb[64];
     if (s->ndim != 2 || s->shape[1] != m->D || s->dtype != UG_F32 || s->shape[0] <= 0)
         return ug_ctx_fail(ctx, UG_ERR_ARG, "binary_gfn %s: states must be F32 [B, %lld], got %s", what,
                            (long long)m->D, ug_shape_str(s, sb, sizeof sb));
-    const float *p = ug_f32(s);
+    return UG_OK;
+}
+
+/* s [B, D] copied into a new host buffer (step-arena scratch) in *out. */
+static ug_status states_to_host(ug_ctx *ctx, const ug_tensor *s, float **out) {
+    int64_t n = ug_numel(s);
+    if (!(*out = ug_arena_alloc(ctx, (size_t)n * sizeof(float)))) return ctx_status(ctx);
+    return ug_tensor_get(ctx, s, *out, n);
+}
+
+/* s is F32 [B, D]; its values p (s copied to the host) are all in {-1, 0, 1} with exactly n_set entries
+ * >= 0 in every row. */
+static ug_status check_states(ug_ctx *ctx, const bgfn *m, const ug_tensor *s, const float *p, int64_t n_set,
+                              const char *what) {
     for (int64_t b = 0; b < s->shape[0]; b++) {
         int64_t c = 0;
         for (int64_t j = 0; j < m->D; j++) {
@@ -72,23 +92,39 @@ static ug_status check_states(ug_ctx *ctx, const bgfn *m, const ug_tensor *s, in
     return UG_OK;
 }
 
-static ug_status walk_init(walk *w, bgfn *m, ug_ctx *ctx, ug_tensor *s) {
+/* Write the host masks into fbias and bbias. */
+static ug_status masks_to_tensors(walk *w) {
+    ug_status st = ug_tensor_set(w->ctx, w->fbias, w->fb, w->B * 2 * w->D);
+    return st ? st : ug_tensor_set(w->ctx, w->bbias, w->bb, w->B * w->D);
+}
+
+/* The walk from s [B, D] (contiguous, checked), whose values sh are on the host: sh becomes w->st. */
+static ug_status walk_init(walk *w, bgfn *m, ug_ctx *ctx, ug_tensor *s, float *sh) {
     w->m = m;
     w->ctx = ctx;
     w->B = s->shape[0];
     w->D = m->D;
+    w->st = sh;
     TRY(w->fbias = ug_new2(ctx, w->B, 2 * w->D));  // [B, 2D]
     TRY(w->bbias = ug_new2(ctx, w->B, w->D));      // [B, D]
+    TRY(w->fb = ug_arena_alloc(ctx, (size_t)(w->B * 2 * w->D) * sizeof(float)));
+    TRY(w->bb = ug_arena_alloc(ctx, (size_t)(w->B * w->D) * sizeof(float)));
     TRY(w->act = ug_arena_alloc(ctx, (size_t)w->B * sizeof(int32_t)));
     TRY(w->pos = ug_arena_alloc(ctx, (size_t)w->B * sizeof(int32_t)));
-    const float *sp = ug_f32(s);
-    float *fb = ug_f32(w->fbias), *bb = ug_f32(w->bbias);
+    float *fb = w->fb, *bb = w->bb;
     for (int64_t i = 0; i < w->B * w->D; i++) {
-        bool set = sp[i] >= 0.0f;
+        bool set = sh[i] >= 0.0f;
         fb[2 * i] = fb[2 * i + 1] = set ? -INFINITY : 0.0f;
         bb[i] = set ? 0.0f : -INFINITY;
     }
-    return UG_OK;
+    return masks_to_tensors(w);
+}
+
+/* The current state w->st as a new tensor [B, D]. */
+static ug_tensor *state_tensor(walk *w) {
+    ug_tensor *t = ug_new2(w->ctx, w->B, w->D);  // [B, D]
+    if (t && ug_tensor_set(w->ctx, t, w->st, w->B * w->D) != UG_OK) return NULL;
+    return t;
 }
 
 /* forward_positions uniform: f[2j+v] - logsumexp(f[2j], f[2j+1]) (binary_gfn.h), [B, 2D] -> [B, 2D]. */
@@ -170,12 +206,13 @@ static ug_status sample_actions(walk *w, ug_rng *rng, ug_tensor *masked, float t
     }
     ug_tensor *a = ug_sample_categorical(ctx, rng, lg, NULL);  // [B] I32
     TRY(a);
-    memcpy(w->act, ug_i32(a), (size_t)w->B * sizeof(int32_t));
+    ug_status st = ug_tensor_get(ctx, a, w->act, w->B);
+    if (st) return st;
     if (explore > 0.0f) {
         float *u = ug_arena_alloc(ctx, (size_t)w->B * sizeof(float));
         TRY(u);
         ug_rng_uniform(rng, u, w->B);
-        const float *fb = ug_f32(w->fbias);
+        const float *fb = w->fb;  // == fbias
         for (int64_t b = 0; b < w->B; b++) {
             if (u[b] >= explore) continue;
             int64_t r = ug_rng_randint(rng, 2 * n_unset);
@@ -211,21 +248,29 @@ static ug_status alloc_traj(walk *w, ug_traj *out, int32_t start, int32_t steps,
     return UG_OK;
 }
 
-/* The forward walk from s (index start, contiguous, checked) for `steps` steps. replay == NULL: sample
- * with P_F and record actions; otherwise replay actions [B, >= steps] (rescore). */
-static ug_status walk_forward(bgfn *m, ug_ctx *ctx, ug_rng *rng, ug_tensor *s, int32_t start, int32_t steps,
-                              const ug_tensor *replay, uint32_t flags, float explore, float temp, ug_traj *out) {
+/* The forward walk from s (index start, contiguous, checked; sh its values on the host) for `steps`
+ * steps. replay == NULL: sample with P_F and record actions; otherwise replay actions [B, >= steps]
+ * (rescore). */
+static ug_status walk_forward(bgfn *m, ug_ctx *ctx, ug_rng *rng, ug_tensor *s, float *sh, int32_t start,
+                              int32_t steps, const ug_tensor *replay, uint32_t flags, float explore, float temp,
+                              ug_traj *out) {
     walk wk, *w = &wk;
     ug_status st;
-    if ((st = walk_init(w, m, ctx, s))) return st;
+    if ((st = walk_init(w, m, ctx, s, sh))) return st;
     const bool want_pf = !(flags & UG_TRAJ_NO_PF), want_pb = !(flags & UG_TRAJ_NO_PB);
     const bool keep = flags & UG_TRAJ_KEEP_STATES, sampling = replay == NULL;
     const int64_t B = w->B, D = w->D;
     if ((st = alloc_traj(w, out, start, steps, keep))) return st;
-    float *acts = NULL;
+    float *acts = NULL;  // [B, steps] on the host, written into out->actions at the end
+    float *ra = NULL;    // replay [B, as] on the host
+    int64_t as = 0;
     if (sampling) {
         TRY(out->actions = ug_new2(ctx, B, steps > 0 ? steps : 1));  // [B, steps]
-        acts = ug_f32(out->actions);
+        TRY(acts = ug_arena_alloc(ctx, (size_t)(B * (steps > 0 ? steps : 1)) * sizeof(float)));
+    } else if (steps > 0) {
+        as = replay->shape[1];
+        TRY(ra = ug_arena_alloc(ctx, (size_t)(B * as) * sizeof(float)));
+        if ((st = ug_tensor_get(ctx, replay, ra, B * as))) return st;
     }
     out->first = s;
     if (keep) out->states[0] = s;
@@ -239,10 +284,9 @@ static ug_status walk_forward(bgfn *m, ug_ctx *ctx, ug_rng *rng, ug_tensor *s, i
         if (sampling) {
             if ((st = sample_actions(w, rng, masked, temp, explore, D - n_set))) return st;
         } else {
-            const float *ra = ug_f32(replay);
-            const float *fb = ug_f32(w->fbias);
+            const float *fb = w->fb;  // == fbias
             for (int64_t r = 0; r < B; r++) {
-                float v = ra[r * replay->stride[0] + k * replay->stride[1]];
+                float v = ra[r * as + k];
                 int32_t a = (int32_t)v;
                 if (!(v >= 0.0f && v < (float)(2 * D)) || (float)a != v)
                     return ug_ctx_fail(ctx, UG_ERR_ARG, "binary_gfn rescore: step %d row %lld: action %g is not in 0..%lld",
@@ -256,11 +300,8 @@ static ug_status walk_forward(bgfn *m, ug_ctx *ctx, ug_rng *rng, ug_tensor *s, i
         }
         if (want_pf) TRY(out->log_pf[k] = pick_logprob(w, masked, w->act));
 
-        /* s_{k+1}: plain float work, no graph (states never need gradients). */
-        ug_tensor *next = ug_new2(ctx, B, D);  // [B, D]
-        TRY(next);
-        float *np = ug_f32(next), *fb = ug_f32(w->fbias), *bb = ug_f32(w->bbias);
-        memcpy(np, ug_f32(s), (size_t)(B * D) * sizeof(float));
+        /* s_{k+1} and the masks after this step: host work, no graph (states never need gradients). */
+        float *np = w->st, *fb = w->fb, *bb = w->bb;
         for (int64_t r = 0; r < B; r++) {
             int32_t a = w->act[r], j = a >> 1;
             np[r * D + j] = (float)(a & 1);
@@ -269,13 +310,15 @@ static ug_status walk_forward(bgfn *m, ug_ctx *ctx, ug_rng *rng, ug_tensor *s, i
             w->pos[r] = j;
             if (acts) acts[r * steps + k] = (float)a;
         }
-        s = next;
+        TRY(s = state_tensor(w));  // [B, D]
+        if ((st = masks_to_tensors(w))) return st;
         if (keep) out->states[k + 1] = s;
 
         const bool need_f = k + 1 < steps && (sampling || want_pf);
         if ((st = heads(w, s, need_f, want_pb, want_pf, want_pb, &f, &b))) return st;
         if (want_pb) TRY(out->log_pb[k] = log_pb_term(w, b, n_set + 1));
     }
+    if (acts && steps > 0 && (st = ug_tensor_set(ctx, out->actions, acts, B * steps))) return st;
     out->last = s;
     return UG_OK;
 }
@@ -315,12 +358,15 @@ ug_status bgfn_sample_forward(void *self, ug_ctx *ctx, ug_rng *rng, const ug_tra
         return ug_ctx_fail(ctx, UG_ERR_ARG, "binary_gfn sample_forward: start_index %d outside [0, %lld]", start,
                            (long long)m->D);
     ug_status st;
-    if (req->start && (st = check_states(ctx, m, s, start, "sample_forward"))) return st;
+    float *sh;
+    if (req->start && (st = check_shape(ctx, m, s, "sample_forward"))) return st;
+    if ((st = states_to_host(ctx, s, &sh))) return st;
+    if (req->start && (st = check_states(ctx, m, s, sh, start, "sample_forward"))) return st;
     int32_t steps = req->steps < 0 ? (int32_t)(m->D - start) : req->steps;
     if (steps > m->D - start)
         return ug_ctx_fail(ctx, UG_ERR_ARG, "binary_gfn sample_forward: %d steps from index %d pass x (D = %lld)", steps,
                            start, (long long)m->D);
-    return walk_forward(m, ctx, rng, s, start, steps, NULL, req->flags, req->explore, temp, out);
+    return walk_forward(m, ctx, rng, s, sh, start, steps, NULL, req->flags, req->explore, temp, out);
 }
 
 /* A trajectory kept as states only: step k's action is the one position where states k and k+1
@@ -337,10 +383,14 @@ static ug_status actions_from_states(const bgfn *m, ug_ctx *ctx, const ug_traj *
     }
     const int64_t B = traj->states[0]->shape[0];
     ug_tensor *A = ug_new2(ctx, B, steps);  // [B, steps]
-    if (!A) return ctx_status(ctx);
-    float *a = ug_f32(A);
+    float *a = ug_arena_alloc(ctx, (size_t)(B * steps) * sizeof(float));  // A on the host
+    float *s0 = NULL, *s1 = NULL;                                          // states k, k+1 on the host
+    ug_status st;
+    if (!A || !a) return ctx_status(ctx);
+    if ((st = states_to_host(ctx, traj->states[0], &s1))) return st;
     for (int32_t k = 0; k < steps; k++) {
-        const float *s0 = ug_f32(traj->states[k]), *s1 = ug_f32(traj->states[k + 1]);
+        s0 = s1;
+        if ((st = states_to_host(ctx, traj->states[k + 1], &s1))) return st;
         for (int64_t b = 0; b < B; b++) {
             int64_t j = 0, found = 0;
             for (int64_t i = 0; i < D; i++)
@@ -354,6 +404,7 @@ static ug_status actions_from_states(const bgfn *m, ug_ctx *ctx, const ug_traj *
             a[b * steps + k] = (float)(2 * j + (s1[b * D + j] > 0.5f));
         }
     }
+    if ((st = ug_tensor_set(ctx, A, a, B * steps))) return st;
     *out = A;
     return UG_OK;
 }
@@ -383,11 +434,14 @@ ug_status bgfn_rescore(void *self, ug_ctx *ctx, ug_traj *traj, uint32_t flags) {
     ug_set_grad_enabled(ctx, prev);
     if (!s) return ctx_status(ctx);
     ug_status st;
-    if ((st = check_states(ctx, m, s, traj->start, "rescore"))) return st;
+    float *sh;
+    if ((st = check_shape(ctx, m, s, "rescore")) || (st = states_to_host(ctx, s, &sh)) ||
+        (st = check_states(ctx, m, s, sh, traj->start, "rescore")))
+        return st;
     /* Write into a copy, then move only the recomputed terms (and states if asked) into traj: terms the
      * flags exclude are left as they are. */
     ug_traj tmp = *traj;
-    if ((st = walk_forward(m, ctx, NULL, s, traj->start, traj->steps, A, flags, 0.0f, 1.0f, &tmp))) return st;
+    if ((st = walk_forward(m, ctx, NULL, s, sh, traj->start, traj->steps, A, flags, 0.0f, 1.0f, &tmp))) return st;
     if (!(flags & UG_TRAJ_NO_PF)) traj->log_pf = tmp.log_pf;
     if (!(flags & UG_TRAJ_NO_PB)) traj->log_pb = tmp.log_pb;
     if (flags & UG_TRAJ_KEEP_STATES) traj->states = tmp.states;
@@ -413,17 +467,21 @@ ug_status bgfn_sample_backward(void *self, ug_ctx *ctx, ug_rng *rng, const ug_tr
     ug_set_grad_enabled(ctx, prev);
     if (!s) return ctx_status(ctx);
     ug_status st;
-    if ((st = check_states(ctx, m, s, n, "sample_backward"))) return st;
+    float *sh;
+    if ((st = check_shape(ctx, m, s, "sample_backward")) || (st = states_to_host(ctx, s, &sh)) ||
+        (st = check_states(ctx, m, s, sh, n, "sample_backward")))
+        return st;
 
     walk wk, *w = &wk;
-    if ((st = walk_init(w, m, ctx, s))) return st;
+    if ((st = walk_init(w, m, ctx, s, sh))) return st;
     const uint32_t flags = req->flags;
     const bool want_pf = !(flags & UG_TRAJ_NO_PF), want_pb = !(flags & UG_TRAJ_NO_PB);
     const bool keep = flags & UG_TRAJ_KEEP_STATES;
     const int64_t B = w->B, D = w->D;
     if ((st = alloc_traj(w, out, n - steps, steps, keep))) return st;
     TRY(out->actions = ug_new2(ctx, B, steps > 0 ? steps : 1));  // [B, steps], forward order
-    float *acts = ug_f32(out->actions);
+    float *acts;  // [B, steps] on the host, written into out->actions at the end
+    TRY(acts = ug_arena_alloc(ctx, (size_t)(B * (steps > 0 ? steps : 1)) * sizeof(float)));
     out->last = s;
     if (keep) out->states[steps] = s;
 
@@ -436,16 +494,14 @@ ug_status bgfn_sample_backward(void *self, ug_ctx *ctx, ug_rng *rng, const ug_tr
         TRY(masked);
         ug_tensor *pj = ug_sample_categorical(ctx, rng, masked, NULL);  // [B] I32
         TRY(pj);
-        memcpy(w->pos, ug_i32(pj), (size_t)B * sizeof(int32_t));
+        if ((st = ug_tensor_get(ctx, pj, w->pos, B))) return st;
         if (want_pb) {
             if (m->learn_pb) TRY(out->log_pb[t] = pick_logprob(w, masked, w->pos));
             else TRY(out->log_pb[t] = log_pb_term(w, NULL, n_set));
         }
 
-        ug_tensor *prev_s = ug_new2(ctx, B, D);  // [B, D]
-        TRY(prev_s);
-        float *pp = ug_f32(prev_s), *fb = ug_f32(w->fbias), *bb = ug_f32(w->bbias);
-        memcpy(pp, ug_f32(s), (size_t)(B * D) * sizeof(float));
+        /* s_{k-1} and the masks: host work, as in the forward walk */
+        float *pp = w->st, *fb = w->fb, *bb = w->bb;
         for (int64_t r = 0; r < B; r++) {
             int32_t j = w->pos[r];
             int32_t a = 2 * j + (pp[r * D + j] > 0.5f ? 1 : 0);
@@ -455,12 +511,14 @@ ug_status bgfn_sample_backward(void *self, ug_ctx *ctx, ug_rng *rng, const ug_tr
             w->act[r] = a;
             acts[r * steps + t] = (float)a;
         }
-        s = prev_s;
+        TRY(s = state_tensor(w));  // [B, D]
+        if ((st = masks_to_tensors(w))) return st;
         if (keep) out->states[t] = s;
 
         if ((st = heads(w, s, want_pf, k + 1 < steps, want_pf, want_pb, &f, &b))) return st;
         if (want_pf) TRY(out->log_pf[t] = pick_logprob(w, ug_add(ctx, f, w->fbias), w->act));
     }
+    if (steps > 0 && (st = ug_tensor_set(ctx, out->actions, acts, B * steps))) return st;
     out->first = s;
     return UG_OK;
 }

@@ -16,7 +16,8 @@
  *   log p(x) exact: logsumexp over the D! orders of the product of P_F along each order.
  *
  * The networks are lookup tables over the 3^D states by default (net: table), or small MLPs on the
- * -1/0/1 encoding (net: mlp). */
+ * -1/0/1 encoding (net: mlp). States, masks and actions are built in host scratch (step arena) and
+ * copied into tensors (ug_from_f32, ug_tensor_set); values are read back with ug_tensor_get. */
 #define UG_PLUGIN
 #include "unigfn/plugin.h"
 
@@ -54,8 +55,20 @@ static const ug_param_spec tiny_params[] = {
 
 /* ---- states ---------------------------------------------------------------------------------- */
 
+/* n floats / int32s of host scratch in the step arena (NULL after failing the context). */
+static float *host_f32(ug_ctx *ctx, int64_t n) { return ug_arena_alloc(ctx, sizeof(float) * (size_t)(n > 0 ? n : 1)); }
+static int32_t *host_i32(ug_ctx *ctx, int64_t n) {
+    return ug_arena_alloc(ctx, sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
+}
+
+/* A tensor's n values copied into new host scratch, or NULL after failing the context. */
+static void *to_host(ug_ctx *ctx, const ug_tensor *t, int64_t n) {
+    void *h = t && t->dtype == UG_I32 ? (void *)host_i32(ctx, n) : (void *)host_f32(ctx, n);
+    return h && ug_tensor_get(ctx, t, h, n) == UG_OK ? h : NULL;
+}
+
 /* Check a [B, D] state batch and compute each row's table index (sum_i (s_i + 1) 3^i) and number of
- * set coordinates. Returns the contiguous data, or NULL after failing the context. */
+ * set coordinates. Returns the values (a host copy), or NULL after failing the context. */
 static const float *read_states(tiny *m, ug_ctx *ctx, ug_tensor *s, int32_t *idx, int32_t *nset, const char *who) {
     char b[64];
     if (!s || s->ndim != 2 || s->shape[1] != m->D || s->dtype != UG_F32) {
@@ -63,8 +76,7 @@ static const float *read_states(tiny *m, ug_ctx *ctx, ug_tensor *s, int32_t *idx
                     s ? ug_shape_str(s, b, sizeof b) : "NULL");
         return NULL;
     }
-    ug_tensor *c = ug_contiguous(ctx, s);
-    const float *d = c ? ug_f32(c) : NULL;
+    const float *d = to_host(ctx, s, ug_numel(s));
     if (!d) return NULL;
     for (int64_t r = 0; r < s->shape[0]; r++) {
         int32_t id = 0, n = 0, p3 = 1;
@@ -109,17 +121,18 @@ static ug_tensor *head(tiny *m, ug_ctx *ctx, int which, ug_tensor *s, const int3
  * 0/1 mask when not NULL. */
 static ug_tensor *pf_logp_all(tiny *m, ug_ctx *ctx, ug_tensor *s, const float *sd, const int32_t *idx,
                               ug_tensor **legal) {
-    int64_t B = s->shape[0], K = 2 * m->D;
-    ug_tensor *illegal = ug_new2(ctx, B, K);  // [B, 2D]
-    ug_tensor *ok = legal ? ug_new2(ctx, B, K) : NULL;
-    if (!illegal || (legal && !ok)) return NULL;
-    float *il = ug_f32(illegal), *lg = ok ? ug_f32(ok) : NULL;
+    int64_t B = s->shape[0], K = 2 * m->D, sh[2] = {B, K};
+    float *il = host_f32(ctx, B * K), *lg = legal ? host_f32(ctx, B * K) : NULL;  // [B, 2D] each, host
+    if (!il || (legal && !lg)) return NULL;
     for (int64_t r = 0; r < B; r++)
         for (int64_t a = 0; a < K; a++) {
             bool unset = sd[r * m->D + a / 2] == -1.0f;
             il[r * K + a] = unset ? 0.0f : 1.0f;
             if (lg) lg[r * K + a] = unset ? 1.0f : 0.0f;
         }
+    ug_tensor *illegal = ug_from_f32(ctx, il, 2, sh);  // [B, 2D]
+    ug_tensor *ok = legal ? ug_from_f32(ctx, lg, 2, sh) : NULL;
+    if (!illegal || (legal && !ok)) return NULL;
     if (legal) *legal = ok;
     return ug_log_softmax(ctx, ug_masked_fill(ctx, head(m, ctx, HEAD_PF, s, idx), illegal, MASKED_LOGIT), 1);
 }
@@ -127,15 +140,16 @@ static ug_tensor *pf_logp_all(tiny *m, ug_ctx *ctx, ug_tensor *s, const float *s
 /* Backward log-policy over positions, unset ones masked: [B, D] (NULL with uniform P_B). */
 static ug_tensor *pb_logp_all(tiny *m, ug_ctx *ctx, ug_tensor *s, const float *sd, const int32_t *idx,
                               ug_tensor **legal) {
-    int64_t B = s->shape[0], D = m->D;
-    ug_tensor *illegal = ug_new2(ctx, B, D);  // [B, D]
-    ug_tensor *ok = ug_new2(ctx, B, D);       // [B, D]
-    if (!illegal || !ok) return NULL;
-    float *il = ug_f32(illegal), *lg = ug_f32(ok);
+    int64_t B = s->shape[0], D = m->D, sh[2] = {B, D};
+    float *il = host_f32(ctx, B * D), *lg = host_f32(ctx, B * D);  // [B, D] each, host
+    if (!il || !lg) return NULL;
     for (int64_t k = 0; k < B * D; k++) {
         il[k] = sd[k] == -1.0f ? 1.0f : 0.0f;
         lg[k] = 1.0f - il[k];
     }
+    ug_tensor *illegal = ug_from_f32(ctx, il, 2, sh);  // [B, D]
+    ug_tensor *ok = ug_from_f32(ctx, lg, 2, sh);       // [B, D]
+    if (!illegal || !ok) return NULL;
     if (legal) *legal = ok;
     if (!m->learn_pb) return NULL;
     return ug_log_softmax(ctx, ug_masked_fill(ctx, head(m, ctx, HEAD_PB, s, idx), illegal, MASKED_LOGIT), 1);
@@ -153,10 +167,10 @@ static ug_tensor *log_pb_of(tiny *m, ug_ctx *ctx, ug_tensor *sp, const float *sp
                             const int32_t *sp_nset, const int32_t *pos) {
     int64_t B = sp->shape[0];
     if (m->learn_pb) return pick(ctx, pb_logp_all(m, ctx, sp, spd, sp_idx, NULL), pos);
-    ug_tensor *u = ug_new1(ctx, B);  // [B]
+    float *u = host_f32(ctx, B);  // [B] on the host
     if (!u) return NULL;
-    for (int64_t r = 0; r < B; r++) ug_f32(u)[r] = -logf((float)sp_nset[r]);
-    return u;
+    for (int64_t r = 0; r < B; r++) u[r] = -logf((float)sp_nset[r]);
+    return ug_from_f32(ctx, u, 1, &B);  // [B]
 }
 
 /* ---- trajectories ------------------------------------------------------------------------------- */
@@ -193,6 +207,13 @@ static ug_status traj_alloc(ug_ctx *ctx, ug_traj *out, int64_t B, int start, int
 static ug_tensor *copy_state(ug_ctx *ctx, const float *src, int64_t B, int64_t D) {
     int64_t sh[2] = {B, D};
     return ug_from_f32(ctx, src, 2, sh);  // [B, D]
+}
+
+/* A host copy of host states [B, D] (to update and then copy_state), or NULL after failing ctx. */
+static float *dup_state(ug_ctx *ctx, const float *src, int64_t B, int64_t D) {
+    float *d = host_f32(ctx, B * D);
+    if (d) memcpy(d, src, sizeof(float) * (size_t)(B * D));
+    return d;
 }
 
 static void tiny_info(void *self, ug_model_info *out) {
@@ -238,7 +259,8 @@ static ug_status tiny_sample_forward(void *self, ug_ctx *ctx, ug_rng *rng, const
     }
     if (!s || traj_alloc(ctx, out, B, i0, steps)) return ug_ctx_status(ctx) ? ug_ctx_status(ctx) : UG_ERR_NOMEM;
     out->states[0] = out->first = s;
-    float *acts = ug_f32(out->actions);
+    float *acts = host_f32(ctx, B * steps);  // [B, steps] on the host, into out->actions at the end
+    if (!acts) return ug_ctx_status(ctx);
     for (int k = 0; k < steps; k++) {
         const float *sd = read_states(m, ctx, s, w.idx, w.nset, "sample_forward");
         if (!sd) return ug_ctx_status(ctx);
@@ -258,16 +280,18 @@ static ug_status tiny_sample_forward(void *self, ug_ctx *ctx, ug_rng *rng, const
         }
         ug_set_grad_enabled(ctx, g);
         if (!a || (req->explore > 0 && (!au || !u))) return ug_ctx_status(ctx) ? ug_ctx_status(ctx) : UG_ERR_NOMEM;
-        ug_tensor *sp = copy_state(ctx, sd, B, D);  // [B, D] s_{k+1}
-        if (!sp) return ug_ctx_status(ctx);
-        float *spd = ug_f32(sp);
+        const int32_t *ah = to_host(ctx, a, B), *auh = au ? to_host(ctx, au, B) : NULL;  // [B] each
+        float *spd = dup_state(ctx, sd, B, D);  // [B, D] s_{k+1} on the host
+        if (!ah || (au && !auh) || !spd) return ug_ctx_status(ctx);
         for (int64_t r = 0; r < B; r++) {
-            int32_t act = (u && u[r] < req->explore) ? ug_i32(au)[r] : ug_i32(a)[r];
+            int32_t act = (u && u[r] < req->explore) ? auh[r] : ah[r];
             w.act[r] = act;
             w.pos[r] = act / 2;
             spd[r * D + act / 2] = (float)(act % 2);
             acts[r * steps + k] = (float)act;
         }
+        ug_tensor *sp = copy_state(ctx, spd, B, D);  // [B, D] s_{k+1}
+        if (!sp) return ug_ctx_status(ctx);
         if (!(req->flags & UG_TRAJ_NO_PF)) out->log_pf[k] = pick(ctx, logp, w.act);
         if (!(req->flags & UG_TRAJ_NO_PB)) {
             if (!read_states(m, ctx, sp, w.idx2, w.nset2, "sample_forward")) return ug_ctx_status(ctx);
@@ -275,6 +299,7 @@ static ug_status tiny_sample_forward(void *self, ug_ctx *ctx, ug_rng *rng, const
         }
         out->states[k + 1] = s = sp;
     }
+    if (steps > 0 && ug_tensor_set(ctx, out->actions, acts, B * steps)) return ug_ctx_status(ctx);
     out->last = s;
     if (!(req->flags & UG_TRAJ_KEEP_STATES)) out->states = NULL;
     return ug_ctx_status(ctx);
@@ -298,7 +323,8 @@ static ug_status tiny_sample_backward(void *self, ug_ctx *ctx, ug_rng *rng, cons
     ug_tensor *sp = copy_state(ctx, xd, B, D);  // [B, D] the state being undone
     if (!sp || traj_alloc(ctx, out, B, j - steps, steps)) return ug_ctx_status(ctx) ? ug_ctx_status(ctx) : UG_ERR_NOMEM;
     out->states[steps] = out->last = sp;
-    float *acts = ug_f32(out->actions);
+    float *acts = host_f32(ctx, B * steps);  // [B, steps] on the host, into out->actions at the end
+    if (!acts) return ug_ctx_status(ctx);
     for (int t = 0; t < steps; t++) {
         int k = steps - 1 - t;  // step k goes from states[k] to states[k+1] = sp
         const float *spd = read_states(m, ctx, sp, w.idx2, w.nset2, "sample_backward");
@@ -310,16 +336,18 @@ static ug_status tiny_sample_backward(void *self, ug_ctx *ctx, ug_rng *rng, cons
         ug_tensor *p = ug_sample_categorical(ctx, rng, logp_b ? logp_b : ug_zeros_like(ctx, legal), legal);
         ug_set_grad_enabled(ctx, g);
         if (!p) return ug_ctx_status(ctx);
-        ug_tensor *s = copy_state(ctx, spd, B, D);  // [B, D] s_k
-        if (!s) return ug_ctx_status(ctx);
-        float *sd = ug_f32(s);
+        const int32_t *ph = to_host(ctx, p, B);  // [B]
+        float *sd = dup_state(ctx, spd, B, D);   // [B, D] s_k on the host
+        if (!ph || !sd) return ug_ctx_status(ctx);
         for (int64_t r = 0; r < B; r++) {
-            int32_t pos = ug_i32(p)[r];
+            int32_t pos = ph[r];
             w.pos[r] = pos;
             w.act[r] = 2 * pos + (int32_t)spd[r * D + pos];
             sd[r * D + pos] = -1.0f;
             acts[r * steps + k] = (float)w.act[r];
         }
+        ug_tensor *s = copy_state(ctx, sd, B, D);  // [B, D] s_k
+        if (!s) return ug_ctx_status(ctx);
         if (!(req->flags & UG_TRAJ_NO_PB))
             out->log_pb[k] = logp_b ? pick(ctx, logp_b, w.pos) : log_pb_of(m, ctx, sp, spd, w.idx2, w.nset2, w.pos);
         if (!(req->flags & UG_TRAJ_NO_PF)) {
@@ -328,6 +356,7 @@ static ug_status tiny_sample_backward(void *self, ug_ctx *ctx, ug_rng *rng, cons
         }
         out->states[k] = sp = s;
     }
+    if (steps > 0 && ug_tensor_set(ctx, out->actions, acts, B * steps)) return ug_ctx_status(ctx);
     out->first = sp;
     if (!(req->flags & UG_TRAJ_KEEP_STATES)) out->states = NULL;
     return ug_ctx_status(ctx);
@@ -345,17 +374,15 @@ static ug_status tiny_rescore(void *self, ug_ctx *ctx, ug_traj *traj, uint32_t f
     if (!traj->log_pb && !(traj->log_pb = ug_arena_alloc(ctx, np))) return ug_ctx_fail(ctx, UG_ERR_NOMEM, "rescore");
     scratch w;
     if (!scratch_alloc(ctx, B, &w)) return ug_ctx_fail(ctx, UG_ERR_NOMEM, "rescore");
-    ug_tensor *acts_c = ug_contiguous(ctx, traj->actions);
-    if (!acts_c) return ug_ctx_status(ctx);
-    const float *acts = ug_f32(acts_c);
     const int64_t as = traj->actions->shape[1];
+    const float *acts = to_host(ctx, traj->actions, B * as);  // [B, as]
+    if (!acts) return ug_ctx_status(ctx);
     ug_tensor *s = traj->first;
     for (int k = 0; k < traj->steps; k++) {
         const float *sd = read_states(m, ctx, s, w.idx, w.nset, "rescore");
         if (!sd) return ug_ctx_status(ctx);
-        ug_tensor *sp = copy_state(ctx, sd, B, D);  // [B, D]
-        if (!sp) return ug_ctx_status(ctx);
-        float *spd = ug_f32(sp);
+        float *spd = dup_state(ctx, sd, B, D);  // [B, D] on the host
+        if (!spd) return ug_ctx_status(ctx);
         for (int64_t r = 0; r < B; r++) {
             int32_t a = (int32_t)acts[r * as + k];
             if (a < 0 || a >= 2 * D || sd[r * D + a / 2] != -1.0f)
@@ -365,6 +392,8 @@ static ug_status tiny_rescore(void *self, ug_ctx *ctx, ug_traj *traj, uint32_t f
             w.pos[r] = a / 2;
             spd[r * D + a / 2] = (float)(a % 2);
         }
+        ug_tensor *sp = copy_state(ctx, spd, B, D);  // [B, D]
+        if (!sp) return ug_ctx_status(ctx);
         traj->log_pf[k] = (flags & UG_TRAJ_NO_PF) ? NULL : pick(ctx, pf_logp_all(m, ctx, s, sd, w.idx, NULL), w.act);
         if (flags & UG_TRAJ_NO_PB) {
             traj->log_pb[k] = NULL;
@@ -412,10 +441,11 @@ static ug_tensor *tiny_log_reward(void *self, ug_ctx *ctx, ug_tensor *x) {
     tiny *m = self;
     int32_t *bits = x ? ug_arena_alloc(ctx, sizeof(int32_t) * (size_t)x->shape[0]) : NULL;
     if (!x_index(m, ctx, x, bits, "log_reward")) return NULL;
-    ug_tensor *out = ug_new1(ctx, x->shape[0]);  // [B]
-    if (out)
-        for (int64_t r = 0; r < x->shape[0]; r++) ug_f32(out)[r] = m->log_r[bits[r]];
-    return out;
+    int64_t B = x->shape[0];
+    float *lr = host_f32(ctx, B);  // [B] on the host
+    if (!lr) return NULL;
+    for (int64_t r = 0; r < B; r++) lr[r] = m->log_r[bits[r]];
+    return ug_from_f32(ctx, lr, 1, &B);  // [B]
 }
 
 /* Exact log p_T(x) = logsumexp over the D! orders of sum_k log P_F along that order; differentiable

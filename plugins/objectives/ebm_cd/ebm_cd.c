@@ -73,13 +73,15 @@ static ug_status fail_ctx(ug_ctx *ctx, const char *what) {
     return st != UG_OK ? st : ug_ctx_fail(ctx, UG_ERR_INTERNAL, "ebm_cd: %s failed without a message", what);
 }
 
-/* Σ_k terms[k][b] into acc[b] with sign (terms are [B] tensors, possibly strided). */
-static void accumulate(double *acc, ug_tensor *const *terms, int steps, int64_t B, double sign) {
+/* Σ_k terms[k][b] into acc[b] with sign (terms are [B] tensors, possibly strided; tmp [B] host scratch). */
+static ug_status accumulate(ug_ctx *ctx, double *acc, ug_tensor *const *terms, int steps, int64_t B, double sign,
+                            float *tmp) {
     for (int k = 0; k < steps; k++) {
-        const float *p = ug_f32(terms[k]);
-        int64_t st = terms[k]->stride[0];
-        for (int64_t b = 0; b < B; b++) acc[b] += sign * (double)p[b * st];
+        ug_status st = ug_tensor_get(ctx, terms[k], tmp, B);
+        if (st) return st;
+        for (int64_t b = 0; b < B; b++) acc[b] += sign * (double)tmp[b];
     }
+    return UG_OK;
 }
 
 static ug_status ebm_loss(void *self, const ug_step_env *env, ug_loss_out *out) {
@@ -92,7 +94,7 @@ static ug_status ebm_loss(void *self, const ug_step_env *env, ug_loss_out *out) 
     if (!x || x->ndim != 2 || x->shape[1] != model->info.space.dim)
         return ug_ctx_fail(ctx, UG_ERR_ARG, "ebm_cd: batch %s must be [B, %lld]",
                            x ? ug_shape_str(x, sb, sizeof sb) : "NULL", (long long)model->info.space.dim);
-    const int64_t B = x->shape[0], D = x->shape[1];
+    const int64_t B = x->shape[0];
     const int32_t n = model->info.horizon;
     const int32_t K = k_at(o, env->step, n);
 
@@ -112,29 +114,31 @@ static ug_status ebm_loss(void *self, const ug_step_env *env, ug_loss_out *out) 
         if ((st = vt->sample_forward(model->self, ctx, env->rng, &rf, &tf))) break;
         ug_tensor *xp = ug_contiguous(ctx, tf.last);                         // [B, D] x'
         ug_tensor *lr_xp = xp ? vt->log_reward(model->self, ctx, xp) : NULL;  // [B]
+        /* host scratch, [B] each: the log-ratios, uniforms, log R(x) and log R(x'), one term, the choice */
         double *ratio = ug_arena_alloc(ctx, (size_t)B * sizeof(double));
-        float *u = ug_arena_alloc(ctx, (size_t)B * sizeof(float));
-        ug_tensor *xc = ug_contiguous(ctx, x);
-        if (!lr_xp || !ratio || !u || !xc || !(neg = ug_new2(ctx, B, D))) {
+        float *u = ug_arena_alloc(ctx, (size_t)B * 5 * sizeof(float));
+        if (!lr_xp || !ratio || !u) {
             st = fail_ctx(ctx, "the back-and-forth proposal");
             break;
         }
-        const float *lx = ug_f32(lr_data), *lxp = ug_f32(lr_xp);
-        for (int64_t b = 0; b < B; b++)
-            ratio[b] = (double)lxp[b * lr_xp->stride[0]] - (double)lx[b * lr_data->stride[0]];
-        accumulate(ratio, tf.log_pb, K, B, +1.0);  // reverse: erase x' with P_B
-        accumulate(ratio, tb.log_pf, K, B, +1.0);  // reverse: rebuild x with P_F
-        accumulate(ratio, tb.log_pb, K, B, -1.0);  // forward: erase x with P_B
-        accumulate(ratio, tf.log_pf, K, B, -1.0);  // forward: rebuild x' with P_F
+        float *lx = u + B, *lxp = u + 2 * B, *tmp = u + 3 * B, *take = u + 4 * B;
+        if ((st = ug_tensor_get(ctx, lr_data, lx, B)) || (st = ug_tensor_get(ctx, lr_xp, lxp, B))) break;
+        for (int64_t b = 0; b < B; b++) ratio[b] = (double)lxp[b] - (double)lx[b];
+        if ((st = accumulate(ctx, ratio, tf.log_pb, K, B, +1.0, tmp)) ||  // reverse: erase x' with P_B
+            (st = accumulate(ctx, ratio, tb.log_pf, K, B, +1.0, tmp)) ||  // reverse: rebuild x with P_F
+            (st = accumulate(ctx, ratio, tb.log_pb, K, B, -1.0, tmp)) ||  // forward: erase x with P_B
+            (st = accumulate(ctx, ratio, tf.log_pf, K, B, -1.0, tmp)))    // forward: rebuild x' with P_F
+            break;
         ug_rng_uniform(env->rng, u, B);
-        float *ng = ug_f32(neg);
-        const float *xs = ug_f32(xc), *xps = ug_f32(xp);
         for (int64_t b = 0; b < B; b++) {
             /* accept with sigmoid(r): u < 1 / (1 + e^-r); NaN rejects */
             bool acc = (double)u[b] < 1.0 / (1.0 + exp(-ratio[b]));
             accepted += acc;
-            memcpy(ng + b * D, (acc ? xps : xs) + b * D, (size_t)D * sizeof(float));
+            take[b] = acc ? 1.0f : 0.0f;
         }
+        int64_t tshape[2] = {B, 1};
+        neg = ug_where(ctx, ug_from_f32(ctx, take, 2, tshape), xp, x);  // [B, D]: x' where accepted, else x
+        if (!neg) st = fail_ctx(ctx, "the negatives");
     } while (0);
     ug_set_grad_enabled(ctx, prev);
     if (st != UG_OK) return st;

@@ -4,7 +4,8 @@
  * The update math follows torch.optim exactly (same formulas, same operation order where it changes
  * rounding), so a run can be compared with a PyTorch reference step by step. State mirrors the
  * group's flat block (m, v are `count` floats), so one step is one vectorizable loop and the
- * checkpoint writes the moments as single arrays. The struct is public plain data for checkpoint.c. */
+ * checkpoint writes the moments as single arrays. The struct is public plain data for checkpoint.c.
+ * m and v are allocated through the backend that holds the group (nn/nn_internal.h). */
 #ifndef UNIGFN_OPTIM_H
 #define UNIGFN_OPTIM_H
 
@@ -50,6 +51,7 @@ typedef struct ug_optim {
     int64_t count;         /* floats in m and v (the group's size when last seen) */
     float *m;              /* Adam first moment / SGD momentum buffer (NULL when momentum = 0) */
     float *v;              /* Adam second moment (NULL for SGD) */
+    int device;            /* ug_device of the group's blocks: m and v are that backend's memory too */
     float last_lr;         /* lr used by the latest update (0 before the first) */
     float last_grad_norm;  /* pre-clip L2 norm of the latest step's gradient */
     ug_error err;          /* first error (bad config, non-finite gradient) */

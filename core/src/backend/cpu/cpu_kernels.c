@@ -1,12 +1,14 @@
 /* cpu_kernels.c — CPU kernels behind ug_backend: elementwise with broadcasting, reductions, softmax,
- * GEMM (OpenBLAS), strided copy, gather/scatter. Plain loops the compiler vectorizes; OpenMP only on
- * large flat loops so small batches pay no threading overhead. */
+ * GEMM (OpenBLAS), strided copy, gather/scatter; and the table itself, which also takes the entries of
+ * cpu_unary.c, cpu_storage.c, cpu_rng.c and cpu_optim.c (cpu.h). Plain loops the compiler vectorizes;
+ * OpenMP only on large flat loops so small batches pay no threading overhead. */
 #include "backend/backend.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
 
+#include "backend/cpu/cpu.h"
 #include "backend/cpu/cpu_exp.h"
 
 #define PAR_MIN 32768
@@ -18,9 +20,6 @@
 #else
 #define PAR_FOR(cond)
 #endif
-
-void ug_cpu_unary(int kind, int order, const float *p, const ug_tensor *x, ug_tensor *y);
-void ug_cpu_unary_mul(int kind, int order, const float *p, const ug_tensor *x, const ug_tensor *g, ug_tensor *y);
 
 static int64_t numel(const ug_tensor *x) {
     int64_t n = 1;
@@ -180,7 +179,8 @@ static float lse_row(const float *x, int64_t n) {
     return m + logf(s);
 }
 
-static void cpu_reduce(int kind, const ug_tensor *xt, int axis, ug_tensor *ot, ug_tensor *am) {
+/* acc (UG_R_SUM only): add to out's values instead of overwriting them (sum_acc). */
+static void reduce_impl(int kind, const ug_tensor *xt, int axis, ug_tensor *ot, ug_tensor *am, bool acc) {
     int64_t outer, len, inner;
     split_axis(xt, axis, &outer, &len, &inner);
     const float *x = xt->data;
@@ -198,7 +198,8 @@ PAR_FOR(outer * len * inner > PAR_MIN)
             /* Rows outer, columns inner: contiguous and vectorized, where a column at a time strides
              * through memory (a [4096, 256] bias gradient re-read the whole block per column). Each
              * output still adds its terms in the same order, so results are bit-identical. */
-            for (int64_t i = 0; i < inner; i++) orow[i] = 0.0f;
+            if (!acc)
+                for (int64_t i = 0; i < inner; i++) orow[i] = 0.0f;
             for (int64_t j = 0; j < len; j++) {
                 const float *xj = xr + j * inner;
                 for (int64_t i = 0; i < inner; i++) orow[i] += xj[i];
@@ -207,7 +208,7 @@ PAR_FOR(outer * len * inner > PAR_MIN)
         }
         for (int64_t i = 0; i < inner; i++) {
             if (kind == UG_R_SUM) {
-                float s = 0.0f;
+                float s = acc ? orow[i] : 0.0f;
                 for (int64_t j = 0; j < len; j++) s += xr[j * inner + i];
                 orow[i] = s;
             } else {
@@ -231,6 +232,12 @@ PAR_FOR(outer * len * inner > PAR_MIN)
         }
     }
 }
+
+static void cpu_reduce(int kind, const ug_tensor *x, int axis, ug_tensor *out, ug_tensor *argmax) {
+    reduce_impl(kind, x, axis, out, argmax, false);
+}
+
+static void cpu_sum_acc(const ug_tensor *x, int axis, ug_tensor *out) { reduce_impl(UG_R_SUM, x, axis, out, NULL, true); }
 
 static void cpu_softmax(bool lg, const ug_tensor *xt, int axis, ug_tensor *ot) {
     int64_t outer, len, inner;
@@ -261,13 +268,33 @@ PAR_FOR(outer * len * inner > PAR_MIN)
     }
 }
 
-static void cpu_gemm(int batch, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *const *a,
-                     int64_t lda, const float *const *b, int64_t ldb, float *const *c, int64_t ldc,
-                     bool accumulate) {
-    for (int i = 0; i < batch; i++)
-        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                    (int)m, (int)n, (int)k, 1.0f, a[i], (int)lda, b[i], (int)ldb, accumulate ? 1.0f : 0.0f,
-                    c[i], (int)ldc);
+/* One cblas_sgemm per matrix of the batch (tools/bench counts GEMMs by wrapping cblas_sgemm). A
+ * matrix stored transposed (ug_gemm_layout_of) and a requested transpose cancel out. */
+static void cpu_gemm(const ug_gemm_args *g) {
+    const ug_tensor *a = g->a, *b = g->b, *c = g->c;
+    ug_gemm_layout la = {false, 1}, lb = {false, 1};
+    ug_gemm_layout_of(a, &la);  // front-ends checked that both have one
+    ug_gemm_layout_of(b, &lb);
+    const int64_t M = c->shape[c->ndim - 2], N = c->shape[c->ndim - 1];
+    const int64_t K = g->ta ? a->shape[a->ndim - 2] : a->shape[a->ndim - 1];
+    const int nbd = c->ndim - 2, nba = a->ndim - 2, nbb = b->ndim - 2;
+    int64_t batch = 1;
+    for (int d = 0; d < nbd; d++) batch *= c->shape[d];
+    const CBLAS_TRANSPOSE ta = la.trans != g->ta ? CblasTrans : CblasNoTrans;
+    const CBLAS_TRANSPOSE tb = lb.trans != g->tb ? CblasTrans : CblasNoTrans;
+    for (int64_t i = 0; i < batch; i++) {
+        /* offsets of matrix i in a and b: c's batch index, broadcast back to each operand */
+        int64_t rem = i, oa = 0, ob = 0;
+        for (int d = nbd - 1; d >= 0; d--) {
+            int64_t id = rem % c->shape[d];
+            rem /= c->shape[d];
+            int da = d - (nbd - nba), db = d - (nbd - nbb);
+            if (da >= 0 && a->shape[da] != 1) oa += id * a->stride[da];
+            if (db >= 0 && b->shape[db] != 1) ob += id * b->stride[db];
+        }
+        cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, g->alpha, (const float *)a->data + oa, (int)la.ld,
+                    (const float *)b->data + ob, (int)lb.ld, g->beta, (float *)c->data + i * M * N, (int)N);
+    }
 }
 
 static void cpu_copy(const ug_tensor *st, ug_tensor *dt) {
@@ -301,6 +328,14 @@ static void cpu_fill(ug_tensor *t, float v) {
     float *p = t->data;
     int64_t n = numel(t);
     for (int64_t i = 0; i < n; i++) p[i] = v;
+}
+
+static int64_t cpu_index_check(const ug_tensor *it, int64_t n) {
+    const int32_t *p = it->data;
+    int64_t m = numel(it);
+    for (int64_t i = 0; i < m; i++)
+        if (p[i] < 0 || p[i] >= n) return i;
+    return -1;
 }
 
 static void cpu_gather(const ug_tensor *xt, int axis, const ug_tensor *it, ug_tensor *ot) {
@@ -351,18 +386,34 @@ PAR_FOR(n > PAR_MIN)
 
 const ug_backend ug_cpu_backend = {
     .name = "cpu",
+    .device = UG_CPU,
+    .alloc = ug_cpu_alloc,
+    .free = ug_cpu_free,
+    .zero = ug_cpu_zero,
+    .to_device = ug_cpu_memcpy,
+    .to_host = ug_cpu_memcpy,
     .unary = ug_cpu_unary,
     .unary_mul = ug_cpu_unary_mul,
     .affine = cpu_affine,
     .binary = cpu_binary,
     .where = cpu_where,
     .reduce = cpu_reduce,
+    .sum_acc = cpu_sum_acc,
     .softmax = cpu_softmax,
     .gemm = cpu_gemm,
     .copy = cpu_copy,
     .fill = cpu_fill,
+    .index_check = cpu_index_check,
     .gather = cpu_gather,
     .scatter_add = cpu_scatter_add,
     .one_hot = cpu_one_hot,
     .axpy = cpu_axpy,
+    .rng_fill = ug_cpu_rng_fill,
+    .rng_bernoulli = ug_cpu_rng_bernoulli,
+    .sample_categorical = ug_cpu_sample_categorical,
+    .sum_squares = ug_cpu_sum_squares,
+    .clamp = ug_cpu_clamp,
+    .scale = ug_cpu_scale,
+    .adam = ug_cpu_adam,
+    .sgd = ug_cpu_sgd,
 };

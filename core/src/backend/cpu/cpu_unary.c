@@ -1,7 +1,7 @@
 /* cpu_unary.c — CPU kernels for the unary functions and their first two derivatives.
  * One tight loop per (function, order) so the compiler can vectorize each; the switch is outside.
  * ug_cpu_unary_mul (the backward without a graph) runs the same loops a chunk at a time times g. */
-#include "backend/backend.h"
+#include "backend/cpu/cpu.h"
 
 #include <math.h>
 
@@ -23,7 +23,6 @@ static inline float gelu_cdf(float v) { return 0.5f * (1.0f + erff(v * 0.7071067
 /* x^p for p a float: integral p works for negative x too (as torch.pow). */
 static inline float powf_signed(float v, float p) { return powf(v, p); }
 
-void ug_cpu_unary(int kind, int order, const float *p, const ug_tensor *xt, ug_tensor *yt);
 void ug_cpu_unary(int kind, int order, const float *p, const ug_tensor *xt, ug_tensor *yt) {
     const float *restrict x = xt->data;
     float *restrict y = yt->data;
@@ -95,7 +94,6 @@ void ug_cpu_unary(int kind, int order, const float *p, const ug_tensor *xt, ug_t
 /* y = g * f^(order)(x) a chunk at a time: the chunk of f^(order) is still in L1 when it is scaled, so
  * the backward of an activation reads x and g and writes y once, where the composed ops (derivative
  * into a new tensor, then a multiply) wrote and re-read a whole extra tensor. */
-void ug_cpu_unary_mul(int kind, int order, const float *p, const ug_tensor *xt, const ug_tensor *gt, ug_tensor *yt);
 void ug_cpu_unary_mul(int kind, int order, const float *p, const ug_tensor *xt, const ug_tensor *gt, ug_tensor *yt) {
     enum { CHUNK = 2048 };
     int64_t n = 1;

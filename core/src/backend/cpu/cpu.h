@@ -1,0 +1,27 @@
+/* cpu.h — the CPU backend's entries defined outside cpu_kernels.c, which assembles the table. */
+#ifndef UG_CPU_H
+#define UG_CPU_H
+
+#include "backend/backend.h"
+
+/* cpu_unary.c */
+void ug_cpu_unary(int kind, int order, const float *p, const ug_tensor *x, ug_tensor *y);
+void ug_cpu_unary_mul(int kind, int order, const float *p, const ug_tensor *x, const ug_tensor *g, ug_tensor *y);
+/* cpu_storage.c */
+void *ug_cpu_alloc(size_t bytes);
+void ug_cpu_free(void *p);
+void ug_cpu_zero(void *p, size_t bytes);
+void ug_cpu_memcpy(void *dst, const void *src, size_t bytes);
+/* cpu_rng.c */
+void ug_cpu_rng_fill(int kind, const ug_rng *rng, bool affine, float p0, float p1, ug_tensor *out);
+void ug_cpu_rng_bernoulli(const ug_rng *rng, const ug_tensor *p, ug_tensor *out);
+bool ug_cpu_sample_categorical(const ug_rng *rng, const ug_tensor *logits, const ug_tensor *mask, ug_tensor *out,
+                               ug_sample_fault *fault);
+/* cpu_optim.c */
+double ug_cpu_sum_squares(const float *g, int64_t n);
+void ug_cpu_clamp(float *g, int64_t n, float c);
+void ug_cpu_scale(float *g, int64_t n, float s);
+void ug_cpu_adam(const ug_adam_args *args);
+void ug_cpu_sgd(float *p, const float *g, float *buf, int64_t n, float wd, float mu, float neg_lr, bool first);
+
+#endif
