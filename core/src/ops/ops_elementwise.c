@@ -127,12 +127,6 @@ ug_tensor *ug_neg(ug_ctx *c, ug_tensor *a) { return affine_op(c, a, -1.0f, 0.0f,
 static const char *const bin_names[] = {"add", "sub", "mul", "div", "pow", "ge"};
 static ug_tensor *binary_op(ug_ctx *ctx, int kind, ug_tensor *a, ug_tensor *b);
 
-ug_tensor *ug__unbroadcast(ug_ctx *ctx, ug_tensor *g, const ug_tensor *like) {
-    if (!g) return NULL;
-    if (ug__same_shape(g, like)) return g;
-    return ug_sum_to(ctx, g, like->ndim, like->shape);
-}
-
 static void bw_binary(ug_ctx *ctx, ug_node *n, ug_tensor *g, ug_tensor **gin, const bool *need) {
     ug_tensor *a = n->in[0], *b = n->in[1], *y = n->out;
     ug_tensor *ga = NULL, *gb = NULL;
