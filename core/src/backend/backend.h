@@ -169,6 +169,10 @@ typedef struct ug_backend {
     void (*adam)(const ug_adam_args *args);
     /* SGD: buf NULL = no momentum; first = the first update (torch: buf = grad). */
     void (*sgd)(float *p, const float *g, float *buf, int64_t n, float wd, float mu, float neg_lr, bool first);
+    /* Parameter averages (nn/ema.c): s += w * (v - s) in float, in this order (torch's lerp_ for w < 0.5);
+     * swap exchanges a and b. */
+    void (*lerp)(float *s, const float *v, int64_t n, float w);
+    void (*swap)(float *a, float *b, int64_t n);
 } ug_backend;
 
 extern const ug_backend ug_cpu_backend;

@@ -1,9 +1,11 @@
-/* ema.c — the parameter moving average of ema.h. The update is written as a lerp in float, the way
- * torch.Tensor.lerp_ computes it for weights below 0.5, so a reference implementation reproduces it. */
+/* ema.c — the parameter moving average of ema.h. The averages live in the backend's memory beside the
+ * group's block, and the update and the exchange are backend entries (lerp, swap: a lerp in float, as
+ * torch.Tensor.lerp_ computes it for weights below 0.5), so nothing here touches parameter values. */
 #include "unigfn/host/ema.h"
 
-#include <stdlib.h>
 #include <string.h>
+
+#include "nn/nn_internal.h"
 
 ug_status ug_ema_init(ug_ema *e, ug_params *P, int group, float decay, ug_error *err) {
     memset(e, 0, sizeof *e);
@@ -14,10 +16,11 @@ ug_status ug_ema_init(ug_ema *e, ug_params *P, int group, float decay, ug_error 
     int64_t n = 0;
     if (ug_params_group_info(P, group, &name, &v, NULL, &n) || !v || n <= 0)
         return ug_error_set(err, UG_ERR_ARG, "ema: parameter group %d has no values", group);
-    e->shadow = malloc((size_t)n * sizeof *e->shadow);
+    const ug_backend *be = ug__params_backend(P);
+    e->shadow = be->alloc((size_t)n * sizeof *e->shadow);
     if (!e->shadow) return ug_error_set(err, UG_ERR_NOMEM, "ema: no memory for %lld averages of group '%s'",
                                         (long long)n, name);
-    memcpy(e->shadow, v, (size_t)n * sizeof *v);
+    ug__copy_floats(be, e->shadow, v, n);
     e->P = P;
     e->group = group;
     e->decay = decay;
@@ -26,7 +29,7 @@ ug_status ug_ema_init(ug_ema *e, ug_params *P, int group, float decay, ug_error 
 }
 
 void ug_ema_free(ug_ema *e) {
-    free(e->shadow);
+    if (e->shadow) ug__params_backend(e->P)->free(e->shadow);
     memset(e, 0, sizeof *e);
 }
 
@@ -34,19 +37,13 @@ void ug_ema_update(ug_ema *e) {
     if (!e->shadow) return;
     float *v = NULL;
     ug_params_group_info(e->P, e->group, NULL, &v, NULL, NULL);
-    const float w = 1.0f - e->decay;
-    float *restrict s = e->shadow;
-    for (int64_t i = 0; i < e->count; i++) s[i] += w * (v[i] - s[i]);
+    ug__params_backend(e->P)->lerp(e->shadow, v, e->count, 1.0f - e->decay);
 }
 
 void ug_ema_swap(ug_ema *e) {
     if (!e->shadow) return;
     float *v = NULL;
     ug_params_group_info(e->P, e->group, NULL, &v, NULL, NULL);
-    for (int64_t i = 0; i < e->count; i++) {
-        float t = v[i];
-        v[i] = e->shadow[i];
-        e->shadow[i] = t;
-    }
+    ug__params_backend(e->P)->swap(v, e->shadow, e->count);
     e->swapped ^= 1;
 }

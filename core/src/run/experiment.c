@@ -342,7 +342,9 @@ void ug_experiment_use_ema(ug_experiment *ex, bool on) {
         if (ex->ema[k].shadow && ex->ema[k].swapped != (int)on) ug_ema_swap(&ex->ema[k]);
 }
 
-/* Blob names of the parameter averages, beside their optimizers: "ema.<group>". */
+/* Blob names of the parameter averages, beside their optimizers: "ema.<group>". The blobs point at the
+ * averages themselves, host memory on the CPU backend; a device backend would stage them as the
+ * checkpoint stages parameter blocks. */
 static int ema_blobs(ug_experiment *ex, ug_ckpt_blob *blobs, char (*names)[80]) {
     int nb = 0;
     for (int k = 0; k < ex->n_optims; k++) {

@@ -14,7 +14,7 @@ typedef struct ug_ema {
     ug_params *P;
     int group;
     float decay;        /* 0 < decay < 1 */
-    float *shadow;      /* [count] the averages; NULL when unused */
+    float *shadow;      /* [count] the averages, in the backend's memory (host memory on CPU); NULL when unused */
     int64_t count;      /* floats in the group */
     int swapped;        /* 1 while the averages sit in the group's block (ug_ema_swap) */
 } ug_ema;

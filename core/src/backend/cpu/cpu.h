@@ -20,6 +20,8 @@ bool ug_cpu_sample_categorical(const ug_rng *rng, const ug_tensor *logits, const
 /* cpu_optim.c */
 double ug_cpu_sum_squares(const float *g, int64_t n);
 void ug_cpu_clamp(float *g, int64_t n, float c);
+void ug_cpu_lerp(float *s, const float *v, int64_t n, float w);
+void ug_cpu_swap(float *a, float *b, int64_t n);
 void ug_cpu_scale(float *g, int64_t n, float s);
 void ug_cpu_adam(const ug_adam_args *args);
 void ug_cpu_sgd(float *p, const float *g, float *buf, int64_t n, float wd, float mu, float neg_lr, bool first);

@@ -416,4 +416,6 @@ const ug_backend ug_cpu_backend = {
     .scale = ug_cpu_scale,
     .adam = ug_cpu_adam,
     .sgd = ug_cpu_sgd,
+    .lerp = ug_cpu_lerp,
+    .swap = ug_cpu_swap,
 };

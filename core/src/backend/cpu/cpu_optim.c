@@ -38,6 +38,18 @@ void ug_cpu_scale(float *restrict g, int64_t n, float s) {
     for (int64_t i = 0; i < n; i++) g[i] *= s;
 }
 
+void ug_cpu_lerp(float *restrict s, const float *restrict v, int64_t n, float w) {
+    for (int64_t i = 0; i < n; i++) s[i] += w * (v[i] - s[i]);
+}
+
+void ug_cpu_swap(float *restrict a, float *restrict b, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float t = a[i];
+        a[i] = b[i];
+        b[i] = t;
+    }
+}
+
 /* torch: exp_avg.lerp_(grad, 1-b1); exp_avg_sq.mul_(b2).addcmul_(grad, grad, value=1-b2);
  * denom = exp_avg_sq.sqrt() / bc2_sqrt + eps; param.addcdiv_(exp_avg, denom, value=-step_size). */
 static void adam_kernel(float *restrict p, const float *restrict g, float *restrict m,
