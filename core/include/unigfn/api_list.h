@@ -161,3 +161,7 @@ UG_API(ug_bernoulli_sample)
 UG_API(ug_categorical_log_prob)
 UG_API(ug_discretized_gaussian_log_prob)
 UG_API(ug_logistic_log_prob)
+/* appended in ABI 1.1: tensor.h (scoped step memory) */
+UG_API(ug_arena_mark)
+UG_API(ug_arena_release)
+UG_API(ug_copy_into)

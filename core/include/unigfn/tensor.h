@@ -84,6 +84,27 @@ size_t ug_arena_peak(const ug_ctx *ctx);
 /* Raw step-arena allocation (64-byte aligned, host memory) for plugin scratch that dies with the step:
  * e.g. the host buffers of ug_tensor_get / ug_tensor_set. */
 void *ug_arena_alloc(ug_ctx *ctx, size_t bytes);
+/* Scoped step memory (ABI 1.1): a point in the step arena to roll back to. A sampler that walks T
+ * steps keeps the state it needs in a tensor made before the mark (ug_copy_into), then releases the
+ * rest of each step, so memory stays that of one step instead of T:
+ *     ug_tensor *s = ug_zeros(ctx, 2, shape);           // before the loop
+ *     for (t ...) { ug_mark m = ug_arena_mark(ctx); ... ug_copy_into(ctx, s, next); ug_arena_release(ctx, m); }
+ * Release works across the arena's blocks (blocks grown since the mark are kept for reuse, not freed)
+ * and refuses, returning false and keeping everything, when a tape node was recorded since the mark
+ * (with grad on the memory is the tape's) or the mark predates the last ug_step_reset. Tensors made
+ * after the mark are invalid once it is released. */
+typedef struct ug_mark {
+    const void *block, *dblock;
+    size_t used, dused, total;
+    int64_t tape_n;
+    uint64_t epoch;
+} ug_mark;
+ug_mark ug_arena_mark(ug_ctx *ctx);
+bool ug_arena_release(ug_ctx *ctx, ug_mark m);
+/* dst = src's values (same shape; any strides; F32 or I32 alike): the copy a scoped loop keeps.
+ * Refused while grad is on and src carries a graph (the copy would cut it silently); dst gets no
+ * node and no gradient. */
+ug_status ug_copy_into(ug_ctx *ctx, ug_tensor *dst, ug_tensor *src);
 
 /* ---- Construction (in the step arena) ---------------------------------------------------- */
 ug_tensor *ug_new(ug_ctx *ctx, ug_dtype dt, int ndim, const int64_t *shape);

@@ -67,6 +67,8 @@ void ug_ctx_free(ug_ctx *ctx) {
     if (!ctx) return;
     blocks_free(NULL, ctx->arena);
     blocks_free(ctx->be, ctx->darena);
+    blocks_free(NULL, ctx->spare);
+    blocks_free(ctx->be, ctx->dspare);
     free(ctx->tape);
     free(ctx);
 }
@@ -90,10 +92,27 @@ static void consolidate(const ug_backend *be, ug_arena_block **head) {
 }
 
 void ug_step_reset(ug_ctx *ctx) {
+    blocks_free(NULL, ctx->spare);
+    blocks_free(ctx->be, ctx->dspare);
+    ctx->spare = ctx->dspare = NULL;
+    ctx->reset_epoch++;
     consolidate(NULL, &ctx->arena);
     consolidate(ctx->be, &ctx->darena);
     ctx->arena_used_total = 0;
     ctx->tape_n = 0;
+}
+
+/* A released block of at least `bytes`, taken off the spare list (first fit), or NULL. */
+static ug_arena_block *take_spare(ug_arena_block **spare, size_t bytes) {
+    for (ug_arena_block **p = spare; *p; p = &(*p)->next)
+        if ((*p)->cap >= bytes) {
+            ug_arena_block *b = *p;
+            *p = b->next;
+            b->next = NULL;
+            b->used = 0;
+            return b;
+        }
+    return NULL;
 }
 
 static void *bump(ug_ctx *ctx, const ug_backend *be, ug_arena_block **head, size_t bytes) {
@@ -102,7 +121,8 @@ static void *bump(ug_ctx *ctx, const ug_backend *be, ug_arena_block **head, size
     ug_arena_block *b = *head;
     if (b->used + bytes > b->cap) {
         size_t cap = b->cap * 2 > bytes * 2 ? b->cap * 2 : bytes * 2;
-        ug_arena_block *nb = block_new(be, cap);
+        ug_arena_block *nb = take_spare(be ? &ctx->dspare : &ctx->spare, bytes);
+        if (!nb) nb = block_new(be, cap);
         if (!nb) {
             ug_ctx_fail(ctx, UG_ERR_NOMEM, "arena: cannot allocate %zu bytes", cap);
             return NULL;
@@ -122,6 +142,38 @@ void *ug__alloc(ug_ctx *ctx, size_t bytes) { return bump(ctx, NULL, &ctx->arena,
 void *ug__alloc_data(ug_ctx *ctx, size_t bytes) { return bump(ctx, ctx->be, &ctx->darena, bytes); }
 
 void *ug_arena_alloc(ug_ctx *ctx, size_t bytes) { return ug__alloc(ctx, bytes); }
+
+ug_mark ug_arena_mark(ug_ctx *ctx) {
+    return (ug_mark){.block = ctx->arena, .dblock = ctx->darena, .used = ctx->arena->used,
+                     .dused = ctx->darena->used, .total = ctx->arena_used_total, .tape_n = ctx->tape_n,
+                     .epoch = ctx->reset_epoch};
+}
+
+static bool in_chain(const ug_arena_block *b, const void *block) {
+    while (b && b != block) b = b->next;
+    return b != NULL;
+}
+
+/* Move the blocks chained after the mark's block (newest first) onto the spare list. */
+static void unwind(ug_arena_block **head, ug_arena_block **spare, const void *mark_block) {
+    while (*head != mark_block) {
+        ug_arena_block *n = (*head)->next;
+        (*head)->next = *spare;
+        *spare = *head;
+        *head = n;
+    }
+}
+
+bool ug_arena_release(ug_ctx *ctx, ug_mark m) {
+    if (ctx->tape_n != m.tape_n || ctx->reset_epoch != m.epoch) return false;
+    if (!in_chain(ctx->arena, m.block) || !in_chain(ctx->darena, m.dblock)) return false;
+    unwind(&ctx->arena, &ctx->spare, m.block);
+    unwind(&ctx->darena, &ctx->dspare, m.dblock);
+    ctx->arena->used = m.used;
+    ctx->darena->used = m.dused;
+    ctx->arena_used_total = m.total;
+    return true;
+}
 size_t ug_arena_used(const ug_ctx *ctx) { return ctx->arena_used_total; }
 size_t ug_arena_peak(const ug_ctx *ctx) { return ctx->arena_peak; }
 

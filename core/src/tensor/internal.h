@@ -37,6 +37,8 @@ struct ug_node {
 struct ug_ctx {
     ug_arena_block *arena;   /* host: current block (head of the chain) */
     ug_arena_block *darena;  /* tensor data, backend memory: current block */
+    ug_arena_block *spare, *dspare;  /* blocks released by ug_arena_release, reused before growing */
+    uint64_t reset_epoch;    /* ug_step_reset count: a mark from before it is stale */
     size_t arena_used_total, arena_peak;
     ug_node **tape;
     int64_t tape_n, tape_cap;
@@ -63,28 +65,10 @@ static inline bool ug__direct_param(const ug_ctx *ctx, const ug_tensor *t) {
 void *ug__alloc(ug_ctx *ctx, size_t bytes);
 void *ug__alloc_data(ug_ctx *ctx, size_t bytes);
 
-/* A point in the step arena to roll back to: everything allocated after it is freed at once. Only
- * safe when nothing made after the mark is still referenced, i.e. no tape node was recorded since
- * (ug__arena_release checks that and otherwise keeps the memory). */
-typedef struct ug__arena_mark {
-    ug_arena_block *block, *dblock;
-    size_t used, dused, total;
-    int64_t tape_n;
-} ug__arena_mark;
-static inline ug__arena_mark ug__arena_get_mark(const ug_ctx *ctx) {
-    ug__arena_mark m = {ctx->arena, ctx->darena, ctx->arena->used, ctx->darena->used, ctx->arena_used_total,
-                        ctx->tape_n};
-    return m;
-}
-/* Roll back to m; false (nothing freed) when a node was recorded since or either arena moved on to a
- * new block (its memory then stays until ug_step_reset). */
-static inline bool ug__arena_release(ug_ctx *ctx, ug__arena_mark m) {
-    if (ctx->tape_n != m.tape_n || ctx->arena != m.block || ctx->darena != m.dblock) return false;
-    ctx->arena->used = m.used;
-    ctx->darena->used = m.dused;
-    ctx->arena_used_total = m.total;
-    return true;
-}
+/* The private name of the public scoped-memory pair (tensor.h: ug_mark, ug_arena_mark/release). */
+typedef ug_mark ug__arena_mark;
+static inline ug__arena_mark ug__arena_get_mark(ug_ctx *ctx) { return ug_arena_mark(ctx); }
+static inline bool ug__arena_release(ug_ctx *ctx, ug__arena_mark m) { return ug_arena_release(ctx, m); }
 ug_tensor *ug__header(ug_ctx *ctx);
 /* A fresh contiguous tensor with the given shape. */
 ug_tensor *ug__empty(ug_ctx *ctx, ug_dtype dt, int ndim, const int64_t *shape);

@@ -291,3 +291,26 @@ ug_node *ug__record(ug_ctx *ctx, ug_tensor *out, const char *op, ug_backward_fn 
     out->is_leaf = 0;
     return n;
 }
+
+ug_status ug_copy_into(ug_ctx *ctx, ug_tensor *dst, ug_tensor *src) {
+    if (!ctx) return UG_ERR_ARG;
+    if (ctx->err.code) return ctx->err.code;
+    char b1[64], b2[64];
+    if (!dst || !src) return ug_ctx_fail(ctx, UG_ERR_ARG, "copy_into: %s is NULL", dst ? "src" : "dst");
+    if (!ug__same_shape(dst, src) || dst->dtype != src->dtype)
+        return ug_ctx_fail(ctx, UG_ERR_ARG, "copy_into: dst %s and src %s differ in shape or dtype", ug__shp(dst, b1),
+                           ug__shp(src, b2));
+    for (int d = 0; d < dst->ndim; d++)
+        if (dst->stride[d] == 0 && dst->shape[d] > 1)
+            return ug_ctx_fail(ctx, UG_ERR_ARG, "copy_into: dst %s is a broadcast view (stride 0 on dim %d)",
+                               ug__shp(dst, b1), d);
+    if (dst->node || (dst->is_leaf && dst->group >= 0))
+        return ug_ctx_fail(ctx, UG_ERR_ARG, "copy_into: dst %s is %s; copy into a plain tensor", ug__shp(dst, b1),
+                           dst->node ? "the output of a recorded op" : "a parameter");
+    if (ctx->grad_enabled && src->requires_grad)
+        return ug_ctx_fail(ctx, UG_ERR_ARG, "copy_into: src %s carries a graph while grad is on; the copy would cut it "
+                           "(sample under ug_set_grad_enabled(ctx, false), or keep the graph and skip the release)",
+                           ug__shp(src, b2));
+    ctx->be->copy(src, dst);
+    return UG_OK;
+}
