@@ -21,7 +21,7 @@
  *    elsewhere within float rounding.
  *  - GEMM goes through `gemm` only (the CPU one calls cblas_sgemm, which tools/bench counts).
  * The CPU backend: cpu_kernels.c (the table; elementwise, reductions, GEMM, copies, indexing),
- * cpu_unary.c, cpu_storage.c, cpu_rng.c, cpu_optim.c.
+ * cpu_unary.c, cpu_storage.c, cpu_rng.c, cpu_optim.c, cpu_conv.c (im2col / col2im).
  * Not on the seam yet: ug_ctx_new and ug_params_new always take the CPU table (nothing selects a
  * device); ug_wrap wraps the caller's memory as it is; ug_f32 / ug_i32 still hand out raw pointers,
  * which host tools and the test plugins read through. */
@@ -79,6 +79,20 @@ static inline bool ug_gemm_layout_of(const ug_tensor *x, ug_gemm_layout *v) {
     }
     return false;
 }
+
+/* The windows of a 2-D convolution or pooling over an [N, C, H, W] image, for im2col / col2im: a kh x kw
+ * kernel whose taps are dh / dw pixels apart (dilation), moved sh / sw pixels at a time (stride) over
+ * the image with ph / pw rows / columns of zeros on each side (padding). Window (p, q), p < oh and
+ * q < ow, has its tap (i, j) on pixel (p sh - ph + i dh, q sw - pw + j dw), which may lie in the
+ * padding. Front-ends set oh / ow: for a convolution (H + 2 ph - dh (kh - 1) - 1) / sh + 1 (likewise
+ * ow); a transposed convolution may use fewer (its input's H x W). */
+typedef struct ug_conv_geom {
+    int64_t kh, kw;   /* kernel */
+    int64_t sh, sw;   /* stride, >= 1 */
+    int64_t ph, pw;   /* padding, >= 0 */
+    int64_t dh, dw;   /* dilation, >= 1 */
+    int64_t oh, ow;   /* window positions */
+} ug_conv_geom;
 
 /* What a categorical sampler found wrong with a row (front-ends turn it into the message). */
 typedef enum ug_sample_fault_kind { UG_SF_NONE, UG_SF_BAD_LOGIT, UG_SF_NO_ENTRY, UG_SF_NOMEM } ug_sample_fault_kind;
@@ -150,6 +164,15 @@ typedef struct ug_backend {
     void (*one_hot)(const ug_tensor *idx, ug_tensor *out);
     /* y += a*x; both contiguous with the same numel (gradient accumulation). */
     void (*axpy)(float a, const ug_tensor *x, ug_tensor *y);
+
+    /* ---- image windows (ug_conv_geom; convolutions and pooling are GEMMs and reductions on them) ---- */
+    /* cols (contiguous [N, C kh kw, oh ow]) = the windows of contiguous x [N, C, H, W], torch's unfold:
+     * cols[n, (c kh + i) kw + j, p ow + q] = x[n, c, tap (i, j) of window (p, q)], 0 in the padding. */
+    void (*im2col)(const ug_tensor *x, const ug_conv_geom *g, ug_tensor *cols);
+    /* x (contiguous [N, C, H, W], overwritten) = the adjoint of im2col, torch's fold: every entry of
+     * contiguous cols added into the pixel im2col read it from (entries in the padding dropped), in the
+     * order (c, i, j, p, q) per image; pixels no window reads are 0. */
+    void (*col2im)(const ug_tensor *cols, const ug_conv_geom *g, ug_tensor *x);
 
     /* ---- random numbers (rng.h's layout contract; the front-end advances rng->pos) ---- */
     /* out (contiguous F32) = n draws from block rng->pos on: U[0, 1) or N(0, 1) by kind; with affine,

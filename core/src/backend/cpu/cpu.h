@@ -17,6 +17,9 @@ void ug_cpu_rng_fill(int kind, const ug_rng *rng, bool affine, float p0, float p
 void ug_cpu_rng_bernoulli(const ug_rng *rng, const ug_tensor *p, ug_tensor *out);
 bool ug_cpu_sample_categorical(const ug_rng *rng, const ug_tensor *logits, const ug_tensor *mask, ug_tensor *out,
                                ug_sample_fault *fault);
+/* cpu_conv.c */
+void ug_cpu_im2col(const ug_tensor *x, const ug_conv_geom *g, ug_tensor *cols);
+void ug_cpu_col2im(const ug_tensor *cols, const ug_conv_geom *g, ug_tensor *x);
 /* cpu_optim.c */
 double ug_cpu_sum_squares(const float *g, int64_t n);
 void ug_cpu_clamp(float *g, int64_t n, float c);

@@ -1,6 +1,6 @@
 /* cpu_kernels.c — CPU kernels behind ug_backend: elementwise with broadcasting, reductions, softmax,
  * GEMM (OpenBLAS), strided copy, gather/scatter; and the table itself, which also takes the entries of
- * cpu_unary.c, cpu_storage.c, cpu_rng.c and cpu_optim.c (cpu.h). Plain loops the compiler vectorizes;
+ * cpu_unary.c, cpu_storage.c, cpu_rng.c, cpu_optim.c and cpu_conv.c (cpu.h). Plain loops the compiler vectorizes;
  * OpenMP only on large flat loops so small batches pay no threading overhead. */
 #include "backend/backend.h"
 
@@ -408,6 +408,8 @@ const ug_backend ug_cpu_backend = {
     .scatter_add = cpu_scatter_add,
     .one_hot = cpu_one_hot,
     .axpy = cpu_axpy,
+    .im2col = ug_cpu_im2col,
+    .col2im = ug_cpu_col2im,
     .rng_fill = ug_cpu_rng_fill,
     .rng_bernoulli = ug_cpu_rng_bernoulli,
     .sample_categorical = ug_cpu_sample_categorical,
