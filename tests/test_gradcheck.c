@@ -1,6 +1,6 @@
 /* test_gradcheck.c — finite-difference gradient checks for every differentiable op, including
  * broadcasting and non-contiguous (transposed / sliced) inputs, and second-order checks (gradient of
- * a gradient) for matmul, the activations, log_softmax and logsumexp.
+ * a gradient) for matmul, the activations, log_softmax, logsumexp and the convolutions.
  *
  * Each case builds its output from leaf tensors; the checked scalar is f = sum(out * R) with fixed
  * random R, so every output element contributes with a different weight. */
@@ -222,6 +222,34 @@ static ug_tensor *f_onehot(ug_ctx *c, ug_tensor **x) {
     return ug_mul(c, ug_one_hot(c, ug_from_i32(c, idx, 1, (int64_t[]){3}), 3), x[0]);
 }
 
+/* Images (NCHW). Conv cases mix stride, padding, dilation and groups; conv2d and conv_transpose2d are
+ * bilinear, so their second-order rows check the cross terms (d/dw of a gradient in x), and the tanh
+ * rows curvature through them. */
+static ug_tensor *f_conv(ug_ctx *c, ug_tensor **x) {  /* [2,4,6,5] * [6,2,3,3] + [6], groups 2 */
+    ug_conv2d_opts o = {.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2}, .groups = 2};
+    return ug_conv2d(c, x[0], x[1], x[2], &o);
+}
+static ug_tensor *f_conv_tanh(ug_ctx *c, ug_tensor **x) {  /* [1,2,4,4] * [3,2,3,3], padding 1, no bias */
+    ug_conv2d_opts o = {.padding = {1, 1}};
+    return ug_tanh(c, ug_conv2d(c, x[0], x[1], NULL, &o));
+}
+static ug_tensor *f_conv_view(ug_ctx *c, ug_tensor **x) {  /* x a transposed view; 2x2 kernel, stride 2 */
+    ug_conv2d_opts o = {.stride = {2, 2}};
+    ug_tensor *xv = ug_transpose(c, x[0], 2, 3);  // [2,3,5,4] -> [2,3,4,5]
+    return ug_conv2d(c, xv, x[1], x[2], &o);
+}
+static ug_tensor *f_convt(ug_ctx *c, ug_tensor **x) {  /* [2,4,3,3] with w [4,3,3,3], groups 2 -> [2,6,6,6] */
+    ug_conv2d_opts o = {.stride = {2, 2}, .padding = {1, 1}, .groups = 2, .output_padding = {1, 1}};
+    return ug_conv_transpose2d(c, x[0], x[1], x[2], &o);
+}
+static ug_tensor *f_convt_dil(ug_ctx *c, ug_tensor **x) {  /* output_padding below the dilation, not the stride */
+    ug_conv2d_opts o = {.stride = {1, 2}, .padding = {0, 1}, .dilation = {2, 1}, .output_padding = {1, 1}};
+    return ug_tanh(c, ug_conv_transpose2d(c, x[0], x[1], NULL, &o));
+}
+static ug_tensor *f_avgpool(ug_ctx *c, ug_tensor **x) {
+    return ug_avg_pool2d(c, x[0], (int64_t[]){3, 2}, (int64_t[]){2, 2}, (int64_t[]){1, 1});
+}
+
 #define S1(a) 1, {1}, {{a}}
 #define S2(a, b) 1, {2}, {{a, b}}
 #define S3(a, b, c_) 1, {3}, {{a, b, c_}}
@@ -278,6 +306,12 @@ static const gc_case cases[] = {
     {"expand", 2, {2, 2}, {{1, 4}, {3, 4}}, -1, 1, 0, f_expand, false},
     {"sum_to", 1, {3}, {{2, 3, 4}}, -1, 1, 0, f_sum_to, false},
     {"one_hot", 1, {2}, {{3, 3}}, -1, 1, 0, f_onehot, false},
+    {"conv2d stride/pad/dilation/groups", 3, {4, 4, 1}, {{2, 4, 6, 5}, {6, 2, 3, 3}, {6}}, -1, 1, 0, f_conv, true},
+    {"conv2d tanh", 2, {4, 4}, {{1, 2, 4, 4}, {3, 2, 3, 3}}, -1, 1, 0, f_conv_tanh, true},
+    {"conv2d of a view", 3, {4, 4, 1}, {{2, 3, 5, 4}, {2, 3, 2, 2}, {2}}, -1, 1, 0, f_conv_view, false},
+    {"conv_transpose2d groups", 3, {4, 4, 1}, {{2, 4, 3, 3}, {4, 3, 3, 3}, {6}}, -1, 1, 0, f_convt, true},
+    {"conv_transpose2d dilation tanh", 2, {4, 4}, {{1, 2, 3, 4}, {2, 3, 2, 3}}, -1, 1, 0, f_convt_dil, true},
+    {"avg_pool2d", 1, {4}, {{2, 3, 5, 6}}, -1, 1, 0, f_avgpool, true},
 };
 
 /* Bad input is an error with a message, never a crash. */
@@ -296,6 +330,26 @@ static void check_errors(ug_ctx *c) {
     ug_ctx_clear_error(c);
     int32_t bad[] = {7};
     CHECK(ug_gather(c, a, 1, ug_from_i32(c, bad, 2, (int64_t[]){1, 1})) == NULL, "gather with bad index");
+    ug_ctx_clear_error(c);
+    /* image ops: the message names the op and the shapes */
+    ug_tensor *xi = ug_zeros(c, 4, (int64_t[]){2, 3, 5, 5}), *wi = ug_zeros(c, 4, (int64_t[]){4, 2, 3, 3});
+    CHECK(ug_conv2d(c, xi, wi, NULL, NULL) == NULL && strstr(ug_ctx_errmsg(c), "conv2d") &&
+              strstr(ug_ctx_errmsg(c), "[2, 3, 5, 5]") && strstr(ug_ctx_errmsg(c), "[4, 2, 3, 3]"),
+          "conv2d with w for 2 input channels: %s", ug_ctx_errmsg(c));
+    ug_ctx_clear_error(c);
+    CHECK(ug_conv2d(c, xi, ug_zeros(c, 4, (int64_t[]){4, 3, 7, 7}), NULL, NULL) == NULL &&
+              strstr(ug_ctx_errmsg(c), "smaller"), "conv2d kernel larger than the image: %s", ug_ctx_errmsg(c));
+    ug_ctx_clear_error(c);
+    CHECK(ug_conv2d(c, xi, ug_zeros(c, 4, (int64_t[]){4, 3, 3, 3}), ug_zeros(c, 1, (int64_t[]){3}), NULL) == NULL &&
+              strstr(ug_ctx_errmsg(c), "bias [3]"), "conv2d bias of the wrong size: %s", ug_ctx_errmsg(c));
+    ug_ctx_clear_error(c);
+    ug_conv2d_opts op1 = {.output_padding = {1, 0}};
+    CHECK(ug_conv_transpose2d(c, xi, ug_zeros(c, 4, (int64_t[]){3, 2, 3, 3}), NULL, &op1) == NULL &&
+              strstr(ug_ctx_errmsg(c), "conv_transpose2d") && strstr(ug_ctx_errmsg(c), "output_padding"),
+          "conv_transpose2d output_padding >= stride and dilation: %s", ug_ctx_errmsg(c));
+    ug_ctx_clear_error(c);
+    CHECK(ug_avg_pool2d(c, xi, (int64_t[]){2, 2}, NULL, (int64_t[]){2, 0}) == NULL &&
+              strstr(ug_ctx_errmsg(c), "avg_pool2d"), "avg_pool2d padding over half the kernel: %s", ug_ctx_errmsg(c));
     ug_ctx_clear_error(c);
     ug_tensor *l = ug_sum_all(c, ug_requires_grad(c, ug_zeros(c, 2, (int64_t[]){2, 2})));
     CHECK(l && ug_backward(c, ug_zeros(c, 1, (int64_t[]){3}), 1) != UG_OK, "backward of a non-scalar fails");

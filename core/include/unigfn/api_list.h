@@ -165,3 +165,7 @@ UG_API(ug_logistic_log_prob)
 UG_API(ug_arena_mark)
 UG_API(ug_arena_release)
 UG_API(ug_copy_into)
+/* appended in ABI 1.1: tensor.h (images) */
+UG_API(ug_conv2d)
+UG_API(ug_conv_transpose2d)
+UG_API(ug_avg_pool2d)

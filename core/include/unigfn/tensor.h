@@ -197,6 +197,31 @@ ug_tensor *ug_matmul(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);
 /* y = x @ w^T + bias: x [B, in], w [out, in], bias [out] or NULL -> [B, out] (one GEMM). */
 ug_tensor *ug_linear(ug_ctx *ctx, ug_tensor *x, ug_tensor *w, ug_tensor *bias);
 
+/* ---- Images (ABI 1.1): NCHW float tensors, PyTorch's semantics ------------------------------ */
+/* Options of ug_conv2d / ug_conv_transpose2d, pairs (h, w); NULL or all zeros is torch's default
+ * (stride 1, padding 0, dilation 1, groups 1): a zero stride, dilation or groups means 1. */
+typedef struct ug_conv2d_opts {
+    int64_t stride[2];
+    int64_t padding[2];         /* zeros added on both sides (conv_transpose2d: taken off both sides) */
+    int64_t dilation[2];        /* kernel taps this many pixels apart */
+    int64_t groups;             /* channels in `groups` independent blocks; divides C and O */
+    int64_t output_padding[2];  /* conv_transpose2d only (0 for conv2d): rows / columns added at the
+                                 * bottom / right, each smaller than its stride or its dilation */
+} ug_conv2d_opts;
+/* Cross-correlation as torch.nn.functional.conv2d: x [N, C, H, W], w [O, C/groups, kh, kw], bias [O] or
+ * NULL -> [N, O, OH, OW], OH = (H + 2 ph - dh (kh - 1) - 1) / sh + 1 (likewise OW). One GEMM per image
+ * (per group) on x's windows (im2col); differentiable to any order in x, w and bias. */
+ug_tensor *ug_conv2d(ug_ctx *ctx, ug_tensor *x, ug_tensor *w, ug_tensor *bias, const ug_conv2d_opts *o);
+/* The adjoint of conv2d in x, as torch's conv_transpose2d: x [N, C, H, W], w [C, O/groups, kh, kw] (the
+ * weight of the conv2d it transposes), bias [O] or NULL -> [N, O, OH, OW], OH = (H - 1) sh - 2 ph +
+ * dh (kh - 1) + oph + 1. Differentiable to any order. */
+ug_tensor *ug_conv_transpose2d(ug_ctx *ctx, ug_tensor *x, ug_tensor *w, ug_tensor *bias, const ug_conv2d_opts *o);
+/* Average over kh x kw windows, as torch's avg_pool2d with count_include_pad (padding zeros count) and
+ * floor rounding: x [N, C, H, W] -> [N, C, (H + 2 ph - kh) / sh + 1, ...]. kernel (h, w) >= 1; stride
+ * NULL means the kernel, padding NULL means 0 and at most half the kernel. */
+ug_tensor *ug_avg_pool2d(ug_ctx *ctx, ug_tensor *x, const int64_t kernel[2], const int64_t stride[2],
+                         const int64_t padding[2]);
+
 /* ---- Shape and indexing ------------------------------------------------------------------- */
 ug_tensor *ug_reshape(ug_ctx *ctx, ug_tensor *x, int ndim, const int64_t *shape);  /* one dim may be -1 */
 ug_tensor *ug_permute(ug_ctx *ctx, ug_tensor *x, const int *perm);

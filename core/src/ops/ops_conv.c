@@ -1,0 +1,242 @@
+/* ops_conv.c — 2-D convolution, transposed convolution and average pooling (NCHW), as GEMMs and
+ * reductions on image windows.
+ *
+ * Two linear ops carry the geometry: im2col_op (x [N, C, H, W] -> its windows as columns
+ * [N, C kh kw, OH OW], torch's unfold) and col2im_op (the adjoint, torch's fold). Each is the other's
+ * backward, so both are differentiable to any order, and everything else is ops that already are:
+ *   conv2d            y = w [O, C kh kw] @ im2col(x) [N, C kh kw, L]      (groups: [G, O/G, K] @ [N, G, K, L])
+ *   conv_transpose2d  y = col2im(w^T [O kh kw, C] @ x [N, C, H W])          (the adjoint of conv2d in x)
+ *   avg_pool2d        y = mean over the kh kw rows of im2col(x seen as [N C, 1, H, W])
+ * The GEMMs go through ug_matmul, i.e. the backend's gemm (one cblas_sgemm per image and group), with
+ * the weight broadcast over the batch. Their gradients are matmul's: for conv2d, grad_x = col2im(w^T @ g)
+ * (a transposed convolution) and grad_w = the sum over images of g @ im2col(x)^T; second order then
+ * needs no code of its own. The columns of a whole batch are built at once and kept for the backward:
+ * about kh kw / (sh sw) times x's memory (torch's CPU path unfolds one image at a time instead).
+ *
+ * A node has eight saved integers and a geometry has ten, so the geometry is saved as five (h, w)
+ * pairs packed two to an int64 (every value is checked below 2^31: BLAS takes int). */
+#include "tensor/internal.h"
+
+#include <string.h>
+
+#define GEOM_MAX ((int64_t)1 << 31)
+
+static int64_t pack2(int64_t h, int64_t w) { return h | (w << 32); }
+static int64_t lo32(int64_t v) { return v & 0xffffffff; }
+static int64_t hi32(int64_t v) { return v >> 32; }
+
+static void geom_save(ug_node *n, const ug_conv_geom *g) {
+    n->i[0] = pack2(g->kh, g->kw);
+    n->i[1] = pack2(g->sh, g->sw);
+    n->i[2] = pack2(g->ph, g->pw);
+    n->i[3] = pack2(g->dh, g->dw);
+    n->i[4] = pack2(g->oh, g->ow);
+}
+
+static ug_conv_geom geom_load(const ug_node *n) {
+    return (ug_conv_geom){.kh = lo32(n->i[0]), .kw = hi32(n->i[0]), .sh = lo32(n->i[1]), .sw = hi32(n->i[1]),
+                          .ph = lo32(n->i[2]), .pw = hi32(n->i[2]), .dh = lo32(n->i[3]), .dw = hi32(n->i[3]),
+                          .oh = lo32(n->i[4]), .ow = hi32(n->i[4])};
+}
+
+/* ---- the window ops (callers checked the geometry against the image) ---- */
+static ug_tensor *col2im_op(ug_ctx *ctx, ug_tensor *cols, const ug_conv_geom *g, int64_t H, int64_t W);
+
+static void bw_im2col(ug_ctx *ctx, ug_node *n, ug_tensor *g, ug_tensor **gin, const bool *need) {
+    if (!need[0]) return;
+    ug_conv_geom geo = geom_load(n);
+    gin[0] = col2im_op(ctx, g, &geo, n->in[0]->shape[2], n->in[0]->shape[3]);
+}
+
+/* x [N, C, H, W] -> [N, C kh kw, oh ow] */
+static ug_tensor *im2col_op(ug_ctx *ctx, ug_tensor *x, const ug_conv_geom *g) {
+    UG_CHECK_IN(ctx, x);
+    x = ug_contiguous(ctx, x);
+    if (!x) return NULL;
+    int64_t sh[3] = {x->shape[0], x->shape[1] * g->kh * g->kw, g->oh * g->ow};
+    ug_tensor *cols = ug__empty(ctx, UG_F32, 3, sh);  // [N, C kh kw, oh ow]
+    if (!cols) return NULL;
+    if (ug_numel(cols) > 0) ctx->be->im2col(x, g, cols);
+    ug_node *n = ug__record(ctx, cols, "im2col", bw_im2col, 1, &x);
+    if (n) geom_save(n, g);
+    return cols;
+}
+
+static void bw_col2im(ug_ctx *ctx, ug_node *n, ug_tensor *g, ug_tensor **gin, const bool *need) {
+    if (!need[0]) return;
+    ug_conv_geom geo = geom_load(n);
+    gin[0] = im2col_op(ctx, g, &geo);
+}
+
+/* cols [N, C kh kw, oh ow] -> [N, C, H, W] */
+static ug_tensor *col2im_op(ug_ctx *ctx, ug_tensor *cols, const ug_conv_geom *g, int64_t H, int64_t W) {
+    UG_CHECK_IN(ctx, cols);
+    cols = ug_contiguous(ctx, cols);
+    if (!cols) return NULL;
+    int64_t sh[4] = {cols->shape[0], cols->shape[1] / (g->kh * g->kw), H, W};
+    ug_tensor *x = ug__empty(ctx, UG_F32, 4, sh);  // [N, C, H, W]
+    if (!x) return NULL;
+    if (ug_numel(x) > 0) ctx->be->col2im(cols, g, x);
+    ug_node *n = ug__record(ctx, x, "col2im", bw_col2im, 1, &cols);
+    if (n) geom_save(n, g);
+    return x;
+}
+
+/* ---- options ---- */
+typedef struct {
+    int64_t sh, sw, ph, pw, dh, dw, groups, oph, opw;
+} conv_opts;
+
+static bool read_opts(ug_ctx *ctx, const char *op, const ug_conv2d_opts *o, conv_opts *r) {
+    ug_conv2d_opts z = {{0, 0}, {0, 0}, {0, 0}, 0, {0, 0}};
+    if (!o) o = &z;
+    *r = (conv_opts){o->stride[0] ? o->stride[0] : 1, o->stride[1] ? o->stride[1] : 1, o->padding[0], o->padding[1],
+                     o->dilation[0] ? o->dilation[0] : 1, o->dilation[1] ? o->dilation[1] : 1,
+                     o->groups ? o->groups : 1, o->output_padding[0], o->output_padding[1]};
+    const int64_t v[9] = {r->sh, r->sw, r->ph, r->pw, r->dh, r->dw, r->groups, r->oph, r->opw};
+    for (int k = 0; k < 9; k++)
+        if (v[k] < 0 || v[k] >= GEOM_MAX) {
+            ug__fail_null(ctx, op, "options out of range: stride (%lld, %lld), padding (%lld, %lld), dilation (%lld, "
+                          "%lld), groups %lld, output_padding (%lld, %lld)", (long long)r->sh, (long long)r->sw,
+                          (long long)r->ph, (long long)r->pw, (long long)r->dh, (long long)r->dw,
+                          (long long)r->groups, (long long)r->oph, (long long)r->opw);
+            return false;
+        }
+    return true;
+}
+
+/* x [N, C, H, W] and w [A, B, kh, kw], both float; bias [bias_n] or NULL. */
+static bool check_image_weight(ug_ctx *ctx, const char *op, const ug_tensor *x, const ug_tensor *w,
+                               const ug_tensor *bias) {
+    char sx[64], sw[64];
+    if (x->dtype != UG_F32 || w->dtype != UG_F32 || (bias && bias->dtype != UG_F32)) {
+        ug__fail_null(ctx, op, "expects float tensors");
+        return false;
+    }
+    if (x->ndim != 4 || w->ndim != 4) {
+        ug__fail_null(ctx, op, "x %s and w %s: need x [N, C, H, W] and a 4-D weight", ug__shp(x, sx), ug__shp(w, sw));
+        return false;
+    }
+    for (int d = 0; d < 4; d++)
+        if (x->shape[d] >= GEOM_MAX || w->shape[d] >= GEOM_MAX || w->shape[d] == 0) {
+            ug__fail_null(ctx, op, "x %s or w %s has a dimension out of range", ug__shp(x, sx), ug__shp(w, sw));
+            return false;
+        }
+    return true;
+}
+
+static bool check_bias(ug_ctx *ctx, const char *op, const ug_tensor *bias, const ug_tensor *w, int64_t O) {
+    char sb[64], sw[64];
+    if (!bias || (bias->ndim == 1 && bias->shape[0] == O)) return true;
+    ug__fail_null(ctx, op, "bias %s must be [%lld], one per output channel of w %s", ug__shp(bias, sb), (long long)O,
+                  ug__shp(w, sw));
+    return false;
+}
+
+/* y [N, O, OH, OW] + bias [O] per channel (bias NULL: y). */
+static ug_tensor *add_channel_bias(ug_ctx *ctx, ug_tensor *y, ug_tensor *bias) {
+    if (!bias || !y) return y;
+    return ug_add(ctx, y, ug_reshape(ctx, bias, 3, (int64_t[]){bias->shape[0], 1, 1}));  // [N, O, OH, OW]
+}
+
+/* ---- conv2d ---- */
+ug_tensor *ug_conv2d(ug_ctx *ctx, ug_tensor *x, ug_tensor *w, ug_tensor *bias, const ug_conv2d_opts *o) {
+    UG_CHECK_IN(ctx, x);
+    UG_CHECK_IN(ctx, w);
+    conv_opts r;
+    if (!check_image_weight(ctx, "conv2d", x, w, bias) || !read_opts(ctx, "conv2d", o, &r)) return NULL;
+    char sx[64], sw[64];
+    const int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
+    const int64_t O = w->shape[0], kh = w->shape[2], kw = w->shape[3], G = r.groups;
+    if (r.oph || r.opw)
+        return ug__fail_null(ctx, "conv2d", "output_padding (%lld, %lld) is for conv_transpose2d only",
+                             (long long)r.oph, (long long)r.opw);
+    if (C % G || O % G || w->shape[1] != C / G)
+        return ug__fail_null(ctx, "conv2d", "x %s and w %s with groups %lld: need w [O, C/groups, kh, kw] with C and O "
+                             "multiples of groups", ug__shp(x, sx), ug__shp(w, sw), (long long)G);
+    if (!check_bias(ctx, "conv2d", bias, w, O)) return NULL;
+    const int64_t eh = r.dh * (kh - 1) + 1, ew = r.dw * (kw - 1) + 1;  // the dilated kernel's extent
+    if (H + 2 * r.ph < eh || W + 2 * r.pw < ew)
+        return ug__fail_null(ctx, "conv2d", "x %s padded by (%lld, %lld) is smaller than w %s's dilated kernel (%lld, "
+                             "%lld)", ug__shp(x, sx), (long long)r.ph, (long long)r.pw, ug__shp(w, sw), (long long)eh,
+                             (long long)ew);
+    ug_conv_geom g = {kh, kw, r.sh, r.sw, r.ph, r.pw, r.dh, r.dw, (H + 2 * r.ph - eh) / r.sh + 1,
+                      (W + 2 * r.pw - ew) / r.sw + 1};
+    const int64_t K = C / G * kh * kw, L = g.oh * g.ow;
+    ug_tensor *cols = im2col_op(ctx, x, &g);  // [N, C kh kw, L]
+    ug_tensor *y;
+    if (G == 1) {
+        y = ug_matmul(ctx, ug_reshape(ctx, w, 2, (int64_t[]){O, K}), cols);  // [O, K] @ [N, K, L] -> [N, O, L]
+    } else {
+        ug_tensor *wg = ug_reshape(ctx, w, 3, (int64_t[]){G, O / G, K});         // [G, O/G, K]
+        ug_tensor *cg = ug_reshape(ctx, cols, 4, (int64_t[]){N, G, K, L});       // [N, G, K, L]
+        y = ug_matmul(ctx, wg, cg);                                              // [N, G, O/G, L]
+    }
+    y = ug_reshape(ctx, y, 4, (int64_t[]){N, O, g.oh, g.ow});  // [N, O, OH, OW]
+    return add_channel_bias(ctx, y, bias);
+}
+
+/* ---- conv_transpose2d ---- */
+ug_tensor *ug_conv_transpose2d(ug_ctx *ctx, ug_tensor *x, ug_tensor *w, ug_tensor *bias, const ug_conv2d_opts *o) {
+    UG_CHECK_IN(ctx, x);
+    UG_CHECK_IN(ctx, w);
+    conv_opts r;
+    if (!check_image_weight(ctx, "conv_transpose2d", x, w, bias) || !read_opts(ctx, "conv_transpose2d", o, &r))
+        return NULL;
+    char sx[64], sw[64];
+    const int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
+    const int64_t G = r.groups, Og = w->shape[1], O = Og * G, kh = w->shape[2], kw = w->shape[3];
+    if (C % G || w->shape[0] != C)
+        return ug__fail_null(ctx, "conv_transpose2d", "x %s and w %s with groups %lld: need w [C, O/groups, kh, kw] "
+                             "with C a multiple of groups", ug__shp(x, sx), ug__shp(w, sw), (long long)G);
+    if ((r.oph >= r.sh && r.oph >= r.dh) || (r.opw >= r.sw && r.opw >= r.dw))
+        return ug__fail_null(ctx, "conv_transpose2d", "output_padding (%lld, %lld) must be smaller than the stride "
+                             "(%lld, %lld) or the dilation (%lld, %lld)", (long long)r.oph, (long long)r.opw,
+                             (long long)r.sh, (long long)r.sw, (long long)r.dh, (long long)r.dw);
+    if (!check_bias(ctx, "conv_transpose2d", bias, w, O)) return NULL;
+    const int64_t OH = (H - 1) * r.sh - 2 * r.ph + r.dh * (kh - 1) + r.oph + 1;
+    const int64_t OW = (W - 1) * r.sw - 2 * r.pw + r.dw * (kw - 1) + r.opw + 1;
+    if (H < 1 || W < 1 || OH < 1 || OW < 1 || OH >= GEOM_MAX || OW >= GEOM_MAX)
+        return ug__fail_null(ctx, "conv_transpose2d", "x %s and w %s give an output of %lld x %lld", ug__shp(x, sx),
+                             ug__shp(w, sw), (long long)OH, (long long)OW);
+    /* The conv2d this transposes maps [N, O, OH, OW] to x's [N, C, H, W]: its windows over the output
+     * are x's pixels (oh = H; with output_padding >= stride the last rows lie in no window). */
+    ug_conv_geom g = {kh, kw, r.sh, r.sw, r.ph, r.pw, r.dh, r.dw, H, W};
+    const int64_t K = Og * kh * kw;
+    ug_tensor *cols;
+    if (G == 1) {
+        ug_tensor *wt = ug_transpose(ctx, ug_reshape(ctx, w, 2, (int64_t[]){C, K}), 0, 1);  // [K, C]
+        cols = ug_matmul(ctx, wt, ug_reshape(ctx, x, 3, (int64_t[]){N, C, H * W}));        // [N, K, H W]
+    } else {
+        ug_tensor *wt = ug_transpose(ctx, ug_reshape(ctx, w, 3, (int64_t[]){G, C / G, K}), 1, 2);  // [G, K, C/G]
+        ug_tensor *xg = ug_reshape(ctx, x, 4, (int64_t[]){N, G, C / G, H * W});                  // [N, G, C/G, H W]
+        cols = ug_reshape(ctx, ug_matmul(ctx, wt, xg), 3, (int64_t[]){N, G * K, H * W});        // [N, O kh kw, H W]
+    }
+    ug_tensor *y = col2im_op(ctx, cols, &g, OH, OW);  // [N, O, OH, OW]
+    return add_channel_bias(ctx, y, bias);
+}
+
+/* ---- avg_pool2d ---- */
+ug_tensor *ug_avg_pool2d(ug_ctx *ctx, ug_tensor *x, const int64_t kernel[2], const int64_t stride[2],
+                         const int64_t padding[2]) {
+    UG_CHECK_IN(ctx, x);
+    char sx[64];
+    if (x->dtype != UG_F32 || x->ndim != 4)
+        return ug__fail_null(ctx, "avg_pool2d", "x %s: needs a float [N, C, H, W]", ug__shp(x, sx));
+    if (!kernel) return ug__fail_null(ctx, "avg_pool2d", "kernel is NULL");
+    const int64_t kh = kernel[0], kw = kernel[1], sh = stride ? stride[0] : kh, sw = stride ? stride[1] : kw;
+    const int64_t ph = padding ? padding[0] : 0, pw = padding ? padding[1] : 0;
+    const int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
+    if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || 2 * ph > kh || 2 * pw > kw || kh >= GEOM_MAX ||
+        kw >= GEOM_MAX || sh >= GEOM_MAX || sw >= GEOM_MAX || H + 2 * ph < kh || W + 2 * pw < kw || H >= GEOM_MAX ||
+        W >= GEOM_MAX)
+        return ug__fail_null(ctx, "avg_pool2d", "x %s: kernel (%lld, %lld), stride (%lld, %lld), padding (%lld, %lld): "
+                             "need kernel and stride >= 1, padding at most half the kernel, the padded image at "
+                             "least the kernel", ug__shp(x, sx), (long long)kh, (long long)kw, (long long)sh,
+                             (long long)sw, (long long)ph, (long long)pw);
+    ug_conv_geom g = {kh, kw, sh, sw, ph, pw, 1, 1, (H + 2 * ph - kh) / sh + 1, (W + 2 * pw - kw) / sw + 1};
+    /* Every window sums kh kw taps, padding zeros included (count_include_pad; with floor rounding no
+     * window reaches past the padding, so torch divides by kh kw too). */
+    ug_tensor *cols = im2col_op(ctx, ug_reshape(ctx, x, 4, (int64_t[]){N * C, 1, H, W}), &g);  // [N C, kh kw, L]
+    return ug_reshape(ctx, ug_mean(ctx, cols, 1, false), 4, (int64_t[]){N, C, g.oh, g.ow});  // [N, C, OH, OW]
+}
