@@ -1,6 +1,6 @@
 /* test_gradcheck.c — finite-difference gradient checks for every differentiable op, including
  * broadcasting and non-contiguous (transposed / sliced) inputs, and second-order checks (gradient of
- * a gradient) for matmul, the activations, log_softmax, logsumexp and the convolutions.
+ * a gradient) for matmul, the activations, log_softmax, logsumexp and the image ops.
  *
  * Each case builds its output from leaf tensors; the checked scalar is f = sum(out * R) with fixed
  * random R, so every output element contributes with a different weight. */
@@ -249,6 +249,12 @@ static ug_tensor *f_convt_dil(ug_ctx *c, ug_tensor **x) {  /* output_padding bel
 static ug_tensor *f_avgpool(ug_ctx *c, ug_tensor **x) {
     return ug_avg_pool2d(c, x[0], (int64_t[]){3, 2}, (int64_t[]){2, 2}, (int64_t[]){1, 1});
 }
+static ug_tensor *f_up_near(ug_ctx *c, ug_tensor **x) { return ug_upsample2d(c, x[0], 2, UG_UPSAMPLE_NEAREST); }
+static ug_tensor *f_up_bil(ug_ctx *c, ug_tensor **x) { return ug_upsample2d(c, x[0], 3, UG_UPSAMPLE_BILINEAR); }
+static ug_tensor *f_gnorm(ug_ctx *c, ug_tensor **x) { return ug_group_norm(c, x[0], 3, x[1], x[2], 1e-5f); }
+static ug_tensor *f_gnorm_plain(ug_ctx *c, ug_tensor **x) {  /* [N, C, L], no affine */
+    return ug_group_norm(c, x[0], 2, NULL, NULL, 1e-3f);
+}
 
 #define S1(a) 1, {1}, {{a}}
 #define S2(a, b) 1, {2}, {{a, b}}
@@ -312,6 +318,10 @@ static const gc_case cases[] = {
     {"conv_transpose2d groups", 3, {4, 4, 1}, {{2, 4, 3, 3}, {4, 3, 3, 3}, {6}}, -1, 1, 0, f_convt, true},
     {"conv_transpose2d dilation tanh", 2, {4, 4}, {{1, 2, 3, 4}, {2, 3, 2, 3}}, -1, 1, 0, f_convt_dil, true},
     {"avg_pool2d", 1, {4}, {{2, 3, 5, 6}}, -1, 1, 0, f_avgpool, true},
+    {"upsample2d nearest", 1, {4}, {{2, 2, 3, 4}}, -1, 1, 0, f_up_near, true},
+    {"upsample2d bilinear", 1, {4}, {{1, 2, 3, 4}}, -1, 1, 0, f_up_bil, true},
+    {"group_norm", 3, {4, 1, 1}, {{2, 6, 3, 3}, {6}, {6}}, -1, 1, 0, f_gnorm, true},
+    {"group_norm [N, C, L]", 1, {3}, {{3, 4, 5}}, -1, 1, 0, f_gnorm_plain, true},
 };
 
 /* Bad input is an error with a message, never a crash. */
@@ -350,6 +360,12 @@ static void check_errors(ug_ctx *c) {
     ug_ctx_clear_error(c);
     CHECK(ug_avg_pool2d(c, xi, (int64_t[]){2, 2}, NULL, (int64_t[]){2, 0}) == NULL &&
               strstr(ug_ctx_errmsg(c), "avg_pool2d"), "avg_pool2d padding over half the kernel: %s", ug_ctx_errmsg(c));
+    ug_ctx_clear_error(c);
+    CHECK(ug_group_norm(c, xi, 2, NULL, NULL, 1e-5f) == NULL && strstr(ug_ctx_errmsg(c), "group_norm") &&
+              strstr(ug_ctx_errmsg(c), "[2, 3, 5, 5]"), "group_norm groups not dividing C: %s", ug_ctx_errmsg(c));
+    ug_ctx_clear_error(c);
+    CHECK(ug_upsample2d(c, xi, 0, UG_UPSAMPLE_NEAREST) == NULL && strstr(ug_ctx_errmsg(c), "upsample2d"),
+          "upsample2d scale 0: %s", ug_ctx_errmsg(c));
     ug_ctx_clear_error(c);
     ug_tensor *l = ug_sum_all(c, ug_requires_grad(c, ug_zeros(c, 2, (int64_t[]){2, 2})));
     CHECK(l && ug_backward(c, ug_zeros(c, 1, (int64_t[]){3}), 1) != UG_OK, "backward of a non-scalar fails");

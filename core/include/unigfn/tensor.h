@@ -221,6 +221,17 @@ ug_tensor *ug_conv_transpose2d(ug_ctx *ctx, ug_tensor *x, ug_tensor *w, ug_tenso
  * NULL means the kernel, padding NULL means 0 and at most half the kernel. */
 ug_tensor *ug_avg_pool2d(ug_ctx *ctx, ug_tensor *x, const int64_t kernel[2], const int64_t stride[2],
                          const int64_t padding[2]);
+typedef enum ug_upsample_mode { UG_UPSAMPLE_NEAREST = 0, UG_UPSAMPLE_BILINEAR = 1 } ug_upsample_mode;
+/* x [N, C, H, W] -> [N, C, H s, W s] by an integer factor s >= 1: nearest repeats each pixel s x s
+ * times (out[i, j] = x[i / s, j / s]); bilinear is torch's with align_corners=False (source
+ * coordinate (i + 0.5) / s - 0.5, clamped at 0, interpolated between its two neighbours, the last
+ * pixel repeated at the edge). Linear in x, so differentiable to any order. */
+ug_tensor *ug_upsample2d(ug_ctx *ctx, ug_tensor *x, int64_t scale, ug_upsample_mode mode);
+/* torch.nn.functional.group_norm: x [N, C, ...] (2 to 4 dims) with its C channels in `groups` blocks of
+ * C/groups; each block of each sample is normalized by its mean and biased variance, (x - mean) /
+ * sqrt(var + eps), then scaled by weight [C] and shifted by bias [C] (each NULL = none). eps >= 0
+ * (torch's default is 1e-5). Built from differentiable ops (second order works). */
+ug_tensor *ug_group_norm(ug_ctx *ctx, ug_tensor *x, int64_t groups, ug_tensor *weight, ug_tensor *bias, float eps);
 
 /* ---- Shape and indexing ------------------------------------------------------------------- */
 ug_tensor *ug_reshape(ug_ctx *ctx, ug_tensor *x, int ndim, const int64_t *shape);  /* one dim may be -1 */
