@@ -1,6 +1,7 @@
 /* test_nn.c — parameter groups (layout, re-finalize, lookups, zero-grad), initialisers, PyTorch-style
- * linear init, MLP forward against a hand loop, activations by name, time embedding formula, layer
- * norm moments, and gradients landing in the right group blocks through ug_backward. */
+ * linear and conv2d init, MLP and conv2d layer forwards against hand loops, activations by name, time
+ * embedding formula, layer norm moments, and gradients landing in the right group blocks through
+ * ug_backward. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -203,6 +204,80 @@ static void test_mlp(void) {
     }
 }
 
+/* nn.Conv2d's default init (fan_in = in/groups kh kw), the forward against a direct loop, ug_backward
+ * into the group's block equal to ug_grad, and the refusals. */
+static void test_conv_layer(void) {
+    ug_params *P = ug_params_new();
+    ug_rng rng = ug_rng_make(11, 0);
+    ug_conv2d_layer L;
+    ug_conv2d_opts o = {.stride = {2, 1}, .padding = {1, 1}, .groups = 2};
+    CHECK(ug_conv2d_layer_init(&L, P, "forward", "conv", 6, 40, 3, 3, &o, true, &rng) == UG_OK, "conv init: %s",
+          ug_params_errmsg(P));
+    ug_params_finalize(P);
+    CHECK(L.w->ndim == 4 && L.w->shape[0] == 40 && L.w->shape[1] == 3 && L.w->shape[2] == 3 && L.w->shape[3] == 3 &&
+              L.b->shape[0] == 40 && ug_params_find(P, "forward", "conv.w") == L.w &&
+              ug_params_find(P, "forward", "conv.b") == L.b,
+          "conv parameter names/shapes");
+    const float bound = (float)(1.0 / sqrt(27.0)), *w = L.w->data;
+    float mx = 0;
+    double s2 = 0;
+    for (int i = 0; i < 40 * 27; i++) {
+        mx = fmaxf(mx, fabsf(w[i]));
+        s2 += (double)w[i] * w[i];
+    }
+    CHECK(mx <= bound && mx > 0.99f * bound, "conv w within the bound %g (max %g)", bound, mx);
+    CHECK(fabs(sqrt(s2 / (40 * 27)) - bound / sqrt(3.0)) < 0.01, "conv w std %g", sqrt(s2 / (40 * 27)));
+    int b_ok = 1;
+    for (int i = 0; i < 40; i++) b_ok &= fabsf(((float *)L.b->data)[i]) <= bound;
+    CHECK(b_ok, "conv b within the bound");
+
+    ug_ctx *ctx = ug_ctx_new(1 << 20);
+    enum { N = 2, C = 6, H = 7, W = 5, OH = 4, OW = 5 };
+    ug_tensor *x = ug_rand_normal(ctx, &rng, 4, (int64_t[]){N, C, H, W});
+    ug_tensor *y = ug_conv2d_layer_forward(ctx, &L, x);  // [N, 40, OH, OW]
+    CHECK(y && y->ndim == 4 && y->shape[0] == N && y->shape[1] == 40 && y->shape[2] == OH && y->shape[3] == OW,
+          "conv output [2, 40, 4, 5]: %s", ug_ctx_errmsg(ctx));
+    double worst = 0;
+    const float *xv = x->data, *yv = y ? ug_f32(ug_contiguous(ctx, y)) : NULL;
+    for (int n = 0; yv && n < N; n++)
+        for (int oc = 0; oc < 40; oc++)
+            for (int p = 0; p < OH; p++)
+                for (int q = 0; q < OW; q++) {
+                    int gr = oc / 20;  // 20 output channels per group, on input channels 3 gr .. 3 gr + 2
+                    double s = ((float *)L.b->data)[oc];
+                    for (int ci = 0; ci < 3; ci++)
+                        for (int i = 0; i < 3; i++)
+                            for (int j = 0; j < 3; j++) {
+                                int ih = p * 2 - 1 + i, iw = q - 1 + j;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                s += (double)w[((oc * 3 + ci) * 3 + i) * 3 + j] *
+                                     xv[((n * C + 3 * gr + ci) * H + ih) * W + iw];
+                            }
+                    worst = fmax(worst, fabs(yv[((n * 40 + oc) * OH + p) * OW + q] - s));
+                }
+    CHECK(worst < 1e-5, "conv layer matches the direct loop (max err %g)", worst);
+
+    /* ug_backward accumulates into the group's gradient block what ug_grad returns */
+    ug_tensor *loss = ug_sum_all(ctx, ug_square(ctx, y));
+    ug_tensor *wrt[2] = {L.w, L.b}, *g[2];
+    CHECK(ug_grad(ctx, loss, wrt, 2, g, false) == UG_OK, "conv grad: %s", ug_ctx_errmsg(ctx));
+    ug_params_zero_grad(P, ~0ull);
+    CHECK(ug_backward(ctx, loss, 1ull << ug_params_group_index(P, "forward")) == UG_OK, "conv backward: %s",
+          ug_ctx_errmsg(ctx));
+    double gw = 0;
+    for (int k = 0; k < 2; k++) {
+        const float *a = ug_f32(ug_contiguous(ctx, g[k])), *bk = wrt[k]->grad->data;
+        for (int64_t i = 0; i < ug_numel(wrt[k]); i++) gw = fmax(gw, fabs(a[i] - bk[i]) / fmax(1.0, fabs(a[i])));
+    }
+    CHECK(gw < 1e-6, "backward into the block equals ug_grad (max rel err %g)", gw);
+    ug_ctx_free(ctx);
+
+    ug_conv2d_opts bad = {.groups = 4};
+    CHECK(ug_conv2d_layer_init(&L, P, "forward", "c2", 6, 8, 3, 3, &bad, true, &rng) == UG_ERR_ARG,
+          "in not a multiple of groups refused");
+    ug_params_free(P);
+}
+
 static void test_time_embedding(void) {
     ug_ctx *ctx = ug_ctx_new(1 << 20);
     const float tv[3] = {0.0f, 1.0f, 250.5f};
@@ -399,6 +474,7 @@ int main(void) {
     test_layout();
     test_init();
     test_mlp();
+    test_conv_layer();
     test_time_embedding();
     test_layer_norm();
     test_layer_norm_second_order();

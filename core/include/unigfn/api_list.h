@@ -171,3 +171,6 @@ UG_API(ug_conv_transpose2d)
 UG_API(ug_avg_pool2d)
 UG_API(ug_upsample2d)
 UG_API(ug_group_norm)
+/* appended in ABI 1.1: nn.h (conv2d layer) */
+UG_API(ug_conv2d_layer_init)
+UG_API(ug_conv2d_layer_forward)

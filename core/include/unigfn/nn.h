@@ -115,6 +115,23 @@ ug_status ug_linear_layer_init(ug_linear_layer *L, ug_params *P, const char *gro
 /* x [B, in] -> [B, out]. */
 ug_tensor *ug_linear_layer_forward(ug_ctx *ctx, const ug_linear_layer *L, ug_tensor *x);
 
+/* ---- Conv2d layer (ABI 1.1) -------------------------------------------------------------------- */
+typedef struct ug_conv2d_layer {
+    ug_tensor *w;          /* [out, in/groups, kh, kw] */
+    ug_tensor *b;          /* [out], NULL without bias */
+    int64_t in, out, kh, kw;
+    ug_conv2d_opts opts;   /* stride, padding, dilation, groups (output_padding 0) */
+} ug_conv2d_layer;
+
+/* Declares "<name>.w" and "<name>.b" in `group`, initialised as PyTorch's nn.Conv2d: kaiming_uniform
+ * (a = sqrt 5) for w and the bias both give U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in/groups kh kw
+ * (w first, then b, from rng). opts NULL = stride 1, no padding, dilation 1, groups 1 (see ug_conv2d). */
+ug_status ug_conv2d_layer_init(ug_conv2d_layer *L, ug_params *P, const char *group, const char *name, int64_t in,
+                               int64_t out, int64_t kh, int64_t kw, const ug_conv2d_opts *opts, bool bias,
+                               ug_rng *rng);
+/* x [N, in, H, W] -> [N, out, OH, OW] (ug_conv2d with the layer's options). */
+ug_tensor *ug_conv2d_layer_forward(ug_ctx *ctx, const ug_conv2d_layer *L, ug_tensor *x);
+
 /* ---- MLP -------------------------------------------------------------------------------------- */
 #define UG_MLP_MAX_LAYERS 32
 

@@ -1,5 +1,5 @@
-/* nn.c — activations by name, linear layers with PyTorch's default init, MLPs, the sinusoidal time
- * embedding and layer norm. Forward passes are compositions of tensor.h ops, so they inherit
+/* nn.c — activations by name, linear and conv2d layers with PyTorch's default init, MLPs, the
+ * sinusoidal time embedding and layer norm. Forward passes are compositions of tensor.h ops, so they inherit
  * autograd (including second order) and the context's sticky error handling. */
 #include <math.h>
 #include <stdio.h>
@@ -100,6 +100,49 @@ ug_tensor *ug_linear_layer_forward(ug_ctx *ctx, const ug_linear_layer *L, ug_ten
         return NULL;
     }
     return ug_linear(ctx, x, L->w, L->b);  // [B, out]
+}
+
+/* ---- Conv2d ----------------------------------------------------------------------------------- */
+
+ug_status ug_conv2d_layer_init(ug_conv2d_layer *L, ug_params *P, const char *group, const char *name, int64_t in,
+                               int64_t out, int64_t kh, int64_t kw, const ug_conv2d_opts *opts, bool bias,
+                               ug_rng *rng) {
+    const int64_t groups = opts && opts->groups ? opts->groups : 1;
+    if (!L || !P || !name || !rng || in <= 0 || out <= 0 || kh <= 0 || kw <= 0 || groups <= 0 || in % groups ||
+        out % groups || (opts && (opts->output_padding[0] || opts->output_padding[1])))
+        return ug_params_fail(P, UG_ERR_ARG, "conv2d layer '%s/%s': in %lld, out %lld, kernel %lld x %lld, groups %lld"
+                              "%s%s", group ? group : "?", name ? name : "?", (long long)in, (long long)out,
+                              (long long)kh, (long long)kw, (long long)groups, rng ? "" : ", rng NULL",
+                              opts && (opts->output_padding[0] || opts->output_padding[1]) ? ", output_padding set" : "");
+    memset(L, 0, sizeof *L);
+    char pname[256];
+    int64_t wshape[4] = {out, in / groups, kh, kw}, bshape[1] = {out};
+    snprintf(pname, sizeof pname, "%s.w", name);
+    L->w = ug_param(P, group, pname, 4, wshape);  // [out, in/groups, kh, kw]
+    if (!L->w) return ug_params_status(P);
+    if (bias) {
+        snprintf(pname, sizeof pname, "%s.b", name);
+        L->b = ug_param(P, group, pname, 1, bshape);  // [out]
+        if (!L->b) return ug_params_status(P);
+    }
+    L->in = in;
+    L->out = out;
+    L->kh = kh;
+    L->kw = kw;
+    if (opts) L->opts = *opts;
+    /* kaiming_uniform_(a=sqrt(5)) with fan_in = in/groups * kh * kw: bound = 1/sqrt(fan_in), as Linear. */
+    float bound = (float)(1.0 / sqrt((double)(in / groups * kh * kw)));
+    ug_init_uniform(L->w, -bound, bound, rng);
+    if (L->b) ug_init_uniform(L->b, -bound, bound, rng);
+    return UG_OK;
+}
+
+ug_tensor *ug_conv2d_layer_forward(ug_ctx *ctx, const ug_conv2d_layer *L, ug_tensor *x) {
+    if (!L) {
+        if (ctx) ug_ctx_fail(ctx, UG_ERR_ARG, "ug_conv2d_layer_forward: layer is NULL");
+        return NULL;
+    }
+    return ug_conv2d(ctx, x, L->w, L->b, &L->opts);  // [N, out, OH, OW]
 }
 
 /* ---- MLP -------------------------------------------------------------------------------------- */
