@@ -1,7 +1,8 @@
-/* test_torch_ref.c — unigfn against PyTorch: ops and their gradients, second-order gradients, and an
- * MLP trained 10 Adam steps with the real ug_mlp + ug_optim, compared with fixtures written by
- * tools/reference/make_fixtures.py (PyTorch 1.13, float32). CI never runs PyTorch; the fixtures are
- * committed. Their text format is documented in that script's docstring.
+/* test_torch_ref.c — unigfn against PyTorch: ops and their gradients, second-order gradients, the image
+ * ops (convolutions, pooling, upsampling, group norm) across stride / padding / dilation / groups with
+ * first and second derivatives, and an MLP trained 10 Adam steps with the real ug_mlp + ug_optim,
+ * compared with fixtures written by tools/reference/make_fixtures.py (PyTorch 1.13, float32). CI never
+ * runs PyTorch; the fixtures are committed. Their text format is documented in that script's docstring.
  *
  * Tolerance: |a - b| <= RTOL * max(s, |b|), RTOL = 1e-5 everywhere, with s = min(1, max |b| over the
  * tensor). For tensors of order 1 this is the plain |a-b| <= 1e-5*max(1,|b|); tensors with a small
@@ -337,6 +338,80 @@ static void test_grad2(ug_ctx *c) {
     fx_free(&fx);
 }
 
+/* ---- (d) image ops --------------------------------------------------------------------------------- */
+
+#define CONV_CASES 27  /* make_conv() in make_fixtures.py */
+
+/* The op of a torch_conv.txt case: p = [kind, second, parameters...] (the script's docstring). */
+static ug_tensor *conv_case_op(ug_ctx *c, const int32_t *p, ug_tensor **x) {
+    const int32_t *q = p + 2;
+    switch (p[0]) {
+    case 0:
+    case 1: {
+        ug_conv2d_opts o = {.stride = {q[0], q[1]}, .padding = {q[2], q[3]}, .dilation = {q[4], q[5]},
+                            .groups = q[6], .output_padding = {q[7], q[8]}};
+        return p[0] == 0 ? ug_conv2d(c, x[0], x[1], x[2], &o) : ug_conv_transpose2d(c, x[0], x[1], x[2], &o);
+    }
+    case 2: return ug_avg_pool2d(c, x[0], (int64_t[]){q[0], q[1]}, (int64_t[]){q[2], q[3]}, (int64_t[]){q[4], q[5]});
+    case 3: return ug_upsample2d(c, x[0], q[0], q[1] ? UG_UPSAMPLE_BILINEAR : UG_UPSAMPLE_NEAREST);
+    case 4: return ug_group_norm(c, x[0], q[0], x[1], x[2], 1e-5f);
+    }
+    return NULL;
+}
+
+/* Every case of torch_conv.txt (found by its ".p" entry): out and d sum(out * R) / d inputs; for the
+ * second-order cases (out = tanh(op)) also dz/d inputs of z = sum((d/dx0)^2). */
+static void test_conv(ug_ctx *c) {
+    fixture fx;
+    if (!fx_load(&fx, "torch_conv.txt")) return;
+    int ncases = 0;
+    for (int e = 0; e < fx.n; e++) {
+        const char *full = fx.e[e].name;
+        size_t len = strlen(full);
+        if (len < 3 || strcmp(full + len - 2, ".p") != 0) continue;
+        char nm[96];
+        snprintf(nm, sizeof nm, "%.*s", (int)(len - 2), full);
+        ncases++;
+        ug_step_reset(c);
+        ug_ctx_clear_error(c);
+        int32_t p[16] = {0};
+        for (int64_t i = 0; i < fx.e[e].nvals && i < 16; i++) p[i] = (int32_t)fx.e[e].v[i];
+        ug_tensor *x[3] = {NULL, NULL, NULL}, *xg[3], *g[3];
+        int ng = 0, gi[3];
+        for (int k = 0; k < 3; k++) {
+            const fx_entry *ek = fx_find(&fx, "%s.x%d", nm, k);
+            if (!ek) continue;
+            xg[ng] = x[k] = ug_requires_grad(c, fx_tensor(c, ek));
+            gi[ng++] = k;
+        }
+        const bool second = p[1] != 0;
+        ug_tensor *out = conv_case_op(c, p, x);
+        if (second) out = ug_tanh(c, out);
+        char what[128];
+        snprintf(what, sizeof what, "%s: out", nm);
+        compare(c, &fx, what, out, fx_find(&fx, "%s.out", nm), RTOL, 0);
+        ug_tensor *R = fx_tensor(c, fx_find(&fx, "%s.R", nm));
+        ug_tensor *f = ug_sum_all(c, ug_mul(c, out, R));
+        ug_status st = ug_grad(c, f, xg, ng, g, second);
+        CHECK(st == UG_OK, "%s: grad failed: %s", nm, ug_ctx_errmsg(c));
+        if (st != UG_OK) continue;
+        for (int i = 0; i < ng; i++) {
+            snprintf(what, sizeof what, "%s: d/dx%d", nm, gi[i]);
+            compare(c, &fx, what, g[i], fx_find(&fx, "%s.g%d", nm, gi[i]), RTOL, 0);
+        }
+        if (!second) continue;
+        ug_tensor *z = ug_sum_all(c, ug_square(c, g[0])), *h[3];
+        st = ug_grad(c, z, xg, ng, h, false);
+        CHECK(st == UG_OK, "%s: second grad failed: %s", nm, ug_ctx_errmsg(c));
+        for (int i = 0; st == UG_OK && i < ng; i++) {
+            snprintf(what, sizeof what, "%s: dz/dx%d", nm, gi[i]);
+            compare(c, &fx, what, h[i], fx_find(&fx, "%s.h%d", nm, gi[i]), RTOL, 0);
+        }
+    }
+    CHECK(ncases == CONV_CASES, "torch_conv.txt has %d cases, test_torch_ref.c expects %d", ncases, CONV_CASES);
+    fx_free(&fx);
+}
+
 /* ---- (b) MLP + Adam ------------------------------------------------------------------------------- */
 
 #define MLP_STEPS 10
@@ -418,6 +493,7 @@ int main(void) {
     ug_set_threads(c, 1);
     test_ops(c);
     test_grad2(c);
+    test_conv(c);
     test_mlp(c);
     ug_ctx_free(c);
     return CHECK_DONE();

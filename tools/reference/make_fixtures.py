@@ -45,6 +45,13 @@ torch_ops.txt — one case per op. Case C has inputs "C.x0", "C.x1", ... (argume
     in the C test.
 torch_grad2.txt — second order: for act in ACTS2, y = sum(act(x @ W) * R), gx = dy/dx (create_graph),
     z = sum(gx^2); stores "A.x", "A.W", "A.R", "A.y", "A.gx", "A.z", "A.dz_dW", "A.dz_dx".
+torch_conv.txt — the image ops (NCHW). Case C stores "C.p" (i32): [kind, second, parameters...] with
+    kind 0 conv2d and 1 conv_transpose2d (parameters sh sw ph pw dh dw groups oph opw), 2 avg_pool2d
+    (kh kw sh sw ph pw; count_include_pad, floor), 3 upsample (scale, mode 0 nearest / 1 bilinear with
+    align_corners=False), 4 group_norm (groups; eps 1e-5). Inputs "C.x0" (the image), "C.x1" (the
+    weight), "C.x2" (the bias), each absent when None; "C.out", "C.R" and "C.gK" as in torch_ops.txt.
+    With second = 1 the output is tanh(op(...)) and the file also holds "C.hK" = dz/dxK for
+    z = sum(gx^2), gx = d sum(out * R) / d x0 (create_graph). Its own seed, written after the others.
 torch_mlp.txt — MLP 32 -> 256 -> 256 -> 256 -> 96, LeakyReLU(0.01) between layers (none after the
     last), loss = mean((out - target)^2), Adam(lr 1e-3, betas (0.9, 0.999), eps 1e-8, single-tensor
     path). Initial weights "mlp.I.w" [out, in] and biases "mlp.I.b" are generated (see above).
@@ -274,6 +281,93 @@ def write_mlp(out):
     w.close()
 
 
+# (name, kind, parameters after [kind, second], inputs [x, weight, bias] (None = absent), second order).
+# Mirrored in test_torch_ref.c (test_conv, which runs every case of the file and checks their number).
+def make_conv():
+    def cv(sh=1, sw=1, ph=0, pw=0, dh=1, dw=1, g=1, oph=0, opw=0):
+        return [sh, sw, ph, pw, dh, dw, g, oph, opw]
+    return [
+        ("conv2d_basic", 0, cv(), [U([2, 3, 7, 6]), U([4, 3, 3, 3]), U([4])], 0),
+        ("conv2d_s2p1", 0, cv(2, 2, 1, 1), [U([2, 3, 8, 7]), U([5, 3, 3, 3]), U([5])], 0),
+        ("conv2d_rect", 0, cv(2, 1, 2, 0, 1, 2), [U([1, 4, 9, 8]), U([6, 4, 3, 2]), U([6])], 0),
+        ("conv2d_dil2", 0, cv(1, 1, 2, 2, 2, 2), [U([2, 2, 9, 9]), U([3, 2, 3, 3]), None], 0),
+        ("conv2d_groups2", 0, cv(1, 1, 1, 1, g=2), [U([2, 4, 6, 6]), U([6, 2, 3, 3]), U([6])], 0),
+        ("conv2d_depthwise", 0, cv(2, 2, 1, 1, g=4), [U([2, 4, 5, 5]), U([4, 1, 3, 3]), U([4])], 0),
+        ("conv2d_1x1", 0, cv(), [U([3, 5, 4, 4]), U([7, 5, 1, 1]), U([7])], 0),
+        ("conv2d_all", 0, cv(2, 3, 1, 2, 2, 1, 3), [U([2, 6, 10, 11]), U([9, 2, 3, 4]), U([9])], 0),
+        ("convt_basic", 1, cv(), [U([2, 4, 4, 5]), U([4, 3, 3, 3]), U([3])], 0),
+        ("convt_s2p1op1", 1, cv(2, 2, 1, 1, oph=1, opw=1), [U([2, 3, 4, 4]), U([3, 2, 3, 3]), U([2])], 0),
+        ("convt_groups2", 1, cv(2, 2, g=2), [U([2, 4, 3, 3]), U([4, 3, 3, 3]), U([6])], 0),
+        ("convt_dil", 1, cv(1, 2, 1, 0, 2, 1, oph=1, opw=1), [U([1, 2, 4, 3]), U([2, 3, 3, 2]), None], 0),
+        ("avgpool_2", 2, [2, 2, 2, 2, 0, 0], [U([2, 3, 6, 6]), None, None], 0),
+        ("avgpool_3s21p1", 2, [3, 3, 2, 1, 1, 1], [U([2, 2, 7, 6]), None, None], 0),
+        ("avgpool_rect", 2, [2, 3, 1, 2, 1, 1], [U([1, 3, 5, 8]), None, None], 0),
+        ("up_nearest2", 3, [2, 0], [U([2, 3, 4, 5]), None, None], 0),
+        ("up_nearest3", 3, [3, 0], [U([1, 2, 3, 3]), None, None], 0),
+        ("up_bilinear2", 3, [2, 1], [U([2, 3, 4, 5]), None, None], 0),
+        ("up_bilinear3", 3, [3, 1], [U([1, 2, 3, 4]), None, None], 0),
+        ("gn_3", 4, [3], [U([2, 6, 4, 4]), U([6]), U([6])], 0),
+        ("gn_plain", 4, [2], [U([3, 4, 5, 5]), None, None], 0),
+        ("gn_1", 4, [1], [U([2, 4, 3, 3]), U([4]), U([4])], 0),
+        ("gn_instance", 4, [5], [U([2, 5, 3, 4]), U([5]), None], 0),
+        ("gn_ncl", 4, [2], [U([3, 4, 6]), U([4]), U([4])], 0),
+        ("g2_conv2d", 0, cv(2, 1, 1, 1, 1, 2, 2), [U([2, 4, 6, 7]), U([4, 2, 3, 2]), U([4])], 1),
+        ("g2_convt", 1, cv(2, 2, 1, 1, g=2, oph=1, opw=0), [U([2, 4, 3, 4]), U([4, 2, 3, 3]), U([4])], 1),
+        ("g2_gn", 4, [2], [U([2, 4, 3, 3]), U([4]), U([4])], 1),
+    ]
+
+
+def conv_op(kind, p, x, w, b):
+    if kind in (0, 1):
+        sh, sw, ph, pw, dh, dw, g, oph, opw = p
+        if kind == 0:
+            return F.conv2d(x, w, b, stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw), groups=g)
+        return F.conv_transpose2d(x, w, b, stride=(sh, sw), padding=(ph, pw), output_padding=(oph, opw),
+                                  groups=g, dilation=(dh, dw))
+    if kind == 2:
+        kh, kw, sh, sw, ph, pw = p
+        return F.avg_pool2d(x, (kh, kw), (sh, sw), (ph, pw))
+    if kind == 3:
+        if p[1] == 0:
+            return F.interpolate(x, scale_factor=p[0], mode="nearest")
+        return F.interpolate(x, scale_factor=p[0], mode="bilinear", align_corners=False)
+    return F.group_norm(x, p[0], w, b, eps=1e-5)
+
+
+def write_conv(out):
+    torch.manual_seed(20240917)
+    w = Writer(os.path.join(out, "torch_conv.txt"), "conv2d, conv_transpose2d, avg_pool2d, upsample, group_norm: "
+               "out, d sum(out*R)/d inputs, second order of tanh(op)")
+    for name, kind, p, inputs, second in make_conv():
+        xs = [t.clone().requires_grad_(True) if t is not None else None for t in inputs]
+        out_t = conv_op(kind, p, *xs)
+        if second:
+            out_t = torch.tanh(out_t)
+        R = U(list(out_t.shape))
+        f = (out_t * R).sum()
+        gx = [x for x in xs if x is not None]
+        grads = torch.autograd.grad(f, gx, create_graph=bool(second))
+        w.comment("case %s" % name)
+        w.tensor(name + ".p", torch.tensor([kind, second] + p, dtype=torch.int32))
+        for k, x in enumerate(xs):
+            if x is not None:
+                w.tensor("%s.x%d" % (name, k), x)
+        w.tensor(name + ".out", out_t)
+        w.tensor(name + ".R", R)
+        gi = iter(grads)
+        for k, x in enumerate(xs):
+            if x is not None:
+                w.tensor("%s.g%d" % (name, k), next(gi))
+        if second:
+            z = (grads[0] * grads[0]).sum()
+            hs = torch.autograd.grad(z, gx)
+            hi = iter(hs)
+            for k, x in enumerate(xs):
+                if x is not None:
+                    w.tensor("%s.h%d" % (name, k), next(hi))
+    w.close()
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures")
@@ -281,6 +375,7 @@ def main():
     write_ops(out)
     write_grad2(out)
     write_mlp(out)
+    write_conv(out)
 
 
 if __name__ == "__main__":
