@@ -166,6 +166,9 @@ static ug_tensor *f_gelu(ug_ctx *c, ug_tensor **x) { return ug_gelu(c, x[0]); }
 static ug_tensor *f_sigmoid(ug_ctx *c, ug_tensor **x) { return ug_sigmoid(c, x[0]); }
 static ug_tensor *f_tanh(ug_ctx *c, ug_tensor **x) { return ug_tanh(c, x[0]); }
 static ug_tensor *f_softplus(ug_ctx *c, ug_tensor **x) { return ug_softplus(c, x[0]); }
+static ug_tensor *f_sin(ug_ctx *c, ug_tensor **x) { return ug_sin(c, x[0]); }
+static ug_tensor *f_cos(ug_ctx *c, ug_tensor **x) { return ug_cos(c, T(x[0])); }
+static ug_tensor *f_erf(ug_ctx *c, ug_tensor **x) { return ug_erf(c, x[0]); }
 static ug_tensor *f_sum0(ug_ctx *c, ug_tensor **x) { return ug_sum(c, x[0], 0, false); }
 static ug_tensor *f_sum1k(ug_ctx *c, ug_tensor **x) { return ug_sum(c, T(x[0]), -1, true); }
 static ug_tensor *f_mean(ug_ctx *c, ug_tensor **x) { return ug_mean(c, x[0], 1, false); }
@@ -278,6 +281,10 @@ static const gc_case cases[] = {
     {"expand", 2, {2, 2}, {{1, 4}, {3, 4}}, -1, 1, 0, f_expand, false},
     {"sum_to", 1, {3}, {{2, 3, 4}}, -1, 1, 0, f_sum_to, false},
     {"one_hot", 1, {2}, {{3, 3}}, -1, 1, 0, f_onehot, false},
+    /* appended (issue 17): rows above keep their random draws */
+    {"sin", 1, {2}, {{3, 4}}, -3, 3, 0, f_sin, true},
+    {"cos (view)", 1, {2}, {{3, 4}}, -3, 3, 0, f_cos, true},
+    {"erf", 1, {2}, {{3, 4}}, -2, 2, 0, f_erf, true},
 };
 
 /* Bad input is an error with a message, never a crash. */

@@ -165,3 +165,7 @@ UG_API(ug_logistic_log_prob)
 UG_API(ug_arena_mark)
 UG_API(ug_arena_release)
 UG_API(ug_copy_into)
+/* appended in ABI 1.1: tensor.h (elementwise) */
+UG_API(ug_sin)
+UG_API(ug_cos)
+UG_API(ug_erf)

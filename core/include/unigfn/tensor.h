@@ -171,6 +171,10 @@ ug_tensor *ug_gelu(ug_ctx *ctx, ug_tensor *a);                     /* exact (erf
 ug_tensor *ug_sigmoid(ug_ctx *ctx, ug_tensor *a);
 ug_tensor *ug_tanh(ug_ctx *ctx, ug_tensor *a);
 ug_tensor *ug_softplus(ug_ctx *ctx, ug_tensor *a);
+/* ABI 1.1. Each returns a's shape; second derivatives are exact, so they nest in ug_grad. */
+ug_tensor *ug_sin(ug_ctx *ctx, ug_tensor *a);
+ug_tensor *ug_cos(ug_ctx *ctx, ug_tensor *a);
+ug_tensor *ug_erf(ug_ctx *ctx, ug_tensor *a);                      /* d/dx = 2/sqrt(pi) exp(-x^2) */
 /* out = cond != 0 ? a : b, all three broadcast together; cond gets no gradient. */
 ug_tensor *ug_where(ug_ctx *ctx, ug_tensor *cond, ug_tensor *a, ug_tensor *b);
 /* out = mask != 0 ? value : x */

@@ -37,6 +37,7 @@
 typedef enum ug_unary_kind {
     UG_U_EXP, UG_U_LOG, UG_U_LOG1P, UG_U_SQRT, UG_U_SQUARE, UG_U_ABS, UG_U_CLAMP, UG_U_RELU,
     UG_U_LEAKY, UG_U_ELU, UG_U_SILU, UG_U_GELU, UG_U_SIGMOID, UG_U_TANH, UG_U_SOFTPLUS, UG_U_POWS,
+    UG_U_SIN, UG_U_COS, UG_U_ERF,
     UG_U_COUNT
 } ug_unary_kind;
 

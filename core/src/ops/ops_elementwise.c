@@ -23,6 +23,8 @@ static const char *const unary_names[UG_U_COUNT][3] = {
     [UG_U_SILU] = {"silu", "silu'", "silu''"},      [UG_U_GELU] = {"gelu", "gelu'", "gelu''"},
     [UG_U_SIGMOID] = {"sigmoid", "sigmoid'", "sigmoid''"}, [UG_U_TANH] = {"tanh", "tanh'", "tanh''"},
     [UG_U_SOFTPLUS] = {"softplus", "softplus'", "softplus''"}, [UG_U_POWS] = {"pow_scalar", "pow_scalar'", "pow_scalar''"},
+    [UG_U_SIN] = {"sin", "sin'", "sin''"},          [UG_U_COS] = {"cos", "cos'", "cos''"},
+    [UG_U_ERF] = {"erf", "erf'", "erf''"},
 };
 
 /* Piecewise-linear (or quadratic) functions whose third derivative is zero everywhere it exists. */
@@ -97,6 +99,9 @@ ug_tensor *ug_sigmoid(ug_ctx *c, ug_tensor *a) { return unary_op(c, a, UG_U_SIGM
 ug_tensor *ug_tanh(ug_ctx *c, ug_tensor *a) { return unary_op(c, a, UG_U_TANH, 0, 0, 0); }
 ug_tensor *ug_softplus(ug_ctx *c, ug_tensor *a) { return unary_op(c, a, UG_U_SOFTPLUS, 0, 0, 0); }
 ug_tensor *ug_pow_scalar(ug_ctx *c, ug_tensor *a, float p) { return unary_op(c, a, UG_U_POWS, 0, p, 0); }
+ug_tensor *ug_sin(ug_ctx *c, ug_tensor *a) { return unary_op(c, a, UG_U_SIN, 0, 0, 0); }
+ug_tensor *ug_cos(ug_ctx *c, ug_tensor *a) { return unary_op(c, a, UG_U_COS, 0, 0, 0); }
+ug_tensor *ug_erf(ug_ctx *c, ug_tensor *a) { return unary_op(c, a, UG_U_ERF, 0, 0, 0); }
 
 /* ---- affine: y = a*x + b ---- */
 static ug_tensor *affine_op(ug_ctx *ctx, ug_tensor *x, float a, float b, const char *name);
