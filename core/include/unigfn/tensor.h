@@ -175,6 +175,21 @@ ug_tensor *ug_softplus(ug_ctx *ctx, ug_tensor *a);
 ug_tensor *ug_sin(ug_ctx *ctx, ug_tensor *a);
 ug_tensor *ug_cos(ug_ctx *ctx, ug_tensor *a);
 ug_tensor *ug_erf(ug_ctx *ctx, ug_tensor *a);                      /* d/dx = 2/sqrt(pi) exp(-x^2) */
+/* Comparisons (ABI 1.1): 1.0f where (a op b) holds, else 0.0f; a and b broadcast together and the
+ * result has the broadcast shape. No gradient (the result is a constant of the graph); NaN compares
+ * false, ug_eq included. Masks for ug_where / ug_masked_fill / ug_mul come from these, not host loops. */
+ug_tensor *ug_ge(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);         /* a >= b */
+ug_tensor *ug_gt(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);         /* a >  b */
+ug_tensor *ug_le(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);         /* a <= b */
+ug_tensor *ug_lt(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);         /* a <  b */
+ug_tensor *ug_eq(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);         /* a == b */
+/* Casts between F32 and I32 (ABI 1.1): x's shape, no gradient. F32 -> I32 truncates toward zero, as
+ * torch's .to(torch.int32) does inside the int32 range; NaN gives 0 and values beyond the range
+ * saturate (torch leaves those undefined). I32 -> F32 rounds to nearest (exact up to 2^24). A cast
+ * to x's own dtype returns x. Codes (action indices, bin numbers) and masks are built with these. */
+ug_tensor *ug_cast(ug_ctx *ctx, ug_tensor *x, ug_dtype dt);
+ug_tensor *ug_to_i32(ug_ctx *ctx, ug_tensor *x);                   /* ug_cast(x, UG_I32) */
+ug_tensor *ug_to_f32(ug_ctx *ctx, ug_tensor *x);                   /* ug_cast(x, UG_F32) */
 /* out = cond != 0 ? a : b, all three broadcast together; cond gets no gradient. */
 ug_tensor *ug_where(ug_ctx *ctx, ug_tensor *cond, ug_tensor *a, ug_tensor *b);
 /* out = mask != 0 ? value : x */

@@ -41,7 +41,10 @@ typedef enum ug_unary_kind {
     UG_U_COUNT
 } ug_unary_kind;
 
-typedef enum ug_binary_kind { UG_B_ADD, UG_B_SUB, UG_B_MUL, UG_B_DIV, UG_B_POW, UG_B_GE } ug_binary_kind;
+/* Binary kinds from UG_B_GE on are comparisons: 1.0f where (a op b) holds, else 0.0f (NaN: 0). */
+typedef enum ug_binary_kind {
+    UG_B_ADD, UG_B_SUB, UG_B_MUL, UG_B_DIV, UG_B_POW, UG_B_GE, UG_B_GT, UG_B_LE, UG_B_LT, UG_B_EQ
+} ug_binary_kind;
 typedef enum ug_reduce_kind { UG_R_SUM, UG_R_MAX, UG_R_LSE } ug_reduce_kind;
 typedef enum ug_rng_kind { UG_RNG_UNIFORM, UG_RNG_NORMAL } ug_rng_kind;
 
@@ -127,6 +130,9 @@ typedef struct ug_backend {
     void (*binary)(int kind, const ug_tensor *a, const ug_tensor *b, ug_tensor *out);
     /* out = c != 0 ? a : b with broadcasting. */
     void (*where)(const ug_tensor *c, const ug_tensor *a, const ug_tensor *b, ug_tensor *out);
+    /* y = x converted to y's dtype; x and y contiguous, same numel. F32 -> I32 truncates toward zero
+     * (NaN -> 0; beyond the int32 range -> INT32_MIN / INT32_MAX); I32 -> F32 rounds to nearest. */
+    void (*cast)(const ug_tensor *x, ug_tensor *y);
 
     /* ---- reductions, GEMM ---- */
     /* Reduce contiguous x along axis into out (keepdim layout); argmax (I32) may be NULL. */
