@@ -179,6 +179,10 @@ static ug_tensor *f_cmp_one(ug_ctx *c, ug_tensor **x) {
                             ug_eq(c, a, a));
     return ug_mul(c, one, ug_mul(c, a, b));
 }
+static ug_tensor *f_cumsum(ug_ctx *c, ug_tensor **x) { return ug_cumsum(c, x[0], 1, false); }
+static ug_tensor *f_cumsum_rev(ug_ctx *c, ug_tensor **x) { return ug_cumsum(c, T(x[0]), 0, true); }
+static ug_tensor *f_cumprod(ug_ctx *c, ug_tensor **x) { return ug_cumprod(c, x[0], -1, false); }
+static ug_tensor *f_cumprod_rev(ug_ctx *c, ug_tensor **x) { return ug_cumprod(c, x[0], 1, true); }
 /* x * to_f32(to_i32(k)): the truncated constants are the gradient */
 static ug_tensor *f_cast(ug_ctx *c, ug_tensor **x) {
     float k[] = {-1.7f, 2.5f, -0.2f, 3.99f};
@@ -303,6 +307,10 @@ static const gc_case cases[] = {
     {"gt mask", 1, {2}, {{3, 4}}, -1, 1, 0.05f, f_gt_mask, true},
     {"comparisons broadcast (no gradient)", 2, {2, 1}, {{3, 4}, {4}}, -1, 1, 0, f_cmp_one, true},
     {"to_i32 / to_f32 (no gradient)", 1, {2}, {{3, 4}}, -1, 1, 0, f_cast, false},
+    {"cumsum", 1, {2}, {{3, 4}}, -1, 1, 0, f_cumsum, true},
+    {"cumsum reverse (view)", 1, {2}, {{3, 4}}, -1, 1, 0, f_cumsum_rev, true},
+    {"cumprod (nonzero)", 1, {2}, {{3, 4}}, -1.5f, 1.5f, 0.3f, f_cumprod, true},
+    {"cumprod reverse 3d (nonzero)", 1, {3}, {{2, 3, 2}}, -1.5f, 1.5f, 0.3f, f_cumprod_rev, true},
 };
 
 /* Bad input is an error with a message, never a crash. */

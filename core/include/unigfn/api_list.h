@@ -177,3 +177,6 @@ UG_API(ug_eq)
 UG_API(ug_cast)
 UG_API(ug_to_i32)
 UG_API(ug_to_f32)
+/* appended in ABI 1.1: tensor.h (scans) */
+UG_API(ug_cumsum)
+UG_API(ug_cumprod)

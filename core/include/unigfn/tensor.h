@@ -209,6 +209,17 @@ ug_tensor *ug_sum_to(ug_ctx *ctx, ug_tensor *x, int ndim, const int64_t *shape);
 /* Broadcast x to `shape` (a view with stride-0 dims; differentiable). */
 ug_tensor *ug_expand(ug_ctx *ctx, ug_tensor *x, int ndim, const int64_t *shape);
 
+/* ---- Scans (ABI 1.1) ------------------------------------------------------------------------ */
+/* Cumulative sum along axis, x's shape: out[.., i, ..] = x[.., 0, ..] + ... + x[.., i, ..], or with
+ * reverse x[.., i, ..] + ... + x[.., n-1, ..]. Backward: the cumsum of the gradient the other way
+ * (linear, so any order). The CPU backend accumulates in double, as torch's CPU kernel. */
+ug_tensor *ug_cumsum(ug_ctx *ctx, ug_tensor *x, int axis, bool reverse);
+/* Cumulative product, laid out the same. Its gradient, cumsum(g * out, !reverse) / x, is for inputs
+ * without zeros (a zero gives inf/NaN where torch's stays finite). A diffusion schedule's
+ * alpha_bar_t = prod_{s<=t} (1 - beta_s) is better built in log space:
+ * ug_exp(ug_cumsum(ug_log1p(ug_neg(beta)), 0, false)). */
+ug_tensor *ug_cumprod(ug_ctx *ctx, ug_tensor *x, int axis, bool reverse);
+
 /* ---- Linear algebra (cblas_sgemm) --------------------------------------------------------- */
 /* a [..., M, K] @ b [..., K, N] -> [..., M, N]; 2-D, or batched with broadcast batch dims.
  * Transposed views (ug_transpose) are passed to BLAS without copying. */

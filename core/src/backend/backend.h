@@ -46,6 +46,7 @@ typedef enum ug_binary_kind {
     UG_B_ADD, UG_B_SUB, UG_B_MUL, UG_B_DIV, UG_B_POW, UG_B_GE, UG_B_GT, UG_B_LE, UG_B_LT, UG_B_EQ
 } ug_binary_kind;
 typedef enum ug_reduce_kind { UG_R_SUM, UG_R_MAX, UG_R_LSE } ug_reduce_kind;
+typedef enum ug_scan_kind { UG_S_SUM, UG_S_PROD } ug_scan_kind;
 typedef enum ug_rng_kind { UG_RNG_UNIFORM, UG_RNG_NORMAL } ug_rng_kind;
 
 /* c = alpha * op(a) @ op(b) + beta * c for every matrix of the batch. op(a) is [..., M, K]: a itself,
@@ -143,6 +144,10 @@ typedef struct ug_backend {
     void (*sum_acc)(const ug_tensor *x, int axis, ug_tensor *out);
     /* Softmax or log-softmax of contiguous x along axis. */
     void (*softmax)(bool log, const ug_tensor *x, int axis, ug_tensor *out);
+    /* Cumulative sum or product (ug_scan_kind) of contiguous x along axis into out (x's shape):
+     * out[.., i, ..] combines x[.., 0..i, ..], or with reverse x[.., i..n-1, ..]. The CPU one
+     * accumulates in double and rounds each output once, as torch's CPU kernels do. */
+    void (*scan)(int kind, const ug_tensor *x, int axis, bool reverse, ug_tensor *out);
     void (*gemm)(const ug_gemm_args *args);
 
     /* ---- copies and indexing ---- */

@@ -1,7 +1,8 @@
-/* cpu_kernels.c — CPU kernels behind ug_backend: elementwise with broadcasting, casts, reductions, softmax,
- * GEMM (OpenBLAS), strided copy, gather/scatter; and the table itself, which also takes the entries of
- * cpu_unary.c, cpu_storage.c, cpu_rng.c and cpu_optim.c (cpu.h). Plain loops the compiler vectorizes;
- * OpenMP only on large flat loops so small batches pay no threading overhead. */
+/* cpu_kernels.c — CPU kernels behind ug_backend: elementwise with broadcasting, casts, reductions,
+ * softmax, cumulative sums/products, GEMM (OpenBLAS), strided copy, gather/scatter; and the table
+ * itself, which also takes the entries of cpu_unary.c, cpu_storage.c, cpu_rng.c and cpu_optim.c
+ * (cpu.h). Plain loops the compiler vectorizes; OpenMP only on large flat loops so small batches pay
+ * no threading overhead. */
 #include "backend/backend.h"
 
 #include <cblas.h>
@@ -303,6 +304,32 @@ PAR_FOR(outer * len * inner > PAR_MIN)
     }
 }
 
+/* Cumulative sums / products in double (a 1000-step log schedule's cumsum does not pile up float
+ * rounding). Columns go 64 at a time, so the running values sit in a stack array and each step along
+ * the axis reads a contiguous piece of x. */
+static void cpu_scan(int kind, const ug_tensor *xt, int axis, bool reverse, ug_tensor *ot) {
+    enum { COLS = 64 };
+    int64_t outer, len, inner;
+    split_axis(xt, axis, &outer, &len, &inner);
+    const float *x = xt->data;
+    float *o = ot->data;
+    double acc[COLS];
+    for (int64_t r = 0; r < outer; r++)
+        for (int64_t i0 = 0; i0 < inner; i0 += COLS) {
+            int64_t m = inner - i0 < COLS ? inner - i0 : COLS;
+            for (int64_t i = 0; i < m; i++) acc[i] = kind == UG_S_PROD ? 1.0 : 0.0;
+            for (int64_t t = 0; t < len; t++) {
+                int64_t j = reverse ? len - 1 - t : t;
+                const float *xj = x + (r * len + j) * inner + i0;
+                float *oj = o + (r * len + j) * inner + i0;
+                if (kind == UG_S_PROD)
+                    for (int64_t i = 0; i < m; i++) oj[i] = (float)(acc[i] *= xj[i]);
+                else
+                    for (int64_t i = 0; i < m; i++) oj[i] = (float)(acc[i] += xj[i]);
+            }
+        }
+}
+
 /* One cblas_sgemm per matrix of the batch (tools/bench counts GEMMs by wrapping cblas_sgemm). A
  * matrix stored transposed (ug_gemm_layout_of) and a requested transpose cancel out. */
 static void cpu_gemm(const ug_gemm_args *g) {
@@ -436,6 +463,7 @@ const ug_backend ug_cpu_backend = {
     .reduce = cpu_reduce,
     .sum_acc = cpu_sum_acc,
     .softmax = cpu_softmax,
+    .scan = cpu_scan,
     .gemm = cpu_gemm,
     .copy = cpu_copy,
     .fill = cpu_fill,
