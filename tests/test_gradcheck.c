@@ -183,6 +183,9 @@ static ug_tensor *f_cumsum(ug_ctx *c, ug_tensor **x) { return ug_cumsum(c, x[0],
 static ug_tensor *f_cumsum_rev(ug_ctx *c, ug_tensor **x) { return ug_cumsum(c, T(x[0]), 0, true); }
 static ug_tensor *f_cumprod(ug_ctx *c, ug_tensor **x) { return ug_cumprod(c, x[0], -1, false); }
 static ug_tensor *f_cumprod_rev(ug_ctx *c, ug_tensor **x) { return ug_cumprod(c, x[0], 1, true); }
+static ug_tensor *f_pad(ug_ctx *c, ug_tensor **x) { return ug_pad(c, T(x[0]), (int64_t[]){1, 2, 0, 1}, 0.5f); }
+/* pad then multiply, so the padded entries' weights differ from the interior's */
+static ug_tensor *f_pad3(ug_ctx *c, ug_tensor **x) { return ug_mul(c, ug_pad(c, x[0], (int64_t[]){0, 0, 2, 1, 0, 0}, -1.0f), x[1]); }
 /* x * to_f32(to_i32(k)): the truncated constants are the gradient */
 static ug_tensor *f_cast(ug_ctx *c, ug_tensor **x) {
     float k[] = {-1.7f, 2.5f, -0.2f, 3.99f};
@@ -311,6 +314,8 @@ static const gc_case cases[] = {
     {"cumsum reverse (view)", 1, {2}, {{3, 4}}, -1, 1, 0, f_cumsum_rev, true},
     {"cumprod (nonzero)", 1, {2}, {{3, 4}}, -1.5f, 1.5f, 0.3f, f_cumprod, true},
     {"cumprod reverse 3d (nonzero)", 1, {3}, {{2, 3, 2}}, -1.5f, 1.5f, 0.3f, f_cumprod_rev, true},
+    {"pad 2d (view)", 1, {2}, {{3, 4}}, -1, 1, 0, f_pad, true},
+    {"pad 3d * y", 2, {3, 3}, {{2, 3, 2}, {2, 6, 2}}, -1, 1, 0, f_pad3, true},
 };
 
 /* Bad input is an error with a message, never a crash. */

@@ -180,3 +180,5 @@ UG_API(ug_to_f32)
 /* appended in ABI 1.1: tensor.h (scans) */
 UG_API(ug_cumsum)
 UG_API(ug_cumprod)
+/* appended in ABI 1.1: tensor.h (shapes) */
+UG_API(ug_pad)

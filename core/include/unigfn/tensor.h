@@ -234,6 +234,11 @@ ug_tensor *ug_transpose(ug_ctx *ctx, ug_tensor *x, int d0, int d1);
 /* x[..., start:start+len, ...] along axis (a view). */
 ug_tensor *ug_slice(ug_ctx *ctx, ug_tensor *x, int axis, int64_t start, int64_t len);
 ug_tensor *ug_concat(ug_ctx *ctx, ug_tensor *const *xs, int n, int axis);
+/* Constant padding (ABI 1.1): pad[2d] entries of `value` before and pad[2d + 1] after along dim d, for
+ * every dim of x in order (torch.nn.functional.pad lists the last dim first); widths >= 0.
+ * x [d0, .., dk] -> [d0 + pad[0] + pad[1], .., dk + pad[2k] + pad[2k + 1]]. Backward: the gradient
+ * sliced back to x (the adjoint of ug_slice, and ug_slice's backward). */
+ug_tensor *ug_pad(ug_ctx *ctx, ug_tensor *x, const int64_t *pad, float value);
 /* torch.gather: out[i][j] = x[i][idx[i][j]] along axis; idx (I32) has out's shape. */
 ug_tensor *ug_gather(ug_ctx *ctx, ug_tensor *x, int axis, ug_tensor *idx);
 /* torch.scatter_add: out = x; out[i][idx[i][j]] += src[i][j] along axis. */
