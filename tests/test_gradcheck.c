@@ -166,6 +166,31 @@ static ug_tensor *f_gelu(ug_ctx *c, ug_tensor **x) { return ug_gelu(c, x[0]); }
 static ug_tensor *f_sigmoid(ug_ctx *c, ug_tensor **x) { return ug_sigmoid(c, x[0]); }
 static ug_tensor *f_tanh(ug_ctx *c, ug_tensor **x) { return ug_tanh(c, x[0]); }
 static ug_tensor *f_softplus(ug_ctx *c, ug_tensor **x) { return ug_softplus(c, x[0]); }
+static ug_tensor *f_sin(ug_ctx *c, ug_tensor **x) { return ug_sin(c, x[0]); }
+static ug_tensor *f_cos(ug_ctx *c, ug_tensor **x) { return ug_cos(c, T(x[0])); }
+static ug_tensor *f_erf(ug_ctx *c, ug_tensor **x) { return ug_erf(c, x[0]); }
+/* gt(x, 0) * x: the mask must be right (the gradient is the mask) and carry no gradient itself */
+static ug_tensor *f_gt_mask(ug_ctx *c, ug_tensor **x) { return ug_mul(c, ug_gt(c, x[0], ug_scalar(c, 0.0f)), x[0]); }
+/* (gt + le) (ge + lt) eq(a, a) = 1 whatever a and b are, so finite differences never cross a step:
+ * d/da, d/db of that times a*b is b, a exactly when no comparison records a gradient */
+static ug_tensor *f_cmp_one(ug_ctx *c, ug_tensor **x) {
+    ug_tensor *a = x[0], *b = x[1];
+    ug_tensor *one = ug_mul(c, ug_mul(c, ug_add(c, ug_gt(c, a, b), ug_le(c, a, b)), ug_add(c, ug_ge(c, a, b), ug_lt(c, a, b))),
+                            ug_eq(c, a, a));
+    return ug_mul(c, one, ug_mul(c, a, b));
+}
+static ug_tensor *f_cumsum(ug_ctx *c, ug_tensor **x) { return ug_cumsum(c, x[0], 1, false); }
+static ug_tensor *f_cumsum_rev(ug_ctx *c, ug_tensor **x) { return ug_cumsum(c, T(x[0]), 0, true); }
+static ug_tensor *f_cumprod(ug_ctx *c, ug_tensor **x) { return ug_cumprod(c, x[0], -1, false); }
+static ug_tensor *f_cumprod_rev(ug_ctx *c, ug_tensor **x) { return ug_cumprod(c, x[0], 1, true); }
+static ug_tensor *f_pad(ug_ctx *c, ug_tensor **x) { return ug_pad(c, T(x[0]), (int64_t[]){1, 2, 0, 1}, 0.5f); }
+/* pad then multiply, so the padded entries' weights differ from the interior's */
+static ug_tensor *f_pad3(ug_ctx *c, ug_tensor **x) { return ug_mul(c, ug_pad(c, x[0], (int64_t[]){0, 0, 2, 1, 0, 0}, -1.0f), x[1]); }
+/* x * to_f32(to_i32(k)): the truncated constants are the gradient */
+static ug_tensor *f_cast(ug_ctx *c, ug_tensor **x) {
+    float k[] = {-1.7f, 2.5f, -0.2f, 3.99f};
+    return ug_mul(c, x[0], ug_to_f32(c, ug_to_i32(c, ug_from_f32(c, k, 1, (int64_t[]){4}))));
+}
 static ug_tensor *f_sum0(ug_ctx *c, ug_tensor **x) { return ug_sum(c, x[0], 0, false); }
 static ug_tensor *f_sum1k(ug_ctx *c, ug_tensor **x) { return ug_sum(c, T(x[0]), -1, true); }
 static ug_tensor *f_mean(ug_ctx *c, ug_tensor **x) { return ug_mean(c, x[0], 1, false); }
@@ -322,6 +347,19 @@ static const gc_case cases[] = {
     {"upsample2d bilinear", 1, {4}, {{1, 2, 3, 4}}, -1, 1, 0, f_up_bil, true},
     {"group_norm", 3, {4, 1, 1}, {{2, 6, 3, 3}, {6}, {6}}, -1, 1, 0, f_gnorm, true},
     {"group_norm [N, C, L]", 1, {3}, {{3, 4, 5}}, -1, 1, 0, f_gnorm_plain, true},
+    /* appended (issue 17): rows above keep their random draws */
+    {"sin", 1, {2}, {{3, 4}}, -3, 3, 0, f_sin, true},
+    {"cos (view)", 1, {2}, {{3, 4}}, -3, 3, 0, f_cos, true},
+    {"erf", 1, {2}, {{3, 4}}, -2, 2, 0, f_erf, true},
+    {"gt mask", 1, {2}, {{3, 4}}, -1, 1, 0.05f, f_gt_mask, true},
+    {"comparisons broadcast (no gradient)", 2, {2, 1}, {{3, 4}, {4}}, -1, 1, 0, f_cmp_one, true},
+    {"to_i32 / to_f32 (no gradient)", 1, {2}, {{3, 4}}, -1, 1, 0, f_cast, false},
+    {"cumsum", 1, {2}, {{3, 4}}, -1, 1, 0, f_cumsum, true},
+    {"cumsum reverse (view)", 1, {2}, {{3, 4}}, -1, 1, 0, f_cumsum_rev, true},
+    {"cumprod (nonzero)", 1, {2}, {{3, 4}}, -1.5f, 1.5f, 0.3f, f_cumprod, true},
+    {"cumprod reverse 3d (nonzero)", 1, {3}, {{2, 3, 2}}, -1.5f, 1.5f, 0.3f, f_cumprod_rev, true},
+    {"pad 2d (view)", 1, {2}, {{3, 4}}, -1, 1, 0, f_pad, true},
+    {"pad 3d * y", 2, {3, 3}, {{2, 3, 2}, {2, 6, 2}}, -1, 1, 0, f_pad3, true},
 };
 
 /* Bad input is an error with a message, never a crash. */
@@ -366,6 +404,11 @@ static void check_errors(ug_ctx *c) {
     ug_ctx_clear_error(c);
     CHECK(ug_upsample2d(c, xi, 0, UG_UPSAMPLE_NEAREST) == NULL && strstr(ug_ctx_errmsg(c), "upsample2d"),
           "upsample2d scale 0: %s", ug_ctx_errmsg(c));
+    ug_ctx_clear_error(c);
+    CHECK(ug_lt(c, ug_to_i32(c, a), a) == NULL && strstr(ug_ctx_errmsg(c), "lt"), "lt of an i32: %s", ug_ctx_errmsg(c));
+    ug_ctx_clear_error(c);
+    CHECK(ug_cast(c, a, (ug_dtype)7) == NULL && strstr(ug_ctx_errmsg(c), "cast") && strstr(ug_ctx_errmsg(c), "[3, 4]"),
+          "cast to dtype 7: %s", ug_ctx_errmsg(c));
     ug_ctx_clear_error(c);
     ug_tensor *l = ug_sum_all(c, ug_requires_grad(c, ug_zeros(c, 2, (int64_t[]){2, 2})));
     CHECK(l && ug_backward(c, ug_zeros(c, 1, (int64_t[]){3}), 1) != UG_OK, "backward of a non-scalar fails");

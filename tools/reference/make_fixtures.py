@@ -42,7 +42,9 @@ torch_ops.txt — one case per op. Case C has inputs "C.x0", "C.x1", ... (argume
     call; index tensors are i32, where's condition is f32 0/1), the output "C.out", a fixed random
     weight "C.R" of out's shape, and for every input that takes a gradient "C.gK" = d sum(out * R) / d xK.
     The operation of each case (and its axis/parameters) is listed in make_ops() below and mirrored
-    in the C test.
+    in the C test. The cases of make_ops_issue17() follow, drawn from their own generator; those
+    without a gradient (comparisons, casts) store no R and no gK, and an i32 "C.out" is compared
+    exactly.
 torch_grad2.txt — second order: for act in ACTS2, y = sum(act(x @ W) * R), gx = dy/dx (create_graph),
     z = sum(gx^2); stores "A.x", "A.W", "A.R", "A.y", "A.gx", "A.z", "A.dz_dW", "A.dz_dx".
 torch_conv.txt — the image ops (NCHW). Case C stores "C.p" (i32): [kind, second, parameters...] with
@@ -132,8 +134,8 @@ class Writer:
         self.f.close()
 
 
-def U(shape, lo=-1.0, hi=1.0):
-    return (torch.rand(shape, dtype=torch.float32) * (hi - lo) + lo)
+def U(shape, lo=-1.0, hi=1.0, gen=None):
+    return (torch.rand(shape, dtype=torch.float32, generator=gen) * (hi - lo) + lo)
 
 
 def idx(shape, n):
@@ -177,10 +179,51 @@ def make_ops():
     ]
 
 
-def write_ops(out):
-    w = Writer(os.path.join(out, "torch_ops.txt"), "elementwise, reductions, matmul, indexing: "
-               "out and d sum(out*R)/d inputs")
-    for name, fn, inputs in make_ops():
+# Cases added with issue 17 (image and sequence ops). They draw from a generator of their own, after
+# the cases above, so adding them left every earlier case's values as they were. Comparisons and casts
+# have no gradient: their cases store no R and no gK. pad widths in the C test are per dim in order;
+# F.pad takes them last dim first.
+ISSUE17_SEED = 20261203
+
+
+def make_ops_issue17(gen):
+    def V(shape, lo=-1.0, hi=1.0):
+        return U(shape, lo, hi, gen)
+
+    def halves(shape):  # multiples of 0.5 in [-2, 2]: comparisons see ties
+        return torch.round(V(shape, -2.0, 2.0) * 2.0) / 2.0
+
+    def nonzero(shape):  # |x| in [0.5, 1.5], either sign: cumprod's backward divides by x
+        sign = (torch.rand(shape, generator=gen) < 0.5).to(torch.float32) * 2.0 - 1.0
+        return V(shape, 0.5, 1.5) * sign
+
+    cmp_in = [(halves([3, 4]), 0), (halves([4]), 0)]
+    beta = torch.linspace(1e-4, 0.02, 1000, dtype=torch.float32)
+    return [
+        ("sin", torch.sin, [(V([3, 5], -4, 4), 1)]),
+        ("cos", torch.cos, [(V([3, 5], -4, 4), 1)]),
+        ("erf", torch.erf, [(V([3, 5], -2.5, 2.5), 1)]),
+        ("ge", lambda a, b: (a >= b).to(torch.float32), cmp_in),
+        ("gt", lambda a, b: (a > b).to(torch.float32), cmp_in),
+        ("le", lambda a, b: (a <= b).to(torch.float32), cmp_in),
+        ("lt", lambda a, b: (a < b).to(torch.float32), cmp_in),
+        ("eq", lambda a, b: (a == b).to(torch.float32), cmp_in),
+        ("to_i32", lambda a: a.to(torch.int32), [(torch.cat([V([12], -5, 5), halves([8])]).reshape(4, 5), 0)]),
+        ("to_f32", lambda a: a.to(torch.float32),
+         [(torch.randint(-100000, 100000, [3, 5], dtype=torch.int32, generator=gen), 0)]),
+        ("cumsum", lambda a: torch.cumsum(a, 1), [(V([3, 5, 4]), 1)]),
+        ("cumsum_rev", lambda a: torch.flip(torch.cumsum(torch.flip(a, [0]), 0), [0]), [(V([4, 3]), 1)]),
+        ("cumprod", lambda a: torch.cumprod(a, -1), [(nonzero([3, 5]), 1)]),
+        ("cumprod_rev", lambda a: torch.flip(torch.cumprod(torch.flip(a, [1]), 1), [1]), [(nonzero([2, 4, 3]), 1)]),
+        # alpha_bar of a 1000-step linear schedule the log-space way (tensor.h's recipe)
+        ("alpha_bar", lambda b: torch.exp(torch.cumsum(torch.log1p(-b), 0)), [(beta, 1)]),
+        ("pad", lambda a: F.pad(a, (1, 2, 0, 1), value=0.5), [(V([3, 4]), 1)]),
+        ("pad3", lambda a: F.pad(a, (0, 0, 2, 1, 1, 0), value=-1.0), [(V([2, 3, 4]), 1)]),
+    ]
+
+
+def write_cases(w, cases, gen=None):
+    for name, fn, inputs in cases:
         xs = []
         for t, g in inputs:
             t = t.clone()
@@ -188,19 +231,30 @@ def write_ops(out):
                 t.requires_grad_(True)
             xs.append(t)
         out_t = fn(*xs)
-        R = U(list(out_t.shape))
-        f = (out_t * R).sum()
         gx = [x for x in xs if x.requires_grad]
-        grads = torch.autograd.grad(f, gx)
         w.comment("case %s" % name)
         for k, x in enumerate(xs):
             w.tensor("%s.x%d" % (name, k), x.to(torch.int32) if x.dtype == torch.int64 else x)
         w.tensor(name + ".out", out_t)
+        if not gx:
+            continue
+        R = U(list(out_t.shape), gen=gen)
+        f = (out_t * R).sum()
+        grads = torch.autograd.grad(f, gx)
         w.tensor(name + ".R", R)
         gi = iter(grads)
         for k, x in enumerate(xs):
             if x.requires_grad:
                 w.tensor("%s.g%d" % (name, k), next(gi))
+
+
+def write_ops(out):
+    w = Writer(os.path.join(out, "torch_ops.txt"), "elementwise, reductions, matmul, indexing: "
+               "out and d sum(out*R)/d inputs")
+    write_cases(w, make_ops())
+    w.comment("cases added with issue 17: their own generator, seed %d" % ISSUE17_SEED)
+    gen = torch.Generator().manual_seed(ISSUE17_SEED)
+    write_cases(w, make_ops_issue17(gen), gen)
     w.close()
 
 

@@ -174,3 +174,20 @@ UG_API(ug_group_norm)
 /* appended in ABI 1.1: nn.h (conv2d layer) */
 UG_API(ug_conv2d_layer_init)
 UG_API(ug_conv2d_layer_forward)
+/* appended in ABI 1.1: tensor.h (elementwise) */
+UG_API(ug_sin)
+UG_API(ug_cos)
+UG_API(ug_erf)
+UG_API(ug_ge)
+UG_API(ug_gt)
+UG_API(ug_le)
+UG_API(ug_lt)
+UG_API(ug_eq)
+UG_API(ug_cast)
+UG_API(ug_to_i32)
+UG_API(ug_to_f32)
+/* appended in ABI 1.1: tensor.h (scans) */
+UG_API(ug_cumsum)
+UG_API(ug_cumprod)
+/* appended in ABI 1.1: tensor.h (shapes) */
+UG_API(ug_pad)

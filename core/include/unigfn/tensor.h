@@ -171,6 +171,25 @@ ug_tensor *ug_gelu(ug_ctx *ctx, ug_tensor *a);                     /* exact (erf
 ug_tensor *ug_sigmoid(ug_ctx *ctx, ug_tensor *a);
 ug_tensor *ug_tanh(ug_ctx *ctx, ug_tensor *a);
 ug_tensor *ug_softplus(ug_ctx *ctx, ug_tensor *a);
+/* ABI 1.1. Each returns a's shape; second derivatives are exact, so they nest in ug_grad. */
+ug_tensor *ug_sin(ug_ctx *ctx, ug_tensor *a);
+ug_tensor *ug_cos(ug_ctx *ctx, ug_tensor *a);
+ug_tensor *ug_erf(ug_ctx *ctx, ug_tensor *a);                      /* d/dx = 2/sqrt(pi) exp(-x^2) */
+/* Comparisons (ABI 1.1): 1.0f where (a op b) holds, else 0.0f; a and b broadcast together and the
+ * result has the broadcast shape. No gradient (the result is a constant of the graph); NaN compares
+ * false, ug_eq included. Masks for ug_where / ug_masked_fill / ug_mul come from these, not host loops. */
+ug_tensor *ug_ge(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);         /* a >= b */
+ug_tensor *ug_gt(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);         /* a >  b */
+ug_tensor *ug_le(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);         /* a <= b */
+ug_tensor *ug_lt(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);         /* a <  b */
+ug_tensor *ug_eq(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);         /* a == b */
+/* Casts between F32 and I32 (ABI 1.1): x's shape, no gradient. F32 -> I32 truncates toward zero, as
+ * torch's .to(torch.int32) does inside the int32 range; NaN gives 0 and values beyond the range
+ * saturate (torch leaves those undefined). I32 -> F32 rounds to nearest (exact up to 2^24). A cast
+ * to x's own dtype returns x. Codes (action indices, bin numbers) and masks are built with these. */
+ug_tensor *ug_cast(ug_ctx *ctx, ug_tensor *x, ug_dtype dt);
+ug_tensor *ug_to_i32(ug_ctx *ctx, ug_tensor *x);                   /* ug_cast(x, UG_I32) */
+ug_tensor *ug_to_f32(ug_ctx *ctx, ug_tensor *x);                   /* ug_cast(x, UG_F32) */
 /* out = cond != 0 ? a : b, all three broadcast together; cond gets no gradient. */
 ug_tensor *ug_where(ug_ctx *ctx, ug_tensor *cond, ug_tensor *a, ug_tensor *b);
 /* out = mask != 0 ? value : x */
@@ -189,6 +208,17 @@ ug_tensor *ug_softmax(ug_ctx *ctx, ug_tensor *x, int axis);
 ug_tensor *ug_sum_to(ug_ctx *ctx, ug_tensor *x, int ndim, const int64_t *shape);
 /* Broadcast x to `shape` (a view with stride-0 dims; differentiable). */
 ug_tensor *ug_expand(ug_ctx *ctx, ug_tensor *x, int ndim, const int64_t *shape);
+
+/* ---- Scans (ABI 1.1) ------------------------------------------------------------------------ */
+/* Cumulative sum along axis, x's shape: out[.., i, ..] = x[.., 0, ..] + ... + x[.., i, ..], or with
+ * reverse x[.., i, ..] + ... + x[.., n-1, ..]. Backward: the cumsum of the gradient the other way
+ * (linear, so any order). The CPU backend accumulates in double, as torch's CPU kernel. */
+ug_tensor *ug_cumsum(ug_ctx *ctx, ug_tensor *x, int axis, bool reverse);
+/* Cumulative product, laid out the same. Its gradient, cumsum(g * out, !reverse) / x, is for inputs
+ * without zeros (a zero gives inf/NaN where torch's stays finite). A diffusion schedule's
+ * alpha_bar_t = prod_{s<=t} (1 - beta_s) is better built in log space:
+ * ug_exp(ug_cumsum(ug_log1p(ug_neg(beta)), 0, false)). */
+ug_tensor *ug_cumprod(ug_ctx *ctx, ug_tensor *x, int axis, bool reverse);
 
 /* ---- Linear algebra (cblas_sgemm) --------------------------------------------------------- */
 /* a [..., M, K] @ b [..., K, N] -> [..., M, N]; 2-D, or batched with broadcast batch dims.
@@ -240,6 +270,11 @@ ug_tensor *ug_transpose(ug_ctx *ctx, ug_tensor *x, int d0, int d1);
 /* x[..., start:start+len, ...] along axis (a view). */
 ug_tensor *ug_slice(ug_ctx *ctx, ug_tensor *x, int axis, int64_t start, int64_t len);
 ug_tensor *ug_concat(ug_ctx *ctx, ug_tensor *const *xs, int n, int axis);
+/* Constant padding (ABI 1.1): pad[2d] entries of `value` before and pad[2d + 1] after along dim d, for
+ * every dim of x in order (torch.nn.functional.pad lists the last dim first); widths >= 0.
+ * x [d0, .., dk] -> [d0 + pad[0] + pad[1], .., dk + pad[2k] + pad[2k + 1]]. Backward: the gradient
+ * sliced back to x (the adjoint of ug_slice, and ug_slice's backward). */
+ug_tensor *ug_pad(ug_ctx *ctx, ug_tensor *x, const int64_t *pad, float value);
 /* torch.gather: out[i][j] = x[i][idx[i][j]] along axis; idx (I32) has out's shape. */
 ug_tensor *ug_gather(ug_ctx *ctx, ug_tensor *x, int axis, ug_tensor *idx);
 /* torch.scatter_add: out = x; out[i][idx[i][j]] += src[i][j] along axis. */

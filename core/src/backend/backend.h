@@ -37,11 +37,16 @@
 typedef enum ug_unary_kind {
     UG_U_EXP, UG_U_LOG, UG_U_LOG1P, UG_U_SQRT, UG_U_SQUARE, UG_U_ABS, UG_U_CLAMP, UG_U_RELU,
     UG_U_LEAKY, UG_U_ELU, UG_U_SILU, UG_U_GELU, UG_U_SIGMOID, UG_U_TANH, UG_U_SOFTPLUS, UG_U_POWS,
+    UG_U_SIN, UG_U_COS, UG_U_ERF,
     UG_U_COUNT
 } ug_unary_kind;
 
-typedef enum ug_binary_kind { UG_B_ADD, UG_B_SUB, UG_B_MUL, UG_B_DIV, UG_B_POW, UG_B_GE } ug_binary_kind;
+/* Binary kinds from UG_B_GE on are comparisons: 1.0f where (a op b) holds, else 0.0f (NaN: 0). */
+typedef enum ug_binary_kind {
+    UG_B_ADD, UG_B_SUB, UG_B_MUL, UG_B_DIV, UG_B_POW, UG_B_GE, UG_B_GT, UG_B_LE, UG_B_LT, UG_B_EQ
+} ug_binary_kind;
 typedef enum ug_reduce_kind { UG_R_SUM, UG_R_MAX, UG_R_LSE } ug_reduce_kind;
+typedef enum ug_scan_kind { UG_S_SUM, UG_S_PROD } ug_scan_kind;
 typedef enum ug_rng_kind { UG_RNG_UNIFORM, UG_RNG_NORMAL } ug_rng_kind;
 
 /* c = alpha * op(a) @ op(b) + beta * c for every matrix of the batch. op(a) is [..., M, K]: a itself,
@@ -140,6 +145,9 @@ typedef struct ug_backend {
     void (*binary)(int kind, const ug_tensor *a, const ug_tensor *b, ug_tensor *out);
     /* out = c != 0 ? a : b with broadcasting. */
     void (*where)(const ug_tensor *c, const ug_tensor *a, const ug_tensor *b, ug_tensor *out);
+    /* y = x converted to y's dtype; x and y contiguous, same numel. F32 -> I32 truncates toward zero
+     * (NaN -> 0; beyond the int32 range -> INT32_MIN / INT32_MAX); I32 -> F32 rounds to nearest. */
+    void (*cast)(const ug_tensor *x, ug_tensor *y);
 
     /* ---- reductions, GEMM ---- */
     /* Reduce contiguous x along axis into out (keepdim layout); argmax (I32) may be NULL. */
@@ -150,6 +158,10 @@ typedef struct ug_backend {
     void (*sum_acc)(const ug_tensor *x, int axis, ug_tensor *out);
     /* Softmax or log-softmax of contiguous x along axis. */
     void (*softmax)(bool log, const ug_tensor *x, int axis, ug_tensor *out);
+    /* Cumulative sum or product (ug_scan_kind) of contiguous x along axis into out (x's shape):
+     * out[.., i, ..] combines x[.., 0..i, ..], or with reverse x[.., i..n-1, ..]. The CPU one
+     * accumulates in double and rounds each output once, as torch's CPU kernels do. */
+    void (*scan)(int kind, const ug_tensor *x, int axis, bool reverse, ug_tensor *out);
     void (*gemm)(const ug_gemm_args *args);
 
     /* ---- copies and indexing ---- */

@@ -1,4 +1,5 @@
-/* ops_elementwise.c — elementwise ops (unary, affine, binary, where) and their backward rules.
+/* ops_elementwise.c — elementwise ops (unary, affine, binary and comparisons, where, dtype casts) and
+ * their backward rules.
  * Unary functions keep their derivatives as ops of the same family (order 1 and 2), so a gradient of
  * a gradient needs no special code: backward of f^(k) is g * f^(k+1). */
 #include "tensor/internal.h"
@@ -23,6 +24,8 @@ static const char *const unary_names[UG_U_COUNT][3] = {
     [UG_U_SILU] = {"silu", "silu'", "silu''"},      [UG_U_GELU] = {"gelu", "gelu'", "gelu''"},
     [UG_U_SIGMOID] = {"sigmoid", "sigmoid'", "sigmoid''"}, [UG_U_TANH] = {"tanh", "tanh'", "tanh''"},
     [UG_U_SOFTPLUS] = {"softplus", "softplus'", "softplus''"}, [UG_U_POWS] = {"pow_scalar", "pow_scalar'", "pow_scalar''"},
+    [UG_U_SIN] = {"sin", "sin'", "sin''"},          [UG_U_COS] = {"cos", "cos'", "cos''"},
+    [UG_U_ERF] = {"erf", "erf'", "erf''"},
 };
 
 /* Piecewise-linear (or quadratic) functions whose third derivative is zero everywhere it exists. */
@@ -97,6 +100,9 @@ ug_tensor *ug_sigmoid(ug_ctx *c, ug_tensor *a) { return unary_op(c, a, UG_U_SIGM
 ug_tensor *ug_tanh(ug_ctx *c, ug_tensor *a) { return unary_op(c, a, UG_U_TANH, 0, 0, 0); }
 ug_tensor *ug_softplus(ug_ctx *c, ug_tensor *a) { return unary_op(c, a, UG_U_SOFTPLUS, 0, 0, 0); }
 ug_tensor *ug_pow_scalar(ug_ctx *c, ug_tensor *a, float p) { return unary_op(c, a, UG_U_POWS, 0, p, 0); }
+ug_tensor *ug_sin(ug_ctx *c, ug_tensor *a) { return unary_op(c, a, UG_U_SIN, 0, 0, 0); }
+ug_tensor *ug_cos(ug_ctx *c, ug_tensor *a) { return unary_op(c, a, UG_U_COS, 0, 0, 0); }
+ug_tensor *ug_erf(ug_ctx *c, ug_tensor *a) { return unary_op(c, a, UG_U_ERF, 0, 0, 0); }
 
 /* ---- affine: y = a*x + b ---- */
 static ug_tensor *affine_op(ug_ctx *ctx, ug_tensor *x, float a, float b, const char *name);
@@ -124,7 +130,7 @@ ug_tensor *ug_rsub_scalar(ug_ctx *c, ug_tensor *a, float s) { return affine_op(c
 ug_tensor *ug_neg(ug_ctx *c, ug_tensor *a) { return affine_op(c, a, -1.0f, 0.0f, "neg"); }
 
 /* ---- binary with broadcasting ---- */
-static const char *const bin_names[] = {"add", "sub", "mul", "div", "pow", "ge"};
+static const char *const bin_names[] = {"add", "sub", "mul", "div", "pow", "ge", "gt", "le", "lt", "eq"};
 static ug_tensor *binary_op(ug_ctx *ctx, int kind, ug_tensor *a, ug_tensor *b);
 
 static void bw_binary(ug_ctx *ctx, ug_node *n, ug_tensor *g, ug_tensor **gin, const bool *need) {
@@ -168,7 +174,7 @@ static ug_tensor *binary_op(ug_ctx *ctx, int kind, ug_tensor *a, ug_tensor *b) {
     ug_tensor *y = ug__empty(ctx, UG_F32, nd, sh);
     if (!y) return NULL;
     ctx->be->binary(kind, a, b, y);
-    if (kind == UG_B_GE) return y;
+    if (kind >= UG_B_GE) return y;  /* comparisons: a step function, no gradient and no node */
     ug_tensor *in[2] = {a, b};
     ug_node *n = ug__record(ctx, y, name, bw_binary, 2, in);
     if (n) n->i[0] = kind;
@@ -180,6 +186,11 @@ ug_tensor *ug_sub(ug_ctx *c, ug_tensor *a, ug_tensor *b) { return binary_op(c, U
 ug_tensor *ug_mul(ug_ctx *c, ug_tensor *a, ug_tensor *b) { return binary_op(c, UG_B_MUL, a, b); }
 ug_tensor *ug_div(ug_ctx *c, ug_tensor *a, ug_tensor *b) { return binary_op(c, UG_B_DIV, a, b); }
 ug_tensor *ug_pow(ug_ctx *c, ug_tensor *a, ug_tensor *b) { return binary_op(c, UG_B_POW, a, b); }
+ug_tensor *ug_ge(ug_ctx *c, ug_tensor *a, ug_tensor *b) { return binary_op(c, UG_B_GE, a, b); }
+ug_tensor *ug_gt(ug_ctx *c, ug_tensor *a, ug_tensor *b) { return binary_op(c, UG_B_GT, a, b); }
+ug_tensor *ug_le(ug_ctx *c, ug_tensor *a, ug_tensor *b) { return binary_op(c, UG_B_LE, a, b); }
+ug_tensor *ug_lt(ug_ctx *c, ug_tensor *a, ug_tensor *b) { return binary_op(c, UG_B_LT, a, b); }
+ug_tensor *ug_eq(ug_ctx *c, ug_tensor *a, ug_tensor *b) { return binary_op(c, UG_B_EQ, a, b); }
 
 /* ---- where ---- */
 static void bw_where(ug_ctx *ctx, ug_node *n, ug_tensor *g, ug_tensor **gin, const bool *need) {
@@ -212,3 +223,23 @@ ug_tensor *ug_where(ug_ctx *ctx, ug_tensor *cond, ug_tensor *a, ug_tensor *b) {
 ug_tensor *ug_masked_fill(ug_ctx *ctx, ug_tensor *x, ug_tensor *mask, float value) {
     return ug_where(ctx, mask, ug_scalar(ctx, value), x);
 }
+
+/* ---- dtype casts: no node (an I32 tensor never carries a gradient, and truncation's derivative is
+ * zero wherever it exists) ---- */
+ug_tensor *ug_cast(ug_ctx *ctx, ug_tensor *x, ug_dtype dt) {
+    UG_CHECK_IN(ctx, x);
+    if (dt != UG_F32 && dt != UG_I32) {
+        char b[64];
+        return ug__fail_null(ctx, "cast", "unknown dtype %d for %s", (int)dt, ug__shp(x, b));
+    }
+    if (x->dtype == dt) return x;
+    x = ug_contiguous(ctx, x);
+    if (!x) return NULL;
+    ug_tensor *y = ug__empty(ctx, dt, x->ndim, x->shape);
+    if (!y) return NULL;
+    ctx->be->cast(x, y);
+    return y;
+}
+
+ug_tensor *ug_to_i32(ug_ctx *c, ug_tensor *x) { return ug_cast(c, x, UG_I32); }
+ug_tensor *ug_to_f32(ug_ctx *c, ug_tensor *x) { return ug_cast(c, x, UG_F32); }

@@ -1,5 +1,6 @@
-/* ops_shape.c — views (reshape, permute, transpose, slice, detach), copies (contiguous, concat) and
- * indexing (gather, scatter_add, index_select, one_hot), each with its backward rule. */
+/* ops_shape.c — views (reshape, permute, transpose, slice, detach), copies (contiguous, concat,
+ * constant padding) and indexing (gather, scatter_add, index_select, one_hot), each with its backward
+ * rule. Slice and pad are each other's backward. */
 #include "tensor/internal.h"
 
 #include <string.h>
@@ -96,33 +97,53 @@ ug_tensor *ug_transpose(ug_ctx *ctx, ug_tensor *x, int d0, int d1) {
     return ug_permute(ctx, x, perm);
 }
 
-/* ---- slice and its adjoint (zero-padding) ---- */
-static ug_tensor *pad_axis(ug_ctx *ctx, ug_tensor *g, int axis, int64_t start, int64_t full);
-
+/* ---- slice and its adjoint, constant padding ---- */
 static void bw_slice(ug_ctx *ctx, ug_node *n, ug_tensor *g, ug_tensor **gin, const bool *need) {
-    if (need[0]) gin[0] = pad_axis(ctx, g, (int)n->i[0], n->i[1], n->in[0]->shape[n->i[0]]);
+    if (!need[0]) return;
+    int a = (int)n->i[0];
+    int64_t pad[2 * UG_MAX_DIMS] = {0};
+    pad[2 * a] = n->i[1];
+    pad[2 * a + 1] = n->in[0]->shape[a] - n->i[1] - g->shape[a];
+    gin[0] = ug_pad(ctx, g, pad, 0.0f);
 }
 
 static void bw_pad(ug_ctx *ctx, ug_node *n, ug_tensor *g, ug_tensor **gin, const bool *need) {
-    if (need[0]) gin[0] = ug_slice(ctx, g, (int)n->i[0], n->i[1], n->in[0]->shape[n->i[0]]);
+    if (!need[0]) return;
+    const ug_tensor *x = n->in[0];
+    ug_tensor *gx = g;
+    for (int d = 0; d < x->ndim && gx; d++)
+        if (n->i[2 * d] || n->i[2 * d + 1]) gx = ug_slice(ctx, gx, d, n->i[2 * d], x->shape[d]);
+    gin[0] = gx;
 }
 
-static ug_tensor *pad_axis(ug_ctx *ctx, ug_tensor *g, int axis, int64_t start, int64_t full) {
-    UG_CHECK_IN(ctx, g);
+/* The result filled with `value` (one backend fill), then x copied into the view of its interior (one
+ * backend copy): no kernel of its own, so a backend that has fill and copy has padding. */
+ug_tensor *ug_pad(ug_ctx *ctx, ug_tensor *x, const int64_t *pad, float value) {
+    UG_CHECK_IN(ctx, x);
+    char b[64];
+    if (!pad) return ug__fail_null(ctx, "pad", "no pad widths given for %s", ug__shp(x, b));
+    if (x->dtype != UG_F32) return ug__fail_null(ctx, "pad", "expects a float tensor, got an i32 tensor %s", ug__shp(x, b));
     int64_t sh[UG_MAX_DIMS];
-    memcpy(sh, g->shape, sizeof sh);
-    sh[axis] = full;
-    ug_tensor *y = ug_zeros(ctx, g->ndim, sh);
+    for (int d = 0; d < x->ndim; d++) {
+        if (pad[2 * d] < 0 || pad[2 * d + 1] < 0)
+            return ug__fail_null(ctx, "pad", "negative width (%lld, %lld) on dim %d of %s", (long long)pad[2 * d],
+                                 (long long)pad[2 * d + 1], d, ug__shp(x, b));
+        sh[d] = x->shape[d] + pad[2 * d] + pad[2 * d + 1];
+    }
+    ug_tensor *y = ug_full(ctx, x->ndim, sh, value);
     if (!y) return NULL;
     ug_tensor *dst = ug__view(ctx, y);
-    dst->shape[axis] = g->shape[axis];
-    dst->data = ug__data_at(y, start * y->stride[axis]);
-    ctx->be->copy(g, dst);
-    ug_node *n = ug__record(ctx, y, "pad", bw_pad, 1, &g);
-    if (n) {
-        n->i[0] = axis;
-        n->i[1] = start;
+    if (!dst) return NULL;
+    int64_t off = 0;
+    for (int d = 0; d < x->ndim; d++) {
+        dst->shape[d] = x->shape[d];
+        off += pad[2 * d] * y->stride[d];
     }
+    dst->data = ug__data_at(y, off);
+    ctx->be->copy(x, dst);
+    ug_node *n = ug__record(ctx, y, "pad", bw_pad, 1, &x);
+    if (n)
+        for (int d = 0; d < 2 * x->ndim; d++) n->i[d] = pad[d];
     return y;
 }
 

@@ -1,7 +1,8 @@
-/* cpu_kernels.c — CPU kernels behind ug_backend: elementwise with broadcasting, reductions, softmax,
- * GEMM (OpenBLAS), strided copy, gather/scatter; and the table itself, which also takes the entries of
- * cpu_unary.c, cpu_storage.c, cpu_rng.c, cpu_optim.c and cpu_conv.c (cpu.h). Plain loops the compiler vectorizes;
- * OpenMP only on large flat loops so small batches pay no threading overhead. */
+/* cpu_kernels.c — CPU kernels behind ug_backend: elementwise with broadcasting, casts, reductions,
+ * softmax, cumulative sums/products, GEMM (OpenBLAS), strided copy, gather/scatter; and the table
+ * itself, which also takes the entries of cpu_unary.c, cpu_storage.c, cpu_rng.c, cpu_optim.c and
+ * cpu_conv.c (cpu.h). Plain loops the compiler vectorizes; OpenMP only on large flat loops so small
+ * batches pay no threading overhead. */
 #include "backend/backend.h"
 
 #include <cblas.h>
@@ -63,7 +64,11 @@ PAR_FOR(n > PAR_MIN)
 #define BIN_OP(kind, A, B)                                                 \
     ((kind) == UG_B_ADD ? (A) + (B) : (kind) == UG_B_SUB ? (A) - (B)       \
      : (kind) == UG_B_MUL ? (A) * (B) : (kind) == UG_B_DIV ? (A) / (B)     \
-     : (kind) == UG_B_POW ? powf((A), (B)) : ((A) >= (B) ? 1.0f : 0.0f))
+     : (kind) == UG_B_POW ? powf((A), (B))                                 \
+     : (kind) == UG_B_GE ? ((A) >= (B) ? 1.0f : 0.0f)                      \
+     : (kind) == UG_B_GT ? ((A) > (B) ? 1.0f : 0.0f)                       \
+     : (kind) == UG_B_LE ? ((A) <= (B) ? 1.0f : 0.0f)                      \
+     : (kind) == UG_B_LT ? ((A) < (B) ? 1.0f : 0.0f) : ((A) == (B) ? 1.0f : 0.0f))
 
 /* Instantiated per kind so the ternary chain above folds to one operation. */
 #define BIN_KERNEL(NAME, KIND)                                                                  \
@@ -113,6 +118,10 @@ BIN_KERNEL(bin_mul, UG_B_MUL)
 BIN_KERNEL(bin_div, UG_B_DIV)
 BIN_KERNEL(bin_pow, UG_B_POW)
 BIN_KERNEL(bin_ge, UG_B_GE)
+BIN_KERNEL(bin_gt, UG_B_GT)
+BIN_KERNEL(bin_le, UG_B_LE)
+BIN_KERNEL(bin_lt, UG_B_LT)
+BIN_KERNEL(bin_eq, UG_B_EQ)
 
 static void cpu_binary(int kind, const ug_tensor *a, const ug_tensor *b, ug_tensor *out) {
     switch (kind) {
@@ -121,8 +130,35 @@ static void cpu_binary(int kind, const ug_tensor *a, const ug_tensor *b, ug_tens
     case UG_B_MUL: bin_mul(a, b, out); break;
     case UG_B_DIV: bin_div(a, b, out); break;
     case UG_B_POW: bin_pow(a, b, out); break;
+    case UG_B_GT: bin_gt(a, b, out); break;
+    case UG_B_LE: bin_le(a, b, out); break;
+    case UG_B_LT: bin_lt(a, b, out); break;
+    case UG_B_EQ: bin_eq(a, b, out); break;
     default: bin_ge(a, b, out); break;
     }
+}
+
+/* F32 -> I32 as C's conversion (toward zero) inside the int32 range, where torch's .to(int32) agrees;
+ * outside it (and for NaN, which compares false everywhere) C leaves the result undefined, so the
+ * comparisons pin it first. */
+static void cpu_cast(const ug_tensor *xt, ug_tensor *yt) {
+    int64_t n = numel(xt);
+    if (xt->dtype == yt->dtype) {
+        memcpy(yt->data, xt->data, (size_t)n * 4);
+        return;
+    }
+    if (yt->dtype == UG_I32) {
+        const float *restrict x = xt->data;
+        int32_t *restrict y = yt->data;
+        for (int64_t i = 0; i < n; i++) {
+            float v = x[i];
+            y[i] = v >= 2147483648.0f ? INT32_MAX : v >= -2147483648.0f ? (int32_t)v : v < 0.0f ? INT32_MIN : 0;
+        }
+        return;
+    }
+    const int32_t *restrict x = xt->data;
+    float *restrict y = yt->data;
+    for (int64_t i = 0; i < n; i++) y[i] = (float)x[i];
 }
 
 static void cpu_where(const ug_tensor *ct, const ug_tensor *at, const ug_tensor *bt, ug_tensor *ot) {
@@ -268,6 +304,32 @@ PAR_FOR(outer * len * inner > PAR_MIN)
     }
 }
 
+/* Cumulative sums / products in double (a 1000-step log schedule's cumsum does not pile up float
+ * rounding). Columns go 64 at a time, so the running values sit in a stack array and each step along
+ * the axis reads a contiguous piece of x. */
+static void cpu_scan(int kind, const ug_tensor *xt, int axis, bool reverse, ug_tensor *ot) {
+    enum { COLS = 64 };
+    int64_t outer, len, inner;
+    split_axis(xt, axis, &outer, &len, &inner);
+    const float *x = xt->data;
+    float *o = ot->data;
+    double acc[COLS];
+    for (int64_t r = 0; r < outer; r++)
+        for (int64_t i0 = 0; i0 < inner; i0 += COLS) {
+            int64_t m = inner - i0 < COLS ? inner - i0 : COLS;
+            for (int64_t i = 0; i < m; i++) acc[i] = kind == UG_S_PROD ? 1.0 : 0.0;
+            for (int64_t t = 0; t < len; t++) {
+                int64_t j = reverse ? len - 1 - t : t;
+                const float *xj = x + (r * len + j) * inner + i0;
+                float *oj = o + (r * len + j) * inner + i0;
+                if (kind == UG_S_PROD)
+                    for (int64_t i = 0; i < m; i++) oj[i] = (float)(acc[i] *= xj[i]);
+                else
+                    for (int64_t i = 0; i < m; i++) oj[i] = (float)(acc[i] += xj[i]);
+            }
+        }
+}
+
 /* One cblas_sgemm per matrix of the batch (tools/bench counts GEMMs by wrapping cblas_sgemm). A
  * matrix stored transposed (ug_gemm_layout_of) and a requested transpose cancel out. */
 static void cpu_gemm(const ug_gemm_args *g) {
@@ -397,9 +459,11 @@ const ug_backend ug_cpu_backend = {
     .affine = cpu_affine,
     .binary = cpu_binary,
     .where = cpu_where,
+    .cast = cpu_cast,
     .reduce = cpu_reduce,
     .sum_acc = cpu_sum_acc,
     .softmax = cpu_softmax,
+    .scan = cpu_scan,
     .gemm = cpu_gemm,
     .copy = cpu_copy,
     .fill = cpu_fill,

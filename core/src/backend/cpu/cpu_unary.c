@@ -19,6 +19,8 @@ static inline float sigm(float v) { return 1.0f / (1.0f + expf(-v)); }
 static inline float softplus_f(float v) { return v > 20.0f ? v : log1pf(expf(v)); }
 static inline float gelu_pdf(float v) { return 0.3989422804014327f * expf(-0.5f * v * v); }
 static inline float gelu_cdf(float v) { return 0.5f * (1.0f + erff(v * 0.7071067811865476f)); }
+/* d/dx erf(x) = 2/sqrt(pi) exp(-x^2) */
+static inline float erf_d1(float v) { return 1.1283791670955126f * expf(-v * v); }
 
 /* x^p for p a float: integral p works for negative x too (as torch.pow). */
 static inline float powf_signed(float v, float p) { return powf(v, p); }
@@ -86,6 +88,16 @@ void ug_cpu_unary(int kind, int order, const float *p, const ug_tensor *xt, ug_t
     case UG_U_POWS * 4 + 2:
         LOOP(p0 == 1.0f || p0 == 0.0f ? 0.0f : (p0 == 2.0f ? 2.0f : p0 * (p0 - 1.0f) * powf_signed(v, p0 - 2.0f)));
         break;
+    /* sin and cos through libm (scalar calls: these are for embeddings and schedules, not hot loops) */
+    case UG_U_SIN * 4 + 0: LOOP(sinf(v)); break;
+    case UG_U_SIN * 4 + 1: LOOP(cosf(v)); break;
+    case UG_U_SIN * 4 + 2: LOOP(-sinf(v)); break;
+    case UG_U_COS * 4 + 0: LOOP(cosf(v)); break;
+    case UG_U_COS * 4 + 1: LOOP(-sinf(v)); break;
+    case UG_U_COS * 4 + 2: LOOP(-cosf(v)); break;
+    case UG_U_ERF * 4 + 0: LOOP(erff(v)); break;
+    case UG_U_ERF * 4 + 1: LOOP(erf_d1(v)); break;
+    case UG_U_ERF * 4 + 2: LOOP(-2.0f * v * erf_d1(v)); break;
     default: LOOP(NAN * v); break;
     }
     (void)p1;
