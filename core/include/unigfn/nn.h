@@ -152,8 +152,8 @@ ug_tensor *ug_mlp_forward(ug_ctx *ctx, const ug_mlp *mlp, ug_tensor *x);
 /* ---- Sinusoidal time embedding (DDPM / transformer positional encoding) ----------------------
  * t [B] -> [B, dim]. With half = dim / 2 and f_i = exp(-ln(10000) * i / (half - 1)) for
  * i = 0 .. half-1 (f_0 = 1 when half = 1):  out[b, i] = sin(t_b f_i),  out[b, half + i] = cos(t_b f_i);
- * an odd dim gets a final zero column. dim >= 2. Computed in double, returned as a constant: t gets
- * no gradient through it (tensor.h has no sin/cos op). */
+ * an odd dim gets a final zero column. dim >= 2. The frequencies are constants; the rest is ug_mul,
+ * ug_sin, ug_cos and ug_concat, so it is differentiable in t (to any order). */
 ug_tensor *ug_time_embedding(ug_ctx *ctx, ug_tensor *t, int64_t dim);
 
 /* ---- Layer norm ------------------------------------------------------------------------------- */
@@ -170,6 +170,7 @@ ug_status ug_layer_norm_init(ug_layer_norm_layer *L, ug_params *P, const char *g
 /* x [..., dim] -> [..., dim]: (x - mean) / sqrt(var + eps) * gamma + beta over the last axis, with
  * the biased variance (as torch.nn.LayerNorm); built from differentiable ops (second order works). */
 ug_tensor *ug_layer_norm(ug_ctx *ctx, const ug_layer_norm_layer *L, ug_tensor *x);
+
 
 #ifdef __cplusplus
 }
