@@ -1,7 +1,7 @@
 /* test_nn.c — parameter groups (layout, re-finalize, lookups, zero-grad), initialisers, PyTorch-style
  * linear and conv2d init, MLP and conv2d layer forwards against hand loops, activations by name, time
- * embedding formula, layer norm moments, and gradients landing in the right group blocks through
- * ug_backward. */
+ * embedding formula and its d/dt against central differences, layer norm moments, and gradients landing
+ * in the right group blocks through ug_backward. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -302,6 +302,50 @@ static void test_time_embedding(void) {
     ug_ctx_free(ctx);
 }
 
+/* sum(emb(t) * r) for t given on the host: the function the d/dt check differences. */
+static double temb_loss(ug_ctx *ctx, const float *tv, ug_tensor *r, int64_t dim) {
+    ug_tensor *t = ug_from_f32(ctx, tv, 1, (int64_t[]){3});  // [3]
+    ug_tensor *l = ug_sum_all(ctx, ug_mul(ctx, ug_time_embedding(ctx, t, dim), r));
+    return l ? ug_item(l) : NAN;
+}
+
+/* d/dt of the embedding (built from ops) against central differences and the closed form
+ * sum_i f_i (r_i cos(t f_i) - r_{half+i} sin(t f_i)), for an even and an odd dim. */
+static void test_time_embedding_grad(void) {
+    ug_ctx *ctx = ug_ctx_new(1 << 20);
+    ug_rng rng = ug_rng_make(17, 0);
+    for (int64_t dim = 8; dim <= 9; dim++) {
+        float tv[3] = {0.3f, 1.7f, 25.0f};
+        ug_tensor *r = ug_rand_normal(ctx, &rng, 2, (int64_t[]){3, dim});  // [3, dim]
+        ug_tensor *t = ug_requires_grad(ctx, ug_from_f32(ctx, tv, 1, (int64_t[]){3}));  // [3]
+        ug_tensor *l = ug_sum_all(ctx, ug_mul(ctx, ug_time_embedding(ctx, t, dim), r));  // []
+        ug_tensor *g = NULL;
+        CHECK(l && ug_grad(ctx, l, &t, 1, &g, false) == UG_OK && g && g->shape[0] == 3, "d/dt: %s",
+              ug_ctx_errmsg(ctx));
+        const float *gv = g ? ug_f32(ug_contiguous(ctx, g)) : NULL, *rv = ug_f32(r);
+        double wfd = 0, wcf = 0;
+        const int64_t half = dim / 2;
+        for (int b = 0; gv && b < 3; b++) {
+            const float e = 1e-2f, t0 = tv[b];
+            tv[b] = t0 + e;
+            double lp = temb_loss(ctx, tv, r, dim);
+            tv[b] = t0 - e;
+            double lm = temb_loss(ctx, tv, r, dim);
+            tv[b] = t0;
+            double cf = 0;
+            for (int64_t i = 0; i < half; i++) {
+                double f = exp(-log(10000.0) * (double)i / (double)(half - 1));
+                cf += f * (rv[b * dim + i] * cos(t0 * f) - rv[b * dim + half + i] * sin(t0 * f));
+            }
+            wfd = fmax(wfd, fabs((lp - lm) / (2.0 * e) - gv[b]) / fmax(1.0, fabs(cf)));
+            wcf = fmax(wcf, fabs(cf - gv[b]) / fmax(1.0, fabs(cf)));
+        }
+        CHECK(ug_ctx_status(ctx) == UG_OK && wfd < 1e-3 && wcf < 1e-5,
+              "dim %lld: d/dt vs central differences %g, vs closed form %g", (long long)dim, wfd, wcf);
+    }
+    ug_ctx_free(ctx);
+}
+
 static void test_layer_norm(void) {
     ug_params *P = ug_params_new();
     ug_layer_norm_layer ln;
@@ -476,6 +520,7 @@ int main(void) {
     test_mlp();
     test_conv_layer();
     test_time_embedding();
+    test_time_embedding_grad();
     test_layer_norm();
     test_layer_norm_second_order();
     test_group_backward();

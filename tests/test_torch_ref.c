@@ -1,7 +1,8 @@
 /* test_torch_ref.c — unigfn against PyTorch: ops and their gradients, second-order gradients, the image
  * ops (convolutions, pooling, upsampling, group norm) across stride / padding / dilation / groups with
- * first and second derivatives, and an MLP trained 10 Adam steps with the real ug_mlp + ug_optim,
- * compared with fixtures written by tools/reference/make_fixtures.py (PyTorch 1.13, float32). CI never
+ * first and second derivatives, an MLP trained 10 Adam steps with the real ug_mlp + ug_optim, and the
+ * UNet parts (residual and attention blocks with copied weights), compared with fixtures written by
+ * tools/reference/make_fixtures.py and make_unet_fixture.py (PyTorch 1.13, float32). CI never
  * runs PyTorch; the fixtures are committed. Their text format is documented in that script's docstring.
  *
  * Tolerance: |a - b| <= RTOL * max(s, |b|), RTOL = 1e-5 everywhere, with s = min(1, max |b| over the
@@ -540,6 +541,63 @@ static void test_mlp(ug_ctx *c) {
     fx_free(&fx);
 }
 
+/* ---- (e) UNet parts -------------------------------------------------------------------------------- */
+
+/* torch_unet.txt (tools/reference/make_unet_fixture.py): a residual block with and without its 1x1 skip
+ * and an attention block, with the weights of the fixture's flat "C.params" copied into the case's own
+ * group block (torch declares them in unigfn's order); out and the gradients of sum(out * R) w.r.t. x,
+ * temb and every parameter (the group's gradient block, filled by ug_backward). */
+static void test_unet_parts(ug_ctx *c) {
+    fixture fx;
+    if (!fx_load(&fx, "torch_unet.txt")) return;
+    static const char *cases[3] = {"rb", "rb2", "attn"};
+    static const int64_t io[3][2] = {{8, 16}, {16, 16}, {16, 16}};
+    ug_params *P = ug_params_new();
+    ug_rng rng = ug_rng_make(1, 0);
+    ug_resblock rb[2];
+    ug_attn_block at;
+    CHECK(ug_resblock_init(&rb[0], P, "rb", "rb", io[0][0], io[0][1], 12, 4, &rng) == UG_OK &&
+              ug_resblock_init(&rb[1], P, "rb2", "rb2", io[1][0], io[1][1], 12, 4, &rng) == UG_OK &&
+              ug_attn_block_init(&at, P, "attn", "attn", 16, 4, &rng) == UG_OK && ug_params_finalize(P) == UG_OK,
+          "unet parts: %s", ug_params_errmsg(P));
+    for (int k = 0; k < 3; k++) {
+        const int g = ug_params_group_index(P, cases[k]);
+        float *data = NULL, *grad = NULL;
+        int64_t count = 0;
+        ug_params_group_info(P, g, NULL, &data, &grad, &count);
+        const fx_entry *ep = fx_find(&fx, "%s.params", cases[k]);
+        CHECK(ep && ep->nvals == count, "%s: %lld parameters, fixture %lld", cases[k], (long long)count,
+              ep ? (long long)ep->nvals : -1LL);
+        if (!ep || ep->nvals != count) continue;
+        for (int64_t i = 0; i < count; i++) data[i] = (float)ep->v[i];
+        ug_tensor *x = ug_requires_grad(c, fx_tensor(c, fx_find(&fx, "%s.x", cases[k])));  // [N, C, H, W]
+        ug_tensor *e = k < 2 ? ug_requires_grad(c, fx_tensor(c, fx_find(&fx, "%s.temb", cases[k]))) : NULL;  // [N, 12]
+        ug_tensor *y = k < 2 ? ug_resblock_forward(c, &rb[k], x, e) : ug_attn_block_forward(c, &at, x);
+        ug_tensor *R = fx_tensor(c, fx_find(&fx, "%s.R", cases[k]));
+        ug_tensor *loss = ug_sum_all(c, ug_mul(c, y, R));  // []
+        ug_tensor *wrt[2] = {x, e}, *gi[2] = {NULL, NULL};
+        CHECK(loss && ug_grad(c, loss, wrt, k < 2 ? 2 : 1, gi, false) == UG_OK, "%s grad: %s", cases[k],
+              ug_ctx_errmsg(c));
+        ug_params_zero_grad(P, ~0ull);
+        CHECK(ug_backward(c, loss, 1ull << g) == UG_OK, "%s backward: %s", cases[k], ug_ctx_errmsg(c));
+        char what[64];
+        snprintf(what, sizeof what, "%s.out", cases[k]);
+        compare(c, &fx, what, y, fx_find(&fx, "%s.out", cases[k]), RTOL, 0);
+        snprintf(what, sizeof what, "%s.gx", cases[k]);
+        compare(c, &fx, what, gi[0], fx_find(&fx, "%s.gx", cases[k]), RTOL, 0);
+        if (k < 2) {
+            snprintf(what, sizeof what, "%s.gtemb", cases[k]);
+            compare(c, &fx, what, gi[1], fx_find(&fx, "%s.gtemb", cases[k]), RTOL, 0);
+        }
+        snprintf(what, sizeof what, "%s.gparams", cases[k]);
+        compare(c, &fx, what, ug_wrap(c, grad, UG_F32, 1, (int64_t[]){count}), fx_find(&fx, "%s.gparams", cases[k]),
+                RTOL, 0);
+        ug_step_reset(c);
+    }
+    ug_params_free(P);
+    fx_free(&fx);
+}
+
 int main(void) {
     ug_ctx *c = ug_ctx_new(8u << 20);
     ug_set_threads(c, 1);
@@ -547,6 +605,7 @@ int main(void) {
     test_grad2(c);
     test_conv(c);
     test_mlp(c);
+    test_unet_parts(c);
     ug_ctx_free(c);
     return CHECK_DONE();
 }

@@ -191,3 +191,10 @@ UG_API(ug_cumsum)
 UG_API(ug_cumprod)
 /* appended in ABI 1.1: tensor.h (shapes) */
 UG_API(ug_pad)
+/* appended in ABI 1.1: nn.h (UNet parts) */
+UG_API(ug_resblock_init)
+UG_API(ug_resblock_forward)
+UG_API(ug_attn_block_init)
+UG_API(ug_attn_block_forward)
+UG_API(ug_unet_init)
+UG_API(ug_unet_forward)

@@ -152,8 +152,8 @@ ug_tensor *ug_mlp_forward(ug_ctx *ctx, const ug_mlp *mlp, ug_tensor *x);
 /* ---- Sinusoidal time embedding (DDPM / transformer positional encoding) ----------------------
  * t [B] -> [B, dim]. With half = dim / 2 and f_i = exp(-ln(10000) * i / (half - 1)) for
  * i = 0 .. half-1 (f_0 = 1 when half = 1):  out[b, i] = sin(t_b f_i),  out[b, half + i] = cos(t_b f_i);
- * an odd dim gets a final zero column. dim >= 2. Computed in double, returned as a constant: t gets
- * no gradient through it (tensor.h has no sin/cos op). */
+ * an odd dim gets a final zero column. dim >= 2. The frequencies are constants; the rest is ug_mul,
+ * ug_sin, ug_cos and ug_concat, so it is differentiable in t (to any order). */
 ug_tensor *ug_time_embedding(ug_ctx *ctx, ug_tensor *t, int64_t dim);
 
 /* ---- Layer norm ------------------------------------------------------------------------------- */
@@ -170,6 +170,95 @@ ug_status ug_layer_norm_init(ug_layer_norm_layer *L, ug_params *P, const char *g
 /* x [..., dim] -> [..., dim]: (x - mean) / sqrt(var + eps) * gamma + beta over the last axis, with
  * the biased variance (as torch.nn.LayerNorm); built from differentiable ops (second order works). */
 ug_tensor *ug_layer_norm(ug_ctx *ctx, const ug_layer_norm_layer *L, ug_tensor *x);
+
+
+/* ---- UNet parts (ABI 1.1; core/src/nn/unet.c) --------------------------------------------------
+ * DDPM-style building blocks with PyTorch's default inits (conv and linear: kaiming_uniform(a = sqrt 5)
+ * bounds; GroupNorm weight 1, bias 0; eps 1e-5). */
+
+/* Residual block with a time embedding:
+ *   h = conv1(SiLU(GN1(x))) + temb_proj(SiLU(temb))[:, :, None, None]
+ *   out = skip(x) + conv2(SiLU(GN2(h)))       skip = 1x1 conv when in != out, else identity.
+ * Parameters "<name>.gn1.w/.b", "<name>.conv1.w/.b", "<name>.temb.w/.b", "<name>.gn2.w/.b",
+ * "<name>.conv2.w/.b" and, when in != out, "<name>.skip.w/.b", declared (and drawn) in that order. */
+typedef struct ug_resblock {
+    ug_tensor *gn1_w, *gn1_b;      /* [in] */
+    ug_conv2d_layer conv1;         /* in -> out, 3x3, padding 1 */
+    ug_linear_layer temb;          /* temb_dim -> out */
+    ug_tensor *gn2_w, *gn2_b;      /* [out] */
+    ug_conv2d_layer conv2;         /* out -> out, 3x3, padding 1 */
+    ug_conv2d_layer skip;          /* in -> out, 1x1; unused (w NULL) when in == out */
+    int64_t in, out, temb_dim, groups;
+} ug_resblock;
+
+/* groups divides in and out. */
+ug_status ug_resblock_init(ug_resblock *R, ug_params *P, const char *group, const char *name, int64_t in,
+                           int64_t out, int64_t temb_dim, int64_t groups, ug_rng *rng);
+/* x [N, in, H, W], temb [N, temb_dim] -> [N, out, H, W]. */
+ug_tensor *ug_resblock_forward(ug_ctx *ctx, const ug_resblock *R, ug_tensor *x, ug_tensor *temb);
+
+/* Self-attention over the H W positions (one head):
+ *   h = GN(x); q, k, v = 1x1 convs of h, each viewed as [N, HW, C];
+ *   a = softmax(q k^T / sqrt(C)) [N, HW, HW];  out = x + proj((a v) viewed back as [N, C, H, W]).
+ * Parameters "<name>.gn.w/.b", "<name>.q/.k/.v/.proj" (.w [C, C, 1, 1], .b [C]), in that order. */
+typedef struct ug_attn_block {
+    ug_tensor *gn_w, *gn_b;        /* [C] */
+    ug_conv2d_layer q, k, v, proj; /* C -> C, 1x1 */
+    int64_t ch, groups;
+} ug_attn_block;
+
+ug_status ug_attn_block_init(ug_attn_block *A, ug_params *P, const char *group, const char *name, int64_t ch,
+                             int64_t groups, ug_rng *rng);
+/* x [N, C, H, W] -> [N, C, H, W]. */
+ug_tensor *ug_attn_block_forward(ug_ctx *ctx, const ug_attn_block *A, ug_tensor *x);
+
+#define UG_UNET_MAX_LEVELS 6
+#define UG_UNET_MAX_BLOCKS 4        /* residual blocks per level */
+#define UG_UNET_MAX_ATTN 6
+
+typedef struct ug_unet_config {
+    int64_t in_channels, out_channels;
+    int64_t base_channels;                      /* channels of level 0 */
+    int n_levels;                               /* entries of ch_mult */
+    int64_t ch_mult[UG_UNET_MAX_LEVELS];        /* level l has base_channels * ch_mult[l] channels */
+    int blocks_per_level;                       /* 1 .. UG_UNET_MAX_BLOCKS (the up path has one more) */
+    int n_attn;
+    int64_t attn_res[UG_UNET_MAX_ATTN];         /* attention after the blocks of levels of these H */
+    int64_t image_size;                         /* H = W, divisible by 2^(n_levels - 1) */
+    int64_t temb_dim;                           /* 0 = 4 base_channels */
+    int64_t groups;                             /* GroupNorm groups; 0 = 8 */
+} ug_unet_config;
+
+/* The DDPM UNet: t -> sinusoidal(base) -> linear -> SiLU -> linear (temb); conv_in 3x3; per level
+ * blocks_per_level residual blocks (+ attention at the listed resolutions), then a stride-2 3x3 conv
+ * (not after the last level); a middle of res, attn, res; the up path per level (last first) takes
+ * blocks_per_level + 1 residual blocks, each on the concat (channels) of its input with the saved
+ * activation popped from the down path, then nearest 2x upsampling + 3x3 conv (not at level 0); out =
+ * conv 3x3 (SiLU (GN x)). Parameters "unet.<part>..." in that order (temb0, temb1, conv_in, down.<l>.<b>,
+ * down_attn.<l>.<b>, downsample.<l>, mid1, mid_attn, mid2, up.<l>.<b>, up_attn.<l>.<b>, upsample.<l>, gn_out,
+ * conv_out). */
+typedef struct ug_unet {
+    ug_unet_config cfg;
+    ug_linear_layer temb0, temb1;               /* base -> temb_dim -> temb_dim */
+    ug_conv2d_layer conv_in;                    /* in_channels -> base */
+    ug_resblock down[UG_UNET_MAX_LEVELS][UG_UNET_MAX_BLOCKS];
+    ug_attn_block down_attn[UG_UNET_MAX_LEVELS][UG_UNET_MAX_BLOCKS];
+    ug_conv2d_layer downsample[UG_UNET_MAX_LEVELS];      /* stride 2, levels 0 .. n_levels - 2 */
+    ug_resblock mid1, mid2;
+    ug_attn_block mid_attn;
+    ug_resblock up[UG_UNET_MAX_LEVELS][UG_UNET_MAX_BLOCKS + 1];
+    ug_attn_block up_attn[UG_UNET_MAX_LEVELS][UG_UNET_MAX_BLOCKS + 1];
+    ug_conv2d_layer upsample[UG_UNET_MAX_LEVELS];        /* after nearest 2x, levels 1 .. n_levels - 1 */
+    ug_tensor *gn_out_w, *gn_out_b;             /* [base] */
+    ug_conv2d_layer conv_out;                   /* base -> out_channels */
+    bool attn[UG_UNET_MAX_LEVELS];              /* attention at level l */
+} ug_unet;
+
+/* UG_ERR_ARG (on P) for a config out of range: channels <= 0, groups not dividing every width, an
+ * image size not divisible by 2^(n_levels - 1). */
+ug_status ug_unet_init(ug_unet *u, ug_params *P, const char *group, const ug_unet_config *cfg, ug_rng *rng);
+/* x [N, in_channels, H, W] (H = W = image_size), t [N] -> [N, out_channels, H, W]. */
+ug_tensor *ug_unet_forward(ug_ctx *ctx, const ug_unet *u, ug_tensor *x, ug_tensor *t);
 
 #ifdef __cplusplus
 }

@@ -216,25 +216,18 @@ ug_tensor *ug_time_embedding(ug_ctx *ctx, ug_tensor *t, int64_t dim) {
         return NULL;
     }
     const int64_t B = t->shape[0], half = dim / 2;
-    int64_t shape[2] = {B, dim};
-    ug_tensor *out = ug_new(ctx, UG_F32, 2, shape);  // [B, dim]
-    /* computed on the host in double, then copied in: o [B, dim] and tv [B] are host scratch */
-    float *o = out ? ug__alloc(ctx, sizeof(float) * (size_t)(B * dim + B)) : NULL;
-    if (!o) return NULL;
-    float *tv = o + B * dim;
-    if (ug_tensor_get(ctx, t, tv, B) != UG_OK) return NULL;
+    /* The frequencies are constants (computed in double, rounded once); everything that touches t is an
+     * op, so d/dt (and second order) flows through ug_mul, ug_sin and ug_cos. */
+    float *fr = ug__alloc(ctx, sizeof(float) * (size_t)half);
+    if (!fr) return NULL;
     const double step = half > 1 ? log(10000.0) / (double)(half - 1) : 0.0;
-    for (int64_t b = 0; b < B; b++) {
-        double tb = tv[b];
-        float *row = o + b * dim;
-        for (int64_t i = 0; i < half; i++) {
-            double a = tb * exp(-step * (double)i);
-            row[i] = (float)sin(a);
-            row[half + i] = (float)cos(a);
-        }
-        if (dim & 1) row[dim - 1] = 0.0f;
-    }
-    return ug_tensor_set(ctx, out, o, B * dim) == UG_OK ? out : NULL;
+    for (int64_t i = 0; i < half; i++) fr[i] = (float)exp(-step * (double)i);
+    ug_tensor *f = ug_from_f32(ctx, fr, 2, (int64_t[]){1, half});          // [1, half]
+    ug_tensor *a = ug_mul(ctx, ug_reshape(ctx, t, 2, (int64_t[]){B, 1}), f); // [B, half]
+    ug_tensor *parts[3] = {ug_sin(ctx, a), ug_cos(ctx, a), NULL};           // [B, half] each
+    int n = 2;
+    if (dim & 1) parts[n++] = ug_zeros(ctx, 2, (int64_t[]){B, 1});           // [B, 1]
+    return ug_concat(ctx, parts, n, 1);                                      // [B, dim]
 }
 
 /* ---- Layer norm --------------------------------------------------------------------------------- */
