@@ -22,37 +22,9 @@
 #include "unigfn/host/optim.h"
 #include "unigfn/nn.h"
 #include "unigfn/tensor.h"
+#include "bench_util.h"
 
 enum { CN = 64, CC = 32, CO = 64, CH = 28, CK = 3 };  /* the conv case; output 28x28 (padding 1) */
-
-static double clock_s(clockid_t id) {
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-/* splitmix64 uniform in [-bound, bound) — the same sequence as conv_torch.py's gen(). */
-static void gen(float *out, int64_t n, uint64_t seed, double bound) {
-    uint64_t s = seed;
-    for (int64_t i = 0; i < n; i++) {
-        s += 0x9E3779B97F4A7C15ull;
-        uint64_t z = s;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
-        out[i] = (float)(((double)(z >> 40) - 8388608.0) / 8388608.0 * bound);
-    }
-}
 
 typedef struct {
     ug_ctx *ctx;
@@ -112,19 +84,6 @@ static void gemm_step(void *p) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, K, L, 1.0f, s->y, L, s->cols, L, 1.0f, s->dw, K);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, L, O, 1.0f, s->w, K, s->y, L, 0.0f, s->dcols, L);
     }
-}
-
-static double time_reps(void (*fn)(void *), void *arg, int steps, int reps, double *samples, double *cpu) {
-    double *cs = samples + reps;
-    for (int w = 0; w < (steps > 5 ? steps / 5 : 1); w++) fn(arg);  /* warm-up: caches, arena, BLAS */
-    for (int r = 0; r < reps; r++) {
-        double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-        for (int i = 0; i < steps; i++) fn(arg);
-        samples[r] = (clock_s(CLOCK_MONOTONIC) - t0) / steps;
-        cs[r] = (clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / steps;
-    }
-    if (cpu) *cpu = median(cs, reps);
-    return median(samples, reps);
 }
 
 static void blas_header(FILE *warn) {

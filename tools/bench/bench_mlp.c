@@ -23,38 +23,10 @@
 #include "unigfn/host/blas_info.h"
 #include "unigfn/host/optim.h"
 #include "unigfn/tensor.h"
+#include "bench_util.h"
 
 #define NW 5
 static const int64_t widths[NW] = {32, 256, 256, 256, 96};
-
-static double clock_s(clockid_t id) {
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-/* splitmix64 uniform in [-bound, bound) — the same sequence as mlp_torch.py's gen(). */
-static void gen(float *out, int64_t n, uint64_t seed, double bound) {
-    uint64_t s = seed;
-    for (int64_t i = 0; i < n; i++) {
-        s += 0x9E3779B97F4A7C15ull;
-        uint64_t z = s;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
-        out[i] = (float)(((double)(z >> 40) - 8388608.0) / 8388608.0 * bound);
-    }
-}
 
 typedef struct {
     ug_ctx *ctx;
@@ -104,19 +76,6 @@ static void gemm_step(const gemm_set *s) {
 
 /* Median wall time per call; *cpu (may be NULL) gets the median process CPU time per call, which a
  * loaded machine distorts less for one thread (for more it adds up every thread, spinning included). */
-static double time_reps(void (*fn)(void *), void *arg, int steps, int reps, double *samples, double *cpu) {
-    double *cs = samples + reps;
-    for (int w = 0; w < (steps > 5 ? steps / 5 : 1); w++) fn(arg);  /* warm-up: caches, arena, BLAS */
-    for (int r = 0; r < reps; r++) {
-        double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-        for (int i = 0; i < steps; i++) fn(arg);
-        samples[r] = (clock_s(CLOCK_MONOTONIC) - t0) / steps;
-        cs[r] = (clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / steps;
-    }
-    if (cpu) *cpu = median(cs, reps);
-    return median(samples, reps);
-}
-
 /* The BLAS this measures: "blas ..." on stdout, and the warning when its kernels are far below the CPU
  * (on `warn`: stdout for the driver's header, stderr beside a measurement). */
 static void blas_header(FILE *warn) {

@@ -39,6 +39,7 @@
 #include <time.h>
 
 #include "unigfn/host/blas_info.h"
+#include "bench_util.h"
 #include "unigfn/host/experiment.h"
 #include "unigfn/host/loader.h"
 #include "unigfn/host/spec.h"
@@ -54,17 +55,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    if (n <= 0) return NAN;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static double cpu_s(void) {  /* process CPU time, all threads: under a shared machine's load the

@@ -4,6 +4,17 @@
 
 #include "backend/backend.h"
 
+/* OpenMP is optional (meson -Dopenmp, off by default): without it the loops are plain serial loops,
+ * and going through a macro keeps -Wunknown-pragmas quiet instead of leaving inert pragmas. Below
+ * PAR_MIN elements threads cost more than they save. */
+#ifdef _OPENMP
+#define UG_PRAGMA(x) _Pragma(#x)
+#define PAR_FOR(cond) UG_PRAGMA(omp parallel for if (cond))
+#else
+#define PAR_FOR(cond)
+#endif
+#define PAR_MIN 32768
+
 /* cpu_unary.c */
 void ug_cpu_unary(int kind, int order, const float *p, const ug_tensor *x, ug_tensor *y);
 void ug_cpu_unary_mul(int kind, int order, const float *p, const ug_tensor *x, const ug_tensor *g, ug_tensor *y);

@@ -12,13 +12,6 @@
 
 #include <string.h>
 
-#ifdef _OPENMP
-#define UG_PRAGMA(x) _Pragma(#x)
-#define PAR_FOR(cond) UG_PRAGMA(omp parallel for if (cond))
-#else
-#define PAR_FOR(cond)
-#endif
-#define PAR_MIN 32768  /* as cpu_kernels.c: below this many elements threads cost more than they save */
 
 /* The smallest q >= 0 with q * s + off >= lim (s >= 1). */
 static int64_t first_at_least(int64_t lim, int64_t off, int64_t s) {

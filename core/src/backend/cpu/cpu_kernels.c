@@ -12,15 +12,6 @@
 #include "backend/cpu/cpu.h"
 #include "backend/cpu/cpu_exp.h"
 
-#define PAR_MIN 32768
-/* OpenMP is optional (meson -Dopenmp, off by default): without it the loops are plain serial loops,
- * and going through a macro keeps -Wunknown-pragmas quiet instead of leaving inert pragmas. */
-#ifdef _OPENMP
-#define UG_PRAGMA(x) _Pragma(#x)
-#define PAR_FOR(cond) UG_PRAGMA(omp parallel for if (cond))
-#else
-#define PAR_FOR(cond)
-#endif
 
 static int64_t numel(const ug_tensor *x) {
     int64_t n = 1;
