@@ -537,6 +537,7 @@ static void test_mlp(ug_ctx *c) {
         if (step + 1 == MLP_STEPS) compare_params(c, &fx, &mlp, "step10.", false);
     }
     ug_optim_free(&opt);
+    ug_step_reset(c);  /* the tape must not outlive the parameters it points at */
     ug_params_free(P);
     fx_free(&fx);
 }
@@ -548,6 +549,7 @@ static void test_mlp(ug_ctx *c) {
  * group block (torch declares them in unigfn's order); out and the gradients of sum(out * R) w.r.t. x,
  * temb and every parameter (the group's gradient block, filled by ug_backward). */
 static void test_unet_parts(ug_ctx *c) {
+    ug_step_reset(c);
     fixture fx;
     if (!fx_load(&fx, "torch_unet.txt")) return;
     static const char *cases[3] = {"rb", "rb2", "attn"};
