@@ -737,6 +737,31 @@ static void test_gauss_is(void) {
     tl_close(&r);
 }
 
+/* Mean and standard error of term 0's (kl_tb, data direction) loss over K fresh data batches at the
+ * current parameters; each batch also checks that log_ratio is the ELBO, -loss. */
+static double mc_kl_tb(tl_run *r, gdata *g, int K, double *se) {
+    double s1 = 0, s2 = 0;
+    tl_term *T = &r->terms[0];
+    for (int k = 0; k < K; k++) {
+        ug_tensor *batch = NULL;
+        draw_gauss(g, r->ctx, &r->data_rng, r->batch, k, &batch);
+        ug_step_env env = {.size = sizeof env, .ctx = r->ctx, .rng = &T->rng, .model = &r->model, .batch = batch,
+                           .update_mask = T->mask};
+        ug_loss_out out = {.size = sizeof out};
+        CHECK(((const ug_objective_vtable *)T->desc->vtable)->loss(T->self, &env, &out) == UG_OK, "%s",
+              ug_ctx_errmsg(r->ctx));
+        double v = out.loss ? ug_item(out.loss) : NAN;
+        s1 += v;
+        s2 += v * v;
+        CHECK(out.n_logs >= 1 && strcmp(out.log_keys[0], "log_ratio") == 0, "kl_tb logs log_ratio");
+        CHECK_CLOSE(out.log_values[0], -v, 1e-6, 1e-6);  // data direction: log_ratio = ELBO = -loss
+        ug_step_reset(r->ctx);
+    }
+    double mean = s1 / K;
+    *se = sqrt(fmax(s2 / K - mean * mean, 0) / K);
+    return mean;
+}
+
 static void test_gauss(void) {
     const char *yaml =
         "seed: 5\n"
@@ -761,24 +786,7 @@ static void test_gauss(void) {
     /* Monte Carlo of the kl_tb(data) loss at this mu vs the closed form. */
     double want = gauss_nelbo(ug_f32(mu), n, D, 1.0, 0.5, &g);
     const int K = 200;
-    double s1 = 0, s2 = 0;
-    tl_term *T = &r.terms[0];
-    for (int k = 0; k < K; k++) {
-        ug_tensor *batch = NULL;
-        draw_gauss(&g, r.ctx, &r.data_rng, r.batch, k, &batch);
-        ug_step_env env = {.size = sizeof env, .ctx = r.ctx, .rng = &T->rng, .model = &r.model, .batch = batch,
-                           .update_mask = T->mask};
-        ug_loss_out out = {.size = sizeof out};
-        CHECK(((const ug_objective_vtable *)T->desc->vtable)->loss(T->self, &env, &out) == UG_OK, "%s",
-              ug_ctx_errmsg(r.ctx));
-        double v = out.loss ? ug_item(out.loss) : NAN;
-        s1 += v;
-        s2 += v * v;
-        CHECK(out.n_logs >= 1 && strcmp(out.log_keys[0], "log_ratio") == 0, "kl_tb logs log_ratio");
-        CHECK_CLOSE(out.log_values[0], -v, 1e-6, 1e-6);  // data direction: log_ratio = ELBO = -loss
-        ug_step_reset(r.ctx);
-    }
-    double mean = s1 / K, se = sqrt(fmax(s2 / K - mean * mean, 0) / K);
+    double se, mean = mc_kl_tb(&r, &g, K, &se);
     CHECK(fabs(mean - want) < 3 * se, "negative ELBO: Monte Carlo %.5f +- %.5f, closed form %.5f", mean, se, want);
     printf("gauss: negative ELBO at a random mu: Monte Carlo %.5f +- %.5f (K = %d batches of %lld), closed form %.5f\n",
            mean, se, K, (long long)r.batch, want);
@@ -825,22 +833,7 @@ static void test_gauss_one_step(void) {
     ug_rng_normal(&init, ug_f32(mu), n * D);
     double want = gauss_nelbo(ug_f32(mu), n, D, 1.0, 0.5, &g);
     const int K = 200;
-    double s1 = 0, s2 = 0;
-    tl_term *T = &r.terms[0];
-    for (int k = 0; k < K; k++) {
-        ug_tensor *batch = NULL;
-        draw_gauss(&g, r.ctx, &r.data_rng, r.batch, k, &batch);
-        ug_step_env env = {.size = sizeof env, .ctx = r.ctx, .rng = &T->rng, .model = &r.model, .batch = batch,
-                           .update_mask = T->mask};
-        ug_loss_out out = {.size = sizeof out};
-        CHECK(((const ug_objective_vtable *)T->desc->vtable)->loss(T->self, &env, &out) == UG_OK, "%s",
-              ug_ctx_errmsg(r.ctx));
-        double v = out.loss ? ug_item(out.loss) : NAN;
-        s1 += v;
-        s2 += v * v;
-        ug_step_reset(r.ctx);
-    }
-    double mean = s1 / K, se = sqrt(fmax(s2 / K - mean * mean, 0) / K);
+    double se, mean = mc_kl_tb(&r, &g, K, &se);
     CHECK(fabs(mean - want) < 3 * se, "one-step negative ELBO: Monte Carlo %.5f +- %.5f, closed form %.5f", mean, se, want);
     printf("gauss one_step: negative ELBO at a random mu: Monte Carlo %.5f +- %.5f (K = %d batches of %lld), closed "
            "form %.5f\n", mean, se, K, (long long)r.batch, want);

@@ -86,16 +86,6 @@ static void gemm_step(void *p) {
     }
 }
 
-static void blas_header(FILE *warn) {
-    ug_blas_info bi;
-    char w[512], d[256];
-    bool slow = ug_blas_check(&bi, w, sizeof w);
-    ug_blas_describe(&bi, d, sizeof d);
-    printf("blas %s\n", d);
-    fflush(stdout);
-    if (slow) fprintf(warn, "warning %s\n", w);
-}
-
 int main(int argc, char **argv) {
     const char *cas = "conv";
     int threads = 1, steps = 3, reps = 5;

@@ -74,20 +74,6 @@ static void gemm_step(const gemm_set *s) {
     }
 }
 
-/* Median wall time per call; *cpu (may be NULL) gets the median process CPU time per call, which a
- * loaded machine distorts less for one thread (for more it adds up every thread, spinning included). */
-/* The BLAS this measures: "blas ..." on stdout, and the warning when its kernels are far below the CPU
- * (on `warn`: stdout for the driver's header, stderr beside a measurement). */
-static void blas_header(FILE *warn) {
-    ug_blas_info bi;
-    char w[512], d[256];
-    bool slow = ug_blas_check(&bi, w, sizeof w);
-    ug_blas_describe(&bi, d, sizeof d);
-    printf("blas %s\n", d);
-    fflush(stdout);
-    if (slow) fprintf(warn, "warning %s\n", w);
-}
-
 static void run_train(void *p) { train_step(p); }
 static void run_gemm(void *p) { gemm_step(p); }
 

@@ -100,17 +100,6 @@ typedef struct bench {
     int64_t step;
 } bench;
 
-/* "blas ..." on stdout, and the warning when the kernels are far below the CPU (on `warn`). */
-static void blas_header(FILE *warn) {
-    ug_blas_info bi;
-    char w[512], d[256];
-    bool slow = ug_blas_check(&bi, w, sizeof w);
-    ug_blas_describe(&bi, d, sizeof d);
-    printf("blas %s\n", d);
-    fflush(stdout);
-    if (slow) fprintf(warn, "warning %s\n", w);
-}
-
 static void die(const char *what, const char *msg) {
     fprintf(stderr, "bench_train: %s: %s\n", what, msg);
     exit(1);

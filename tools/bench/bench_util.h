@@ -1,12 +1,17 @@
-/* bench_util.h — what the C sides of the benchmarks share: clocks, medians, and the splitmix64
- * sequence their PyTorch twins (mlp_torch.py, conv_torch.py) draw the same inputs from. */
+/* bench_util.h — what the C sides of the benchmarks share: clocks, medians, the repetition timer, the
+ * BLAS header line, and the splitmix64 sequence their PyTorch twins (mlp_torch.py, conv_torch.py) draw
+ * the same inputs from. */
 #ifndef UG_BENCH_UTIL_H
 #define UG_BENCH_UTIL_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include "unigfn/host/blas_info.h"
 
 static inline double clock_s(clockid_t id) {
     struct timespec ts;
@@ -37,6 +42,18 @@ static inline void gen(float *out, int64_t n, uint64_t seed, double bound) {
         z ^= z >> 31;
         out[i] = (float)(((double)(z >> 40) - 8388608.0) / 8388608.0 * bound);
     }
+}
+
+/* The BLAS this measures: "blas ..." on stdout, and the warning when its kernels are far below the CPU
+ * (on `warn`: stdout for the driver's header, stderr beside a measurement). */
+static inline void blas_header(FILE *warn) {
+    ug_blas_info bi;
+    char w[512], d[256];
+    bool slow = ug_blas_check(&bi, w, sizeof w);
+    ug_blas_describe(&bi, d, sizeof d);
+    printf("blas %s\n", d);
+    fflush(stdout);
+    if (slow) fprintf(warn, "warning %s\n", w);
 }
 
 /* Median wall seconds per call of fn over `reps` repetitions of `steps` calls, after a warm-up of
