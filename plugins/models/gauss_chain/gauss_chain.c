@@ -31,8 +31,11 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "../cont_common.h"
 
 typedef struct chain {
     int D, n;
@@ -58,21 +61,10 @@ static ug_tensor *mu_k(chain *m, ug_ctx *ctx, int k) { return ug_slice(ctx, m->m
 
 static bool check_states(chain *m, ug_ctx *ctx, ug_tensor *s, const char *who);
 
-/* Per-row values of a table indexed by k: one_hot(k) [B, n] @ table [n, cols] -> [B, cols]. As ops, so
- * per-row indices never need host access (and mu's rows stay differentiable). */
-static ug_tensor *by_row(ug_ctx *ctx, ug_tensor *onehot, ug_tensor *table) { return ug_matmul(ctx, onehot, table); }
-static ug_tensor *table1(chain *m, ug_ctx *ctx, const float *v) {
-    int64_t sh[2] = {m->n, 1};
-    return ug_from_f32(ctx, v, 2, sh);  // [n, 1]
-}
-
 static ug_tensor *row_onehot(chain *m, ug_ctx *ctx, ug_tensor *k, int64_t B, const char *who) {
-    char b[64];
-    if (!k || k->ndim != 1 || k->shape[0] != B || k->dtype != UG_I32) {
-        ug_ctx_fail(ctx, UG_ERR_ARG, "gauss_chain.%s: the row indices must be I32 [%lld], got %s", who, (long long)B,
-                    k ? ug_shape_str(k, b, sizeof b) : "NULL");
-        return NULL;
-    }
+    char w[96];
+    snprintf(w, sizeof w, "gauss_chain.%s", who);
+    if (!ugm_check_rows(ctx, k, B, w)) return NULL;
     return ug_one_hot(ctx, k, m->n);  // [B, n]; fails on an index outside 0 .. n-1
 }
 
@@ -86,7 +78,7 @@ static ug_status sample_anchor(chain *m, ug_ctx *ctx, ug_rng *rng, const ug_traj
         a[k] = (float)k / (float)m->n;
         sd[k] = m->sb * sqrtf((float)k * (float)(m->n - k) / (float)m->n);
     }
-    ug_tensor *ar = by_row(ctx, oh, table1(m, ctx, a)), *sr = by_row(ctx, oh, table1(m, ctx, sd));  // [B, 1]
+    ug_tensor *ar = ugm_by_row(ctx, oh, ugm_column(ctx, a, m->n)), *sr = ugm_by_row(ctx, oh, ugm_column(ctx, sd, m->n));  // [B, 1]
     ug_tensor *eps = ug_rand_normal(ctx, rng, 2, sh);  // [B, D]
     ug_tensor *s = ug_add(ctx, ug_mul(ctx, req->start, ar), ug_mul(ctx, eps, sr));  // [B, D]
     if (!(req->flags & UG_TRAJ_REPARAM)) s = ug_detach(ctx, s);
@@ -112,8 +104,8 @@ static ug_tensor *chain_step_kl(void *self, ug_ctx *ctx, ug_tensor *x, ug_tensor
             c[j] = (float)(0.5 * D * (v / sf2 - 1 + log(sf2 / v)));
         }
     }
-    ug_tensor *mu = by_row(ctx, oh, m->mu);  // [B, D] mu_k of each row
-    ug_tensor *wr = by_row(ctx, oh, table1(m, ctx, w)), *cr = by_row(ctx, oh, table1(m, ctx, c));  // [B, 1]
+    ug_tensor *mu = ugm_by_row(ctx, oh, m->mu);  // [B, D] mu_k of each row
+    ug_tensor *wr = ugm_by_row(ctx, oh, ugm_column(ctx, w, m->n)), *cr = ugm_by_row(ctx, oh, ugm_column(ctx, c, m->n));  // [B, 1]
     ug_tensor *d = ug_sub(ctx, ug_mul(ctx, ug_sub(ctx, x, s), wr), mu);  // [B, D]
     ug_tensor *q = ug_mul_scalar(ctx, ug_sum(ctx, ug_square(ctx, d), 1, false), (float)(0.5 / sf2));  // [B]
     int64_t sb1[1] = {B};
@@ -140,31 +132,9 @@ static void chain_info(void *self, ug_model_info *out) {
 }
 
 static bool check_states(chain *m, ug_ctx *ctx, ug_tensor *s, const char *who) {
-    char b[64];
-    if (s && s->ndim == 2 && s->shape[1] == m->D && s->shape[0] > 0 && s->dtype == UG_F32) return true;
-    ug_ctx_fail(ctx, UG_ERR_ARG, "gauss_chain.%s: states must be F32 [B, %d], got %s", who, m->D,
-                s ? ug_shape_str(s, b, sizeof b) : "NULL");
-    return false;
-}
-
-static ug_status traj_alloc(chain *m, ug_ctx *ctx, ug_traj *out, int64_t B, int start, int steps) {
-    size_t np = sizeof(ug_tensor *), ns = (size_t)(steps > 0 ? steps : 1);
-    ug_tensor **states = ug_arena_alloc(ctx, np * (size_t)(steps + 1));
-    out->batch = B;
-    out->start = start;
-    out->steps = steps;
-    out->log_pf = ug_arena_alloc(ctx, np * ns);
-    out->log_pb = ug_arena_alloc(ctx, np * ns);
-    out->mask = NULL;
-    out->actions = NULL;  // the states themselves are the record; rescore reads them from extra
-    out->extra = states;
-    out->states = states;
-    (void)m;
-    if (!states || !out->log_pf || !out->log_pb)
-        return ug_ctx_fail(ctx, UG_ERR_NOMEM, "gauss_chain: out of step memory for a trajectory batch");
-    memset(out->log_pf, 0, np * ns);
-    memset(out->log_pb, 0, np * ns);
-    return UG_OK;
+    char w[96];
+    snprintf(w, sizeof w, "gauss_chain.%s", who);
+    return ugm_check_states(ctx, s, m->D, w);
 }
 
 static ug_status chain_sample_forward(void *self, ug_ctx *ctx, ug_rng *rng, const ug_traj_req *req, ug_traj *out) {
@@ -182,7 +152,7 @@ static ug_status chain_sample_forward(void *self, ug_ctx *ctx, ug_rng *rng, cons
     float noise = m->sf * sqrtf(temp);
     int64_t sh[2] = {B, m->D};
     ug_tensor *s = req->start ? req->start : ug_zeros(ctx, 2, sh);  // [B, D]
-    if (!s || traj_alloc(m, ctx, out, B, i0, steps)) return ug_ctx_status(ctx);
+    if (!s || ugm_traj_alloc(ctx, out, B, i0, steps, "gauss_chain.sample_forward")) return ug_ctx_status(ctx);
     ug_tensor **states = out->extra;
     states[0] = out->first = s;
     for (int t = 0; t < steps; t++) {
@@ -214,7 +184,7 @@ static ug_status chain_sample_backward(void *self, ug_ctx *ctx, ug_rng *rng, con
     if (j < 0 || j > m->n || steps > j)
         return ug_ctx_fail(ctx, UG_ERR_ARG, "gauss_chain.sample_backward: %d steps from index %d (n = %d)", steps, j, m->n);
     int64_t B = req->start->shape[0], sh[2] = {B, m->D};
-    if (traj_alloc(m, ctx, out, B, j - steps, steps)) return ug_ctx_status(ctx);
+    if (ugm_traj_alloc(ctx, out, B, j - steps, steps, "gauss_chain.sample_backward")) return ug_ctx_status(ctx);
     ug_tensor **states = out->extra;
     ug_tensor *sp = req->start;
     states[steps] = out->last = sp;
