@@ -1,17 +1,18 @@
-/* ops_conv.c — 2-D convolution, transposed convolution and average pooling (NCHW), as GEMMs and
- * reductions on image windows.
+/* ops_conv.c — 2-D convolution, transposed convolution and average pooling (NCHW).
  *
- * Two linear ops carry the geometry: im2col_op (x [N, C, H, W] -> its windows as columns
- * [N, C kh kw, OH OW], torch's unfold) and col2im_op (the adjoint, torch's fold). Each is the other's
- * backward, so both are differentiable to any order, and everything else is ops that already are:
- *   conv2d            y = w [O, C kh kw] @ im2col(x) [N, C kh kw, L]      (groups: [G, O/G, K] @ [N, G, K, L])
- *   conv_transpose2d  y = col2im(w^T [O kh kw, C] @ x [N, C, H W])          (the adjoint of conv2d in x)
+ * Convolution is three bilinear ops (the backend's conv2d, conv2d_grad_input, conv2d_grad_weight):
+ *   conv2d            y = w [O, C/G kh kw] @ im2col(x)   per image and group
+ *   conv_transpose2d  y = the adjoint of a conv2d in its input: col2im(w^T @ x)
+ * and the third, the adjoint in the weight, appears in their gradients. The gradient of each of the
+ * three is made of the other two (see the block below), so second order needs no code of its own.
+ * The backend rebuilds one image's windows at a time in scratch memory, so a node keeps only its
+ * inputs: the columns of a whole batch (kh kw / (sh sw) times x's memory) are never held, which is
+ * what torch's CPU path does too. That matters for a UNet, whose tape would otherwise hold every
+ * layer's columns until the backward.
+ * Pooling uses two linear window ops: im2col_op (x [N, C, H, W] -> its windows as columns
+ * [N, C kh kw, OH OW], torch's unfold) and col2im_op (the adjoint, torch's fold), each the other's
+ * backward:
  *   avg_pool2d        y = mean over the kh kw rows of im2col(x seen as [N C, 1, H, W])
- * The GEMMs go through ug_matmul, i.e. the backend's gemm (one cblas_sgemm per image and group), with
- * the weight broadcast over the batch. Their gradients are matmul's: for conv2d, grad_x = col2im(w^T @ g)
- * (a transposed convolution) and grad_w = the sum over images of g @ im2col(x)^T; second order then
- * needs no code of its own. The columns of a whole batch are built at once and kept for the backward:
- * about kh kw / (sh sw) times x's memory (torch's CPU path unfolds one image at a time instead).
  *
  * A node has eight saved integers and a geometry has ten, so the geometry is saved as five (h, w)
  * pairs packed two to an int64 (every value is checked below 2^31: BLAS takes int). */
@@ -80,6 +81,108 @@ static ug_tensor *col2im_op(ug_ctx *ctx, ug_tensor *cols, const ug_conv_geom *g,
     ug_node *n = ug__record(ctx, x, "col2im", bw_col2im, 1, &cols);
     if (n) geom_save(n, g);
     return x;
+}
+
+/* ---- the three convolution products (backend.h), closed under differentiation ----
+ * conv(x, w), gin(gy, w) = its adjoint in x, gw(x, gy) = its adjoint in w are bilinear, and the
+ * gradients of each are the other two (upstream G):
+ *   conv: dx = gin(G, w)     dw = gw(x, G)
+ *   gin:  dgy = conv(G, w)   dw = gw(G, gy)
+ *   gw:   dx = gin(gy, G)    dgy = conv(x, G)
+ * so gradients of any order are these ops again. A node saves only its inputs (and the geometry in
+ * i[0..4], the groups in i[5]): the windows are rebuilt one image at a time inside the backend's
+ * kernels, never stored for the whole batch. */
+static ug_tensor *conv_op(ug_ctx *ctx, ug_tensor *x, ug_tensor *w, const ug_conv_geom *g, int64_t G);
+static ug_tensor *conv_gin_op(ug_ctx *ctx, ug_tensor *gy, ug_tensor *w, const ug_conv_geom *g, int64_t G, int64_t H,
+                              int64_t W);
+static ug_tensor *conv_gw_op(ug_ctx *ctx, ug_tensor *x, ug_tensor *gy, const ug_conv_geom *g, int64_t G,
+                             const int64_t *wshape);
+
+static void bw_conv(ug_ctx *ctx, ug_node *n, ug_tensor *g, ug_tensor **gin, const bool *need) {
+    ug_conv_geom geo = geom_load(n);
+    ug_tensor *x = n->in[0], *w = n->in[1];
+    if (need[0]) gin[0] = conv_gin_op(ctx, g, w, &geo, n->i[5], x->shape[2], x->shape[3]);
+    if (need[1]) gin[1] = conv_gw_op(ctx, x, g, &geo, n->i[5], w->shape);
+}
+
+static void bw_conv_gin(ug_ctx *ctx, ug_node *n, ug_tensor *g, ug_tensor **gin, const bool *need) {
+    ug_conv_geom geo = geom_load(n);
+    ug_tensor *gy = n->in[0], *w = n->in[1];
+    if (need[0]) gin[0] = conv_op(ctx, g, w, &geo, n->i[5]);
+    if (need[1]) gin[1] = conv_gw_op(ctx, g, gy, &geo, n->i[5], w->shape);
+}
+
+static void bw_conv_gw(ug_ctx *ctx, ug_node *n, ug_tensor *g, ug_tensor **gin, const bool *need) {
+    ug_conv_geom geo = geom_load(n);
+    ug_tensor *x = n->in[0], *gy = n->in[1];
+    if (need[0]) gin[0] = conv_gin_op(ctx, gy, g, &geo, n->i[5], x->shape[2], x->shape[3]);
+    if (need[1]) gin[1] = conv_op(ctx, x, g, &geo, n->i[5]);
+}
+
+static ug_node *record_conv(ug_ctx *ctx, ug_tensor *out, const char *op, ug_backward_fn bw, ug_tensor *a,
+                            ug_tensor *b, const ug_conv_geom *g, int64_t G) {
+    ug_tensor *in[2] = {a, b};
+    ug_node *n = ug__record(ctx, out, op, bw, 2, in);
+    if (n) {
+        geom_save(n, g);
+        n->i[5] = G;
+    }
+    return n;
+}
+
+static ug_tensor *conv_fail_nomem(ug_ctx *ctx, const char *op, const ug_tensor *a, const ug_tensor *b) {
+    char sa[64], sb[64];
+    return ug__fail_null(ctx, op, "out of memory for one image's windows (%s, %s)", ug__shp(a, sa), ug__shp(b, sb));
+}
+
+/* x [N, C, H, W], w [O, C/G, kh, kw] -> [N, O, oh, ow] */
+static ug_tensor *conv_op(ug_ctx *ctx, ug_tensor *x, ug_tensor *w, const ug_conv_geom *g, int64_t G) {
+    UG_CHECK_IN(ctx, x);
+    UG_CHECK_IN(ctx, w);
+    x = ug_contiguous(ctx, x);
+    w = ug_contiguous(ctx, w);
+    if (!x || !w) return NULL;
+    ug_tensor *y = ug__empty(ctx, UG_F32, 4, (int64_t[]){x->shape[0], w->shape[0], g->oh, g->ow});
+    if (!y) return NULL;
+    if (ug_numel(y) > 0 && !ctx->be->conv2d(x, w, g, G, y)) return conv_fail_nomem(ctx, "conv2d", x, w);
+    record_conv(ctx, y, "conv2d", bw_conv, x, w, g, G);
+    return y;
+}
+
+/* gy [N, O, oh, ow], w [O, C/G, kh, kw] -> [N, C, H, W] */
+static ug_tensor *conv_gin_op(ug_ctx *ctx, ug_tensor *gy, ug_tensor *w, const ug_conv_geom *g, int64_t G, int64_t H,
+                              int64_t W) {
+    UG_CHECK_IN(ctx, gy);
+    UG_CHECK_IN(ctx, w);
+    gy = ug_contiguous(ctx, gy);
+    w = ug_contiguous(ctx, w);
+    if (!gy || !w) return NULL;
+    ug_tensor *gx = ug__empty(ctx, UG_F32, 4, (int64_t[]){gy->shape[0], w->shape[1] * G, H, W});
+    if (!gx) return NULL;
+    if (ug_numel(gx) > 0) {
+        if (ug_numel(gy) == 0) ctx->be->zero(gx->data, sizeof(float) * (size_t)ug_numel(gx));
+        else if (!ctx->be->conv2d_grad_input(gy, w, g, G, gx)) return conv_fail_nomem(ctx, "conv2d_grad_input", gy, w);
+    }
+    record_conv(ctx, gx, "conv2d_grad_input", bw_conv_gin, gy, w, g, G);
+    return gx;
+}
+
+/* x [N, C, H, W], gy [N, O, oh, ow] -> [O, C/G, kh, kw] (wshape) */
+static ug_tensor *conv_gw_op(ug_ctx *ctx, ug_tensor *x, ug_tensor *gy, const ug_conv_geom *g, int64_t G,
+                             const int64_t *wshape) {
+    UG_CHECK_IN(ctx, x);
+    UG_CHECK_IN(ctx, gy);
+    x = ug_contiguous(ctx, x);
+    gy = ug_contiguous(ctx, gy);
+    if (!x || !gy) return NULL;
+    ug_tensor *gw = ug__empty(ctx, UG_F32, 4, wshape);
+    if (!gw) return NULL;
+    if (ug_numel(gw) > 0) {
+        if (ug_numel(x) == 0 || ug_numel(gy) == 0) ctx->be->zero(gw->data, sizeof(float) * (size_t)ug_numel(gw));
+        else if (!ctx->be->conv2d_grad_weight(x, gy, g, G, gw)) return conv_fail_nomem(ctx, "conv2d_grad_weight", x, gy);
+    }
+    record_conv(ctx, gw, "conv2d_grad_weight", bw_conv_gw, x, gy, g, G);
+    return gw;
 }
 
 /* ---- options ---- */
@@ -162,17 +265,8 @@ ug_tensor *ug_conv2d(ug_ctx *ctx, ug_tensor *x, ug_tensor *w, ug_tensor *bias, c
                              (long long)ew);
     ug_conv_geom g = {kh, kw, r.sh, r.sw, r.ph, r.pw, r.dh, r.dw, (H + 2 * r.ph - eh) / r.sh + 1,
                       (W + 2 * r.pw - ew) / r.sw + 1};
-    const int64_t K = C / G * kh * kw, L = g.oh * g.ow;
-    ug_tensor *cols = im2col_op(ctx, x, &g);  // [N, C kh kw, L]
-    ug_tensor *y;
-    if (G == 1) {
-        y = ug_matmul(ctx, ug_reshape(ctx, w, 2, (int64_t[]){O, K}), cols);  // [O, K] @ [N, K, L] -> [N, O, L]
-    } else {
-        ug_tensor *wg = ug_reshape(ctx, w, 3, (int64_t[]){G, O / G, K});         // [G, O/G, K]
-        ug_tensor *cg = ug_reshape(ctx, cols, 4, (int64_t[]){N, G, K, L});       // [N, G, K, L]
-        y = ug_matmul(ctx, wg, cg);                                              // [N, G, O/G, L]
-    }
-    y = ug_reshape(ctx, y, 4, (int64_t[]){N, O, g.oh, g.ow});  // [N, O, OH, OW]
+    (void)N;
+    ug_tensor *y = conv_op(ctx, x, w, &g, G);  // [N, O, OH, OW]
     return add_channel_bias(ctx, y, bias);
 }
 
@@ -202,17 +296,10 @@ ug_tensor *ug_conv_transpose2d(ug_ctx *ctx, ug_tensor *x, ug_tensor *w, ug_tenso
     /* The conv2d this transposes maps [N, O, OH, OW] to x's [N, C, H, W]: its windows over the output
      * are x's pixels (oh = H; with output_padding >= stride the last rows lie in no window). */
     ug_conv_geom g = {kh, kw, r.sh, r.sw, r.ph, r.pw, r.dh, r.dw, H, W};
-    const int64_t K = Og * kh * kw;
-    ug_tensor *cols;
-    if (G == 1) {
-        ug_tensor *wt = ug_transpose(ctx, ug_reshape(ctx, w, 2, (int64_t[]){C, K}), 0, 1);  // [K, C]
-        cols = ug_matmul(ctx, wt, ug_reshape(ctx, x, 3, (int64_t[]){N, C, H * W}));        // [N, K, H W]
-    } else {
-        ug_tensor *wt = ug_transpose(ctx, ug_reshape(ctx, w, 3, (int64_t[]){G, C / G, K}), 1, 2);  // [G, K, C/G]
-        ug_tensor *xg = ug_reshape(ctx, x, 4, (int64_t[]){N, G, C / G, H * W});                  // [N, G, C/G, H W]
-        cols = ug_reshape(ctx, ug_matmul(ctx, wt, xg), 3, (int64_t[]){N, G * K, H * W});        // [N, O kh kw, H W]
-    }
-    ug_tensor *y = col2im_op(ctx, cols, &g, OH, OW);  // [N, O, OH, OW]
+    (void)N;
+    /* w [C, O/G, kh, kw] is the weight of that conv2d (C outputs, O/G inputs a group): this is its
+     * adjoint in the input. */
+    ug_tensor *y = conv_gin_op(ctx, x, w, &g, G, OH, OW);  // [N, O, OH, OW]
     return add_channel_bias(ctx, y, bias);
 }
 

@@ -10,6 +10,7 @@
  * (n, c), which touch disjoint memory, are split across threads. */
 #include "backend/cpu/cpu.h"
 
+#include <cblas.h>
 #include <string.h>
 
 
@@ -28,11 +29,9 @@ static void valid_cols(const ug_conv_geom *g, int64_t W, int64_t j, int64_t *q0,
     if (*q1 < *q0) *q1 = *q0;
 }
 
-void ug_cpu_im2col(const ug_tensor *xt, const ug_conv_geom *g, ug_tensor *ct) {
-    const int64_t planes = xt->shape[0] * xt->shape[1], H = xt->shape[2], W = xt->shape[3];
+/* The columns of `planes` consecutive H x W planes of x into cols [planes kh kw, oh ow]. */
+static void im2col_planes(const float *x, int64_t planes, int64_t H, int64_t W, const ug_conv_geom *g, float *cols) {
     const int64_t L = g->oh * g->ow, KK = g->kh * g->kw, oh = g->oh, ow = g->ow;
-    const float *x = xt->data;
-    float *cols = ct->data;
 PAR_FOR(planes * KK * L > PAR_MIN)
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *img = x + pl * H * W;     // [H, W]
@@ -63,11 +62,9 @@ PAR_FOR(planes * KK * L > PAR_MIN)
     }
 }
 
-void ug_cpu_col2im(const ug_tensor *ct, const ug_conv_geom *g, ug_tensor *xt) {
-    const int64_t planes = xt->shape[0] * xt->shape[1], H = xt->shape[2], W = xt->shape[3];
+/* The adjoint of im2col_planes: cols [planes kh kw, oh ow] summed into the planes of x (overwritten). */
+static void col2im_planes(const float *cols, int64_t planes, int64_t H, int64_t W, const ug_conv_geom *g, float *x) {
     const int64_t L = g->oh * g->ow, KK = g->kh * g->kw, oh = g->oh, ow = g->ow;
-    const float *cols = ct->data;
-    float *x = xt->data;
 PAR_FOR(planes * KK * L > PAR_MIN)
     for (int64_t pl = 0; pl < planes; pl++) {
         float *img = x + pl * H * W;             // [H, W]
@@ -91,4 +88,75 @@ PAR_FOR(planes * KK * L > PAR_MIN)
                 }
             }
     }
+}
+
+void ug_cpu_im2col(const ug_tensor *xt, const ug_conv_geom *g, ug_tensor *ct) {
+    im2col_planes(xt->data, xt->shape[0] * xt->shape[1], xt->shape[2], xt->shape[3], g, ct->data);
+}
+
+void ug_cpu_col2im(const ug_tensor *ct, const ug_conv_geom *g, ug_tensor *xt) {
+    col2im_planes(ct->data, xt->shape[0] * xt->shape[1], xt->shape[2], xt->shape[3], g, xt->data);
+}
+
+/* ---- convolution as one image at a time: im2col into a scratch buffer, then GEMMs ----
+ * Shapes (backend.h): x [N, C, H, W], w [O, C/G kh kw] (groups G), y [N, O, oh ow]; group gi of image
+ * n uses rows gi Kg .. (gi+1) Kg of the image's columns (Kg = C/G kh kw: the rows are ordered c, i, j)
+ * and output channels gi Og .. (gi+1) Og. The scratch holds one image's columns, which is what keeps
+ * the whole batch's columns out of memory. */
+static float *scratch_cols(int64_t C, const ug_conv_geom *g) {
+    return ug_cpu_alloc(sizeof(float) * (size_t)(C * g->kh * g->kw * g->oh * g->ow));
+}
+
+bool ug_cpu_conv2d(const ug_tensor *xt, const ug_tensor *wt, const ug_conv_geom *g, int64_t G, ug_tensor *yt) {
+    const int64_t N = xt->shape[0], C = xt->shape[1], H = xt->shape[2], W = xt->shape[3], O = yt->shape[1];
+    const int64_t L = g->oh * g->ow, Kg = C / G * g->kh * g->kw, Og = O / G;
+    float *cols = scratch_cols(C, g);  // [C kh kw, L]
+    if (!cols) return false;
+    const float *x = xt->data, *w = wt->data;
+    float *y = yt->data;
+    for (int64_t n = 0; n < N; n++) {
+        im2col_planes(x + n * C * H * W, C, H, W, g, cols);
+        for (int64_t gi = 0; gi < G; gi++)  // y_n,g [Og, L] = w_g [Og, Kg] @ cols_g [Kg, L]
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Og, (int)L, (int)Kg, 1.0f, w + gi * Og * Kg,
+                        (int)Kg, cols + gi * Kg * L, (int)L, 0.0f, y + (n * O + gi * Og) * L, (int)L);
+    }
+    ug_cpu_free(cols);
+    return true;
+}
+
+bool ug_cpu_conv2d_grad_input(const ug_tensor *gyt, const ug_tensor *wt, const ug_conv_geom *g, int64_t G,
+                              ug_tensor *gxt) {
+    const int64_t N = gxt->shape[0], C = gxt->shape[1], H = gxt->shape[2], W = gxt->shape[3], O = gyt->shape[1];
+    const int64_t L = g->oh * g->ow, Kg = C / G * g->kh * g->kw, Og = O / G;
+    float *cols = scratch_cols(C, g);  // [C kh kw, L]
+    if (!cols) return false;
+    const float *gy = gyt->data, *w = wt->data;
+    float *gx = gxt->data;
+    for (int64_t n = 0; n < N; n++) {
+        for (int64_t gi = 0; gi < G; gi++)  // cols_g [Kg, L] = w_g^T [Kg, Og] @ gy_n,g [Og, L]
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Kg, (int)L, (int)Og, 1.0f, w + gi * Og * Kg,
+                        (int)Kg, gy + (n * O + gi * Og) * L, (int)L, 0.0f, cols + gi * Kg * L, (int)L);
+        col2im_planes(cols, C, H, W, g, gx + n * C * H * W);
+    }
+    ug_cpu_free(cols);
+    return true;
+}
+
+bool ug_cpu_conv2d_grad_weight(const ug_tensor *xt, const ug_tensor *gyt, const ug_conv_geom *g, int64_t G,
+                               ug_tensor *gwt) {
+    const int64_t N = xt->shape[0], C = xt->shape[1], H = xt->shape[2], W = xt->shape[3], O = gyt->shape[1];
+    const int64_t L = g->oh * g->ow, Kg = C / G * g->kh * g->kw, Og = O / G;
+    float *cols = scratch_cols(C, g);  // [C kh kw, L]
+    if (!cols) return false;
+    const float *x = xt->data, *gy = gyt->data;
+    float *gw = gwt->data;
+    if (N == 0) memset(gw, 0, sizeof(float) * (size_t)(O * Kg));
+    for (int64_t n = 0; n < N; n++) {
+        im2col_planes(x + n * C * H * W, C, H, W, g, cols);
+        for (int64_t gi = 0; gi < G; gi++)  // gw_g [Og, Kg] (+)= gy_n,g [Og, L] @ cols_g^T [L, Kg], images in order
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Og, (int)Kg, (int)L, 1.0f, gy + (n * O + gi * Og) * L,
+                        (int)L, cols + gi * Kg * L, (int)L, n ? 1.0f : 0.0f, gw + gi * Og * Kg, (int)Kg);
+    }
+    ug_cpu_free(cols);
+    return true;
 }
