@@ -198,3 +198,6 @@ UG_API(ug_attn_block_init)
 UG_API(ug_attn_block_forward)
 UG_API(ug_unet_init)
 UG_API(ug_unet_forward)
+/* appended in ABI 1.2: nn.h (a layer builder's error on the parameter store, e.g. the continuous
+ * families' ugm_time_mlp_init in plugins/models/cont_common.h) */
+UG_API(ug_params_fail)
