@@ -6,7 +6,12 @@
  *    (KL and the χ² that sets the bias are computed by enumerating the D! orders);
  *  - mmd: for product distributions the exp(−0.1·Hamming) kernel factorizes, so E[MMD²] is a product
  *    formula, which the unbiased estimator must hit (the biased one would sit far above);
- *  - density_png: the PNG decodes back with libpng to the expected size. */
+ *  - density_png: the PNG decodes back with libpng to the expected size (Gray-coded and continuous data);
+ *  - mmd_rbf and energy on continuous samples: the model gauss_chain (x ~ N(0, I) at its initial μ = 0)
+ *    against the test-only dataset test_gauss (N(m, s² I)). Against the same law both statistics and
+ *    their true-vs-true floors are 0 within their spread, and the median-heuristic bandwidth is the
+ *    closed-form median of ‖X − X′‖² (4 ln 2 in 2-D); against a shifted, narrower Gaussian they hit the
+ *    closed forms (Gaussian-kernel expectations; the Rice mean of ‖X − Y‖). */
 #include <math.h>
 #include <png.h>
 #include <stdlib.h>
@@ -15,6 +20,11 @@
 
 #include "check.h"
 #include "plugin_harness.h"
+
+/* continuous cases: x ~ N(0, I) from gauss_chain at μ = 0; data N(0, I) or N((1.5, 0), 0.7² I) */
+#define SAME_DATA "{plugin: test_gauss, dim: 2, std: 1.0}"
+#define SHIFT_DATA "{plugin: test_gauss, dim: 2, mean: [1.5, 0.0], std: 0.7}"
+#define UNIT_MODEL "{plugin: gauss_chain, dim: 2, steps: 1, sigma_f: 1.0}"
 
 typedef struct setup {
     ug_spec *spec;
@@ -281,6 +291,19 @@ static void test_density_png(void) {
         unlink(want);
     }
     setup_close(&s);
+    /* continuous 2-D samples (no decoder): the points themselves */
+    if (setup_open(&s, "{plugin: synthetic2d, data: moons, encoding: continuous}", UNIT_MODEL,
+                   "{plugin: density_png, samples: 4000, bins: 64}") == 0 && run(&s, 10, 77, dir, &o) == UG_OK) {
+        char want[512];
+        snprintf(want, sizeof want, "%s/density-77.png", dir);
+        int w = 0, h = 0;
+        CHECK(o.n_artifacts == 1 && png_size(want, &w, &h) == 0 && w == 2 * 256 + 8 && h == 256, "continuous png %dx%d", w, h);
+        double tv = harness_value(&o, "density_tv");
+        CHECK(tv > 0.3 && tv <= 1.0, "density_tv %.3f: N(0, I) vs moons", tv);
+        printf("density_png: continuous moons vs N(0, I): %dx%d, density_tv %.3f\n", w, h, tv);
+        unlink(want);
+    }
+    setup_close(&s);
     /* a dataset without a 2-D decoding is refused with a message */
     if (setup_open(&s, "{plugin: test_bits, dim: 32}", "{plugin: test_bits, dim: 32}", "{plugin: density_png, samples: 10}") == 0)
         CHECK(harness_evaluate(s.md, s.metric, CTX, 1, &s.model, &s.data, 0, dir, &o) == UG_ERR_UNSUPPORTED,
@@ -288,6 +311,121 @@ static void test_density_png(void) {
     ug_ctx_clear_error(CTX);
     setup_close(&s);
     rmdir(dir);
+}
+
+/* ---- continuous two-sample metrics against closed forms ------------------------------------------ */
+
+/* E k(X, Y) for X ~ N(0, s1² I), Y ~ N(mu, s2² I) in D dims, k = exp(−‖a − b‖² / (2 sig²)). */
+static double ek_gauss(double sig, double s1, double s2, double mu2, int D) {
+    double S = sig * sig + s1 * s1 + s2 * s2;
+    return pow(sig * sig / S, D / 2.0) * exp(-mu2 / (2 * S));
+}
+
+static double mmd2_gauss(double sig, double s1, double s2, double mu2, int D) {
+    return ek_gauss(sig, s1, s1, 0, D) + ek_gauss(sig, s2, s2, 0, D) - 2 * ek_gauss(sig, s1, s2, mu2, D);
+}
+
+/* Modified Bessel functions of the first kind by their power series (fine for the small arguments here). */
+static double bessel_i(int nu, double y) {
+    double t = nu ? y / 2 : 1, s = 0;
+    for (int k = 0; k < 200 && t > 1e-17 * s; k++) {
+        s += t;
+        t *= (y * y / 4) / ((k + 1.0) * (k + 1.0 + nu));
+    }
+    return s;
+}
+
+/* E‖Z‖ for Z ~ N(δ, s² I_2), ‖δ‖ = nu: the Rice mean s √(π/2) L_{1/2}(−ν²/(2s²)). */
+static double rice_mean(double nu, double s) {
+    double x = -nu * nu / (2 * s * s);
+    return s * sqrt(M_PI / 2) * exp(x / 2) * ((1 - x) * bessel_i(0, -x / 2) - x * bessel_i(1, -x / 2));
+}
+
+static double energy_gauss2(double s1, double s2, double mu) {
+    return 2 * rice_mean(mu, sqrt(s1 * s1 + s2 * s2)) - s1 * sqrt(M_PI) - s2 * sqrt(M_PI);
+}
+
+
+static void test_mmd_rbf(void) {
+    setup s;
+    ug_metric_out o;
+    const int G = 8;
+    const double rg = sqrt((double)G);
+    /* the same law: value and floor 0 within their spread; the bandwidth is the median of 2 χ²_2 = 4 ln 2 */
+    double same = NAN, same_sd = NAN, fl = NAN, fl_sd = NAN, bw = NAN;
+    if (setup_open(&s, SAME_DATA, UNIT_MODEL, "{plugin: mmd_rbf, groups: 8, samples: 1500, chunk: 700}") == 0 &&
+        run(&s, 31, 0, ".", &o) == UG_OK) {
+        same = harness_value(&o, "mmd_rbf"), same_sd = harness_value(&o, "mmd_rbf_sd");
+        fl = harness_value(&o, "mmd_floor"), fl_sd = harness_value(&o, "mmd_floor_sd"), bw = harness_value(&o, "mmd_bandwidth");
+        CHECK(same_sd > 0 && fabs(same) <= 5 * same_sd / rg, "same law: mmd_rbf %.3g ± %.3g", same, same_sd);
+        CHECK(fl_sd > 0 && fabs(fl) <= 5 * fl_sd / rg, "same law: mmd_floor %.3g ± %.3g", fl, fl_sd);
+        CHECK(fabs(same - fl) <= 5 * sqrt(same_sd * same_sd + fl_sd * fl_sd) / rg, "same law: mmd %.3g vs floor %.3g", same, fl);
+        CHECK(fabs(bw * bw / (4 * log(2.0)) - 1) < 0.04, "median heuristic: sigma^2 = %.4f, closed form 4 ln 2 = %.4f", bw * bw,
+              4 * log(2.0));
+    }
+    setup_close(&s);
+    /* a shifted, narrower Gaussian at a fixed bandwidth: the closed form */
+    double want = mmd2_gauss(1.0, 1.0, 0.7, 2.25, 2), diff = NAN, diff_sd = NAN, fl2 = NAN, fl2_sd = NAN;
+    if (setup_open(&s, SHIFT_DATA, UNIT_MODEL, "{plugin: mmd_rbf, groups: 8, samples: 1500, bandwidth: 1.0}") == 0 &&
+        run(&s, 32, 0, ".", &o) == UG_OK) {
+        diff = harness_value(&o, "mmd_rbf"), diff_sd = harness_value(&o, "mmd_rbf_sd");
+        fl2 = harness_value(&o, "mmd_floor"), fl2_sd = harness_value(&o, "mmd_floor_sd");
+        CHECK(fabs(diff - want) <= 5 * diff_sd / rg, "shifted: mmd_rbf %.5f ± %.5f, closed form %.5f", diff, diff_sd, want);
+        CHECK(fabs(fl2) <= 5 * fl2_sd / rg && diff > 20 * fl2_sd, "shifted: floor %.3g ± %.3g", fl2, fl2_sd);
+        CHECK(harness_value(&o, "mmd_bandwidth") == 1.0, "fixed bandwidth reported");
+    }
+    setup_close(&s);
+    /* the same with the median heuristic: the closed form at the bandwidth it reports */
+    double med = NAN, med_sd = NAN, bw2 = NAN, want2 = NAN;
+    if (setup_open(&s, SHIFT_DATA, UNIT_MODEL, "{plugin: mmd_rbf, groups: 8, samples: 1500}") == 0 && run(&s, 33, 0, ".", &o) == UG_OK) {
+        med = harness_value(&o, "mmd_rbf"), med_sd = harness_value(&o, "mmd_rbf_sd"), bw2 = harness_value(&o, "mmd_bandwidth");
+        want2 = mmd2_gauss(bw2, 1.0, 0.7, 2.25, 2);
+        CHECK(fabs(med - want2) <= 6 * med_sd / rg, "shifted, median bandwidth %.4f: mmd_rbf %.5f ± %.5f, closed form %.5f", bw2,
+              med, med_sd, want2);
+    }
+    setup_close(&s);
+    printf("mmd_rbf: same law %.2e ± %.2e (floor %.2e ± %.2e), median bandwidth %.4f (closed form %.4f); shifted, "
+           "sigma 1: %.5f ± %.5f vs closed form %.5f (floor %.2e ± %.2e); median sigma %.4f: %.5f ± %.5f vs %.5f\n",
+           same, same_sd, fl, fl_sd, bw, sqrt(4 * log(2.0)), diff, diff_sd, want, fl2, fl2_sd, bw2, med, med_sd, want2);
+    /* binary data is refused at create, naming the plugin to use */
+    ug_error err = {0};
+    void *self = NULL;
+    ug_spec *sp = harness_spec(&H, "{plugin: test_bits, dim: 4}", "{plugin: test_bits, dim: 4}", "{plugin: mmd_rbf}", &err);
+    ug_dataset d;
+    if (sp && harness_dataset(&H, sp, CTX, 1, &d, &err) == 0) {
+        CHECK(!harness_metric(&H, sp, CTX, &d, NULL, &self, &err) && strstr(err.msg, "mmd_rbf") && strstr(err.msg, "continuous"),
+              "binary data refused: %s", err.msg);
+        ug_registry_find(H.reg, UG_KIND_DATASET, d.name)->desc->destroy(d.self);
+    }
+    ug_spec_free(sp);
+}
+
+static void test_energy(void) {
+    setup s;
+    ug_metric_out o;
+    const int G = 8;
+    const double rg = sqrt((double)G);
+    double same = NAN, same_sd = NAN, fl = NAN, fl_sd = NAN;
+    if (setup_open(&s, SAME_DATA, UNIT_MODEL, "{plugin: energy, groups: 8, samples: 1500, chunk: 700}") == 0 &&
+        run(&s, 41, 0, ".", &o) == UG_OK) {
+        same = harness_value(&o, "energy"), same_sd = harness_value(&o, "energy_sd");
+        fl = harness_value(&o, "energy_floor"), fl_sd = harness_value(&o, "energy_floor_sd");
+        CHECK(same_sd > 0 && fabs(same) <= 5 * same_sd / rg, "same law: energy %.3g ± %.3g", same, same_sd);
+        CHECK(fl_sd > 0 && fabs(fl) <= 5 * fl_sd / rg, "same law: energy_floor %.3g ± %.3g", fl, fl_sd);
+        CHECK(fabs(same - fl) <= 5 * sqrt(same_sd * same_sd + fl_sd * fl_sd) / rg, "same law: energy %.3g vs floor %.3g", same, fl);
+    }
+    setup_close(&s);
+    double want = energy_gauss2(1.0, 0.7, 1.5), diff = NAN, diff_sd = NAN, fl2 = NAN, fl2_sd = NAN;
+    if (setup_open(&s, SHIFT_DATA, UNIT_MODEL, "{plugin: energy, groups: 8, samples: 1500}") == 0 && run(&s, 42, 0, ".", &o) == UG_OK) {
+        diff = harness_value(&o, "energy"), diff_sd = harness_value(&o, "energy_sd");
+        fl2 = harness_value(&o, "energy_floor"), fl2_sd = harness_value(&o, "energy_floor_sd");
+        CHECK(fabs(diff - want) <= 5 * diff_sd / rg, "shifted: energy %.5f ± %.5f, closed form %.5f", diff, diff_sd, want);
+        CHECK(fabs(fl2) <= 5 * fl2_sd / rg && diff > 20 * fl2_sd, "shifted: floor %.3g ± %.3g", fl2, fl2_sd);
+    }
+    setup_close(&s);
+    printf("energy: same law %.2e ± %.2e (floor %.2e ± %.2e); shifted: %.5f ± %.5f vs closed form %.5f "
+           "(2 x Rice mean %.5f - sqrt(pi) (1 + 0.7)); floor %.2e ± %.2e\n",
+           same, same_sd, fl, fl_sd, diff, diff_sd, want, 2 * rice_mean(1.5, sqrt(1.49)), fl2, fl2_sd);
 }
 
 int main(void) {
@@ -299,6 +437,8 @@ int main(void) {
     test_nll();
     test_mmd();
     test_density_png();
+    test_mmd_rbf();
+    test_energy();
     ug_ctx_free(CTX);
     harness_close(&H);
     return CHECK_DONE();

@@ -11,6 +11,10 @@
  *
  * dataset "test_bits": the same product of Bernoullis (its own probs), a fixed held-out set.
  *
+ * dataset "test_gauss": continuous x ~ N(mean, std² I) in D dimensions (fresh draws, a fixed held-out
+ *   set), for the continuous sample metrics (mmd_rbf, energy, density_png), whose expectations between
+ *   two Gaussians are closed-form; the model side is gauss_chain, whose x ~ N(Σ μ, n σ_f² I).
+ *
  * Built into build/tests/, never into build/plugins/, so the CLI never lists it. */
 #define UG_PLUGIN
 #include "unigfn/plugin.h"
@@ -425,4 +429,112 @@ static const ug_plugin_desc bd_desc = {
     .vtable = &bd_vt,
 };
 
-UG_PLUGIN_EXPORT(&bm_desc, &bd_desc)
+/* ================================ continuous dataset ================================ */
+
+typedef struct gauss_data {
+    int64_t D, n_heldout;
+    double mean[TB_MAX_D], std;
+    float *heldout;
+} gauss_data;
+
+static void draw_gauss(const gauss_data *d, ug_rng *rng, int64_t n, float *x) {
+    ug_rng_normal(rng, x, n * d->D);
+    for (int64_t i = 0; i < n * d->D; i++) x[i] = (float)(d->mean[i % d->D] + d->std * x[i]);
+}
+
+static void *gd_create(const ug_create_args *a, ug_error *err) {
+    gauss_data *d = calloc(1, sizeof *d);
+    if (!d) {
+        ug_error_set(err, UG_ERR_NOMEM, "test_gauss: out of memory");
+        return NULL;
+    }
+    d->D = ug_cfg_int(a->cfg, "dim", 2);
+    d->std = ug_cfg_float(a->cfg, "std", 1.0);
+    d->n_heldout = ug_cfg_int(a->cfg, "heldout_size", 1000);
+    double m[TB_MAX_D];
+    int nm = ug_cfg_floats(a->cfg, "mean", m, TB_MAX_D);
+    if ((nm > 0 && nm != d->D) || !(d->std > 0)) {
+        ug_error_set(err, UG_ERR_ARG, "test_gauss: mean has %d values for dim %lld, std %g", nm, (long long)d->D, d->std);
+        free(d);
+        return NULL;
+    }
+    for (int64_t i = 0; i < d->D; i++) d->mean[i] = nm > 0 ? m[i] : 0.0;
+    if (!(d->heldout = malloc((size_t)(d->n_heldout * d->D) * sizeof(float)))) {
+        ug_error_set(err, UG_ERR_NOMEM, "test_gauss: out of memory");
+        free(d);
+        return NULL;
+    }
+    ug_rng r = ug_rng_make((uint64_t)ug_cfg_int(a->cfg, "heldout_seed", 7), 98);
+    draw_gauss(d, &r, d->n_heldout, d->heldout);
+    return d;
+}
+
+static void gd_destroy(void *self) {
+    gauss_data *d = self;
+    if (d) free(d->heldout);
+    free(d);
+}
+
+static void gd_info(void *self, ug_dataset_info *out) {
+    gauss_data *d = self;
+    uint32_t size = out->size;
+    memset(out, 0, sizeof *out);
+    out->size = size;
+    out->space.kind = UG_SPACE_CONTINUOUS;
+    out->space.dim = d->D;
+    out->train_size = -1;
+    out->heldout_size = d->n_heldout;
+}
+
+static ug_status gd_fresh(void *self, ug_ctx *ctx, ug_rng *rng, int64_t n, ug_tensor **out) {
+    gauss_data *d = self;
+    *out = n > 0 ? ug_new2(ctx, n, d->D) : NULL;   // [n, D]
+    if (!*out) return ug_ctx_status(ctx) ? ug_ctx_status(ctx) : ug_ctx_fail(ctx, UG_ERR_ARG, "test_gauss: count %lld", (long long)n);
+    draw_gauss(d, rng, n, ug_f32(*out));
+    return UG_OK;
+}
+
+static ug_status gd_train_batch(void *self, ug_ctx *ctx, ug_rng *rng, int64_t batch, int64_t step, ug_tensor **out) {
+    (void)step;
+    return gd_fresh(self, ctx, rng, batch, out);
+}
+
+static ug_status gd_heldout(void *self, ug_ctx *ctx, int64_t offset, int64_t count, ug_tensor **out) {
+    gauss_data *d = self;
+    *out = NULL;
+    if (offset < 0 || count <= 0 || offset + count > d->n_heldout)
+        return ug_ctx_fail(ctx, UG_ERR_ARG, "test_gauss.heldout: rows out of range");
+    int64_t shape[2] = {count, d->D};
+    *out = ug_from_f32(ctx, d->heldout + offset * d->D, 2, shape);   // [count, D]
+    return *out ? UG_OK : ug_ctx_status(ctx);
+}
+
+static const ug_param_spec gd_params[] = {
+    {"dim", UG_P_INT, "2", UG_P_MIN | UG_P_MAX, 1, TB_MAX_D, NULL, "dimension D"},
+    {"mean", UG_P_FLOAT_LIST, "[]", 0, 0, 0, NULL, "the mean; [] = 0"},
+    {"std", UG_P_FLOAT, "1", UG_P_MIN | UG_P_MIN_OPEN, 0, 0, NULL, "standard deviation of every coordinate"},
+    {"heldout_size", UG_P_INT, "1000", UG_P_MIN, 1, 0, NULL, "held-out rows"},
+    {"heldout_seed", UG_P_INT, "7", UG_P_MIN, 0, 0, NULL, "seed of the held-out rows"},
+    {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
+};
+
+static const ug_dataset_vtable gd_vt = {
+    .size = sizeof(ug_dataset_vtable),
+    .info = gd_info,
+    .train_batch = gd_train_batch,
+    .heldout = gd_heldout,
+    .sample_true = gd_fresh,
+};
+
+static const ug_plugin_desc gd_desc = {
+    UG_DESC_HEADER(UG_KIND_DATASET),
+    .name = "test_gauss",
+    .version = "1.0",
+    .summary = "TEST ONLY: an isotropic Gaussian in R^D",
+    .params = gd_params,
+    .create = gd_create,
+    .destroy = gd_destroy,
+    .vtable = &gd_vt,
+};
+
+UG_PLUGIN_EXPORT(&bm_desc, &bd_desc, &gd_desc)
