@@ -198,3 +198,5 @@ UG_API(ug_attn_block_init)
 UG_API(ug_attn_block_forward)
 UG_API(ug_unet_init)
 UG_API(ug_unet_forward)
+/* appended in ABI 1.1: nn.h (a layer builder's error on the parameter store: cont_common.h's ugm_time_mlp_init) */
+UG_API(ug_params_fail)
