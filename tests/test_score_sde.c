@@ -527,8 +527,68 @@ static void chain_dsm(void) {
     tl_close(&r);
 }
 
+/* rescore reproduces the sampled terms; REPARAM sampling carries d/dtheta; grad-off sampling keeps one
+ * step's activations (its arena use grows by the states and terms only). */
+static void chain_misc(void) {
+    const char *yaml =
+        "seed: 9\ndataset: {plugin: none}\n"
+        "model: {plugin: score_sde, dim: 2, steps: 20, hidden: [256, 256], temb: 8}\n"
+        "objective: [{plugin: dsm, updates: [forward]}]\n"
+        "optim: {forward: {lr: 0.001}}\ntrain: {steps: 1, batch: 8}\n";
+    tl_run r;
+    if (!open_run(&r, yaml)) return;
+    ug_ctx *ctx = r.ctx;
+    const ug_model *m = &r.model;
+    const int64_t B = 1000;
+    ug_rng rng = ug_rng_make(3, 0);
+    /* rescore */
+    ug_traj tr = {.size = sizeof tr};
+    ug_traj_req req = {.size = sizeof req, .batch = B, .steps = -1, .flags = UG_TRAJ_KEEP_STATES};
+    CHECK(m->vt->sample_forward(m->self, ctx, &rng, &req, &tr) == UG_OK, "%s", ug_ctx_errmsg(ctx));
+    ug_traj re = tr;
+    re.log_pf = re.log_pb = NULL;
+    CHECK(m->vt->rescore(m->self, ctx, &re, 0) == UG_OK, "rescore: %s", ug_ctx_errmsg(ctx));
+    double worst = 0;
+    for (int k = 0; k < tr.steps; k++) {
+        worst = fmax(worst, ug_item(ug_max(ctx, ug_abs(ctx, ug_sub(ctx, re.log_pf[k], tr.log_pf[k])), 0, false)));
+        worst = fmax(worst, ug_item(ug_max(ctx, ug_abs(ctx, ug_sub(ctx, re.log_pb[k], tr.log_pb[k])), 0, false)));
+    }
+    CHECK(worst < 1e-4, "rescore differs from the sampled terms by %.3g", worst);
+    /* reparam: x = s_{T+1} is a differentiable function of the score network */
+    ug_params_zero_grad(r.P, ~0ull);
+    ug_traj tp = {.size = sizeof tp};
+    ug_traj_req rq = {.size = sizeof rq, .batch = 64, .steps = -1, .flags = UG_TRAJ_REPARAM | UG_TRAJ_NO_PB};
+    CHECK(m->vt->sample_forward(m->self, ctx, &rng, &rq, &tp) == UG_OK, "%s", ug_ctx_errmsg(ctx));
+    CHECK(ug_backward(ctx, ug_sum_all(ctx, tp.last), ~0ull) == UG_OK, "%s", ug_ctx_errmsg(ctx));
+    float gbuf[200000];
+    int64_t ng = grads_of(&r, "forward", gbuf, 200000);
+    double gn = 0;
+    for (int64_t i = 0; i < ng; i++) gn += (double)gbuf[i] * gbuf[i];
+    CHECK(ng > 0 && gn > 0, "reparam: no pathwise gradient reached the score network");
+    ug_step_reset(ctx);
+    /* scoped sampling: grad off, 1 step vs 20 steps */
+    ug_set_grad_enabled(ctx, false);
+    size_t used[2];
+    for (int i = 0; i < 2; i++) {
+        size_t u0 = ug_arena_used(ctx);
+        ug_traj ts = {.size = sizeof ts};
+        ug_traj_req rs = {.size = sizeof rs, .batch = B, .start = NULL, .steps = i ? -1 : 2};
+        CHECK(m->vt->sample_forward(m->self, ctx, &rng, &rs, &ts) == UG_OK, "%s", ug_ctx_errmsg(ctx));
+        used[i] = ug_arena_used(ctx) - u0;
+        ug_step_reset(ctx);
+    }
+    /* per extra step: one [B, 2] state and two [B] terms (16 KB at B = 1000) plus headers */
+    size_t per = (size_t)B * 4 * 4 + 4096;
+    printf("chain misc: rescore max |diff| %.2g; reparam gradient norm %.3g; grad-off sampling arena: 2 steps %zu B, "
+           "21 steps %zu B (one step's activations ~ %zu B)\n", worst, sqrt(gn), used[0], used[1], (size_t)B * 256 * 4 * 6);
+    CHECK(used[1] <= used[0] + 19 * per, "grad-off sampling grew by %zu B for 19 more steps", used[1] - used[0]);
+    ug_set_grad_enabled(ctx, true);
+    tl_close(&r);
+}
+
 static void test_chain(void) {
     double t0 = now();
+    chain_misc();
     chain_moments("vp");
     chain_moments("ve");
     chain_step_kl("vp");
