@@ -16,10 +16,10 @@ mlegfn_ddpm (specs/mlegfn-ddpm.yaml): the ddpm step, then TBC (Eq. 22) on φ (β
 realnvp (specs/realnvp.yaml): 8 affine couplings, each an MLP 2 -> 128 -> 128 -> 4 (ReLU) on the fixed
   coordinate, log-scales 2·tanh(r/2); maximum likelihood: z = f^{-1}(x) through the 8 inverses,
   loss = -mean(log N(z) + Σ log|det|), backward, Adam.
-ssm (specs/scoresde-ssm.yaml): ScoreSDE (VP) score MLP on [x, emb(1000 t)] (2 + 64 -> 256 -> 256 -> 256 ->
-  2, SiLU; the network output divided by σ_t as the plugin's net parameterization); per row a uniform
-  index, x_k from the discrete chain's closed-form marginal, one Gaussian projection v;
-  loss = mean(vᵀ ∂(vᵀs)/∂x + ½ (vᵀs)²) through a second-order graph, backward, Adam.
+ssm (specs/scoresde-ssm.yaml): ScoreSDE (VP) score MLP on [x, emb(100 t)] (2 + 32 -> 256 -> 256 -> 256 ->
+  2, SiLU; the output divided by the marginal std, the plugin's net parameterization); per row a uniform
+  index, x_k from the discrete chain's closed-form marginal, one Rademacher projection v;
+  loss = mean λ_k (vᵀ ∂(vᵀs)/∂x + ½ |s|²) (SSM-VR, λ_k = V_k) through a second-order graph, backward, Adam.
 
 The data batch is 256 fixed checkerboard points (drawn once; generation is not timed, as bench_train
 does). The caller sets OMP/OPENBLAS/MKL_NUM_THREADS; here set_num_threads(T), set_num_interop_threads(1).
@@ -164,19 +164,20 @@ class RealNVP:
 
 
 class SSM:
-    """VP SDE, β(t) = 0.1 + 19.9 t, T = 100 Euler–Maruyama steps; the discrete chain's marginal of s_k
-    given x is N(A_k x, V_k) with A_k, V_k the products of the EM steps (computed once here)."""
+    """VP SDE, β(t) = 0.1 + 19.9 t, T = 100 Euler–Maruyama steps (plugins/models/score_sde/sde.h): the
+    discrete chain's marginal of s_k given x is N(A_k x, V_k I), the products of the EM steps from x
+    (computed once here). ssm as specs/scoresde-ssm.yaml sets it: Rademacher v, the variance-reduced
+    form, λ_k = V_k; the score is MLP([x, emb(100 t)]) / √V_k."""
 
     def __init__(self):
-        self.net = mlp([2 + 64, 256, 256, 256, 2], nn.SiLU)
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=2e-4)
+        self.net = mlp([2 + 32, 256, 256, 256, 2], nn.SiLU)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=3e-3)
         self.modules = [self.net]
         self.extra = 0
         h = 1.0 / T
-        A, V = [1.0], [0.0]  # from x (t = 0) toward t = 1
+        A, V = [1.0], [0.0]  # j EM steps from x (t = 0) toward t = 1
         for j in range(T):
-            tj = j * h
-            bt = 0.1 + 19.9 * tj
+            bt = 0.1 + 19.9 * (j * h)
             a = 1 - 0.5 * h * bt
             A.append(A[-1] * a)
             V.append(V[-1] * a * a + h * bt)
@@ -184,15 +185,15 @@ class SSM:
         self.V = torch.tensor(V, dtype=torch.float32)
 
     def step(self, x):
-        j = torch.randint(1, T + 1, (x.shape[0],))  # noise level (t = j / T)
+        j = torch.randint(1, T + 1, (x.shape[0],))  # noise level t = j / T
         a, v = self.A[j][:, None], self.V[j][:, None]
         xk = (a * x + v.sqrt() * torch.randn_like(x)).detach().requires_grad_(True)
         t = j.float() / T
-        s = self.net(torch.cat([xk, time_embedding(1000.0 * t, 64)], 1)) / v.sqrt()
-        pr = torch.randn_like(xk)
+        s = self.net(torch.cat([xk, time_embedding(100.0 * t, 32)], 1)) / v.sqrt()
+        pr = torch.randint(0, 2, xk.shape).float() * 2 - 1
         sv = (pr * s).sum(1)
         g = torch.autograd.grad(sv.sum(), xk, create_graph=True)[0]
-        loss = ((g * pr).sum(1) + 0.5 * sv ** 2).mean()
+        loss = (v[:, 0] * ((g * pr).sum(1) + 0.5 * (s ** 2).sum(1))).mean()
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
