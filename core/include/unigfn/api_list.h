@@ -198,3 +198,6 @@ UG_API(ug_attn_block_init)
 UG_API(ug_attn_block_forward)
 UG_API(ug_unet_init)
 UG_API(ug_unet_forward)
+/* appended in ABI 1.1: nn.h (the error hook of layer builders: cont_common.h's ugm_time_mlp_init reports through it,
+ * which unoptimised plugin builds left as an undefined symbol) */
+UG_API(ug_params_fail)
