@@ -8,7 +8,7 @@
  *   elbo    at a random network and a random learned β, kl_tb's full-trajectory estimate and its
  *           one-step estimate (anchor + step_kl) agree within Monte Carlo error (both are the
  *           negative ELBO), for every pf_var and for binary x (the discretized decoder); the nll
- *           metric's elbo agrees with them on the same held-out rows.
+ *           metric's elbo agrees with them on the same held-out rows; x_scale's Jacobian is exact.
  *   prop14  TBC's expected φ-gradient equals 4 ∇_φ KL(P_B || P_F) (paper Prop. 14), the KL's gradient
  *           by central finite differences with common random numbers.
  *   anchor  the anchored marginal P_B(s_k | x) = N(√ᾱ_k c(x), (1-ᾱ_k) I) with a learned β matches the
@@ -372,6 +372,38 @@ static void elbo_case(const char *label, const char *dataset, const char *model,
     tl_close(&r);
 }
 
+/* x_scale: the chain on x / a is the chain of the unscaled model on data x / a, and the density of x
+ * picks up the Jacobian: -ELBO_a(x) = -ELBO_1(x / a) + D log a exactly, with the same network (same
+ * seed) and the same draws (same term stream). */
+static void scale_case(void) {
+    const double a = 2.5;
+    const char *yaml =
+        "seed: 4\ndataset: {plugin: synthetic2d, data: checkerboard, encoding: continuous}\n"
+        "model: {plugin: ddpm, steps: 10, beta_end: 0.003, hidden: [32, 32], temb: 16, x_scale: %g}\n"
+        "objective: [{plugin: kl_tb, updates: [forward]}]\noptim: {forward: {lr: 1.0e-3}}\ntrain: {steps: 1, batch: 64}\n";
+    char y[1024];
+    double v[2], se;
+    const int64_t n = 1000;
+    for (int i = 0; i < 2; i++) {
+        snprintf(y, sizeof y, yaml, i == 0 ? a : 1.0);
+        tl_run r;
+        if (!open_run(&r, y)) return;
+        rows h = {.x = malloc(sizeof(float) * (size_t)(n * 2)), .n = n, .D = 2};
+        ug_tensor *x = NULL;
+        CHECK(r.data.vt->heldout(r.data.self, r.ctx, 0, n, &x) == UG_OK, "heldout");
+        ug_tensor_get(r.ctx, x, h.x, n * 2);
+        if (i == 1)
+            for (int64_t j = 0; j < n * 2; j++) h.x[j] = (float)(h.x[j] / a);
+        ug_step_reset(r.ctx);
+        v[i] = passes(&r, 0, &h, 2, &se);
+        free(h.x);
+        tl_close(&r);
+    }
+    printf("elbo x_scale: -ELBO with x_scale %.1f %.5f; unscaled model on x / %.1f %.5f + D log %.1f = %.5f\n", a, v[0], a,
+           v[1], a, v[1] + 2 * log(a));
+    CHECK(fabs(v[0] - v[1] - 2 * log(a)) < 1e-3, "x_scale Jacobian: %.6f vs %.6f", v[0], v[1] + 2 * log(a));
+}
+
 static void test_elbo(void) {
     const char *s2d = "{plugin: synthetic2d, data: moons, encoding: continuous}";
     elbo_case("elbo beta", s2d, "{plugin: ddpm, steps: 10, beta_end: 0.003, hidden: [32, 32], temb: 16}", 2000, true);
@@ -384,6 +416,7 @@ static void test_elbo(void) {
     /* binary x: the last step is the discretized Gaussian on the two bins of c(x) = 2x - 1 */
     elbo_case("elbo binary", "{plugin: test_bits, dim: 3, probs: [0.2, 0.5, 0.9]}",
               "{plugin: ddpm, steps: 10, beta_end: 0.003, hidden: [32, 32], temb: 16}", 1000, true);
+    scale_case();
 }
 
 /* ---- prop14 ---------------------------------------------------------------------------------------- */

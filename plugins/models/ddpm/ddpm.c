@@ -45,6 +45,8 @@ static const ug_param_spec ddpm_params[] = {
      "P_F variance: beta_k, the posterior beta~_k, or iDDPM's learned interpolation (a second output head)"},
     {"pf_beta", UG_P_ENUM, "learned", 0, 0, 0, "learned|fixed",
      "beta inside P_F: the learned beta_bar exp(phi) as a constant, or beta_bar (P_F then ignores phi)"},
+    {"x_scale", UG_P_FLOAT, "1", UG_P_MIN | UG_P_MIN_OPEN, 0, 0, NULL,
+     "continuous x: the chain runs on x / x_scale (about the data's spread: the prior is N(0, I))"},
     {"dim", UG_P_INT, "0", UG_P_MIN, 0, 0, NULL, "D when the run has no dataset (0 = the dataset's D)"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
@@ -331,6 +333,9 @@ static void *ddpm_create(const ug_create_args *a, ug_error *err) {
     }
     if (sp.kind != UG_SPACE_CONTINUOUS && sp.kind != UG_SPACE_BINARY && sp.kind != UG_SPACE_CATEGORICAL)
         return fail_create(m, err, UG_ERR_ARG, "unknown space kind of the dataset");
+    m->x_scale = (float)ug_cfg_float(a->cfg, "x_scale", 1.0);
+    if (!(m->x_scale > 0) || (sp.kind != UG_SPACE_CONTINUOUS && m->x_scale != 1.0f))
+        return fail_create(m, err, UG_ERR_ARG, "x_scale must be > 0, and 1 for a discrete x (c(x) maps its levels to [-1, 1])");
     m->T = (int)ug_cfg_int(a->cfg, "steps", 100);
     const char *var = ug_cfg_str(a->cfg, "pf_var", "beta");
     m->var = strcmp(var, "posterior") == 0 ? DDPM_VAR_POSTERIOR : strcmp(var, "learned") == 0 ? DDPM_VAR_LEARNED : DDPM_VAR_BETA;

@@ -12,7 +12,8 @@
  *                      at k = T a density of x: Gaussian for continuous x, the discretized Gaussian
  *                      of dist.h on the bins of c(x) for binary / categorical x.
  *   P_B step k >= 1:   N(s_k; √(1-β_k) s_{k+1}, β_k I), with c(x) in place of s_{T+1};  log_pb[0] = 0.
- * c(x) = x for continuous x, 2x/(K-1) - 1 for K categories (binary: K = 2).
+ * c(x) = x / x_scale for continuous x (log P_F of x then carries -D log x_scale, the Jacobian, so
+ * densities stay those of x), 2x/(K-1) - 1 for K categories (binary: K = 2).
  *
  * Inside P_F, β and ᾱ are host copies (no graph): the learned schedule by default (pf_beta: learned),
  * or β̄ itself (pf_beta: fixed). P_F therefore never depends on φ through the tape, which keeps the
@@ -37,6 +38,7 @@ typedef struct ddpm {
     int T;                  /* noise levels; horizon T+1 */
     uint32_t kind;          /* ug_space_kind of x */
     int64_t K;              /* categories of a discrete x (binary: 2); 0 for continuous */
+    float x_scale;          /* continuous x: c(x) = x / x_scale */
     ddpm_var var;
     bool pf_fixed;          /* pf_beta: fixed (P_F uses β̄, not the learned β) */
     double *beta_bar;       /* [T + 1]: β̄_k at k = 1..T ([0] unused) */
@@ -76,7 +78,7 @@ ug_tensor *ddpm_table(ug_ctx *ctx, ug_tensor *v, int T, float v0);
 bool ddpm_rows(ddpm *m, ug_ctx *ctx, ug_tensor *k, int64_t B, const char *who, ddpm_k *out);
 
 /* ---- ddpm_steps.c ---- */
-/* c(x): the continuous image of x [B, D] (the identity for continuous x). */
+/* c(x): the continuous image of x [B, D] (x / x_scale for continuous x). */
 ug_tensor *ddpm_cx(ddpm *m, ug_ctx *ctx, ug_tensor *x);
 /* The ε-network on s [B, D] at Ho's time t [B]: [B, D], or [B, 2D] = [ε | v] with a learned variance. */
 ug_tensor *ddpm_net(ddpm *m, ug_ctx *ctx, ug_tensor *s, ug_tensor *t);

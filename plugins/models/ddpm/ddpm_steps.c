@@ -26,7 +26,7 @@
 #include <math.h>
 
 ug_tensor *ddpm_cx(ddpm *m, ug_ctx *ctx, ug_tensor *x) {
-    if (m->kind == UG_SPACE_CONTINUOUS) return x;
+    if (m->kind == UG_SPACE_CONTINUOUS) return m->x_scale == 1.0f ? x : ug_mul_scalar(ctx, x, 1.0f / m->x_scale);
     return ug_add_scalar(ctx, ug_mul_scalar(ctx, x, 2.0f / (float)(m->K - 1)), -1.0f);  // [B, D] in [-1, 1]
 }
 
@@ -53,10 +53,14 @@ void ddpm_pf_gauss(ddpm *m, ug_ctx *ctx, const ddpm_k *kk, ug_tensor *s, ug_tens
     }
 }
 
-/* log P_F of x at the last step from P_F's Gaussian (mean, logvar). */
+/* log P_F of x at the last step from P_F's Gaussian (mean, logvar) over c(x): a density of x, so a
+ * scaled continuous x gets the Jacobian -D log x_scale. */
 static ug_tensor *last_logp(ddpm *m, ug_ctx *ctx, ug_tensor *x, ug_tensor *mean, ug_tensor *logvar) {
     ug_tensor *ls = ug_mul_scalar(ctx, logvar, 0.5f);
-    if (m->kind == UG_SPACE_CONTINUOUS) return ug_normal_log_prob(ctx, x, mean, ls);               // [B]
+    if (m->kind == UG_SPACE_CONTINUOUS) {
+        ug_tensor *lp = ug_normal_log_prob(ctx, ddpm_cx(m, ctx, x), mean, ls);                      // [B]
+        return m->x_scale == 1.0f ? lp : ug_add_scalar(ctx, lp, -(float)m->D * logf(m->x_scale));
+    }
     return ug_discretized_gaussian_log_prob(ctx, ddpm_cx(m, ctx, x), mean, ls, (int)m->K);         // [B]
 }
 
@@ -105,6 +109,7 @@ ug_tensor *ddpm_pf_sample(ddpm *m, ug_ctx *ctx, ug_rng *rng, ug_tensor *s, int k
         return sp;
     }
     if (!reparam) sp = ug_detach(ctx, sp);
+    if (k == m->T && m->x_scale != 1.0f) sp = ug_mul_scalar(ctx, sp, m->x_scale);  // x = x_scale c
     if (lpf) *lpf = k == m->T ? last_logp(m, ctx, sp, mean, lv) : ug_normal_log_prob(ctx, sp, mean, ug_mul_scalar(ctx, lv, 0.5f));
     return sp;
 }
