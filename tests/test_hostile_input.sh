@@ -97,5 +97,39 @@ check "sample -n 3 prints 3 rows" "[ $? -eq 0 ] && [ \$(wc -l < out.txt) -eq 3 ]
 "$U" sample "$rid" -n +2 --db ok.db > out.txt
 check "sample -n +2 prints 2 rows" "[ $? -eq 0 ] && [ \$(wc -l < out.txt) -eq 2 ]"
 
+# ---- 4. write errors: a full stdout or -o file is an exit status and a message, not a silent loss ----
+if [ -c /dev/full ]; then
+  "$U" sample "$rid" -n 5 -o /dev/full --db ok.db > out.txt 2> err.txt
+  check "sample -o /dev/full exits 1 naming the file and the reason" \
+    "[ $? -eq 1 ] && [ \"\$(cat err.txt)\" = 'unigfn sample: cannot write /dev/full: No space left on device' ]"
+  while IFS='|' read -r args want; do
+    [ -z "$args" ] && continue
+    # shellcheck disable=SC2086
+    "$U" $args --db ok.db > /dev/full 2> err.txt
+    rc=$?
+    check "$args > /dev/full: exit 1 with: $want" "[ $rc -eq 1 ] && grep -qF \"\$want\" err.txt && ! grep -q '^unigfn: wrote' err.txt"
+  done <<EOF2
+ls|unigfn: cannot write standard output: No space left on device
+show $rid|unigfn: cannot write standard output: No space left on device
+export $rid|unigfn export: cannot write standard output: No space left on device
+export $rid --format jsonl|unigfn export: cannot write standard output: No space left on device
+sample $rid -n 5|unigfn sample: cannot write standard output: No space left on device
+sample $rid -n 100000|unigfn sample: cannot write standard output: No space left on device
+report table --rows seed --cols name --metric loss|unigfn report table: cannot write standard output: No space left on device
+plugins|unigfn: cannot write standard output: No space left on device
+export $rid -o /dev/full|unigfn export: cannot write /dev/full: No space left on device
+report table --rows seed --cols name --metric loss -o /dev/full|unigfn report table: cannot write /dev/full: No space left on device
+EOF2
+  if "$U" report curves --metric loss -o c.png --db ok.db > /dev/null 2>&1; then  # built with libpng
+    "$U" report curves --metric loss -o /dev/full --db ok.db > out.txt 2> err.txt
+    check "report curves -o /dev/full exits 1 with the reason" \
+      "[ $? -eq 1 ] && grep -qF 'unigfn report: /dev/full: cannot write the image: No space left on device' err.txt"
+  fi
+  # a failed picture is removed only when it is a regular file: never the device (as root it was)
+  check "/dev/full is still the device" "[ -c /dev/full ]"
+else
+  echo "note: no /dev/full here; the write-error checks are skipped"
+fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

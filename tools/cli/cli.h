@@ -49,6 +49,12 @@ bool cli_num_arg(const char *cmd, const char *opt, const char *what, const char 
 /* Open the store or print why not (returns NULL). */
 ug_store *cli_open_store(cli_env *env);
 
+/* Flush f (closing it unless it is stdout) and report a write error on it, now or earlier (ferror):
+ * "unigfn CMD: cannot write PATH: No space left on device" on stderr and 1; 0 when all is written.
+ * Every command's output goes through this at its end (main.c does stdout for all of them), so
+ * `> /dev/full` or a full disk is an exit status, not a silent truncation. */
+int cli_close_output(const char *cmd, FILE *f, const char *path);
+
 /* A unix time as local "YYYY-mm-dd HH:MM:SS", or "-" when unset (t <= 0). */
 void cli_fmt_time(double t, char *buf, size_t cap);
 

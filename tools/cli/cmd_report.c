@@ -221,10 +221,13 @@ static int report_table(cli_env *env, int argc, char **argv) {
     f = outp ? fopen(outp, "w") : stdout;
     if (!f) { perror(outp); goto out; }
     if (ug_table_write(f, &t, obs, n_obs, &err)) { fprintf(stderr, "unigfn report: %s\n", err.msg); goto out; }
+    FILE *written = f;
+    f = NULL;
+    if (cli_close_output("report table", written, outp)) goto out;
     rc = 0;
     if (outp) fprintf(stderr, "unigfn: wrote the table (%d runs) to %s\n", n_obs, outp);
 out:
-    if (f && f != stdout && fclose(f) && rc == 0) { perror(outp); rc = 1; }
+    if (f && f != stdout) fclose(f);  /* after an error; the written path is checked above */
     free(obs);
     free(labels);
     free(cell);

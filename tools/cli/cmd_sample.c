@@ -86,8 +86,9 @@ int cli_sample(cli_env *env, int argc, char **argv) {
         }
         print_rows(f, ug_contiguous(ex.ctx, tr.last), ex.model.info.space.kind);
         done_n += b;
+        if (ferror(f)) break;  /* a full disk: stop sampling, the close below says why */
     }
-    if (outp) fclose(f);
+    if (cli_close_output("sample", f, outp)) goto done;
     if (outp) fprintf(stderr, "unigfn: wrote %lld samples of run %s (step %lld) to %s\n", n, id, (long long)step, outp);
     rc = 0;
 done:
