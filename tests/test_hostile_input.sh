@@ -131,5 +131,33 @@ else
   echo "note: no /dev/full here; the write-error checks are skipped"
 fi
 
+# ---- 5. a checkpoint path that is not a regular file: refused with the path and the reason ----
+"$U" run "$SPEC/tiny.yaml" train.steps=100000 --db k.db --quiet &
+term_after_logs k.db 6 $!   # step 60: past the checkpoint at step 50, then KILLED with one
+kid=$(q k.db 'select id from runs')
+ck="runs/$kid/checkpoint.bin"
+check "a KILLED run with a checkpoint" "[ \"\$(q k.db 'select status from runs')\" = KILLED ] && [ -f $ck ]"
+mv "$ck" keep.bin
+for kind in dir fifo zero dangling huge; do
+  case $kind in
+    dir) mkdir "$ck"; want="$ck: not a regular file (a directory)" ;;
+    fifo) mkfifo "$ck"; want="$ck: not a regular file (a FIFO)" ;;
+    zero) ln -s /dev/zero "$ck"; want="$ck: not a regular file (a character device)" ;;
+    dangling) ln -s nowhere.bin "$ck"; want="$ck: a symbolic link to 'nowhere.bin', which does not exist" ;;
+    huge) truncate -s 3G "$ck"; want="$ck: 3221225472 bytes, more than a checkpoint of this model can hold" ;;
+  esac
+  for c in "sample $kid -n 2" "resume $kid --quiet"; do
+    # the deadline only turns a hang (a FIFO opened for reading waits for a writer) into a failure
+    timeout 120 "$U" $c --db k.db > out.txt 2> err.txt
+    rc=$?
+    check "$c with a $kind checkpoint: exit 1 naming it" "[ $rc -eq 1 ] && grep -qF \"checkpoint \$want\" err.txt"
+  done
+  check "... and the run is still KILLED at its step" "[ \"\$(q k.db 'select status from runs')\" = KILLED ]"
+  rm -rf "$ck"
+done
+mv keep.bin "$ck"
+"$U" sample "$kid" -n 2 --db k.db > out.txt
+check "the real checkpoint loads again" "[ $? -eq 0 ] && [ \$(wc -l < out.txt) -eq 2 ]"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

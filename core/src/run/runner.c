@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ug_version.h"
@@ -386,7 +387,10 @@ static int begin_row(run_session *R) {
     blas_line(blas, sizeof blas);
 
     if (o->resume_id) {
-        if (access(L->ckpt, R_OK) == 0 && loop_load(L, L->ckpt, &R->step, &err))
+        /* Anything at the checkpoint's path is loaded, so that a directory, a FIFO or a dangling link
+         * is refused with its reason (ug_checkpoint_load) rather than taken for "no checkpoint". */
+        struct stat sb;
+        if (lstat(L->ckpt, &sb) == 0 && loop_load(L, L->ckpt, &R->step, &err))
             return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
         if (ug_store_run_resume(R->st, R->id, R->step, o->threads, NULL, &err) ||
             ug_store_run_set_blas(R->st, R->id, blas, &err))
