@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -219,6 +220,37 @@ int main(void) {
     ug_error e = {0};
     CHECK(ug_checkpoint_load("/nonexistent/x.ckpt", b.P, b.opts, 2, NULL, 0, &e) == UG_ERR_IO,
           "missing file: %s", e.msg);
+    {  /* paths that are not regular files: refused with the reason, before any read (a FIFO without a
+        * writer would block a plain open forever; /dev/zero would be read until memory ran out) */
+        char special[300], link[300];
+        snprintf(special, sizeof special, "%s/special", dir);
+        snprintf(link, sizeof link, "%s/link.ckpt", dir);
+        struct { const char *what, *expect; int kind; } sp[] = {
+            {"a directory", "not a regular file (a directory)", 0},
+            {"a FIFO", "not a regular file (a FIFO)", 1},
+            {"/dev/zero", "not a regular file (a character device)", 2},
+            {"a dangling symbolic link", "a symbolic link to 'nowhere', which does not exist", 3},
+            {"a file larger than this model's checkpoint can be", "more than a checkpoint of this model can hold", 4},
+        };
+        for (size_t k = 0; k < sizeof sp / sizeof sp[0]; k++) {
+            const char *target = special;
+            bool made = false;
+            if (sp[k].kind == 0) made = mkdir(special, 0700) == 0;
+            else if (sp[k].kind == 1) made = mkfifo(special, 0600) == 0;
+            else if (sp[k].kind == 2) made = symlink("/dev/zero", link) == 0, target = link;
+            else if (sp[k].kind == 3) made = symlink("nowhere", link) == 0, target = link;
+            else made = truncate(bad, (off_t)3 << 30) == 0, target = bad;  /* sparse: no disk used */
+            CHECK(made, "%s: cannot make it", sp[k].what);
+            memset(&e, 0, sizeof e);
+            st = ug_checkpoint_load(target, b.P, b.opts, 2, NULL, 0, &e);
+            CHECK(st == UG_ERR_IO && strstr(e.msg, sp[k].expect) && strstr(e.msg, target), "%s: expected '%s' in: %s",
+                  sp[k].what, sp[k].expect, e.msg);
+            if (sp[k].kind == 0) rmdir(special);
+            else if (sp[k].kind == 1) unlink(special);
+            else if (sp[k].kind <= 3) unlink(link);
+        }
+        CHECK(group_equals(b.P, "forward", before, nb), "a refused special file changed the model");
+    }
 
     /* Model mismatches. */
     model c = {0};

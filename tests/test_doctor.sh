@@ -18,7 +18,7 @@ rate_now() { sed -n 's/^  as now ([^)]*) *[A-Za-z0-9_]* *\([0-9.]*\) .*/\1/p' "$
 env OPENBLAS_CORETYPE=Prescott "$U" doctor --probe --seconds 0.05 > probe.txt
 check "probe exits 0 with one parsable line" "[ $? -eq 0 ] && grep -qE '^probe core=Prescott gflops=[0-9.]+ max_err=[0-9.e+-]+ threads=[0-9]+$' probe.txt"
 "$U" doctor --seconds 0 > /dev/null 2> err.txt
-check "a bad --seconds exits 2" "[ $? -eq 2 ] && grep -q 'wants 0.01..60' err.txt"
+check "a bad --seconds exits 2" "[ $? -eq 2 ] && grep -q \"seconds must be a number of seconds from 0.01 to 60, got '0'\" err.txt"
 
 # 2. As OpenBLAS chooses: all well, or doctor's remedy makes it so.
 env -u OPENBLAS_CORETYPE "$U" doctor --seconds 0.2 > unset.txt

@@ -9,7 +9,7 @@
 typedef struct { int64_t at; } nan_loss;
 
 static const ug_param_spec params[] = {
-    {"at", UG_P_INT, "10", UG_P_MIN, 0, 0, NULL, "first step whose loss is NaN"},
+    {"at", UG_P_INT, "10", UG_P_MIN | UG_P_MAX, 0, UG_BOUND_STEPS, NULL, "first step whose loss is NaN"},
     {0},
 };
 

@@ -387,8 +387,8 @@ static ug_status bd_heldout(void *self, ug_ctx *ctx, int64_t offset, int64_t cou
 static const ug_param_spec bd_params[] = {
     {"dim", UG_P_INT, "4", UG_P_MIN | UG_P_MAX, 1, TB_MAX_D, NULL, "number of bits D"},
     {"probs", UG_P_FLOAT_LIST, "[]", 0, 0, 0, NULL, "P(x_i = 1); [] = 0.2 + 0.6 i/(D-1)"},
-    {"heldout_size", UG_P_INT, "1000", UG_P_MIN, 1, 0, NULL, "held-out rows"},
-    {"heldout_seed", UG_P_INT, "7", UG_P_MIN, 0, 0, NULL, "seed of the held-out rows"},
+    {"heldout_size", UG_P_INT, "1000", UG_P_MIN | UG_P_MAX, 1, UG_BOUND_COUNT, NULL, "held-out rows"},
+    {"heldout_seed", UG_P_INT, "7", UG_P_MIN | UG_P_MAX, 0, UG_BOUND_SEED, NULL, "seed of the held-out rows"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 

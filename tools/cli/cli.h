@@ -33,8 +33,27 @@ int cli_report(cli_env *env, int argc, char **argv);   /* report table|curves|sa
 int cli_export(cli_env *env, int argc, char **argv);   /* export RUN|--where ... --format csv|jsonl */
 int cli_doctor(int argc, char **argv);                 /* doctor [--seconds S] [--threads N] (no store, no plugins) */
 
+/* ---- cli_args.c: the one strict parser of numeric arguments ----
+ * The whole string is one base-10 number within [lo, hi] (no trailing junk, no overflow; numbers in
+ * decimal notation only, finite). The *_arg forms print "unigfn CMD: OPT must be a whole number from
+ * LO to HI, got 'S'" (or "must be WHAT, got 'S'") on refusal; the command then exits 2. */
+typedef enum cli_parse { CLI_PARSE_OK = 0, CLI_PARSE_BAD, CLI_PARSE_RANGE } cli_parse;
+cli_parse cli_parse_ll(const char *s, long long lo, long long hi, long long *out);
+cli_parse cli_parse_double(const char *s, double lo, double hi, double *out);
+bool cli_int_arg(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out);
+bool cli_int_arg_i(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out);
+/* `what` is what the option is, e.g. "a number of seconds". */
+bool cli_num_arg(const char *cmd, const char *opt, const char *what, const char *s, double lo, double hi,
+                 double *out);
+
 /* Open the store or print why not (returns NULL). */
 ug_store *cli_open_store(cli_env *env);
+
+/* Flush f (closing it unless it is stdout) and report a write error on it, now or earlier (ferror):
+ * "unigfn CMD: cannot write PATH: No space left on device" on stderr and 1; 0 when all is written.
+ * Every command's output goes through this at its end (main.c does stdout for all of them), so
+ * `> /dev/full` or a full disk is an exit status, not a silent truncation. */
+int cli_close_output(const char *cmd, FILE *f, const char *path);
 
 /* A unix time as local "YYYY-mm-dd HH:MM:SS", or "-" when unset (t <= 0). */
 void cli_fmt_time(double t, char *buf, size_t cap);

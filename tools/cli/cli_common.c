@@ -1,5 +1,6 @@
 /* cli_common.c — what the subcommands share: -h detection, opening the store, time formatting, the
- * path of this binary. */
+ * path of this binary, and the check that what a command wrote reached its file. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -21,6 +22,21 @@ ug_store *cli_open_store(cli_env *env) {
         return NULL;
     }
     return st;
+}
+
+int cli_close_output(const char *cmd, FILE *f, const char *path) {
+    if (!f) return 0;
+    int e = 0;
+    if (fflush(f) != 0) e = errno;
+    bool bad = e != 0 || ferror(f);
+    if (f != stdout && fclose(f) != 0 && !bad) {
+        e = errno;
+        bad = true;
+    }
+    if (!bad) return 0;
+    fprintf(stderr, "unigfn%s%s: cannot write %s: %s\n", cmd ? " " : "", cmd ? cmd : "",
+            f == stdout || !path ? "standard output" : path, e ? strerror(e) : "a write failed");
+    return 1;
 }
 
 void cli_fmt_time(double t, char *buf, size_t cap) {

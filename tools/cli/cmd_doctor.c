@@ -199,8 +199,11 @@ int cli_doctor(int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) { fputs(DOCTOR_USAGE, stdout); return 0; }
         else if (strcmp(argv[i], "--probe") == 0) probe = true;
-        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = atof(argv[++i]);
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
+            if (!cli_num_arg("doctor", "--seconds", "a number of seconds", argv[++i], 0.01, 60, &seconds)) return 2;
+        } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            if (!cli_int_arg_i("doctor", "--threads", argv[++i], 0, 1024, &threads)) return 2;
+        }
         else { fputs(DOCTOR_USAGE, stderr); return 2; }
     }
     if (!(seconds >= 0.01 && seconds <= 60) || threads < 0 || threads > 1024) {

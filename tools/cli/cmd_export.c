@@ -191,10 +191,13 @@ int cli_export(cli_env *env, int argc, char **argv) {
         free(kc.k);
         if (err.code) goto out;
     }
+    FILE *written = f;
+    f = NULL;
+    if (cli_close_output("export", written, outp)) goto out;
     rc = 0;
     if (outp) fprintf(stderr, "unigfn: wrote %lld rows of %d run%s to %s\n", (long long)c.rows, sel.n, sel.n == 1 ? "" : "s", outp);
 out:
-    if (f && f != stdout && fclose(f) && rc == 0) { perror(outp); rc = 1; }
+    if (f && f != stdout) fclose(f);  /* after an error; the written path is checked above */
     ug_rd_set_free(&sel);
     ug_store_close(st);
     free(pcopy);

@@ -16,10 +16,12 @@ int cli_gc(cli_env *env, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) { fputs(GC_USAGE, stdout); return 0; }
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--mark-crashed") == 0) mark = true;
-        else if (strcmp(argv[i], "--stale") == 0 && i + 1 < argc) stale = atof(argv[++i]);
-        else { mark = false; break; }
+        else if (strcmp(argv[i], "--stale") == 0 && i + 1 < argc) {
+            /* 'abc' once read as 0 s and marked every live run CRASHED */
+            if (!cli_num_arg("gc", "--stale", "a number of seconds", argv[++i], 0, 1e9, &stale)) return 2;
+        } else { mark = false; break; }
     }
-    if (!mark || !(stale >= 0)) {
+    if (!mark) {
         fputs(GC_USAGE, stderr);
         return 2;
     }

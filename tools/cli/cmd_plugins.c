@@ -19,13 +19,19 @@ static const char *type_name(ug_param_type t) {
     return "?";
 }
 
+/* A bound as a reader writes it: 16777216, not 1.67772e+07. */
+static void print_bound(double v) {
+    if (v == floor(v) && fabs(v) < 1e17) printf("%.0f", v);
+    else printf("%g", v);
+}
+
 static void print_range(const ug_param_spec *p) {
     if (p->type == UG_P_ENUM && p->choices) { printf("  one of %s", p->choices); return; }
     if (!(p->flags & (UG_P_MIN | UG_P_MAX))) return;
     printf("  range %s", (p->flags & UG_P_MIN) ? ((p->flags & UG_P_MIN_OPEN) ? "(" : "[") : "(");
-    if (p->flags & UG_P_MIN) printf("%g", p->lo); else printf("-inf");
+    if (p->flags & UG_P_MIN) print_bound(p->lo); else printf("-inf");
     printf(", ");
-    if (p->flags & UG_P_MAX) printf("%g", p->hi); else printf("inf");
+    if (p->flags & UG_P_MAX) print_bound(p->hi); else printf("inf");
     printf("%s", (p->flags & UG_P_MAX) ? ((p->flags & UG_P_MAX_OPEN) ? ")" : "]") : ")");
 }
 

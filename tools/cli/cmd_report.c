@@ -148,7 +148,7 @@ static int report_table(cli_env *env, int argc, char **argv) {
         else if (strcmp(a, "--stat") == 0) { if (ug_spread_parse(v, &t.spread)) { fprintf(stderr, "unigfn report: --stat mean_std|sem|ci95\n"); goto bad; } }
         else if (strcmp(a, "--best") == 0) { best_set = true; if (ug_best_parse(v, &t.best)) { fprintf(stderr, "unigfn report: --best min|max|none\n"); goto bad; } }
         else if (strcmp(a, "--format") == 0) { if (ug_table_format_parse(v, &t.format)) { fprintf(stderr, "unigfn report: --format md|latex|csv\n"); goto bad; } }
-        else if (strcmp(a, "--decimals") == 0) t.decimals = atoi(v);
+        else if (strcmp(a, "--decimals") == 0) { if (!cli_int_arg_i("report table", "--decimals", v, 0, 17, &t.decimals)) goto bad; }
         else if (strcmp(a, "--best-in") == 0) {
             if (strcmp(v, "table") == 0) t.scope = UG_BEST_TABLE;
             else if (strcmp(v, "row") == 0) t.scope = UG_BEST_ROW;
@@ -221,10 +221,13 @@ static int report_table(cli_env *env, int argc, char **argv) {
     f = outp ? fopen(outp, "w") : stdout;
     if (!f) { perror(outp); goto out; }
     if (ug_table_write(f, &t, obs, n_obs, &err)) { fprintf(stderr, "unigfn report: %s\n", err.msg); goto out; }
+    FILE *written = f;
+    f = NULL;
+    if (cli_close_output("report table", written, outp)) goto out;
     rc = 0;
     if (outp) fprintf(stderr, "unigfn: wrote the table (%d runs) to %s\n", n_obs, outp);
 out:
-    if (f && f != stdout && fclose(f) && rc == 0) { perror(outp); rc = 1; }
+    if (f && f != stdout) fclose(f);  /* after an error; the written path is checked above */
     free(obs);
     free(labels);
     free(cell);
@@ -255,8 +258,8 @@ static int report_curves(cli_env *env, int argc, char **argv) {
         else if (strcmp(a, "--where") == 0) { if (add_where(&sa, v)) goto bad; }
         else if (strcmp(a, "--group-by") == 0) group_s = v;
         else if (strcmp(a, "--title") == 0) o.title = v;
-        else if (strcmp(a, "--width") == 0) o.width = atoi(v);
-        else if (strcmp(a, "--height") == 0) o.height = atoi(v);
+        else if (strcmp(a, "--width") == 0) { if (!cli_int_arg_i("report curves", "--width", v, 200, 8000, &o.width)) goto bad; }
+        else if (strcmp(a, "--height") == 0) { if (!cli_int_arg_i("report curves", "--height", v, 150, 8000, &o.height)) goto bad; }
         else { fprintf(stderr, "unigfn report curves: unknown option '%s'\n", a); goto bad; }
     }
     if (!o.metric) { report_usage(stderr); goto bad; }
@@ -304,9 +307,14 @@ static int report_samples(cli_env *env, int argc, char **argv) {
         if (!v) { fprintf(stderr, "unigfn report samples: '%s' needs a value or is unknown\n", a); return 2; }
         i++;
         if (strcmp(a, "-o") == 0) o.path = v;
-        else if (strcmp(a, "-n") == 0) o.n = atoll(v);
-        else if (strcmp(a, "--bins") == 0) o.bins = atoi(v);
-        else if (strcmp(a, "--range") == 0) o.range = atof(v);
+        else if (strcmp(a, "-n") == 0) {
+            long long n;
+            if (!cli_int_arg("report samples", "-n", v, 1, 1000000000, &n)) return 2;
+            o.n = n;
+        } else if (strcmp(a, "--bins") == 0) { if (!cli_int_arg_i("report samples", "--bins", v, 2, 2048, &o.bins)) return 2; }
+        else if (strcmp(a, "--range") == 0) {
+            if (!cli_num_arg("report samples", "--range", "a half-width", v, 1e-30, 1e30, &o.range)) return 2;
+        }
         else { fprintf(stderr, "unigfn report samples: unknown option '%s'\n", a); return 2; }
     }
     if (!run || o.n < 0) { report_usage(stderr); return 2; }

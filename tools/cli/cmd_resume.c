@@ -20,13 +20,7 @@ int cli_resume(cli_env *env, int argc, char **argv) {
         if (strcmp(argv[i], "--quiet") == 0) o.quiet = true;
         else if (strcmp(argv[i], "--plain") == 0) o.progress = 0;
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (*end || end == argv[i] || n < 1 || n > 4096) {
-                fprintf(stderr, "unigfn resume: --threads wants a whole number from 1 to 4096, not '%s'\n", argv[i]);
-                return 2;
-            }
-            o.threads = (int)n;
+            if (!cli_int_arg_i("resume", "--threads", argv[++i], 1, 4096, &o.threads)) return 2;
         } else if (!o.resume_id && argv[i][0] != '-') o.resume_id = argv[i];
         else { fprintf(stderr, "unigfn resume: unexpected argument '%s'\n", argv[i]); return 2; }
     }

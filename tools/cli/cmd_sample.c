@@ -32,7 +32,13 @@ int cli_sample(cli_env *env, int argc, char **argv) {
                                 "  N samples from the run's last checkpoint, one per line (to FILE or stdout)\n";
     if (cli_wants_help(argc, argv)) { fputs(usage, stdout); return 0; }
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) n = atoll(argv[++i]);
+        if ((strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "-o") == 0) && i + 1 == argc) {
+            fprintf(stderr, "unigfn sample: %s needs a value\n", argv[i]);
+            return 2;
+        }
+        if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
+            if (!cli_int_arg("sample", "-n", argv[++i], 1, 1000000000, &n)) return 2;
+        }
         else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) outp = argv[++i];
         else if (!run) run = argv[i];
         else { run = NULL; break; }
@@ -80,8 +86,9 @@ int cli_sample(cli_env *env, int argc, char **argv) {
         }
         print_rows(f, ug_contiguous(ex.ctx, tr.last), ex.model.info.space.kind);
         done_n += b;
+        if (ferror(f)) break;  /* a full disk: stop sampling, the close below says why */
     }
-    if (outp) fclose(f);
+    if (cli_close_output("sample", f, outp)) goto done;
     if (outp) fprintf(stderr, "unigfn: wrote %lld samples of run %s (step %lld) to %s\n", n, id, (long long)step, outp);
     rc = 0;
 done:

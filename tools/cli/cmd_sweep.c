@@ -151,8 +151,8 @@ int cli_sweep(cli_env *env, int argc, char **argv) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { sweep_usage(stdout); rc = 0; goto done; }
         else if (strcmp(a, "--dry-run") == 0) dry = true;
-        else if (strcmp(a, "-j") == 0 && i + 1 < argc) workers = atoi(argv[++i]);
-        else if (strncmp(a, "-j", 2) == 0 && a[2]) workers = atoi(a + 2);
+        else if (strcmp(a, "-j") == 0 && i + 1 < argc) { if (!cli_int_arg_i("sweep", "-j", argv[++i], 1, 256, &workers)) goto done; }
+        else if (strncmp(a, "-j", 2) == 0 && a[2]) { if (!cli_int_arg_i("sweep", "-j", a + 2, 1, 256, &workers)) goto done; }
         else if (strcmp(a, "--zip") == 0 && i + 1 < argc) { zipped[n_axes] = true; axes[n_axes++] = argv[++i]; }
         else if (strcmp(a, "--slurm") == 0) slurm = true;
         else if (strcmp(a, "--blas-core") == 0 && i + 1 < argc && strcmp(argv[i + 1], "auto") == 0) { blas_auto = true; i++; }

@@ -85,5 +85,8 @@ int main(int argc, char **argv) {
         rc = 2;
     }
     ug_registry_free(env.reg);
+    /* Whatever the command wrote to stdout must have arrived (a full disk, /dev/full, a closed pipe
+     * under an ignored SIGPIPE): otherwise say so and fail, even when the command itself succeeded. */
+    if (rc == 0 && cli_close_output(NULL, stdout, NULL)) rc = 1;  /* a failed command has said why already */
     return rc;
 }

@@ -68,6 +68,24 @@ enum {
     UG_P_ID_OPTIONAL = 1u << 5,
 };
 
+/* Upper bounds for integer keys that size memory or count steps, for schemas to put in `hi` with
+ * UG_P_MAX (core keys in spec/spec_check.c, plugin keys in each plugin's table). Every UG_P_INT key
+ * should have one: the spec check then refuses 2^61 with the key and the bound, before any plugin
+ * multiplies it by a width and wraps (tests/test_spec_bounds.c checks every loaded schema). They are
+ * chosen far beyond any real experiment and low enough that products plugins form stay in int64:
+ *  - UG_BOUND_COUNT 2^24 (16,777,216): rows, samples, particles, chunks, held-out sizes, iterations
+ *    per step. A float32 [2^24, 32] batch is already 2 GiB; 2^24 rows x a width of 2^20 x 4 bytes
+ *    is 2^46, far inside int64 and size_t.
+ *  - UG_BOUND_STEPS 2^34 (about 1.7e10): train.steps and every step period or offset. At 10,000
+ *    steps a second that is 20 days of the smallest model; steps x batch stays below 2^58.
+ *  - UG_BOUND_SEED 2^53: seeds, so that each one survives a round trip through a double (a spec's
+ *    1e15, JSON readers, pandas) and means one thing everywhere.
+ *  - UG_BOUND_THREADS 4096: CPU threads, as `unigfn resume --threads` allows. */
+#define UG_BOUND_COUNT 16777216.0
+#define UG_BOUND_STEPS 17179869184.0
+#define UG_BOUND_SEED 9007199254740992.0
+#define UG_BOUND_THREADS 4096.0
+
 typedef struct ug_param_spec {
     const char *key;      /* NULL key terminates an array of specs */
     ug_param_type type;

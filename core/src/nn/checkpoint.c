@@ -1,7 +1,8 @@
 /* checkpoint.c — the tagged-section checkpoint file described in checkpoint.h.
  *
  * Save streams sections through a SHA-256 into path.tmp and renames it into place (atomic on POSIX).
- * Load reads the whole file, verifies the trailing hash first (so truncation is reported as such,
+ * Load first checks what the path is (a regular file of a size this model's checkpoint can have,
+ * opened without waiting: read_file), then reads the whole file, verifies the trailing hash first (so truncation is reported as such,
  * not as a confusing parse error), then validates every section against the model before copying
  * anything, so a refused checkpoint never leaves a half-restored model. Parameter blocks and optimizer
  * moments are the backend's memory: they pass through a small host buffer (to_host / to_device). */
@@ -12,9 +13,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nn/nn_internal.h"
@@ -351,39 +354,98 @@ typedef struct found_blob {
     const uint8_t *data;
 } found_blob;
 
-static char *read_file(const char *path, uint64_t *len, ug_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        ug_error_set(err, UG_ERR_IO, "checkpoint %s: cannot open: %s", path, strerror(errno));
+/* What a file type is, for "checkpoint X: not a regular file (a FIFO)". */
+static const char *file_kind(mode_t m) {
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISSOCK(m)) return "a socket";
+    return "not a plain file";
+}
+
+/* Why `path` cannot be opened, naming a dangling symbolic link as such. */
+static ug_status open_error(const char *path, int e, ug_error *err) {
+    struct stat lsb;
+    char target[512];
+    ssize_t n;
+    if (e == ENOENT && lstat(path, &lsb) == 0 && S_ISLNK(lsb.st_mode) &&
+        (n = readlink(path, target, sizeof target - 1)) >= 0) {
+        target[n] = 0;
+        return ug_error_set(err, UG_ERR_IO, "checkpoint %s: a symbolic link to '%s', which does not exist", path,
+                            target);
+    }
+    return ug_error_set(err, UG_ERR_IO, "checkpoint %s: cannot open: %s", path, strerror(e));
+}
+
+/* The whole file, after checking what it is: the open does not wait (O_NONBLOCK, so a FIFO with no
+ * writer cannot hang `resume` or `sample`), the opened file must be a regular one (fstat: not a FIFO,
+ * a directory or /dev/zero, which was read until memory ran out) and at most max_len bytes; then
+ * exactly its size is read in one buffer. */
+static char *read_file(const char *path, uint64_t max_len, uint64_t *len, ug_error *err) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        open_error(path, errno, err);
         return NULL;
     }
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? 2 * cap : (1u << 20);
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                ug_error_set(err, UG_ERR_NOMEM, "checkpoint %s: out of memory reading it", path);
-                return NULL;
-            }
-            buf = nb;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        ug_error_set(err, UG_ERR_IO, "checkpoint %s: cannot stat: %s", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        ug_error_set(err, UG_ERR_IO, "checkpoint %s: not a regular file (%s)", path, file_kind(sb.st_mode));
+        close(fd);
+        return NULL;
+    }
+    uint64_t size = sb.st_size > 0 ? (uint64_t)sb.st_size : 0;
+    if (size > max_len || size > (uint64_t)PTRDIFF_MAX) {
+        ug_error_set(err, UG_ERR_IO, "checkpoint %s: %llu bytes, more than a checkpoint of this model can hold "
+                     "(at most %llu); not this run's checkpoint", path, (unsigned long long)size,
+                     (unsigned long long)max_len);
+        close(fd);
+        return NULL;
+    }
+    char *buf = malloc(size ? (size_t)size : 1);
+    if (!buf) {
+        ug_error_set(err, UG_ERR_NOMEM, "checkpoint %s: out of memory for its %llu bytes", path,
+                     (unsigned long long)size);
+        close(fd);
+        return NULL;
+    }
+    uint64_t n = 0;
+    while (n < size) {
+        ssize_t got = read(fd, buf + n, (size_t)(size - n));
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) {
+            if (got < 0)
+                ug_error_set(err, UG_ERR_IO, "checkpoint %s: read error: %s", path, strerror(errno));
+            else
+                ug_error_set(err, UG_ERR_IO, "checkpoint %s: shrank from %llu to %llu bytes while being read", path,
+                             (unsigned long long)size, (unsigned long long)n);
+            free(buf);
+            close(fd);
+            return NULL;
         }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
+        n += (uint64_t)got;
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        ug_error_set(err, UG_ERR_IO, "checkpoint %s: read error", path);
-        return NULL;
-    }
+    close(fd);
     *len = n;
     return buf;
+}
+
+/* The most bytes a checkpoint of P with these optimizers and blobs can have: its groups and optimizer
+ * state exactly, blobs of a known size exactly, and for blobs of unknown size (plugin state) and the
+ * sections a later minor may add, as much again plus 1 GiB. A bigger file is refused unread. */
+static uint64_t max_checkpoint_bytes(const ug_params *P, ug_optim *const *optims, int n_optims,
+                                     const ug_ckpt_blob *blobs, int n_blobs) {
+    uint64_t n = HEADER_BYTES + SECTION_HEAD + 32;
+    for (int g = 0; g < ug_params_group_count(P); g++) n += SECTION_HEAD + group_payload(P, g);
+    for (int i = 0; i < n_optims; i++) n += SECTION_HEAD + 256 + 8 * (uint64_t)optims[i]->count;
+    for (int i = 0; i < n_blobs; i++)
+        n += SECTION_HEAD + str_bytes(blobs[i].name ? blobs[i].name : "") + 8 + (blobs[i].data ? blobs[i].size : 0);
+    return 2 * n + ((uint64_t)1 << 30);
 }
 
 /* Magic, version, and the END section's hash over everything before it. */
@@ -496,7 +558,7 @@ ug_status ug_checkpoint_load(const char *path, ug_params *P, ug_optim *const *op
                                 "checkpoint %s: optimizer %d does not belong to these parameters",
                                 path, i);
     uint64_t len = 0, end_off = 0;
-    uint8_t *buf = (uint8_t *)read_file(path, &len, err);
+    uint8_t *buf = (uint8_t *)read_file(path, max_checkpoint_bytes(P, optims, n_optims, blobs, n_blobs), &len, err);
     if (!buf) return err ? err->code : UG_ERR_IO;
     ug_status st = verify_envelope(path, buf, len, &end_off, err);
     const int NG = ug_params_group_count(P);

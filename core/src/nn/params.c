@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/ckd.h"
 #include "nn/nn_internal.h"
 #include "unigfn/nn.h"
 
@@ -164,18 +165,26 @@ ug_tensor *ug_param(ug_params *P, const char *group_name, const char *name, int 
                      group_name ? group_name : "?", name, ndim, UG_MAX_DIMS);
         return NULL;
     }
-    int64_t numel = 1;
-    for (int d = 0; d < ndim; d++) {
-        if (shape[d] <= 0 || numel > INT64_MAX / 4 / shape[d]) {
+    for (int d = 0; d < ndim; d++)
+        if (shape[d] <= 0) {
             ug_error_set(&P->err, UG_ERR_ARG, "parameter '%s/%s': dim %d has size %lld",
                          group_name ? group_name : "?", name, d, (long long)shape[d]);
             return NULL;
         }
-        numel *= shape[d];
-    }
     int gi = ug_params_group(P, group_name);
     if (gi < 0) return NULL;
     group *G = &P->groups[gi];
+    /* the element count, and the group's total with it, must fit in bytes (base/ckd.h) */
+    int64_t numel, total;
+    if (!ug_ckd_numel(ndim, shape, &numel) || !ug_ckd_add_i64(G->count, numel, &total) || total > INT64_MAX / 4) {
+        char b[128];
+        int k = snprintf(b, sizeof b, "[");
+        for (int d = 0; d < ndim; d++) k += snprintf(b + k, sizeof b - (size_t)k, d ? ", %lld" : "%lld", (long long)shape[d]);
+        snprintf(b + k, sizeof b - (size_t)k, "]");
+        ug_error_set(&P->err, UG_ERR_ARG, "parameter '%s/%s': shape %s has too many elements (the group's size "
+                     "overflows)", G->name, name, b);
+        return NULL;
+    }
     for (int i = 0; i < G->n; i++)
         if (strcmp(G->recs[i].name, name) == 0) {
             ug_error_set(&P->err, UG_ERR_ARG, "parameter '%s/%s' declared twice", G->name, name);

@@ -171,7 +171,7 @@ static ug_tensor *binary_op(ug_ctx *ctx, int kind, ug_tensor *a, ug_tensor *b) {
     int nd;
     int64_t sh[UG_MAX_DIMS];
     if (!ug__broadcast_shape(ctx, name, a, b, &nd, sh)) return NULL;
-    ug_tensor *y = ug__empty(ctx, UG_F32, nd, sh);
+    ug_tensor *y = ug__empty_in(ctx, name, UG_F32, nd, sh);  /* a broadcast result too big is named "add" */
     if (!y) return NULL;
     ctx->be->binary(kind, a, b, y);
     if (kind >= UG_B_GE) return y;  /* comparisons: a step function, no gradient and no node */

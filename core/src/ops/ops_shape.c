@@ -3,6 +3,8 @@
  * rule. Slice and pad are each other's backward. */
 #include "tensor/internal.h"
 
+#include "base/ckd.h"
+
 #include <string.h>
 
 /* ---- contiguous ---- */
@@ -38,7 +40,10 @@ ug_tensor *ug_reshape(ug_ctx *ctx, ug_tensor *x, int ndim, const int64_t *shape)
         if (shape[d] == -1) {
             if (infer >= 0) return ug__fail_null(ctx, "reshape", "more than one -1 in the target shape");
             infer = d;
-        } else known *= shape[d];
+        } else if (shape[d] < 0 || !ug_ckd_mul_i64(known, shape[d], &known)) {  /* base/ckd.h */
+            return ug__fail_null(ctx, "reshape", "target dim %d of size %lld for %s: negative, or the element "
+                                 "count overflows", d, (long long)shape[d], ug__shp(x, b));
+        }
     }
     int64_t n = ug_numel(x);
     if (infer >= 0) {

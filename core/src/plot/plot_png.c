@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 ug_status ug_canvas_init(ug_canvas *c, int w, int h, uint32_t bg, ug_error *err) {
     memset(c, 0, sizeof *c);
@@ -157,10 +158,30 @@ ug_status ug_canvas_write_png(const ug_canvas *c, const char *path, ug_error *er
                         "and reconfigure)", path);
 }
 #else
+/* A half-written picture is removed, but only a regular file: `-o /dev/full` run as root must not
+ * delete the device node. */
+static void remove_partial(const char *path) {
+    struct stat sb;
+    if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) remove(path);
+}
+
+/* libpng's own handlers print to stderr; the library reports through err instead. */
+static void png_fail(png_structp png, png_const_charp msg) {
+    char *why = png_get_error_ptr(png);
+    if (why) snprintf(why, 128, "%s", msg);
+    png_longjmp(png, 1);
+}
+static void png_warn(png_structp png, png_const_charp msg) {
+    (void)png;
+    (void)msg;
+}
+
 ug_status ug_canvas_write_png(const ug_canvas *c, const char *path, ug_error *err) {
     FILE *f = fopen(path, "wb");
     if (!f) return ug_error_set(err, UG_ERR_IO, "%s: %s", path, strerror(errno));
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    static char why[128];
+    why[0] = 0;
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, why, png_fail, png_warn);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     png_bytep *rows = malloc((size_t)c->h * sizeof *rows);
     if (!png || !info || !rows) {
@@ -170,11 +191,13 @@ ug_status ug_canvas_write_png(const ug_canvas *c, const char *path, ug_error *er
         return ug_error_set(err, UG_ERR_NOMEM, "%s: out of memory for the PNG writer", path);
     }
     if (setjmp(png_jmpbuf(png))) {
+        int e = ferror(f) ? errno : 0;
         png_destroy_write_struct(&png, &info);
         free(rows);
         fclose(f);
-        remove(path);
-        return ug_error_set(err, UG_ERR_IO, "%s: libpng failed to write the image", path);
+        remove_partial(path);
+        return ug_error_set(err, UG_ERR_IO, "%s: cannot write the image: %s", path,
+                            e ? strerror(e) : why[0] ? why : "libpng failed");
     }
     png_init_io(png, f);
     png_set_IHDR(png, info, (png_uint_32)c->w, (png_uint_32)c->h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
@@ -185,7 +208,12 @@ ug_status ug_canvas_write_png(const ug_canvas *c, const char *path, ug_error *er
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
     free(rows);
-    if (fclose(f)) return ug_error_set(err, UG_ERR_IO, "%s: %s", path, strerror(errno));
+    int e = fflush(f) ? errno : ferror(f) ? EIO : 0;  /* a short write libpng did not see */
+    if (fclose(f) && !e) e = errno;
+    if (e) {
+        remove_partial(path);
+        return ug_error_set(err, UG_ERR_IO, "%s: cannot write: %s", path, strerror(e));
+    }
     return UG_OK;
 }
 #endif

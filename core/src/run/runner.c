@@ -1,5 +1,6 @@
 /* runner.c — a run with the results store around the training step of step.c: RUNNING at start,
- * FINISHED / FAILED (with the message) / KILLED (on SIGINT or SIGTERM, after a checkpoint) at the end;
+ * FINISHED / FAILED (with the message) / KILLED (on SIGINT, SIGTERM, SIGHUP or SIGPIPE, after a
+ * checkpoint) at the end;
  * the logging window, metrics, artifacts and checkpoints along the way; `resume` continues a run from
  * its last checkpoint into the same row. Everything it says goes through log.h's ug_out (and one
  * ug_message warning when the BLAS runs kernels far below the CPU, blas_info.h). */
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ug_version.h"
@@ -27,21 +29,32 @@
 #define UG_BUILD_INFO "unknown"
 #endif
 
-/* ---- signals ---- */
+/* ---- signals: one policy for every signal that would end a run ----
+ * SIGINT, SIGTERM, SIGHUP (the terminal or the ssh session went away) and SIGPIPE (stdout went away:
+ * `unigfn run ... | head -3`) all ask the run to stop: the first one sets the flag, which the loop
+ * reads at each step boundary and between the metrics of an evaluation; the run then saves a
+ * checkpoint and records KILLED with the step reached. After INT, TERM or HUP the default comes back,
+ * so a second one ends the process at once. SIGPIPE is ignored from then on: later writes to the pipe
+ * fail with EPIPE as write errors rather than killing the process before it records KILLED.
+ * SIGXFSZ is ignored from the start: a write past RLIMIT_FSIZE fails with EFBIG and is reported as
+ * that write's error (the run is FAILED with it), instead of the process dying mid-write. */
 static volatile sig_atomic_t g_signal = 0;
 
 static void on_signal(int sig) {
-    g_signal = sig;
-    signal(sig, SIG_DFL);  /* a second Ctrl-C ends the process at once */
+    if (!g_signal) g_signal = sig;
+    signal(sig, sig == SIGPIPE ? SIG_IGN : SIG_DFL);
 }
 
 void ug_signals_install(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;  /* a signal between two reads must not turn into an EINTR error */
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    const int stop[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    for (size_t i = 0; i < sizeof stop / sizeof *stop; i++) sigaddset(&sa.sa_mask, stop[i]);
+    for (size_t i = 0; i < sizeof stop / sizeof *stop; i++) sigaction(stop[i], &sa, NULL);
+    signal(SIGXFSZ, SIG_IGN);
 }
 int ug_signal_seen(void) { return g_signal; }
 
@@ -64,6 +77,11 @@ typedef struct {
     /* Steps of the window each term ran at (its schedule may skip steps): its means divide by this.
      * Saved as its own blob so checkpoints written before schedules existed still load. */
     int64_t term_steps[UG_MAX_TERMS];
+    /* An evaluation a signal cut short: the metrics from index `next` on, due at `step`, are still to
+     * be evaluated (resume does them before training on). step < 0: none. Its own optional blob. */
+    struct {
+        int64_t step, next;
+    } pending;
     const char *log_keys[UG_MAX_TERMS][UG_LOSS_MAX_LOGS];
     int n_logs[UG_MAX_TERMS];
     double t_start, t_last_line, t_last_beat;
@@ -159,26 +177,31 @@ static int log_window(loop_state *L, int64_t step, ug_error *err) {
     return 0;
 }
 
-/* The loop's own checkpoint blobs: the window sums ("runner") and the terms' step counts. */
+/* The loop's own checkpoint blobs: the window sums ("runner"), the terms' step counts and an
+ * evaluation a signal cut short. */
+enum { LOOP_BLOBS = 3 };
 static int loop_blobs(loop_state *L, ug_ckpt_blob *b) {
     b[0] = (ug_ckpt_blob){.name = "runner", .data = &L->acc, .size = sizeof L->acc, .optional = true};
     b[1] = (ug_ckpt_blob){.name = "runner.term_steps", .data = L->term_steps, .size = sizeof L->term_steps,
                           .optional = true};
-    return 2;
+    b[2] = (ug_ckpt_blob){.name = "runner.pending_eval", .data = &L->pending, .size = sizeof L->pending,
+                          .optional = true};
+    return LOOP_BLOBS;
 }
 
 static ug_status loop_save(loop_state *L, int64_t step, ug_error *err) {
-    ug_ckpt_blob b[2];
+    ug_ckpt_blob b[LOOP_BLOBS];
     return ug_experiment_save(L->ex, L->ckpt, step, b, loop_blobs(L, b), err);
 }
 
 /* Load a checkpoint with the loop's blobs; one written before term schedules lacks the step counts,
- * which were then the window's for every term. */
+ * which were then the window's for every term, and one written before pending evaluations has none. */
 static ug_status loop_load(loop_state *L, const char *path, int64_t *step, ug_error *err) {
-    ug_ckpt_blob b[2];
+    ug_ckpt_blob b[LOOP_BLOBS];
     ug_status s = ug_experiment_load(L->ex, path, step, b, loop_blobs(L, b), err);
     if (!s && !b[1].found)
         for (int t = 0; t < UG_MAX_TERMS; t++) L->term_steps[t] = L->acc.window;
+    if (s || !b[2].found || L->pending.step != *step) L->pending.step = -1, L->pending.next = 0;
     return s;
 }
 
@@ -205,11 +228,23 @@ static void progress_line(loop_state *L, int64_t step, double loss) {
            (long long)L->ex->steps, rate, eta, loss);
 }
 
-static int evaluate(loop_state *L, int64_t step, ug_error *err) {
+/* The metrics due at `step`, from index `first` on: 0, -1 on a failure (the run's message in
+ * L->errmsg, or the store's in err), or 1 when a signal came first: L->pending then says where to go
+ * on. A metric that has begun runs to its end; the signal is read before each. */
+enum { EVAL_INTERRUPTED = 1 };
+static int evaluate(loop_state *L, int64_t step, int first, ug_error *err) {
     ug_experiment *ex = L->ex;
-    for (int m = 0; m < ex->n_metrics; m++) {
+    L->pending.step = -1;
+    L->pending.next = 0;
+    for (int m = first; m < ex->n_metrics; m++) {
         ug_metric_inst *mi = &ex->metrics[m];
         if (!ug_metric_due(ex, m, step)) continue;
+        if (ug_signal_seen()) {
+            L->pending.step = step;
+            L->pending.next = m;
+            ug_step_reset(ex->ctx);
+            return EVAL_INTERRUPTED;
+        }
         ug_metric_out out;
         ug_error merr = {0};
         if (ug_experiment_eval_metric(ex, m, step, L->folder, &out, &merr))
@@ -353,7 +388,7 @@ static int open_run(run_session *R) {
     ug_error err = {0};
     if (!R->st && ug_store_open(R->db_path, &R->st, &err)) return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
     if (!R->id[0]) snprintf(R->id, sizeof R->id, "%s", ug_spec_id(R->ex.spec));
-    R->L = (loop_state){.ex = &R->ex, .st = R->st, .id = R->id, .quiet = o->quiet};
+    R->L = (loop_state){.ex = &R->ex, .st = R->st, .id = R->id, .quiet = o->quiet, .pending = {-1, 0}};
     if (!R->from) return CONTINUE;
     char src_ckpt[1100];
     if (ug_run_from_check(R->st, &R->sreg, &R->ex, R->id, o->from_id, R->db_path, R->src_id, sizeof R->src_id,
@@ -361,6 +396,7 @@ static int open_run(run_session *R) {
         loop_load(&R->L, src_ckpt, &R->step, &err) ||
         ug_run_from_check_step(&R->ex, R->src_id, R->step, R->L.acc.window, &err))
         return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
+    R->L.pending.step = -1;  /* the source's unfinished evaluation is not this run's: it evaluates anew */
     if (o->check_only) {
         ug_out(UG_OUT_REPORT, "%s: ok (run id %s; continues run %s from step %lld)\n", ug_spec_path(R->ex.spec),
                R->id, R->src_id, (long long)R->step);
@@ -380,13 +416,24 @@ static int begin_row(run_session *R) {
         return say_error(UG_EXIT_FAILED, "unigfn: cannot create %s: %s", R->folder, strerror(errno));
     ug_set_run_dir(R->folder);
     L->folder = R->folder;
+    /* From here a run row may exist: a signal must be a KILLED row, never a process gone mid-write. */
+    ug_signals_install();
     L->progress = o->progress >= 0 ? o->progress : isatty(STDERR_FILENO);
     snprintf(L->ckpt, sizeof L->ckpt, "%s/checkpoint.bin", R->folder);
+    {   /* a checkpoint write a SIGKILL cut short left its temporary file: never loaded, so remove it */
+        char tmp[1200];
+        struct stat sb;
+        snprintf(tmp, sizeof tmp, "%s.tmp", L->ckpt);
+        if (lstat(tmp, &sb) == 0 && S_ISREG(sb.st_mode)) remove(tmp);
+    }
     char blas[256];
     blas_line(blas, sizeof blas);
 
     if (o->resume_id) {
-        if (access(L->ckpt, R_OK) == 0 && loop_load(L, L->ckpt, &R->step, &err))
+        /* Anything at the checkpoint's path is loaded, so that a directory, a FIFO or a dangling link
+         * is refused with its reason (ug_checkpoint_load) rather than taken for "no checkpoint". */
+        struct stat sb;
+        if (lstat(L->ckpt, &sb) == 0 && loop_load(L, L->ckpt, &R->step, &err))
             return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
         if (ug_store_run_resume(R->st, R->id, R->step, o->threads, NULL, &err) ||
             ug_store_run_set_blas(R->st, R->id, blas, &err))
@@ -445,14 +492,23 @@ static int train(run_session *R) {
     int64_t step = R->step;
     /* bad: 1 = the run's own failure (message in L->errmsg), 2 = the store's or a file's (in err). */
     int bad = L->errmsg[0] ? 1 : 0;
-    ug_signals_install();
     L->t_start = L->t_last_beat = ug_now_s();
     L->step0 = step;
     ug_run_status final = UG_RUN_FINISHED;
-    /* Metrics due at the step continued from are evaluated again (same draws, same values); the
-     * source's end-of-run metrics are not part of this run's history. */
-    if (!bad && R->src_id[0] && step > 0 && evaluate(L, step, &err)) bad = L->errmsg[0] ? 1 : 2;
-    while (!bad && step < ex->steps) {
+    int ev = 0;
+    if (!bad && R->src_id[0] && step > 0) {
+        /* Metrics due at the step continued from are evaluated again (same draws, same values); the
+         * source's end-of-run metrics are not part of this run's history. */
+        ev = evaluate(L, step, 0, &err);
+    } else if (!bad && L->pending.step >= 0 && L->pending.step == step) {
+        /* resume: the rest of an evaluation a signal cut short (the metrics before `next` have their
+         * rows), then a checkpoint that no longer says so */
+        ev = evaluate(L, step, (int)L->pending.next, &err);
+        if (ev == 0 && loop_save(L, step, &err)) ev = -1;
+    }
+    if (ev < 0) bad = L->errmsg[0] ? 1 : 2;
+    if (ev == EVAL_INTERRUPTED) final = UG_RUN_KILLED;
+    while (!bad && final != UG_RUN_KILLED && step < ex->steps) {
         if (ug_signal_seen()) { final = UG_RUN_KILLED; break; }
         if (train_step(L, step)) { bad = 1; break; }
         step++;
@@ -465,11 +521,17 @@ static int train(run_session *R) {
             if (ug_store_heartbeat(R->st, R->id, step, &err)) { bad = 2; break; }
         }
         bool last = step == ex->steps;
-        if (evaluate(L, step, &err)) { bad = L->errmsg[0] ? 1 : 2; break; }
+        ev = evaluate(L, step, 0, &err);
+        if (ev < 0) { bad = L->errmsg[0] ? 1 : 2; break; }
+        if (ev == EVAL_INTERRUPTED) { final = UG_RUN_KILLED; break; }  /* the checkpoint below says what is left */
         if ((ex->checkpoint_every > 0 && step % ex->checkpoint_every == 0) || last) {
             if (loop_save(L, step, &err)) { bad = 2; break; }
         }
     }
+    /* A signal that came after the last check (during the last metric or the final checkpoint) still
+     * means the run was stopped, not that it finished: KILLED, and resume has nothing left but to
+     * say FINISHED. */
+    if (!bad && final == UG_RUN_FINISHED && ug_signal_seen()) final = UG_RUN_KILLED;
     if (L->progress == 1 && !o->quiet) ug_out(UG_OUT_PROGRESS, "\n");
     if (bad == 2) snprintf(L->errmsg, sizeof L->errmsg, "%s", err.msg);
     int code = UG_EXIT_OK;

@@ -19,9 +19,9 @@
 
 static const ug_param_spec top_params[] = {
     {"name", UG_P_STRING, NULL, 0, 0, 0, NULL, "run name; default: the spec file's base name"},
-    {"seed", UG_P_INT, "0", P_GE, 0, 0, NULL, "random seed of the run"},
+    {"seed", UG_P_INT, "0", P_GE | UG_P_MAX, 0, UG_BOUND_SEED, NULL, "random seed of the run"},
     {"device", UG_P_ENUM, "cpu", 0, 0, 0, "cpu|cuda", "where tensors live"},
-    {"threads", UG_P_INT, "0", P_GE, 0, 0, NULL, "CPU threads; 0 = all cores"},
+    {"threads", UG_P_INT, "0", P_GE | UG_P_MAX, 0, UG_BOUND_THREADS, NULL, "CPU threads; 0 = all cores"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -40,18 +40,18 @@ static const ug_param_spec objective_core[] = {
     {"weight", UG_P_FLOAT, "1", 0, 0, 0, NULL, "multiplier of this term's loss"},
     /* The schedule of a term (IPF alternation, sparse TBC): it runs at steps s with start <= s,
      * s < stop (stop 0 = to the end) and s % every == phase. Left out of the run id at their defaults. */
-    {"every", UG_P_INT, "1", P_GT | UG_P_ID_OPTIONAL, 0, 0, NULL, "run this term every N steps"},
-    {"phase", UG_P_INT, "0", P_GE | UG_P_ID_OPTIONAL, 0, 0, NULL,
+    {"every", UG_P_INT, "1", P_GT | UG_P_MAX | UG_P_ID_OPTIONAL, 0, UG_BOUND_STEPS, NULL, "run this term every N steps"},
+    {"phase", UG_P_INT, "0", P_GE | UG_P_MAX | UG_P_ID_OPTIONAL, 0, UG_BOUND_STEPS, NULL,
      "run at the steps s with s % every == phase (below every)"},
-    {"start", UG_P_INT, "0", P_GE | UG_P_ID_OPTIONAL, 0, 0, NULL, "first step this term runs at"},
-    {"stop", UG_P_INT, "0", P_GE | UG_P_ID_OPTIONAL, 0, 0, NULL, "step this term stops before; 0 = never"},
+    {"start", UG_P_INT, "0", P_GE | UG_P_MAX | UG_P_ID_OPTIONAL, 0, UG_BOUND_STEPS, NULL, "first step this term runs at"},
+    {"stop", UG_P_INT, "0", P_GE | UG_P_MAX | UG_P_ID_OPTIONAL, 0, UG_BOUND_STEPS, NULL, "step this term stops before; 0 = never"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
 /* Core keys of a metric entry: when it runs, beside the plugin's own keys. */
 static const ug_param_spec metric_core[] = {
     {"plugin", UG_P_STRING, NULL, UG_P_REQUIRED, 0, 0, NULL, "metric plugin name"},
-    {"every", UG_P_INT, "0", UG_P_MIN, 0, 0, NULL,
+    {"every", UG_P_INT, "0", UG_P_MIN | UG_P_MAX, 0, UG_BOUND_STEPS, NULL,
      "evaluate every this many steps (0 = every train.eval_every); always at the end when train.eval_at_end"},
     {"at_end_only", UG_P_BOOL, "false", 0, 0, 0, NULL, "evaluate only after the last step"},
     {"prefix", UG_P_STRING, "\"\"", 0, 0, 0, NULL,
@@ -69,7 +69,7 @@ static const ug_param_spec optim_params[] = {
     {"weight_decay", UG_P_FLOAT, "0", P_GE, 0, 0, NULL, "L2 (adam, sgd) or decoupled (adamw) decay"},
     {"momentum", UG_P_FLOAT, "0", P_GE | P_LT, 0, 1, NULL, "SGD momentum"},
     {"schedule", UG_P_ENUM, "constant", 0, 0, 0, "constant|warmup|cosine", "learning-rate schedule"},
-    {"warmup_steps", UG_P_INT, "0", P_GE, 0, 0, NULL, "linear warm-up steps"},
+    {"warmup_steps", UG_P_INT, "0", P_GE | UG_P_MAX, 0, UG_BOUND_STEPS, NULL, "linear warm-up steps"},
     {"min_lr", UG_P_FLOAT, "0", P_GE, 0, 0, NULL, "floor of the cosine schedule"},
     {"clip_norm", UG_P_FLOAT, "0", P_GE, 0, 0, NULL, "clip the group's gradient norm; 0 = off"},
     {"clip_value", UG_P_FLOAT, "0", P_GE, 0, 0, NULL, "clip each gradient entry; 0 = off"},
@@ -79,11 +79,11 @@ static const ug_param_spec optim_params[] = {
 };
 
 static const ug_param_spec train_params[] = {
-    {"steps", UG_P_INT, NULL, UG_P_REQUIRED | P_GT, 0, 0, NULL, "training steps"},
-    {"batch", UG_P_INT, UG_DEFAULT_TEXT(UG_DEFAULT_BATCH), P_GT, 0, 0, NULL, "batch size"},
-    {"eval_every", UG_P_INT, "0", P_GE, 0, 0, NULL, "evaluate metrics every N steps; 0 = at the end only"},
-    {"checkpoint_every", UG_P_INT, "0", P_GE, 0, 0, NULL, "checkpoint every N steps; 0 = never"},
-    {"log_every", UG_P_INT, UG_DEFAULT_TEXT(UG_DEFAULT_LOG_EVERY), P_GE, 0, 0, NULL, "log losses every N steps; 0 = never"},
+    {"steps", UG_P_INT, NULL, UG_P_REQUIRED | P_GT | UG_P_MAX, 0, UG_BOUND_STEPS, NULL, "training steps"},
+    {"batch", UG_P_INT, UG_DEFAULT_TEXT(UG_DEFAULT_BATCH), P_GT | UG_P_MAX, 0, UG_BOUND_COUNT, NULL, "batch size"},
+    {"eval_every", UG_P_INT, "0", P_GE | UG_P_MAX, 0, UG_BOUND_STEPS, NULL, "evaluate metrics every N steps; 0 = at the end only"},
+    {"checkpoint_every", UG_P_INT, "0", P_GE | UG_P_MAX, 0, UG_BOUND_STEPS, NULL, "checkpoint every N steps; 0 = never"},
+    {"log_every", UG_P_INT, UG_DEFAULT_TEXT(UG_DEFAULT_LOG_EVERY), P_GE | UG_P_MAX, 0, UG_BOUND_STEPS, NULL, "log losses every N steps; 0 = never"},
     {"eval_at_end", UG_P_BOOL, "true", 0, 0, 0, NULL, "evaluate metrics after the last step"},
     /* Divergence guard: a run whose loss or gradient norm leaves these bounds fails with the step,
      * rather than finishing with a loss of 1e19. */
@@ -93,6 +93,16 @@ static const ug_param_spec train_params[] = {
      "fail the run when a group's gradient norm (before clipping) exceeds this; 0 = off"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
+
+static const ug_spec_core_schema core_schemas[] = {
+    {"", top_params},           {"train", train_params},          {"optim.forward", optim_params},
+    {"objective.0", objective_core}, {"metrics.0", metric_core},
+};
+
+int ug_spec_core_schemas(const ug_spec_core_schema **out) {
+    if (out) *out = core_schemas;
+    return (int)(sizeof core_schemas / sizeof *core_schemas);
+}
 
 /* ---- did-you-mean ---- */
 
@@ -213,6 +223,34 @@ static ug_status check_range(spec_ctx *c, const ug_param_spec *ps, const ug_cfg 
     return UG_OK;
 }
 
+/* An integer against the schema's bounds, compared as integers: through doubles 2^53 + 1 would pass a
+ * bound of 2^53, and INT64_MAX one of INT64_MAX - 1. A bound beyond int64 bounds nothing. The message
+ * states the bound as the schema does (> 0, <= 16777216). */
+static ug_status check_int_range(spec_ctx *c, const ug_param_spec *ps, const ug_cfg *node, const char *path,
+                                 int64_t v) {
+    const double I64 = 9.2233720368547758e18;
+    char bound[40], got[200];
+    if (ps->flags & UG_P_MIN) {
+        bool open = ps->flags & UG_P_MIN_OPEN;
+        double b = open ? floor(ps->lo) + 1 : ceil(ps->lo);   /* the smallest allowed integer */
+        if (b > -I64 && (b >= I64 || v < (int64_t)b)) {
+            ug_spec_fmt_double(ps->lo, bound, sizeof bound);
+            number_text(node, got, sizeof got);
+            return ug_spec_fail(c, node, path, "must be %s %s, got %s", open ? ">" : ">=", bound, got);
+        }
+    }
+    if (ps->flags & UG_P_MAX) {
+        bool open = ps->flags & UG_P_MAX_OPEN;
+        double b = open ? ceil(ps->hi) - 1 : floor(ps->hi);   /* the largest allowed integer */
+        if (b < I64 && (b < -I64 || v > (int64_t)b)) {
+            ug_spec_fmt_double(ps->hi, bound, sizeof bound);
+            number_text(node, got, sizeof got);
+            return ug_spec_fail(c, node, path, "must be %s %s, got %s", open ? "<" : "<=", bound, got);
+        }
+    }
+    return UG_OK;
+}
+
 static bool is_scalar(const ug_cfg *n) {
     return n->type == UG_CFG_BOOL || n->type == UG_CFG_INT || n->type == UG_CFG_FLOAT ||
            n->type == UG_CFG_STRING;
@@ -264,7 +302,7 @@ static ug_status check_scalar(spec_ctx *c, const ug_param_spec *ps, ug_param_typ
         node->type = UG_CFG_INT;
         node->i = v;
         node->f = (double)v;
-        return check_range(c, ps, node, path, (double)v);
+        return check_int_range(c, ps, node, path, v);
     }
     case UG_P_FLOAT:
         if (node->type != UG_CFG_INT && node->type != UG_CFG_FLOAT) return wrong_type(c, node, path, t);

@@ -4,6 +4,7 @@
 #include "unigfn/host/util.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,9 @@ static bool parse_range(const char *s, size_t len, long long *a, long long *b, l
     for (;;) {
         char *end;
         if (!(isdigit((unsigned char)*p) || ((*p == '-' || *p == '+') && isdigit((unsigned char)p[1])))) return false;
+        errno = 0;
         v[k++] = strtoll(p, &end, 10);
+        if (errno == ERANGE) return false;  /* past int64: not a range, so the value is checked as written */
         p = end;
         if (*p == 0) break;
         if (*p != ':' || k == 3) return false;
@@ -121,7 +124,8 @@ static ug_status add_range(axis *a, long long lo, long long hi, long long step, 
     if ((step > 0 && lo >= hi) || (step < 0 && lo <= hi))
         return ug_error_set(err, UG_ERR_ARG, "%s: range %lld:%lld%s is empty (ranges are half-open: 0:5 is 0 1 2 3 4)",
                             where, lo, hi, step == 1 ? "" : ":step");
-    if ((hi - lo) / step > UG_SWEEP_MAX_JOBS)
+    long long span;
+    if (__builtin_sub_overflow(hi, lo, &span) || span / step > UG_SWEEP_MAX_JOBS)
         return ug_error_set(err, UG_ERR_ARG, "%s: range has more than %d values", where, UG_SWEEP_MAX_JOBS);
     for (long long v = lo; step > 0 ? v < hi : v > hi; v += step) {
         char t[32];

@@ -2,7 +2,10 @@
  * sticky error, grad mode, threads. */
 #include "tensor/internal.h"
 
+#include "base/ckd.h"
+
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +19,10 @@ extern void openblas_set_num_threads(int);
 
 /* A block of `cap` bytes: host memory when be is NULL (bookkeeping), else the backend's (tensor data). */
 static ug_arena_block *block_new(const ug_backend *be, size_t cap) {
+    size_t bytes;
+    if (!ug_ckd_round_up(cap, UG_ALIGN, &bytes) || bytes > (size_t)PTRDIFF_MAX) return NULL;
     ug_arena_block *b = malloc(sizeof *b);
     if (!b) return NULL;
-    size_t bytes = (cap + UG_ALIGN - 1) / UG_ALIGN * UG_ALIGN;
     b->mem = be ? be->alloc(bytes) : aligned_alloc(UG_ALIGN, bytes);
     if (!b->mem) { free(b); return NULL; }
     b->cap = cap;
@@ -78,8 +82,9 @@ void ug_ctx_free(ug_ctx *ctx) {
 static void consolidate(const ug_backend *be, ug_arena_block **head) {
     if ((*head)->next) {
         size_t total = 0;
-        for (ug_arena_block *b = *head; b; b = b->next) total += b->cap;
-        ug_arena_block *nb = block_new(be, total);
+        bool fits = true;
+        for (ug_arena_block *b = *head; b && fits; b = b->next) fits = ug_ckd_add_size(total, b->cap, &total);
+        ug_arena_block *nb = fits ? block_new(be, total) : NULL;
         if (nb) {
             blocks_free(be, *head);
             *head = nb;
@@ -115,16 +120,27 @@ static ug_arena_block *take_spare(ug_arena_block **spare, size_t bytes) {
     return NULL;
 }
 
-static void *bump(ug_ctx *ctx, const ug_backend *be, ug_arena_block **head, size_t bytes) {
-    bytes = (bytes + UG_ALIGN - 1) / UG_ALIGN * UG_ALIGN;
+/* A request is rounded up to UG_ALIGN and a new block is twice the larger of the request and the
+ * current block; each step is checked (base/ckd.h), so a size near SIZE_MAX is refused with its value
+ * rather than wrapping to a tiny block that the caller then writes past. */
+static void *bump(ug_ctx *ctx, const ug_backend *be, ug_arena_block **head, size_t want) {
+    const char *what = be ? "tensor data" : "host scratch";
+    size_t bytes;
+    if (!ug_ckd_round_up(want, UG_ALIGN, &bytes) || bytes > (size_t)PTRDIFF_MAX / 2) {
+        ug_ctx_fail(ctx, UG_ERR_NOMEM, "arena: cannot allocate %zu bytes of %s: the size is beyond any memory "
+                    "(an overflowed size computation?)", want, what);
+        return NULL;
+    }
     if (bytes == 0) bytes = UG_ALIGN;
     ug_arena_block *b = *head;
-    if (b->used + bytes > b->cap) {
-        size_t cap = b->cap * 2 > bytes * 2 ? b->cap * 2 : bytes * 2;
+    if (bytes > b->cap - b->used) {
+        size_t cap = b->cap > bytes ? b->cap : bytes;
+        cap = cap <= (size_t)PTRDIFF_MAX / 2 ? cap * 2 : bytes;  /* doubling would overflow: exactly what is asked */
         ug_arena_block *nb = take_spare(be ? &ctx->dspare : &ctx->spare, bytes);
         if (!nb) nb = block_new(be, cap);
+        if (!nb && cap > bytes) nb = block_new(be, bytes);  /* the doubled block did not fit: try the request */
         if (!nb) {
-            ug_ctx_fail(ctx, UG_ERR_NOMEM, "arena: cannot allocate %zu bytes", cap);
+            ug_ctx_fail(ctx, UG_ERR_NOMEM, "arena: cannot allocate %zu bytes of %s (out of memory)", bytes, what);
             return NULL;
         }
         nb->next = b;

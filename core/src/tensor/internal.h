@@ -70,8 +70,12 @@ typedef ug_mark ug__arena_mark;
 static inline ug__arena_mark ug__arena_get_mark(ug_ctx *ctx) { return ug_arena_mark(ctx); }
 static inline bool ug__arena_release(ug_ctx *ctx, ug__arena_mark m) { return ug_arena_release(ctx, m); }
 ug_tensor *ug__header(ug_ctx *ctx);
-/* A fresh contiguous tensor with the given shape. */
-ug_tensor *ug__empty(ug_ctx *ctx, ug_dtype dt, int ndim, const int64_t *shape);
+/* A fresh contiguous tensor with the given shape. A shape whose element count or byte size does not
+ * fit (base/ckd.h) fails with the calling function's name and the shape, never a wrapped size:
+ * ug__empty passes its caller's __func__ so every op front-end is named without saying so. */
+ug_tensor *ug__empty_in(ug_ctx *ctx, const char *op, ug_dtype dt, int ndim, const int64_t *shape);
+/* variadic: a compound-literal shape ((int64_t[]){B, O}) holds commas */
+#define ug__empty(ctx, ...) ug__empty_in((ctx), __func__, __VA_ARGS__)
 void ug__set_contiguous_strides(ug_tensor *t);
 /* A view header sharing x's storage (copied shape/strides, no node). */
 ug_tensor *ug__view(ug_ctx *ctx, ug_tensor *x);

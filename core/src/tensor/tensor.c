@@ -1,6 +1,9 @@
 /* tensor.c — tensor headers: construction in the arena, shape helpers, broadcasting, recording. */
 #include "tensor/internal.h"
 
+#include "base/ckd.h"
+
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,22 +56,48 @@ const char *ug_shape_str(const ug_tensor *x, char *buf, size_t cap) {
 
 const char *ug__shp(const ug_tensor *x, char *buf) { return ug_shape_str(x, buf, 64); }
 
-ug_tensor *ug__empty(ug_ctx *ctx, ug_dtype dt, int ndim, const int64_t *shape) {
+/* "[d0, d1, ...]" of a shape that may not fit a tensor (so not through ug_shape_str). */
+static const char *shape_text(int ndim, const int64_t *shape, char *buf, size_t cap) {
+    size_t o = (size_t)snprintf(buf, cap, "[");
+    for (int d = 0; d < ndim && o < cap; d++)
+        o += (size_t)snprintf(buf + o, cap - o, d ? ", %lld" : "%lld", (long long)shape[d]);
+    if (o < cap) snprintf(buf + o, cap - o, "]");
+    return buf;
+}
+
+ug_tensor *ug__empty_in(ug_ctx *ctx, const char *op, ug_dtype dt, int ndim, const int64_t *shape) {
+    if (!op) op = "new";
+    if (strncmp(op, "ug_", 3) == 0) op += 3;  /* "matmul", not "ug_matmul": as the ops name themselves */
     if (ndim < 0 || ndim > UG_MAX_DIMS)
-        return ug__fail_null(ctx, "new", "ndim %d out of range 0..%d", ndim, UG_MAX_DIMS);
+        return ug__fail_null(ctx, op, "ndim %d out of range 0..%d", ndim, UG_MAX_DIMS);
+    char b[128];
+    for (int d = 0; d < ndim; d++)
+        if (shape[d] < 0)
+            return ug__fail_null(ctx, op, "negative dimension %lld in shape %s", (long long)shape[d],
+                                 shape_text(ndim, shape, b, sizeof b));
+    int64_t n;
+    size_t bytes;
+    if (!ug_ckd_numel(ndim, shape, &n) || !ug_ckd_mul_size((size_t)n, dtype_size(dt), &bytes) ||
+        bytes > (size_t)PTRDIFF_MAX)
+        return ug__fail_null(ctx, op, "shape %s has too many elements to allocate (the %s byte count "
+                             "overflows); check the sizes in the spec (train.batch, a metric's samples)",
+                             shape_text(ndim, shape, b, sizeof b), dt == UG_I32 ? "int32" : "float32");
     ug_tensor *t = ug__header(ctx);
     if (!t) return NULL;
     t->ndim = ndim;
     t->dtype = (uint8_t)dt;
-    int64_t n = 1;
-    for (int d = 0; d < ndim; d++) {
-        if (shape[d] < 0) return ug__fail_null(ctx, "new", "negative dimension %lld", (long long)shape[d]);
-        t->shape[d] = shape[d];
-        n *= shape[d];
-    }
+    for (int d = 0; d < ndim; d++) t->shape[d] = shape[d];
     ug__set_contiguous_strides(t);
     t->device = (uint8_t)ctx->be->device;
-    t->data = ug__alloc_data(ctx, (size_t)n * dtype_size(dt));
+    bool had_error = ctx->err.code != UG_OK;
+    t->data = ug__alloc_data(ctx, bytes);
+    if (!t->data && !had_error) {
+        /* the arena said how many bytes; say which tensor wanted them */
+        char msg[UG_ERRMSG_MAX];
+        snprintf(msg, sizeof msg, "%s", ctx->err.msg);
+        ug_ctx_clear_error(ctx);
+        ug_ctx_fail(ctx, UG_ERR_NOMEM, "%s: shape %s: %s", op, shape_text(ndim, shape, b, sizeof b), msg);
+    }
     return t->data ? t : NULL;
 }
 
@@ -108,6 +137,11 @@ ug_tensor *ug_from_i32(ug_ctx *ctx, const int32_t *src, int ndim, const int64_t 
 ug_tensor *ug_wrap(ug_ctx *ctx, void *data, ug_dtype dt, int ndim, const int64_t *shape) {
     if (ctx->err.code) return NULL;
     if (ndim < 0 || ndim > UG_MAX_DIMS) return ug__fail_null(ctx, "wrap", "ndim %d out of range", ndim);
+    int64_t n;
+    char b[128];
+    if (!ug_ckd_numel(ndim, shape, &n) || n > PTRDIFF_MAX / 4)
+        return ug__fail_null(ctx, "wrap", "shape %s has a negative dimension or too many elements",
+                             shape_text(ndim, shape, b, sizeof b));
     ug_tensor *t = ug__header(ctx);
     if (!t) return NULL;
     t->ndim = ndim;

@@ -175,8 +175,8 @@ static const ug_param_spec s2d_params[] = {
     {"data", UG_P_ENUM, NULL, UG_P_REQUIRED, 0, 0, TOY2D_CHOICES, "which 2-D distribution"},
     {"encoding", UG_P_ENUM, "gray32", 0, 0, 0, "gray32|continuous",
      "gray32: 32-bit sign+Gray code (binary, D=32); continuous: the raw point (D=2)"},
-    {"heldout_size", UG_P_INT, "4000", UG_P_MIN, 1, 0, NULL, "rows of the fixed held-out set"},
-    {"heldout_seed", UG_P_INT, "12345", UG_P_MIN, 0, 0, NULL, "seed of the held-out set (independent of the run seed)"},
+    {"heldout_size", UG_P_INT, "4000", UG_P_MIN | UG_P_MAX, 1, UG_BOUND_COUNT, NULL, "rows of the fixed held-out set"},
+    {"heldout_seed", UG_P_INT, "12345", UG_P_MIN | UG_P_MAX, 0, UG_BOUND_SEED, NULL, "seed of the held-out set (independent of the run seed)"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 

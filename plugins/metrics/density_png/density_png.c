@@ -207,10 +207,10 @@ static ug_status dpng_evaluate(void *self, const ug_eval_env *env, ug_metric_out
 }
 
 static const ug_param_spec dpng_params[] = {
-    {"samples", UG_P_INT, "50000", UG_P_MIN, 1, 0, NULL, "model samples and true samples histogrammed"},
+    {"samples", UG_P_INT, "50000", UG_P_MIN | UG_P_MAX, 1, UG_BOUND_COUNT, NULL, "model samples and true samples histogrammed"},
     {"bins", UG_P_INT, "128", UG_P_MIN | UG_P_MAX, 2, 4096, NULL, "histogram bins per axis"},
     {"range", UG_P_FLOAT, "0", UG_P_MIN, 0, 0, NULL, "half-width of the square shown; 0 = 1.05 x the true samples' extent"},
-    {"chunk", UG_P_INT, "2000", UG_P_MIN, 1, 0, NULL, "samples drawn per model call (bounds memory)"},
+    {"chunk", UG_P_INT, "2000", UG_P_MIN | UG_P_MAX, 1, UG_BOUND_COUNT, NULL, "samples drawn per model call (bounds memory)"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 

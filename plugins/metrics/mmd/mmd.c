@@ -212,11 +212,11 @@ static ug_status mmd_evaluate(void *self, const ug_eval_env *env, ug_metric_out 
 }
 
 static const ug_param_spec mmd_params[] = {
-    {"groups", UG_P_INT, "10", UG_P_MIN, 1, 0, NULL, "independent groups averaged (mmd_sd is their spread)"},
-    {"samples", UG_P_INT, "4000", UG_P_MIN, 2, 0, NULL, "model samples and true samples per group"},
+    {"groups", UG_P_INT, "10", UG_P_MIN | UG_P_MAX, 1, UG_BOUND_COUNT, NULL, "independent groups averaged (mmd_sd is their spread)"},
+    {"samples", UG_P_INT, "4000", UG_P_MIN | UG_P_MAX, 2, UG_BOUND_COUNT, NULL, "model samples and true samples per group"},
     {"bandwidth", UG_P_FLOAT, "0.1", UG_P_MIN | UG_P_MIN_OPEN, 0, 0, NULL,
      "k = exp(-bandwidth * d), d = Hamming (binary/categorical) or squared distance (continuous)"},
-    {"chunk", UG_P_INT, "2000", UG_P_MIN, 1, 0, NULL, "samples drawn per model call (bounds memory)"},
+    {"chunk", UG_P_INT, "2000", UG_P_MIN | UG_P_MAX, 1, UG_BOUND_COUNT, NULL, "samples drawn per model call (bounds memory)"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 

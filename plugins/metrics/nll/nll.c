@@ -202,10 +202,10 @@ static ug_status nll_evaluate(void *self, const ug_eval_env *env, ug_metric_out 
 }
 
 static const ug_param_spec nll_params[] = {
-    {"particles", UG_P_INT, "100", UG_P_MIN, 1, 0, NULL, "M: backward trajectories per held-out point"},
-    {"samples", UG_P_INT, "4000", UG_P_MIN, 1, 0, NULL, "held-out points evaluated (at most the held-out size)"},
-    {"batch", UG_P_INT, "1000", UG_P_MIN, 1, 0, NULL, "held-out points fetched at a time"},
-    {"chunk", UG_P_INT, "2000", UG_P_MIN, 1, 0, NULL,
+    {"particles", UG_P_INT, "100", UG_P_MIN | UG_P_MAX, 1, UG_BOUND_COUNT, NULL, "M: backward trajectories per held-out point"},
+    {"samples", UG_P_INT, "4000", UG_P_MIN | UG_P_MAX, 1, UG_BOUND_COUNT, NULL, "held-out points evaluated (at most the held-out size)"},
+    {"batch", UG_P_INT, "1000", UG_P_MIN | UG_P_MAX, 1, UG_BOUND_COUNT, NULL, "held-out points fetched at a time"},
+    {"chunk", UG_P_INT, "2000", UG_P_MIN | UG_P_MAX, 1, UG_BOUND_COUNT, NULL,
      "trajectories per sample_backward call (bounds memory; at least one point's M particles)"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };

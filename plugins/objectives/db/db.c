@@ -21,7 +21,7 @@ typedef struct db {
 static const ug_param_spec db_params[] = {
     {"explore", UG_P_FLOAT, "0", UG_P_MIN | UG_P_MAX, 0, 1, NULL, "probability of a uniformly random action when sampling"},
     {"reward_temperature", UG_P_FLOAT, "1", UG_P_MIN | UG_P_MIN_OPEN, 0, 0, NULL, "log R is divided by this"},
-    {"batch", UG_P_INT, "0", UG_P_MIN, 0, 0, NULL, "trajectories per step; 0 = the data batch's rows"},
+    {"batch", UG_P_INT, "0", UG_P_MIN | UG_P_MAX, 0, UG_BOUND_COUNT, NULL, "trajectories per step; 0 = the data batch's rows"},
     UGO_REWARD_PARAM,
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };

@@ -27,9 +27,9 @@
 #include <string.h>
 
 static const ug_param_spec ebm_schema[] = {
-    {"k_anneal_steps", UG_P_INT, "100000", UG_P_MIN, 0, 0, NULL,
+    {"k_anneal_steps", UG_P_INT, "100000", UG_P_MIN | UG_P_MAX, 0, UG_BOUND_STEPS, NULL,
      "steps over which K (coordinates erased and rebuilt) grows linearly from 1 to D; 0 = D at once"},
-    {"k", UG_P_INT, "0", UG_P_MIN, 0, 0, NULL, "fixed K instead of the schedule; 0 = use the schedule"},
+    {"k", UG_P_INT, "0", UG_P_MIN | UG_P_MAX, 0, UG_BOUND_COUNT, NULL, "fixed K instead of the schedule; 0 = use the schedule"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 

@@ -32,7 +32,7 @@ static const ug_param_spec kl_tb_params[] = {
     {"direction", UG_P_ENUM, "data", 0, 0, 0, "data|reward", "KL(P_B||P_F) from data, or KL(P_F||P_B) with the reward"},
     {"score_pb", UG_P_BOOL, "false", 0, 0, 0, NULL,
      "data: add the score-function term so a P_B group in `updates` gets the KL's full gradient"},
-    {"batch", UG_P_INT, "0", UG_P_MIN, 0, 0, NULL, "reward: trajectories per step; 0 = the data batch's rows"},
+    {"batch", UG_P_INT, "0", UG_P_MIN | UG_P_MAX, 0, UG_BOUND_COUNT, NULL, "reward: trajectories per step; 0 = the data batch's rows"},
     {"reward_temperature", UG_P_FLOAT, "1", UG_P_MIN | UG_P_MIN_OPEN, 0, 0, NULL, "reward: log R / T"},
     UGO_REWARD_PARAM,
     {"estimator", UG_P_ENUM, "full", UG_P_ID_OPTIONAL, 0, 0, "full|one_step",

@@ -25,7 +25,7 @@ static const ug_param_spec tb_params[] = {
      "fraction of the batch sampled forward by P_F; the rest are sampled backward from data rows"},
     {"explore", UG_P_FLOAT, "0", UG_P_MIN | UG_P_MAX, 0, 1, NULL, "probability of a uniformly random action when sampling forward"},
     {"reward_temperature", UG_P_FLOAT, "1", UG_P_MIN | UG_P_MIN_OPEN, 0, 0, NULL, "log R is divided by this"},
-    {"batch", UG_P_INT, "0", UG_P_MIN, 0, 0, NULL, "rows B; 0 = the data batch's rows"},
+    {"batch", UG_P_INT, "0", UG_P_MIN | UG_P_MAX, 0, UG_BOUND_COUNT, NULL, "rows B; 0 = the data batch's rows"},
     UGO_REWARD_PARAM,
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };

@@ -49,7 +49,9 @@ ug_status ug_checkpoint_save(const char *path, const ug_params *P, ug_optim *con
 
 /* Restores values and optimizer state (step, last lr/norm, moments) exactly. Everything is checked
  * before anything is written, so a refused file leaves P, the optimizers and the blobs untouched.
- * Refused, with a message naming the file and what differs: bad magic, a newer version, a bad
+ * Refused, with a message naming the file and what differs: a path that is not a regular file (a
+ * directory, a FIFO — never waited on —, a device such as /dev/zero, a dangling symbolic link), a file
+ * larger than a checkpoint of this model can be (max_checkpoint_bytes in checkpoint.c), bad magic, a newer version, a bad
  * checksum or truncation, a group missing on either side, a group or parameter whose name, shape or
  * size differs, an optimizer whose group or algorithm differs, a required blob that is absent or
  * has another size. Each optimizer keeps the config it was initialised with (so a resume may change

@@ -29,7 +29,9 @@ typedef struct ug_run_opts {
 /* Runs and returns the process exit code; messages go to stderr. */
 int ug_run(const ug_run_opts *opts, ug_registry *reg);
 
-/* Install SIGINT/SIGTERM handlers that set a flag the training loop polls. */
+/* The signal policy of a run (runner.c): SIGINT, SIGTERM, SIGHUP and SIGPIPE set a flag the training
+ * loop polls (a second INT/TERM/HUP ends the process; SIGPIPE is ignored after the first); SIGXFSZ is
+ * ignored so an oversized write fails with EFBIG. ug_signal_seen: the first such signal, or 0. */
 void ug_signals_install(void);
 int ug_signal_seen(void);
 

@@ -80,6 +80,15 @@ const char *ug_spec_id(const ug_spec *spec);
 typedef int (*ug_spec_leaf_fn)(const char *key, const char *value, void *ud);
 int ug_spec_flatten(const ug_spec *spec, ug_spec_leaf_fn fn, void *ud);
 
+/* The core schemas (spec/spec_check.c), for tools and tests that go over every key: `section` is
+ * where the keys sit in a spec ("" the top level, "train", and for lists or maps of entries the first
+ * one: "objective.0", "metrics.0", "optim.forward"). Returns how many; *out points at a static table. */
+typedef struct ug_spec_core_schema {
+    const char *section;
+    const ug_param_spec *params;  /* terminated by a NULL key */
+} ug_spec_core_schema;
+int ug_spec_core_schemas(const ug_spec_core_schema **out);
+
 /* ---- Tree building (config.c), for the spec loader and anyone deriving trees ---- */
 typedef struct ug_cfg_pool ug_cfg_pool;
 ug_cfg_pool *ug_cfg_pool_new(void);
