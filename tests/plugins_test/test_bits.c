@@ -513,8 +513,8 @@ static const ug_param_spec gd_params[] = {
     {"dim", UG_P_INT, "2", UG_P_MIN | UG_P_MAX, 1, TB_MAX_D, NULL, "dimension D"},
     {"mean", UG_P_FLOAT_LIST, "[]", 0, 0, 0, NULL, "the mean; [] = 0"},
     {"std", UG_P_FLOAT, "1", UG_P_MIN | UG_P_MIN_OPEN, 0, 0, NULL, "standard deviation of every coordinate"},
-    {"heldout_size", UG_P_INT, "1000", UG_P_MIN, 1, 0, NULL, "held-out rows"},
-    {"heldout_seed", UG_P_INT, "7", UG_P_MIN, 0, 0, NULL, "seed of the held-out rows"},
+    {"heldout_size", UG_P_INT, "1000", UG_P_MIN | UG_P_MAX, 1, UG_BOUND_COUNT, NULL, "held-out rows"},
+    {"heldout_seed", UG_P_INT, "7", UG_P_MIN | UG_P_MAX, 0, UG_BOUND_SEED, NULL, "seed of the held-out rows"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 

@@ -26,9 +26,9 @@ typedef struct energy {
 } energy;
 
 static const ug_param_spec energy_params[] = {
-    {"groups", UG_P_INT, "5", UG_P_MIN, 1, 0, NULL, "independent groups averaged (the _sd values are their spread)"},
-    {"samples", UG_P_INT, "4000", UG_P_MIN, 2, 0, NULL, "model samples and true samples (each set) per group"},
-    {"chunk", UG_P_INT, "2000", UG_P_MIN, 1, 0, NULL, "samples drawn per model call (bounds memory)"},
+    {"groups", UG_P_INT, "5", UG_P_MIN | UG_P_MAX, 1, UG_BOUND_COUNT, NULL, "independent groups averaged (the _sd values are their spread)"},
+    {"samples", UG_P_INT, "4000", UG_P_MIN | UG_P_MAX, 2, UG_BOUND_COUNT, NULL, "model samples and true samples (each set) per group"},
+    {"chunk", UG_P_INT, "2000", UG_P_MIN | UG_P_MAX, 1, UG_BOUND_COUNT, NULL, "samples drawn per model call (bounds memory)"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 

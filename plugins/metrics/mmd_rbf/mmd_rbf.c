@@ -39,12 +39,12 @@ typedef struct mmd_rbf {
 } mmd_rbf;
 
 static const ug_param_spec mmd_rbf_params[] = {
-    {"groups", UG_P_INT, "5", UG_P_MIN, 1, 0, NULL, "independent groups averaged (the _sd values are their spread)"},
-    {"samples", UG_P_INT, "4000", UG_P_MIN, 2, 0, NULL, "model samples and true samples (each set) per group"},
+    {"groups", UG_P_INT, "5", UG_P_MIN | UG_P_MAX, 1, UG_BOUND_COUNT, NULL, "independent groups averaged (the _sd values are their spread)"},
+    {"samples", UG_P_INT, "4000", UG_P_MIN | UG_P_MAX, 2, UG_BOUND_COUNT, NULL, "model samples and true samples (each set) per group"},
     {"bandwidth", UG_P_FLOAT, "0", UG_P_MIN, 0, 0, NULL,
      "kernel length sigma in exp(-|a-b|^2 / (2 sigma^2)); 0 = median heuristic on the pooled samples"},
-    {"median_rows", UG_P_INT, "1000", UG_P_MIN, 2, 0, NULL, "model and true samples pooled for the median heuristic"},
-    {"chunk", UG_P_INT, "2000", UG_P_MIN, 1, 0, NULL, "samples drawn per model call (bounds memory)"},
+    {"median_rows", UG_P_INT, "1000", UG_P_MIN | UG_P_MAX, 2, UG_BOUND_COUNT, NULL, "model and true samples pooled for the median heuristic"},
+    {"chunk", UG_P_INT, "2000", UG_P_MIN | UG_P_MAX, 1, UG_BOUND_COUNT, NULL, "samples drawn per model call (bounds memory)"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 

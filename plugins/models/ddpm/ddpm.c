@@ -47,7 +47,7 @@ static const ug_param_spec ddpm_params[] = {
      "beta inside P_F: the learned beta_bar exp(phi) as a constant, or beta_bar (P_F then ignores phi)"},
     {"x_scale", UG_P_FLOAT, "1", UG_P_MIN | UG_P_MIN_OPEN, 0, 0, NULL,
      "continuous x: the chain runs on x / x_scale (about the data's spread: the prior is N(0, I))"},
-    {"dim", UG_P_INT, "0", UG_P_MIN, 0, 0, NULL, "D when the run has no dataset (0 = the dataset's D)"},
+    {"dim", UG_P_INT, "0", UG_P_MIN | UG_P_MAX, 0, 1 << 20, NULL, "D when the run has no dataset (0 = the dataset's D)"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 

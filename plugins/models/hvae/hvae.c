@@ -31,7 +31,7 @@ static const ug_param_spec hvae_schema[] = {
      "affine means and free log-std vectors: the linear-Gaussian model (closed-form p(x) and ELBO)"},
     {"decoder", UG_P_ENUM, "auto", 0, 0, 0, "auto|gaussian|bernoulli",
      "p(x | z_L): auto = gaussian for continuous data, bernoulli for binary data"},
-    {"dim", UG_P_INT, "0", UG_P_MIN, 0, 0, NULL, "D of x without a dataset (0 = the dataset's)"},
+    {"dim", UG_P_INT, "0", UG_P_MIN | UG_P_MAX, 0, 1 << 20, NULL, "D of x without a dataset (0 = the dataset's)"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 

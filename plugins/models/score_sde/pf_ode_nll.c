@@ -36,9 +36,9 @@ typedef struct ode_metric {
 } ode_metric;
 
 static const ug_param_spec ode_params[] = {
-    {"samples", UG_P_INT, "2000", UG_P_MIN, 1, 0, NULL, "held-out rows evaluated (at most the held-out size)"},
-    {"batch", UG_P_INT, "1000", UG_P_MIN, 1, 0, NULL, "rows integrated together"},
-    {"ode_steps", UG_P_INT, "100", UG_P_MIN, 1, 0, NULL, "fixed steps from t_eps to 1"},
+    {"samples", UG_P_INT, "2000", UG_P_MIN | UG_P_MAX, 1, UG_BOUND_COUNT, NULL, "held-out rows evaluated (at most the held-out size)"},
+    {"batch", UG_P_INT, "1000", UG_P_MIN | UG_P_MAX, 1, UG_BOUND_COUNT, NULL, "rows integrated together"},
+    {"ode_steps", UG_P_INT, "100", UG_P_MIN | UG_P_MAX, 1, UG_BOUND_COUNT, NULL, "fixed steps from t_eps to 1"},
     {"solver", UG_P_ENUM, "rk4", 0, 0, 0, "rk4|euler", "classical Runge–Kutta (4 evaluations a step) or Euler"},
     {"t_eps", UG_P_FLOAT, "1e-3", UG_P_MIN | UG_P_MAX | UG_P_MAX_OPEN, 0, 1, NULL,
      "start time of the ODE (the score is singular at t = 0 for VP with scale_by_sigma)"},

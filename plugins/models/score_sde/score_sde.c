@@ -60,7 +60,7 @@ static const ug_param_spec sde_params[] = {
     {"hidden", UG_P_INT_LIST, "[256, 256, 256]", UG_P_MIN, 1, 0, NULL, "hidden widths of the score (or flow) MLP"},
     {"act", UG_P_ENUM, "silu", 0, 0, 0, "silu|gelu|tanh|softplus|elu|relu|leaky_relu|none",
      "activation (smooth ones: sliced score matching differentiates the network twice)"},
-    {"temb", UG_P_INT, "32", UG_P_MIN, 2, 0, NULL, "width of the sinusoidal time embedding"},
+    {"temb", UG_P_INT, "32", UG_P_MIN | UG_P_MAX, 2, 4096, NULL, "width of the sinusoidal time embedding"},
     {"t_scale", UG_P_FLOAT, "100", UG_P_MIN | UG_P_MIN_OPEN, 0, 0, NULL,
      "the embedding sees t_scale * t: 100 puts the fastest frequency at ~6 grid steps of T = 100"},
     {"score_param", UG_P_ENUM, "net", 0, 0, 0, "net|flow", "score network, or the x-gradient of a log-flow network"},

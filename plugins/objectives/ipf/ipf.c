@@ -47,7 +47,7 @@ typedef struct ipf {
 static const ug_param_spec ipf_params[] = {
     {"half", UG_P_ENUM, NULL, UG_P_REQUIRED, 0, 0, "forward|backward",
      "forward: fit P_F to P_B's paths from data (= kl_tb data); backward: fit P_B to P_F's paths from the prior"},
-    {"batch", UG_P_INT, "0", UG_P_MIN, 0, 0, NULL, "backward: P_F trajectories per step; 0 = the data batch's rows"},
+    {"batch", UG_P_INT, "0", UG_P_MIN | UG_P_MAX, 0, UG_BOUND_COUNT, NULL, "backward: P_F trajectories per step; 0 = the data batch's rows"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
