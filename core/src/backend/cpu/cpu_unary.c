@@ -15,12 +15,12 @@
         }                                           \
     } while (0)
 
-static inline float sigm(float v) { return 1.0f / (1.0f + expf(-v)); }
+static inline float sigm(float v) { return 1.0f / (1.0f + ug_cpu_expf(-v)); }  /* vectorizes (cpu_exp.h) */
 static inline float softplus_f(float v) { return v > 20.0f ? v : log1pf(expf(v)); }
-static inline float gelu_pdf(float v) { return 0.3989422804014327f * expf(-0.5f * v * v); }
+static inline float gelu_pdf(float v) { return 0.3989422804014327f * ug_cpu_expf(-0.5f * v * v); }
 static inline float gelu_cdf(float v) { return 0.5f * (1.0f + erff(v * 0.7071067811865476f)); }
 /* d/dx erf(x) = 2/sqrt(pi) exp(-x^2) */
-static inline float erf_d1(float v) { return 1.1283791670955126f * expf(-v * v); }
+static inline float erf_d1(float v) { return 1.1283791670955126f * ug_cpu_expf(-v * v); }
 
 /* x^p for p a float: integral p works for negative x too (as torch.pow). */
 static inline float powf_signed(float v, float p) { return powf(v, p); }
