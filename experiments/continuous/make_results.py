@@ -36,6 +36,10 @@ def fmt(v, d=3):
     return "—" if v is None else f"{v:.{d}f}"
 
 
+def e4(v):
+    return None if v is None else v * 1e4
+
+
 def load(db):
     c = sqlite3.connect(db)
     q = """select r.id, r.experiment, r.status, r.step, r.seed,
@@ -119,7 +123,7 @@ def main():
     out.append("")
     # 3. ELBO and sample metrics beside their floors
     out += ["## ELBO, MMD and energy distance (model samples vs fresh true samples; floor = true vs true)", "",
-            "| family | data | NLL | −ELBO | MMD² (rbf) | MMD floor | energy | energy floor | run |", "|---|---|---|---|---|---|---|---|---|"]
+            "| family | data | NLL | −ELBO | MMD² (rbf) ×1e-4 | MMD floor ×1e-4 | energy ×1e-4 | energy floor ×1e-4 | run |", "|---|---|---|---|---|---|---|---|---|"]
     for e in exps:
         for d in DATASETS:
             r = main_runs.get((e, d))
@@ -128,8 +132,8 @@ def main():
             m = r["m"]
             elbo = m.get("elbo")
             out.append(f"| {name(e)} | {d} | {fmt(m.get('nll'))} ± {fmt(m.get('nll_sem'))} | {fmt(None if elbo is None else -elbo)} "
-                       f"| {fmt(m.get('mmd_rbf'), 4)} | {fmt(m.get('mmd_floor'), 4)} | {fmt(m.get('energy'), 4)} "
-                       f"| {fmt(m.get('energy_floor'), 4)} | `{r['id']}` |")
+                       f"| {fmt(e4(m.get('mmd_rbf')), 1)} | {fmt(e4(m.get('mmd_floor')), 1)} | {fmt(e4(m.get('energy')), 1)} "
+                       f"| {fmt(e4(m.get('energy_floor')), 1)} | `{r['id']}` |")
     out.append("")
     # 4. §4.3: fixed β vs learned P_F variance vs learned β (TBC), over seeds
     rows43 = [r for r in fin if r["exp"] in SECTION_43 and r["data"] in TASKS_43]
@@ -149,10 +153,40 @@ def main():
                 sd = math.sqrt(sum((x - mu) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else 0.0
                 s = f"{mu:.3f} ± {sd:.3f} [{len(v)}]"
                 if mm:
-                    s += f", MMD² {sum(mm) / len(mm):.4f}"
+                    s += f", MMD² {1e4 * sum(mm) / len(mm):.1f}e-4"
                 cells.append(s)
             out.append(f"| {d} | " + " | ".join(cells) + " |")
         out.append("")
+    # 4b. fine-tuning a fixed-β DDPM into MLE-GFN at several steps (specs/finetune-ddpm.yaml)
+    ft = [r for r in fin if r["exp"] == "finetune-ddpm"]
+    base = main_runs.get(("ddpm", "checkerboard"))
+    if ft:
+        c = sqlite3.connect(a.db)
+        out += ["## Fine-tuning fixed-β DDPM into MLE-GFN (checkerboard; the paper's Fig. 2 pattern)", "",
+                "Each run is ddpm.yaml's run for S steps, then TBC on β (lr 1e-4) joins L_simple. curve_nll: M = 4, 1000 rows.", "",
+                "| switch step S | NLL at S (curve) | final NLL (M = 16, 10⁴ rows) | final − never-switched | run |", "|---|---|---|---|---|"]
+        for r in sorted(ft, key=lambda r: int(dict(c.execute("select key, value from params where run = ?", (r["id"],)))
+                                                .get("objective.1.start", 0))):
+            p = dict(c.execute("select key, value from params where run = ?", (r["id"],)))
+            S = int(p.get("objective.1.start", 0))
+            at = c.execute("select value from metrics where run = ? and key = 'curve_nll' and step <= ? order by step desc limit 1",
+                           (r["id"], S)).fetchone()
+            v = r["m"].get("nll")
+            d = None if (v is None or not base or base["m"].get("nll") is None) else v - base["m"]["nll"]
+            out.append(f"| {S} | {fmt(at[0] if at else None)} | {fmt(v)} ± {fmt(r['m'].get('nll_sem'))} | {fmt(d)} | `{r['id']}` |")
+        if base:
+            out.append(f"| never (ddpm.yaml) | | {fmt(base['m'].get('nll'))} ± {fmt(base['m'].get('nll_sem'))} | 0 | `{base['id']}` |")
+        out.append("")
+        if os.path.exists(a.unigfn):
+            png = os.path.join(here, "pictures", "finetune-curves.png")
+            os.makedirs(os.path.dirname(png), exist_ok=True)
+            subprocess.run([a.unigfn, "--db", a.db, "report", "curves", "--metric", "curve_nll", "--where",
+                            "experiment=finetune-ddpm|ddpm", "--where", "dataset.data=checkerboard", "--group-by",
+                            "experiment,objective.1.start", "--finished", "--title",
+                            "checkerboard: DDPM NLL, switching to MLE-GFN at step S", "-o", png],
+                           check=False, stdout=subprocess.DEVNULL)
+            if os.path.exists(png):
+                out += ["![fine-tuning curves](pictures/finetune-curves.png)", ""]
     # 5. hand-written analysis next to the script
     notes = os.path.join(here, "analysis.md")
     if os.path.exists(notes):
