@@ -323,7 +323,7 @@ static void prop9_db(const char *param) {
         double h = 1.0 / T;
         char yaml[1024];
         snprintf(yaml, sizeof yaml,
-                 "seed: 6\ndataset: {plugin: gauss_reward, dim: 2, mean: [0.5, -0.3], std: 0.6}\n"
+                 "seed: 6\ndataset: {plugin: test_gauss, dim: 2, mean: [0.5, -0.3], std: 0.6}\n"
                  "model: {plugin: score_sde, sde: ve, sigma_min: 0.1, sigma_max: 1, steps: %d, hidden: [32, 32], act: tanh, "
                  "temb: 8, t_scale: 1, scale_by_sigma: false, score_param: %s, flow_head: %s}\n"
                  "objective: [{plugin: db, reward: data, batch: %lld, updates: [%s]}]\n"
@@ -634,7 +634,7 @@ static void ode_linear(const char *sde) {
     const double c = ve ? 0.3 : 0.5, teps = 1e-3, smin = 0.1, smax = 2.0;
     char yaml[1024];
     snprintf(yaml, sizeof yaml,
-             "seed: 1\ndataset: {plugin: gauss_reward, dim: 2, mean: [0.3, -0.2], std: 0.7, heldout_size: 500}\n"
+             "seed: 1\ndataset: {plugin: test_gauss, dim: 2, mean: [0.3, -0.2], std: 0.7, heldout_size: 500}\n"
              "model: {plugin: score_sde, sde: %s, sigma_min: %g, sigma_max: %g, hidden: [], act: none, temb: 2, "
              "scale_by_sigma: false}\n"
              "objective: [{plugin: dsm, updates: [forward]}]\n"
@@ -688,7 +688,7 @@ static void ode_linear(const char *sde) {
 static void ode_trained(void) {
     const double s = 0.5, H = log(2 * M_PI * M_E * s * s);  /* D = 2 */
     const char *yaml =
-        "seed: 2\ndataset: {plugin: gauss_reward, dim: 2, mean: [0.3, -0.2], std: 0.5, heldout_size: 1000}\n"
+        "seed: 2\ndataset: {plugin: test_gauss, dim: 2, mean: [0.3, -0.2], std: 0.5, heldout_size: 1000}\n"
         "model: {plugin: score_sde, steps: 100, hidden: [64, 64], temb: 16, pf_time: end}\n"
         "objective: [{plugin: dsm, updates: [forward]}]\n"
         "optim: {forward: {lr: 0.003, schedule: cosine, min_lr: 0.0001}}\ntrain: {steps: 4000, batch: 256}\n"
@@ -721,9 +721,9 @@ static void ode_trained(void) {
 /* dsm and pf_ode_nll read score_sde's struct: any other model is refused at create. */
 static void ode_refusals(void) {
     const char *bad[2] = {
-        "dataset: {plugin: gauss_reward}\nmodel: {plugin: gauss_chain, dim: 2, steps: 4}\n"
+        "dataset: {plugin: test_gauss}\nmodel: {plugin: gauss_chain, dim: 2, steps: 4}\n"
         "objective: [{plugin: dsm, updates: [forward]}]\noptim: {forward: {lr: 0.1}}\ntrain: {steps: 1, batch: 8}\n",
-        "dataset: {plugin: gauss_reward}\nmodel: {plugin: gauss_chain, dim: 2, steps: 4}\n"
+        "dataset: {plugin: test_gauss}\nmodel: {plugin: gauss_chain, dim: 2, steps: 4}\n"
         "objective: [{plugin: kl_tb, updates: [forward]}]\noptim: {forward: {lr: 0.1}}\ntrain: {steps: 1, batch: 8}\n"
         "metrics: [{plugin: pf_ode_nll}]\n"};
     for (int i = 0; i < 2; i++) {

@@ -509,6 +509,16 @@ static ug_status gd_heldout(void *self, ug_ctx *ctx, int64_t offset, int64_t cou
     return *out ? UG_OK : ug_ctx_status(ctx);
 }
 
+/* Its log density, the dataset's log_reward (the sampling setting of §2.3 with a known target):
+ * tests/test_score_sde.c trains db with reward: data against it. */
+static ug_tensor *gd_log_reward(void *self, ug_ctx *ctx, ug_tensor *x) {
+    gauss_data *d = self;
+    float mu[TB_MAX_D];
+    for (int64_t i = 0; i < d->D; i++) mu[i] = (float)d->mean[i];
+    int64_t sh[2] = {1, d->D};
+    return ug_normal_log_prob(ctx, x, ug_from_f32(ctx, mu, 2, sh), ug_scalar(ctx, (float)log(d->std)));
+}
+
 static const ug_param_spec gd_params[] = {
     {"dim", UG_P_INT, "2", UG_P_MIN | UG_P_MAX, 1, TB_MAX_D, NULL, "dimension D"},
     {"mean", UG_P_FLOAT_LIST, "[]", 0, 0, 0, NULL, "the mean; [] = 0"},
@@ -524,6 +534,7 @@ static const ug_dataset_vtable gd_vt = {
     .train_batch = gd_train_batch,
     .heldout = gd_heldout,
     .sample_true = gd_fresh,
+    .log_reward = gd_log_reward,
 };
 
 static const ug_plugin_desc gd_desc = {
