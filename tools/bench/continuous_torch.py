@@ -30,14 +30,16 @@ line; with --serve "ready", then "rep" -> "rep ms_iter=... cpu_ms_iter=...", "qu
 """
 import argparse
 import math
+import os
 import resource
-import statistics
 import sys
-import time
 
 import numpy as np
 import torch
 import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import serve_reps  # noqa: E402
 
 B = 256
 T = 100
@@ -229,35 +231,10 @@ def main():
     n_params = sum(p.numel() for mod in model.modules for p in mod.parameters()) + model.extra
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
-    def rep():
-        t0, c0 = time.perf_counter(), time.process_time()
-        for _ in range(a.steps):
-            if not math.isfinite(model.step(x)):
-                sys.exit("continuous_torch: loss is not finite")
-        return (time.perf_counter() - t0) / a.steps, (time.process_time() - c0) / a.steps
-
-    for _ in range(max(1, a.steps // 5)):
-        model.step(x)
-    samples = []
-    if a.serve:
-        print("ready", flush=True)
-        for line in sys.stdin:
-            cmd = line.strip()
-            if cmd == "rep":
-                t = rep()
-                samples.append(t)
-                print("rep ms_iter=%.6f cpu_ms_iter=%.6f" % (t[0] * 1e3, t[1] * 1e3), flush=True)
-            elif cmd == "quit":
-                break
-            elif cmd:
-                sys.exit("continuous_torch: unknown command '%s'" % cmd)
-    else:
-        samples = [rep() for _ in range(a.reps)]
-    ms = statistics.median(t[0] for t in samples) * 1e3 if samples else float("nan")
-    cpu_ms = statistics.median(t[1] for t in samples) * 1e3 if samples else float("nan")
+    ms, cpu_ms, n_reps = serve_reps(lambda: model.step(x), a.steps, a.reps, a.serve, "continuous_torch")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print("torch case=%s threads=%d steps=%d reps=%d ms_iter=%.6f cpu_ms_iter=%.6f params=%d maxrss_kb=%d "
-          "maxrss_delta_kb=%d" % (a.case, a.threads, a.steps, len(samples), ms, cpu_ms, n_params, rss, rss - rss0),
+          "maxrss_delta_kb=%d" % (a.case, a.threads, a.steps, n_reps, ms, cpu_ms, n_params, rss, rss - rss0),
           flush=True)
 
 

@@ -34,14 +34,16 @@ sides): after the warm-up prints "ready", then for each line "rep" on stdin runs
 """
 import argparse
 import math
+import os
 import resource
-import statistics
 import sys
-import time
 
 import numpy as np
 import torch
 import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import serve_reps  # noqa: E402
 
 D = 32
 B = 128
@@ -286,38 +288,11 @@ def main():
 
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # after imports and model set-up
 
-    def rep():
-        """(wall, CPU) seconds per iteration; CPU time counts all threads of the process."""
-        t0, c0 = time.perf_counter(), time.process_time()
-        for _ in range(a.steps):
-            lv = model.iteration(x)
-            if not math.isfinite(lv):
-                sys.exit("train_torch: loss is not finite")
-        return (time.perf_counter() - t0) / a.steps, (time.process_time() - c0) / a.steps
-
-    for _ in range(max(1, a.steps // 5)):
-        model.iteration(x)
-    samples = []
-    if a.serve:
-        print("ready", flush=True)
-        for line in sys.stdin:
-            cmd = line.strip()
-            if cmd == "rep":
-                t = rep()
-                samples.append(t)
-                print("rep ms_iter=%.6f cpu_ms_iter=%.6f" % (t[0] * 1e3, t[1] * 1e3), flush=True)
-            elif cmd == "quit":
-                break
-            elif cmd:
-                sys.exit("train_torch: unknown command '%s'" % cmd)
-    else:
-        samples = [rep() for _ in range(a.reps)]
-    ms = statistics.median(t[0] for t in samples) * 1e3 if samples else float("nan")
-    cpu_ms = statistics.median(t[1] for t in samples) * 1e3 if samples else float("nan")
+    ms, cpu_ms, n_reps = serve_reps(lambda: model.iteration(x), a.steps, a.reps, a.serve, "train_torch")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print("torch algo=%s threads=%d steps=%d reps=%d k=%d ms_iter=%.6f cpu_ms_iter=%.6f params=%d maxrss_kb=%d "
           "maxrss_delta_kb=%d torch_threads=%d interop_threads=%d" % (
-              a.algo, a.threads, a.steps, len(samples), a.k, ms, cpu_ms, n_params, rss, rss - rss0,
+              a.algo, a.threads, a.steps, n_reps, a.k, ms, cpu_ms, n_params, rss, rss - rss0,
               torch.get_num_threads(), torch.get_num_interop_threads()), flush=True)
 
 
