@@ -33,7 +33,6 @@ sides): after the warm-up prints "ready", then for each line "rep" on stdin runs
 "rep ms_iter=..."; "quit" (or end of input) prints the final line with the memory figures.
 """
 import argparse
-import math
 import os
 import resource
 import sys
