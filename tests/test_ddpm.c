@@ -34,12 +34,6 @@
 static ug_registry *REG;
 static ug_error ERR;
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static bool open_run(tl_run *r, const char *yaml) {
     memset(&ERR, 0, sizeof ERR);
     ug_status st = tl_open(r, REG, yaml, NULL, 0, &ERR);
@@ -198,10 +192,10 @@ static void test_gauss(void) {
     double lmin = 0;
     for (int k = 1; k <= T; k++) lmin += ab[k] * g.s * g.s / (ab[k] * g.s * g.s + 1 - ab[k]) / T;
     double se0, l0 = mc_loss(&r, draw_gauss, &g, 50, &se0, NULL, NULL);
-    double t0 = now();
+    double t0 = tl_now();
     memset(&ERR, 0, sizeof ERR);
     CHECK(tl_train(&r, r.steps, draw_gauss, &g, &ERR) == UG_OK, "train: %s", ERR.msg);
-    double secs = now() - t0;
+    double secs = tl_now() - t0;
     double se, l = mc_loss(&r, draw_gauss, &g, 400, &se, "mse", NULL);
     printf("gauss: L_simple at init %.4f +- %.4f; after %lld steps (%.1f s) %.5f +- %.5f; closed-form minimum %.5f "
            "(excess %.5f)\n", l0, se0, (long long)r.steps, secs, l, se, lmin, l - lmin);
@@ -337,7 +331,7 @@ static void elbo_case(const char *label, const char *dataset, const char *model,
     CHECK(r.data.vt->heldout(r.data.self, r.ctx, 0, n, &x) == UG_OK && x, "heldout: %s", ug_ctx_errmsg(r.ctx));
     if (x) ug_tensor_get(r.ctx, x, h.x, n * D);
     ug_step_reset(r.ctx);
-    double t0 = now();
+    double t0 = tl_now();
     const int K = 16;
     double sf, full = passes(&r, 0, &h, K, &sf);
     double so, one = passes(&r, 1, &h, 4 * K, &so);
@@ -367,7 +361,7 @@ static void elbo_case(const char *label, const char *dataset, const char *model,
         }
         if (self) d->destroy(self);
     }
-    printf(" (%.1f s)\n", now() - t0);
+    printf(" (%.1f s)\n", tl_now() - t0);
     free(h.x);
     tl_close(&r);
 }
@@ -465,7 +459,7 @@ static void test_prop14(void) {
     draw_gauss(&g, r.ctx, &drng, N, 0, &x);
     memcpy(h.x, ug_f32(x), sizeof(float) * N * 2);
     ug_step_reset(r.ctx);
-    double t0 = now();
+    double t0 = tl_now();
 
     /* TBC's gradient in φ, R independent batches of pairs on the same rows, as the runner computes it
      * (only the backward group tracked). */
@@ -489,7 +483,7 @@ static void test_prop14(void) {
         }
         ug_step_reset(r.ctx);
     }
-    double t_tbc = now() - t0;
+    double t_tbc = tl_now() - t0;
 
     /* 4 ∇_φ KL by central differences, S common-random-number seeds (their spread is the error). */
     const double hh = 5e-3;
@@ -734,7 +728,7 @@ static void last_layer_grad(const char *yaml, float *out, int64_t n) {
 }
 
 static void test_e2e(void) {
-    double f[4], l[4], t0 = now();
+    double f[4], l[4], t0 = tl_now();
     ug_experiment ex;
     const char *simple =
         "seed: 2\n"
@@ -745,14 +739,14 @@ static void test_e2e(void) {
         "train: {steps: 300, batch: 256}\nthreads: 1\n";
     if (run_spec(&ex, simple, f, l)) {
         printf("e2e: ddpm_simple, 300 steps (%.1f s): L_simple %.4f -> %.4f (means of the first / last 30 steps)\n",
-               now() - t0, f[0], l[0]);
+               tl_now() - t0, f[0], l[0]);
         CHECK(l[0] < 0.85 * f[0], "L_simple falls: %.4f -> %.4f", f[0], l[0]);
         CHECK(max_abs_phi(&ex) == 0, "phi stays 0 when no term updates backward");
     }
     ug_experiment_free(&ex);
 
     /* MLE-GFN (paper §4.3): L_simple trains θ, TBC trains φ at a tenth of the learning rate */
-    t0 = now();
+    t0 = tl_now();
     const char *mle =
         "seed: 2\n"
         "dataset: {plugin: synthetic2d, data: moons, encoding: continuous}\n"
@@ -764,7 +758,7 @@ static void test_e2e(void) {
         "train: {steps: 300, batch: 128}\nthreads: 1\n";
     if (run_spec(&ex, mle, f, l)) {
         double mx = max_abs_phi(&ex);
-        printf("e2e: MLE-GFN, 300 steps (%.1f s): L_simple %.4f -> %.4f, L_TBC %.3f -> %.3f, max |phi| %.4f\n", now() - t0,
+        printf("e2e: MLE-GFN, 300 steps (%.1f s): L_simple %.4f -> %.4f, L_TBC %.3f -> %.3f, max |phi| %.4f\n", tl_now() - t0,
                f[0], l[0], f[1], l[1], mx);
         CHECK(l[0] < 0.85 * f[0], "L_simple falls: %.4f -> %.4f", f[0], l[0]);
         CHECK(l[1] < f[1], "L_TBC falls: %.4f -> %.4f", f[1], l[1]);
@@ -773,7 +767,7 @@ static void test_e2e(void) {
     ug_experiment_free(&ex);
 
     /* iDDPM's hybrid (learned variance, vlb_weight) trains too */
-    t0 = now();
+    t0 = tl_now();
     const char *hyb =
         "seed: 2\n"
         "dataset: {plugin: synthetic2d, data: moons, encoding: continuous}\n"
@@ -782,7 +776,7 @@ static void test_e2e(void) {
         "optim: {forward: {lr: 2.0e-3}}\n"
         "train: {steps: 300, batch: 256}\nthreads: 1\n";
     if (run_spec(&ex, hyb, f, l)) {
-        printf("e2e: hybrid L_simple + 0.001 L_vlb, 300 steps (%.1f s): loss %.4f -> %.4f\n", now() - t0, f[0], l[0]);
+        printf("e2e: hybrid L_simple + 0.001 L_vlb, 300 steps (%.1f s): loss %.4f -> %.4f\n", tl_now() - t0, f[0], l[0]);
         CHECK(l[0] < 0.85 * f[0], "the hybrid loss falls: %.4f -> %.4f", f[0], l[0]);
     }
     ug_experiment_free(&ex);

@@ -33,12 +33,6 @@
 static harness H;
 static ug_error ERR;
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static bool open_run(tl_run *r, const char *yaml) {
     memset(&ERR, 0, sizeof ERR);
     ug_status st = tl_open(r, H.reg, yaml, NULL, 0, &ERR);
@@ -413,7 +407,7 @@ static void linear_case(const char *label, bool learned, bool near_posterior) {
         CHECK(self, "nll metric: %s", ERR.msg);
         if (!self) return;
         ug_metric_out o;
-        double t0 = now();
+        double t0 = tl_now();
         CHECK(harness_evaluate(d, self, ctx, 100 + (uint64_t)i, &r.model, &r.data, 0, ".", &o) == UG_OK, "nll: %s",
               ug_ctx_errmsg(ctx));
         nll[i] = harness_value(&o, "nll");
@@ -422,7 +416,7 @@ static void linear_case(const char *label, bool learned, bool near_posterior) {
         CHECK(fabs(elbo[i] - elbo_cf) < 4 * se, "%s: M = %lld: elbo %.5f vs closed form %.5f (s.e. %.5f)", label,
               (long long)Ms[i], elbo[i], elbo_cf, se);
         printf("%s: M = %4lld: elbo %.5f vs closed form %.5f +- %.5f (4 s.e. allowed); nll %.5f vs exact %.5f (%.2f s)\n",
-               label, (long long)Ms[i], elbo[i], elbo_cf, se, nll[i], -logp, now() - t0);
+               label, (long long)Ms[i], elbo[i], elbo_cf, se, nll[i], -logp, tl_now() - t0);
         d->destroy(self);
     }
     CHECK(fabs(nll[0] + elbo[0]) < 1e-9 * (1 + fabs(nll[0])), "M = 1: nll %.6f is -elbo %.6f", nll[0], elbo[0]);
@@ -492,7 +486,7 @@ static void test_grad(void) {
     float buf[MAXW * MAXW];
     const int K = 2000;
     tl_term *T = &r.terms[0];
-    double t0 = now();
+    double t0 = tl_now();
     for (int rep = 0; rep < K; rep++) {
         ug_params_zero_grad(r.P, ~0ull);
         ug_tensor *x = ug_from_f32(ctx, xs, 2, (int64_t[]){B, D});
@@ -509,7 +503,7 @@ static void test_grad(void) {
         }
         ug_step_reset(ctx);
     }
-    double t_mc = now() - t0, worst_z = 0, fd_over_se = 0, enc_norm = 0;
+    double t_mc = tl_now() - t0, worst_z = 0, fd_over_se = 0, enc_norm = 0;
     int64_t off = 0;
     for (int i = 0; i < ns; i++)
         for (int64_t j = 0; j < S[i].n; j++, off++) {
@@ -823,13 +817,13 @@ static void train_case(const char *label, const char *objective, int64_t steps, 
              objective, (long long)steps);
     tl_run r;
     if (!open_run(&r, yaml)) return;
-    double nll0, elbo0, nll1, elbo1, first, last, t0 = now();
+    double nll0, elbo0, nll1, elbo1, first, last, t0 = tl_now();
     quick_nll(&r, &nll0, &elbo0);
     train_and_compare(&r, steps, &first, &last);
     quick_nll(&r, &nll1, &elbo1);
     printf("%s: %lld steps (%.1f s): loss %.4f -> %.4f (means of the first 10 and the last 50 steps); held-out nll (M = 20) "
            "%.4f -> %.4f, elbo %.4f -> %.4f\n",
-           label, (long long)steps, now() - t0, first, last, nll0, nll1, elbo0, elbo1);
+           label, (long long)steps, tl_now() - t0, first, last, nll0, nll1, elbo0, elbo1);
     CHECK(first - last > min_drop, "%s: loss %.4f -> %.4f, want a drop of more than %.2f", label, first, last, min_drop);
     CHECK(nll1 < nll0 - min_drop, "%s: held-out nll %.4f -> %.4f", label, nll0, nll1);
     tl_close(&r);

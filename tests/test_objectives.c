@@ -27,12 +27,6 @@
 static ug_registry *REG;
 static ug_error ERR;
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static bool open_run(tl_run *r, const char *yaml, const char *const *ovr, int n) {
     memset(&ERR, 0, sizeof ERR);
     ug_status st = tl_open(r, REG, yaml, ovr, n, &ERR);
@@ -505,13 +499,13 @@ static void test_tbc_alone(void) {
     ug_rng rng = ug_rng_make(31, 0);
     ug_rng_normal(&rng, fw, n);  // a random P_F, never trained here
     target t = get_target(&r);
-    double gap0 = elbo_gap(&r, &t), t0 = now();
+    double gap0 = elbo_gap(&r, &t), t0 = tl_now();
     memset(&ERR, 0, sizeof ERR);
     CHECK(tl_train(&r, r.steps, draw_target, &t, &ERR) == UG_OK, "tbc alone: %s", ERR.msg);
     double gap = elbo_gap(&r, &t);
     CHECK(gap < 0.01 && gap0 > 0.1, "tbc alone: ELBO gap %.4f -> %.4f", gap0, gap);
     printf("tbc alone (fixed random P_F): ELBO gap %.4f -> %.5f nats in %lld steps (%.1f s), log_ratio_sd %.4f\n", gap0,
-           gap, (long long)r.steps, now() - t0, tl_log(&r, 0, "log_ratio_sd"));
+           gap, (long long)r.steps, tl_now() - t0, tl_log(&r, 0, "log_ratio_sd"));
     tl_close(&r);
 }
 
@@ -521,11 +515,11 @@ static void train_to_target(const char *label, const char *yaml, int64_t steps, 
     tl_run r;
     if (!open_run(&r, yaml, NULL, 0)) return;
     target t = get_target(&r);
-    double tv0 = tv_to_target(&r, &t), t0 = now();
+    double tv0 = tv_to_target(&r, &t), t0 = tl_now();
     memset(&ERR, 0, sizeof ERR);
     ug_status st = tl_train(&r, steps, data ? draw_target : NULL, data ? &t : NULL, &ERR);
     CHECK(st == UG_OK, "%s: %s", label, ERR.msg);
-    double tv = tv_to_target(&r, &t), secs = now() - t0;
+    double tv = tv_to_target(&r, &t), secs = tl_now() - t0;
     CHECK(tv < 0.02, "%s: total variation to the target %.4f", label, tv);
     CHECK(secs < 20, "%s: training took %.1f s", label, secs);
     printf("%s: TV %.4f -> %.4f after %lld steps (%.1f s); last loss", label, tv0, tv, (long long)steps, secs);
@@ -644,7 +638,7 @@ static void test_ebgfn(void) {
     double s = 0;
     for (int i = 0; i < MAXX; i++) s += t.p[i] = exp(2.0 * sin(1.7 * i + 0.3));  // ratios up to e^4
     for (int i = 0; i < MAXX; i++) t.p[i] /= s;
-    double pf[MAXX], pe[MAXX], tvf0 = 0, tve0 = 0, tvf = 0, tve = 0, t0 = now();
+    double pf[MAXX], pe[MAXX], tvf0 = 0, tve0 = 0, tvf = 0, tve = 0, t0 = tl_now();
     ebgfn_dists(&r, pf, pe);
     for (int i = 0; i < MAXX; i++) tvf0 += 0.5 * fabs(pf[i] - t.p[i]), tve0 += 0.5 * fabs(pe[i] - t.p[i]);
     memset(&ERR, 0, sizeof ERR);
@@ -653,7 +647,7 @@ static void test_ebgfn(void) {
     for (int i = 0; i < MAXX; i++) tvf += 0.5 * fabs(pf[i] - t.p[i]), tve += 0.5 * fabs(pe[i] - t.p[i]);
     printf("ebgfn (D = 4): TV of the GFlowNet's terminal distribution %.4f -> %.4f, of exp(-E)/Z %.4f -> %.4f "
            "after %lld steps (%.1f s); accept rate %.3f, K %.0f\n", tvf0, tvf, tve0, tve, (long long)r.steps,
-           now() - t0, tl_log(&r, 1, "accept_rate"), tl_log(&r, 1, "K"));
+           tl_now() - t0, tl_log(&r, 1, "accept_rate"), tl_log(&r, 1, "K"));
     CHECK(tvf0 > 0.1, "the target is too close to the initial model to test (TV %.4f)", tvf0);
     CHECK(tvf < 0.03, "ebgfn: GFlowNet terminal distribution TV %.4f to the target", tvf);
     CHECK(tve < 0.03, "ebgfn: energy model TV %.4f to the target", tve);
@@ -792,7 +786,7 @@ static void test_gauss(void) {
            mean, se, K, (long long)r.batch, want);
 
     /* Training reaches the closed-form optimum mu_k = m / n. */
-    double t0 = now();
+    double t0 = tl_now();
     memset(&ERR, 0, sizeof ERR);
     CHECK(tl_train(&r, r.steps, draw_gauss, &g, &ERR) == UG_OK, "train: %s", ERR.msg);
     double worst = 0;
@@ -805,7 +799,7 @@ static void test_gauss(void) {
     for (int i = 0; i < n * D; i++) optf[i] = (float)opt[i];
     CHECK(worst < 0.05, "gauss: worst |mu - m/n| = %.4f", worst);
     printf("gauss: after %lld steps (%.1f s) worst |mu_k - m/n| = %.4f; optimal negative ELBO %.5f\n",
-           (long long)r.steps, now() - t0, worst, gauss_nelbo(optf, n, D, 1.0, 0.5, &g));
+           (long long)r.steps, tl_now() - t0, worst, gauss_nelbo(optf, n, D, 1.0, 0.5, &g));
     tl_close(&r);
 }
 
@@ -837,14 +831,14 @@ static void test_gauss_one_step(void) {
     CHECK(fabs(mean - want) < 3 * se, "one-step negative ELBO: Monte Carlo %.5f +- %.5f, closed form %.5f", mean, se, want);
     printf("gauss one_step: negative ELBO at a random mu: Monte Carlo %.5f +- %.5f (K = %d batches of %lld), closed "
            "form %.5f\n", mean, se, K, (long long)r.batch, want);
-    double t0 = now();
+    double t0 = tl_now();
     memset(&ERR, 0, sizeof ERR);
     CHECK(tl_train(&r, r.steps, draw_gauss, &g, &ERR) == UG_OK, "train: %s", ERR.msg);
     double worst = 0;
     for (int k = 0; k < n; k++)
         for (int j = 0; j < D; j++) worst = fmax(worst, fabs(ug_f32(mu)[k * D + j] - g.m[j] / n));
     CHECK(worst < 0.05, "gauss one_step: worst |mu - m/n| = %.4f", worst);
-    printf("gauss one_step: after %lld steps (%.1f s) worst |mu_k - m/n| = %.4f\n", (long long)r.steps, now() - t0, worst);
+    printf("gauss one_step: after %lld steps (%.1f s) worst |mu_k - m/n| = %.4f\n", (long long)r.steps, tl_now() - t0, worst);
     tl_close(&r);
 
     /* refusals: a model without the closed forms; reparam without reparam_b */

@@ -30,12 +30,6 @@
 static ug_registry *REG;
 static ug_error ERR;
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* A run with `model` (a YAML flow map) and no dataset; kl_tb is the objective it would train with. */
 static bool open_flow(tl_run *r, const char *model) {
     char yaml[1024];
@@ -226,7 +220,7 @@ static void test_integral(void) {
     perturb(&r, 0.2f, 22);
     ug_ctx *ctx = r.ctx;
     ug_set_grad_enabled(ctx, false);
-    double t0 = now();
+    double t0 = tl_now();
     const double R = 14.0;
     const int N = 1400;  // grid points per axis: h = 0.02
     const double h = 2 * R / N;
@@ -266,7 +260,7 @@ static void test_integral(void) {
     CHECK(fabs(I - p) < fmax(4 * se, 1e-3), "quadrature %.5f vs Monte Carlo share inside %.5f ± %.5f", I, p, se);
     printf("integral: ∫ exp(log_prob) over [-%g, %g]^2 (%d x %d midpoints, h = %.3f) = %.5f; share of %lld samples "
            "inside %.5f ± %.5f; max log p %.2f (%.1f s)\n",
-           R, R, N, N, h, I, (long long)M, p, se, lmax, now() - t0);
+           R, R, N, N, h, I, (long long)M, p, se, lmax, tl_now() - t0);
     tl_close(&r);
 }
 
@@ -505,7 +499,7 @@ static void test_train(void) {
         tl_close(&r);
         return;
     }
-    double t0 = now(), first = 0, last = 0;
+    double t0 = tl_now(), first = 0, last = 0;
     const int S = (int)r.steps, W = 40;
     for (int s = 0; s < S; s++) {
         memset(&ERR, 0, sizeof ERR);
@@ -516,7 +510,7 @@ static void test_train(void) {
         if (s < W) first += r.terms[0].loss / W;
         if (s >= S - W) last += r.terms[0].loss / W;
     }
-    double secs = now() - t0;
+    double secs = tl_now() - t0;
     CHECK(eval_nll(&r, &o1) == UG_OK, "nll after training");
     double n0 = metric_value(&o0, "nll"), n1 = metric_value(&o1, "nll"), e1 = metric_value(&o1, "nll_exact");
     CHECK(last < first - 0.3, "loss falls: first %d steps %.4f, last %d %.4f", W, first, W, last);

@@ -33,12 +33,6 @@
 static ug_registry *REG;
 static ug_error ERR;
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static bool open_run(tl_run *r, const char *yaml) {
     memset(&ERR, 0, sizeof ERR);
     ug_status st = tl_open(r, REG, yaml, NULL, 0, &ERR);
@@ -373,12 +367,12 @@ static void prop9_db(const char *param) {
 }
 
 static void test_prop9(void) {
-    double t0 = now();
+    double t0 = tl_now();
     prop9_exact_flow();
-    printf("prop9 (a): %.1f s\n", now() - t0);
+    printf("prop9 (a): %.1f s\n", tl_now() - t0);
     prop9_db("net");
     prop9_db("flow");
-    printf("prop9: %.1f s\n", now() - t0);
+    printf("prop9: %.1f s\n", tl_now() - t0);
 }
 
 /* ================================ chain ================================ */
@@ -587,14 +581,14 @@ static void chain_misc(void) {
 }
 
 static void test_chain(void) {
-    double t0 = now();
+    double t0 = tl_now();
     chain_misc();
     chain_moments("vp");
     chain_moments("ve");
     chain_step_kl("vp");
     chain_step_kl("ve");
     chain_dsm();
-    printf("chain: %.1f s\n", now() - t0);
+    printf("chain: %.1f s\n", tl_now() - t0);
 }
 
 /* ================================ ode ================================ */
@@ -696,10 +690,10 @@ static void ode_trained(void) {
         "  - {plugin: nll, particles: 8, samples: 1000}\n";
     tl_run r;
     if (!open_run(&r, yaml)) return;
-    double t0 = now();
+    double t0 = tl_now();
     memset(&ERR, 0, sizeof ERR);
     CHECK(tl_train(&r, r.steps, NULL, NULL, &ERR) == UG_OK, "train: %s", ERR.msg);
-    double tt = now() - t0, v[2], se[2];
+    double tt = tl_now() - t0, v[2], se[2];
     for (int i = 0; i < 2; i++) {
         void *self;
         const ug_plugin_desc *d = make_metric(&r, i, &self);
@@ -711,7 +705,7 @@ static void ode_trained(void) {
         d->destroy(self);
     }
     printf("ode trained (dsm, 4000 steps, %.1f s): entropy %.4f, ode_nll %.4f +- %.4f, nll (EM, M = 8) %.4f +- %.4f (%.1f s)\n",
-           tt, H, v[0], se[0], v[1], se[1], now() - t0 - tt);
+           tt, H, v[0], se[0], v[1], se[1], tl_now() - t0 - tt);
     CHECK(fabs(v[0] - H) < 0.1, "ode_nll %.4f vs entropy %.4f", v[0], H);
     CHECK(fabs(v[1] - H) < 0.1, "nll %.4f vs entropy %.4f", v[1], H);
     CHECK(v[0] > H - 4 * se[0] - 0.02, "ode_nll %.4f below the entropy %.4f", v[0], H);
@@ -744,12 +738,12 @@ static void ode_refusals(void) {
 }
 
 static void test_ode(void) {
-    double t0 = now();
+    double t0 = tl_now();
     ode_linear("vp");
     ode_linear("ve");
     ode_refusals();
     ode_trained();
-    printf("ode: %.1f s\n", now() - t0);
+    printf("ode: %.1f s\n", tl_now() - t0);
 }
 
 /* ================================ train ================================ */
@@ -763,7 +757,7 @@ static void train_case(const char *label, const char *objective) {
              "optim: {forward: {lr: 0.002}}\ntrain: {steps: 400, batch: 256}\n", objective);
     tl_run r;
     if (!open_run(&r, yaml)) return;
-    double t0 = now(), first[2] = {0}, last[2] = {0};
+    double t0 = tl_now(), first[2] = {0}, last[2] = {0};
     const int W = 50;
     for (int s = 0; s < r.steps; s++) {
         memset(&ERR, 0, sizeof ERR);
@@ -777,7 +771,7 @@ static void train_case(const char *label, const char *objective) {
     }
     double se = sqrt((first[1] - first[0] * first[0]) / W + (last[1] - last[0] * last[0]) / W);
     printf("train %s: mean loss over steps 1-%d %.4f, over the last %d %.4f (s.e. of the difference %.4f), %.1f s\n", label, W,
-           first[0], W, last[0], se, now() - t0);
+           first[0], W, last[0], se, tl_now() - t0);
     CHECK(first[0] - last[0] > 4 * se, "%s: the loss did not fall: %.4f -> %.4f (s.e. %.4f)", label, first[0], last[0], se);
     tl_close(&r);
 }

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "unigfn/host/loader.h"
 #include "unigfn/host/spec.h"
@@ -326,6 +327,13 @@ static inline double tl_log(const tl_run *r, int t, const char *key) {
     for (int i = 0; i < o->n_logs; i++)
         if (o->log_keys[i] && strcmp(o->log_keys[i], key) == 0) return o->log_values[i];
     return NAN;
+}
+
+/* Monotonic seconds, for the tests that print how long their training took. */
+static inline double tl_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 #endif
