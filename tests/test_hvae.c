@@ -537,6 +537,79 @@ static void test_grad(void) {
     tl_close(&r);
 }
 
+/* ---- warmup: kl_tb's KL warm-up on the same trajectories ----------------------------------------- */
+
+/* One loss of term t at `step` with a copy of rng (so every term sees the same backward trajectories). */
+static double term_loss(tl_run *r, int t, const ug_rng *rng, const float *xs, int64_t B, int64_t step,
+                        double *log_ratio) {
+    ug_ctx *ctx = r->ctx;
+    ug_rng g = *rng;
+    ug_tensor *x = ug_from_f32(ctx, xs, 2, (int64_t[]){B, 2});
+    ug_step_env env = {.size = sizeof env, .ctx = ctx, .rng = &g, .model = &r->model, .batch = x,
+                       .update_mask = r->terms[t].mask, .step = step, .total_steps = 100};
+    ug_loss_out out = {.size = sizeof out};
+    const ug_objective_vtable *vt = r->terms[t].desc->vtable;
+    CHECK(vt->loss(r->terms[t].self, &env, &out) == UG_OK, "term %d: %s", t, ug_ctx_errmsg(ctx));
+    double v = out.loss ? ug_item(out.loss) : NAN;
+    *log_ratio = NAN;
+    for (int i = 0; i < out.n_logs; i++)
+        if (strcmp(out.log_keys[i], "log_ratio") == 0) *log_ratio = out.log_values[i];
+    ug_step_reset(ctx);
+    return v;
+}
+
+/* warmup W at step s weights all terms but the last log P_F by beta = min(1, (s+1)/W), so on one set of
+ * trajectories: loss(beta) = beta loss(1) + (1 - beta) loss(0), loss(0) = -mean log P_F(x | z_L), and
+ * from step W - 1 on it is the plain negative ELBO; log_ratio stays the (unweighted) ELBO throughout. */
+static void test_warmup(void) {
+    const char *yaml =
+        "seed: 5\n"
+        "dataset: {plugin: synthetic2d, data: 8gaussians, encoding: continuous, heldout_size: 500}\n"
+        "model: {plugin: hvae, latents: [3, 2], hidden: [16]}\n"
+        "objective:\n"
+        "  - {plugin: kl_tb, reparam: true, updates: [forward, backward]}\n"
+        "  - {plugin: kl_tb, reparam: true, warmup: 4, updates: [forward, backward]}\n"
+        "  - {plugin: kl_tb, reparam: true, warmup: 1000000000, updates: [forward, backward]}\n"
+        "optim: {forward: {lr: 0.001}, backward: {lr: 0.001}}\n"
+        "train: {steps: 1, batch: 64}\n";
+    tl_run r;
+    if (!open_run(&r, yaml)) return;
+    const int64_t B = 64;
+    float xs[64 * 2];
+    ug_tensor *hx = NULL;
+    r.data.vt->heldout(r.data.self, r.ctx, 0, B, &hx);
+    ug_tensor_get(r.ctx, hx, xs, B * 2);
+    ug_step_reset(r.ctx);
+    ug_rng rng = r.terms[0].rng;
+    double lr_full, lr_w, lr_0;
+    double full = term_loss(&r, 0, &rng, xs, B, 0, &lr_full);
+    double recon = term_loss(&r, 2, &rng, xs, B, 0, &lr_0);  // beta = 1e-9: the likelihood term alone
+    CHECK(fabs(lr_full + full) < 1e-6 * (1 + fabs(full)), "log_ratio %.6f is not -loss %.6f", lr_full, full);
+    CHECK(fabs(lr_0 - lr_full) < 1e-5 * (1 + fabs(full)), "warmup changed log_ratio: %.6f vs %.6f", lr_0, lr_full);
+    CHECK(fabs(full - recon) > 0.1, "the KL part is too small to test: loss %.4f, likelihood term %.4f", full, recon);
+    for (int64_t step = 0; step < 6; step++) {
+        double beta = step + 1 < 4 ? (double)(step + 1) / 4.0 : 1.0;
+        double w = term_loss(&r, 1, &rng, xs, B, step, &lr_w);
+        double want = beta * full + (1 - beta) * recon;
+        CHECK(fabs(w - want) < 1e-5 * (1 + fabs(want)), "step %lld (beta %.2f): loss %.6f, want %.6f", (long long)step,
+              beta, w, want);
+        CHECK(fabs(lr_w - lr_full) < 1e-5 * (1 + fabs(full)), "step %lld: log_ratio %.6f vs %.6f", (long long)step, lr_w,
+              lr_full);
+    }
+    printf("warmup: -ELBO %.4f, likelihood term %.4f; warmup 4 gives beta-mixtures of the two at steps 0-2 and "
+           "the -ELBO from step 3\n", full, recon);
+    tl_close(&r);
+    /* refused where it has no meaning */
+    ug_error err = {0};
+    tl_run r2;
+    const char *bad =
+        "dataset: {plugin: synthetic2d, data: moons, encoding: continuous}\nmodel: {plugin: hvae}\n"
+        "objective: [{plugin: kl_tb, score_pb: true, warmup: 10, updates: [forward]}]\n"
+        "optim: {forward: {lr: 0.001}}\ntrain: {steps: 1, batch: 8}\n";
+    CHECK(tl_open(&r2, H.reg, bad, NULL, 0, &err) != UG_OK && strstr(err.msg, "warmup"),
+          "warmup with score_pb was not refused with a message naming it: '%s'", err.msg);
+}
+
 /* ---- traj: the policy interface ------------------------------------------------------------ */
 
 /* x [rows, cols] (any strides) into a host buffer of the step arena. */
@@ -849,6 +922,7 @@ int main(int argc, char **argv) {
     else if (strcmp(which, "grad") == 0) test_grad();
     else if (strcmp(which, "traj") == 0) test_traj();
     else if (strcmp(which, "train") == 0) test_train();
+    else if (strcmp(which, "warmup") == 0) test_warmup();
     else CHECK(0, "unknown case '%s'", which);
     harness_close(&H);
     return CHECK_DONE();

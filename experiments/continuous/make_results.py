@@ -27,6 +27,7 @@ FAMILY = [("ddpm", "DDPM, fixed β, L_simple"), ("iddpm", "DDPM, learned P_F var
           ("mlegfn-ddpm", "DDPM, learned β by TBC (MLE-GFN, §4.3)"),
           ("scoresde-ssm", "ScoreSDE (VP), sliced score matching"), ("scoresde-dsm", "ScoreSDE (VP), denoising SM"),
           ("realnvp", "RealNVP, maximum likelihood (kl_tb)"), ("hvae", "HVAE, reparameterized ELBO"),
+          ("hvae-warmup", "HVAE, ELBO with KL warm-up"),
           ("mlegfn-hvae", "HVAE, MLE-GFN (kl_tb + tbc)"), ("sb", "Schrödinger bridge, IPF")]
 SECTION_43 = ["ddpm", "iddpm", "mlegfn-ddpm"]
 TASKS_43 = ["checkerboard", "2spirals", "8gaussians"]

@@ -14,7 +14,7 @@ jobs=1
 if [[ "${1:-}" == "-j" ]]; then jobs=$2; shift 2; fi
 specs=("$@")
 if [[ ${#specs[@]} -eq 0 ]]; then
-  for s in ddpm iddpm mlegfn-ddpm scoresde-ssm scoresde-dsm realnvp hvae mlegfn-hvae sb finetune-ddpm; do
+  for s in ddpm iddpm mlegfn-ddpm scoresde-ssm scoresde-dsm realnvp hvae hvae-warmup mlegfn-hvae sb finetune-ddpm; do
     [[ -f specs/$s.yaml ]] && specs+=("specs/$s.yaml")
   done
   specs+=(s43)

@@ -9,7 +9,15 @@
  *                   score_pb, updating P_B's group with this term gets the full gradient of the KL.
  * direction: reward KL(P_F || P_B R / Z) with tau ~ P_F and f(tau) = sum log P_F - sum log P_B - log R(x)
  *                   (a reverse KL up to the constant log Z).
- * Both log "log_ratio" = mean_b sum_k [log P_F - log P_B] (data: the ELBO estimate). */
+ * Both log "log_ratio" = mean_b sum_k [log P_F - log P_B] (data: the ELBO estimate).
+ *
+ * warmup (data, full estimator): KL warm-up (Bowman et al. 2016; Sønderby et al. 2016, "deterministic
+ * warm-up"). With beta = min(1, (step + 1) / warmup) the loss is
+ *     mean_b [ beta (log P_B - sum_{k<n-1} log P_F) - log P_F(x | s_{n-1}) ](tau_b),
+ * i.e. the last step's log P_F (the likelihood of x) at full weight and every other term (the prior
+ * and the posterior's KL to it) scaled by beta; from step warmup on it is the negative ELBO again.
+ * A hierarchical VAE started on the full ELBO pays the KL before its decoder can use the latents and
+ * collapses them onto the prior (posterior collapse); the warm-up lets the latents carry x first. */
 #define UG_PLUGIN
 #include "unigfn/plugin.h"
 
@@ -26,6 +34,7 @@ typedef struct kl_tb {
     bool data_reward;  /* reward: data */
     bool one_step;     /* data: estimator one_step */
     bool reparam;      /* data: pathwise gradients through P_B's samples */
+    int64_t warmup;    /* data: KL warm-up steps (0 = off) */
 } kl_tb;
 
 static const ug_param_spec kl_tb_params[] = {
@@ -39,6 +48,9 @@ static const ug_param_spec kl_tb_params[] = {
      "data: the whole backward trajectory, or one step a row with the model's closed forms (anchor, step_kl)"},
     {"reparam", UG_P_BOOL, "false", UG_P_ID_OPTIONAL, 0, 0, NULL,
      "data: reparameterized P_B samples, so P_B's groups get the pathwise gradient (model cap reparam_b)"},
+    {"warmup", UG_P_INT, "0", UG_P_MIN | UG_P_MAX | UG_P_ID_OPTIONAL, 0, UG_BOUND_STEPS, NULL,
+     "data: KL warm-up over this many steps: all terms but the last step's log P_F (the likelihood of x) "
+     "weighted by min(1, (step+1)/warmup); 0 = off"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -106,12 +118,19 @@ static ug_status loss_data(kl_tb *o, const ug_step_env *env, ug_loss_out *out) {
     if (!lpf || !lpb) return ug_ctx_status(ctx);
     ug_tensor *g = ug_sub(ctx, lpb, lpf);  // [B] log P_B - log P_F per trajectory
     ug_tensor *loss = ug_mean_all(ctx, g);
+    double elbo = -ug_item(loss);
+    if (o->warmup > 0 && env->step + 1 < o->warmup) {
+        /* beta g - (1 - beta) log P_F(x | s_{n-1}) = beta (log P_B - the other log P_F terms) - the last */
+        float beta = (float)((double)(env->step + 1) / (double)o->warmup);
+        ug_tensor *last = tr.log_pf ? tr.log_pf[tr.steps - 1] : NULL;  // [B], checked by ugo_sum_steps
+        loss = ug_mean_all(ctx, ug_sub(ctx, ug_mul_scalar(ctx, g, beta), ug_mul_scalar(ctx, last, 1.0f - beta)));
+    }
     /* grad_phi KL(P_B||P_F) = E[g grad log P_B] + E[grad g]; the second is E[grad log P_B] = 0 plus the
      * forward part already in `loss`. score_pb adds the first with a leave-one-out baseline. */
     if (o->score_pb)
         loss = ug_add(ctx, loss, ug_mean_all(ctx, ug_mul(ctx, loo_weights(ctx, g, tr.batch), zero_with_grad(ctx, lpb))));
     if (ug_ctx_status(ctx)) return ug_ctx_status(ctx);
-    ugo_log(out, "log_ratio", -ug_item(loss));
+    ugo_log(out, "log_ratio", elbo);
     return ugo_finish(ctx, loss, out, who);
 }
 
@@ -192,6 +211,12 @@ static void *kl_tb_create(const ug_create_args *args, ug_error *err) {
     }
     o->one_step = strcmp(ug_cfg_str(args->cfg, "estimator", "full"), "one_step") == 0;
     o->reparam = ug_cfg_bool(args->cfg, "reparam", false);
+    o->warmup = ug_cfg_int(args->cfg, "warmup", 0);
+    if (o->warmup > 0 && (o->reward || o->one_step || o->score_pb)) {
+        ug_error_set(err, UG_ERR_ARG, "kl_tb: warmup is for direction data with the full estimator, without score_pb");
+        free(o);
+        return NULL;
+    }
     if (o->reward && (o->one_step || o->reparam)) {
         ug_error_set(err, UG_ERR_ARG, "kl_tb: estimator one_step and reparam are for direction data");
         free(o);
