@@ -15,6 +15,11 @@
  *   set), for the continuous sample metrics (mmd_rbf, energy, density_png), whose expectations between
  *   two Gaussians are closed-form; the model side is gauss_chain, whose x ~ N(Σ μ, n σ_f² I).
  *
+ * dataset "test_cats": categorical x in {0..K-1}^D from a Markov chain (x_0 = v with probability
+ *   ∝ v + 1; x_i = x_{i-1} with probability `stay`, else uniform over the K values), with its exact
+ *   log p(x) as log_reward: a categorical target with dependencies between coordinates, whose entropy
+ *   an autoregressive model (plugins/models/ar, tests/test_ar.c) can reach.
+ *
  * Built into build/tests/, never into build/plugins/, so the CLI never lists it. */
 #define UG_PLUGIN
 #include "unigfn/plugin.h"
@@ -548,4 +553,152 @@ static const ug_plugin_desc gd_desc = {
     .vtable = &gd_vt,
 };
 
-UG_PLUGIN_EXPORT(&bm_desc, &bd_desc, &gd_desc)
+/* ================================ categorical dataset ================================ */
+
+typedef struct cats_data {
+    int64_t D, K, n_heldout;
+    double stay;
+    float *heldout;
+} cats_data;
+
+/* log P(x_0 = v) = log((v + 1) / (K (K + 1) / 2)); log P(x_i = w | x_{i-1} = v). */
+static double cats_first(const cats_data *d, int64_t v) { return log((double)(v + 1) / ((double)d->K * (double)(d->K + 1) / 2.0)); }
+static double cats_next(const cats_data *d, int64_t v, int64_t w) { return log((v == w ? d->stay : 0.0) + (1.0 - d->stay) / (double)d->K); }
+
+static void draw_cats(const cats_data *d, ug_rng *rng, int64_t n, float *x) {
+    for (int64_t r = 0; r < n; r++) {
+        float u;
+        ug_rng_uniform(rng, &u, 1);
+        double c = 0.0;
+        int64_t v = d->K - 1;
+        for (int64_t k = 0; k < d->K; k++)
+            if ((double)u < (c += exp(cats_first(d, k)))) {
+                v = k;
+                break;
+            }
+        x[r * d->D] = (float)v;
+        for (int64_t i = 1; i < d->D; i++) {
+            ug_rng_uniform(rng, &u, 1);
+            if ((double)u >= d->stay) v = ug_rng_randint(rng, d->K);
+            x[r * d->D + i] = (float)v;
+        }
+    }
+}
+
+static void *cd_create(const ug_create_args *a, ug_error *err) {
+    cats_data *d = calloc(1, sizeof *d);
+    if (!d) {
+        ug_error_set(err, UG_ERR_NOMEM, "test_cats: out of memory");
+        return NULL;
+    }
+    d->D = ug_cfg_int(a->cfg, "dim", 4);
+    d->K = ug_cfg_int(a->cfg, "categories", 3);
+    d->stay = ug_cfg_float(a->cfg, "stay", 0.6);
+    d->n_heldout = ug_cfg_int(a->cfg, "heldout_size", 1000);
+    if (!(d->heldout = malloc((size_t)(d->n_heldout * d->D) * sizeof(float)))) {
+        ug_error_set(err, UG_ERR_NOMEM, "test_cats: out of memory");
+        free(d);
+        return NULL;
+    }
+    ug_rng r = ug_rng_make((uint64_t)ug_cfg_int(a->cfg, "heldout_seed", 7), 97);
+    draw_cats(d, &r, d->n_heldout, d->heldout);
+    return d;
+}
+
+static void cd_destroy(void *self) {
+    cats_data *d = self;
+    if (d) free(d->heldout);
+    free(d);
+}
+
+static void cd_info(void *self, ug_dataset_info *out) {
+    cats_data *d = self;
+    uint32_t size = out->size;
+    memset(out, 0, sizeof *out);
+    out->size = size;
+    out->space.kind = UG_SPACE_CATEGORICAL;
+    out->space.dim = d->D;
+    out->space.categories = d->K;
+    out->train_size = -1;
+    out->heldout_size = d->n_heldout;
+}
+
+static ug_status cd_fresh(void *self, ug_ctx *ctx, ug_rng *rng, int64_t n, ug_tensor **out) {
+    cats_data *d = self;
+    *out = n > 0 ? ug_new2(ctx, n, d->D) : NULL;   // [n, D]
+    if (!*out) return ug_ctx_status(ctx) ? ug_ctx_status(ctx) : ug_ctx_fail(ctx, UG_ERR_ARG, "test_cats: count %lld", (long long)n);
+    draw_cats(d, rng, n, ug_f32(*out));
+    return UG_OK;
+}
+
+static ug_status cd_train_batch(void *self, ug_ctx *ctx, ug_rng *rng, int64_t batch, int64_t step, ug_tensor **out) {
+    (void)step;
+    return cd_fresh(self, ctx, rng, batch, out);
+}
+
+static ug_status cd_heldout(void *self, ug_ctx *ctx, int64_t offset, int64_t count, ug_tensor **out) {
+    cats_data *d = self;
+    *out = NULL;
+    if (offset < 0 || count <= 0 || offset + count > d->n_heldout)
+        return ug_ctx_fail(ctx, UG_ERR_ARG, "test_cats.heldout: rows out of range");
+    int64_t shape[2] = {count, d->D};
+    *out = ug_from_f32(ctx, d->heldout + offset * d->D, 2, shape);   // [count, D]
+    return *out ? UG_OK : ug_ctx_status(ctx);
+}
+
+/* The chain's exact log p(x) (normalized: log Z = 0), computed on the host. */
+static ug_tensor *cd_log_reward(void *self, ug_ctx *ctx, ug_tensor *x) {
+    cats_data *d = self;
+    if (!x || x->ndim != 2 || x->shape[1] != d->D || x->dtype != UG_F32) {
+        ug_ctx_fail(ctx, UG_ERR_ARG, "test_cats: log_reward wants F32 [B, %lld]", (long long)d->D);
+        return NULL;
+    }
+    int64_t B = x->shape[0];
+    float *v = malloc(sizeof(float) * (size_t)(B * d->D)), *lp = malloc(sizeof(float) * (size_t)B);
+    ug_tensor *out = NULL;
+    if (v && lp && ug_tensor_get(ctx, x, v, B * d->D) == UG_OK) {
+        for (int64_t b = 0; b < B; b++) {
+            const float *r = v + b * d->D;
+            double s = cats_first(d, (int64_t)r[0]);
+            for (int64_t i = 1; i < d->D; i++) s += cats_next(d, (int64_t)r[i - 1], (int64_t)r[i]);
+            lp[b] = (float)s;
+        }
+        out = ug_from_f32(ctx, lp, 1, &B);   // [B]
+    } else if (!ug_ctx_status(ctx)) {
+        ug_ctx_fail(ctx, UG_ERR_NOMEM, "test_cats: out of memory");
+    }
+    free(v);
+    free(lp);
+    return out;
+}
+
+static const ug_param_spec cd_params[] = {
+    {"dim", UG_P_INT, "4", UG_P_MIN | UG_P_MAX, 1, TB_MAX_D, NULL, "number of coordinates D"},
+    {"categories", UG_P_INT, "3", UG_P_MIN | UG_P_MAX, 2, TB_MAX_D, NULL, "values K of a coordinate"},
+    {"stay", UG_P_FLOAT, "0.6", UG_P_MIN | UG_P_MAX, 0, 1, NULL, "probability that x_i copies x_{i-1} (else uniform)"},
+    {"heldout_size", UG_P_INT, "1000", UG_P_MIN | UG_P_MAX, 1, UG_BOUND_COUNT, NULL, "held-out rows"},
+    {"heldout_seed", UG_P_INT, "7", UG_P_MIN | UG_P_MAX, 0, UG_BOUND_SEED, NULL, "seed of the held-out rows"},
+    {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
+};
+
+static const ug_dataset_vtable cd_vt = {
+    .size = sizeof(ug_dataset_vtable),
+    .info = cd_info,
+    .train_batch = cd_train_batch,
+    .heldout = cd_heldout,
+    .sample_true = cd_fresh,
+    .log_reward = cd_log_reward,
+};
+
+static const ug_plugin_desc cd_desc = {
+    UG_DESC_HEADER(UG_KIND_DATASET),
+    .name = "test_cats",
+    .version = "1.0",
+    .summary = "TEST ONLY: a categorical Markov chain with its exact log p(x)",
+    .params = cd_params,
+    .create = cd_create,
+    .destroy = cd_destroy,
+    .vtable = &cd_vt,
+};
+
+UG_PLUGIN_EXPORT(&bm_desc, &bd_desc, &gd_desc, &cd_desc)

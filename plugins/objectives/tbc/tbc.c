@@ -60,6 +60,12 @@ static ug_status tbc_loss(void *self, const ug_step_env *env, ug_loss_out *out) 
 }
 
 static void *tbc_create(const ug_create_args *args, ug_error *err) {
+    /* One trajectory per x (autoregressive, flows): tau = tau' always, so the loss is 0 and trains nothing. */
+    if (args && args->model && args->model->info.deterministic_pb) {
+        ug_error_set(err, UG_ERR_UNSUPPORTED, "tbc: model '%s' has a deterministic P_B (one trajectory per x), so tau = tau' "
+                     "and the loss is identically 0", args->model->name ? args->model->name : "?");
+        return NULL;
+    }
     tbc *o = calloc(1, sizeof *o);
     if (!o) {
         ug_error_set(err, UG_ERR_NOMEM, "tbc: out of memory");
