@@ -28,7 +28,7 @@ int cli_ls(cli_env *env, int argc, char **argv) {
         else if (strcmp(argv[i], "--experiment") == 0 && i + 1 < argc) experiment = argv[++i];
         else { fputs(usage, stderr); return 2; }
     }
-    ug_store *st = cli_open_store(env);
+    ug_store *st = cli_open_store(env, UG_STORE_READ);
     if (!st) return 1;
     printf("%-16s  %-9s  %8s  %-19s  %-28s  %s\n", "id", "status", "step", "created", "experiment", metric);
     ug_error err = {0};

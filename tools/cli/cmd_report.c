@@ -172,7 +172,7 @@ static int report_table(cli_env *env, int argc, char **argv) {
     FILE *f = NULL;
     rc = 1;
     if (t.n_row_keys < 1 || t.n_col_keys < 1) { fprintf(stderr, "unigfn report: empty --rows or --cols\n"); rc = 2; goto out; }
-    if (!(st = cli_open_store(env))) goto out;
+    if (!(st = cli_open_store(env, UG_STORE_READ))) goto out;
     ug_error err = {0};
     if (ug_rd_select(st, metric, sa.where, sa.n_where, !all, &sel, &err)) { fprintf(stderr, "unigfn report: %s\n", err.msg); goto out; }
     if (sel.n == 0) { explain_empty(st, &sa, !all, NULL); goto out; }
@@ -269,7 +269,7 @@ static int report_curves(cli_env *env, int argc, char **argv) {
         o.n_group_by = split_keys(group_s, &gcopy, gk);
         o.group_by = gk;
     }
-    ug_store *st = cli_open_store(env);
+    ug_store *st = cli_open_store(env, UG_STORE_READ);
     ug_rd_set sel = {0};
     ug_error err = {0};
     rc = 1;
@@ -318,7 +318,7 @@ static int report_samples(cli_env *env, int argc, char **argv) {
         else { fprintf(stderr, "unigfn report samples: unknown option '%s'\n", a); return 2; }
     }
     if (!run || o.n < 0) { report_usage(stderr); return 2; }
-    ug_store *st = cli_open_store(env);
+    ug_store *st = cli_open_store(env, UG_STORE_READ);
     if (!st) return 1;
     ug_error err = {0};
     char id[64], what[512];

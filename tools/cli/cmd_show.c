@@ -24,7 +24,7 @@ int cli_show(cli_env *env, int argc, char **argv) {
     static const char usage[] = "usage: unigfn show RUN\n  the run's resolved spec, status, artifacts and last metrics\n";
     if (cli_wants_help(argc, argv)) { fputs(usage, stdout); return 0; }
     if (argc != 1) { fputs(usage, stderr); return 2; }
-    ug_store *st = cli_open_store(env);
+    ug_store *st = cli_open_store(env, UG_STORE_READ);
     if (!st) return 1;
     ug_error err = {0};
     char id[64];
