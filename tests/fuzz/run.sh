@@ -19,7 +19,7 @@ src="$root/core/src"
 "$CC" -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$root/core/include" -I"$src" -I"$root/tests" \
     "$root/tests/fuzz/fuzz_spec.c" "$src/spec/config.c" "$src/spec/spec.c" "$src/spec/spec_errors.c" "$src/spec/spec_yaml.c" "$src/spec/spec_override.c" \
-    "$src/spec/spec_check.c" "$src/spec/spec_emit.c" "$src/base/sha256.c" "$src/base/status.c" \
+    "$src/spec/spec_check.c" "$src/spec/spec_emit.c" "$src/base/sha256.c" "$src/base/status.c" "$src/base/util.c" \
     $(pkg-config --cflags --libs yaml-0.1) -lm -o "$work/fuzz_spec"
 
 # Seeds: every spec as is; a case with overrides as text NUL arg NUL arg ...
