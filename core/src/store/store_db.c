@@ -401,12 +401,22 @@ static int check_path(ug_store *s, ug_error *e) {
  * folder), so the file alone is the whole database, unless a -wal with frames was left behind: those
  * changes cannot be read without a -shm, and showing the database without them would be wrong. */
 static bool wants_immutable(int rc) {
-    return (rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN;
+#ifdef SQLITE_READONLY_DIRECTORY
+    if (rc == SQLITE_READONLY_DIRECTORY || rc == SQLITE_READONLY_CANTINIT) return true;
+#endif
+    return (rc & 0xff) == SQLITE_CANTOPEN;  /* not SQLITE_READONLY_ROLLBACK: a hot journal is refused */
 }
 
 static int reopen_immutable(ug_store *s, ug_error *e) {
     char wal[4200];
     struct stat sb;
+    snprintf(wal, sizeof wal, "%s-journal", s->path);
+    if (stat(wal, &sb) == 0 && sb.st_size > 0) {
+        ug_error_set(e, UG_ERR_STORE,
+                     "results db %s: cannot read it here: %s holds a transaction that was cut off, which only "
+                     "a writer can roll back, and this folder is not writable", s->path, wal);
+        return UG__STORE_APP_ERR;
+    }
     snprintf(wal, sizeof wal, "%s-wal", s->path);
     if (stat(wal, &sb) == 0 && sb.st_size > 0) {
         ug_error_set(e, UG_ERR_STORE,
