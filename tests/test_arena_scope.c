@@ -1,5 +1,5 @@
 /* test_arena_scope.c — scoped step memory (tensor.h: ug_arena_mark / ug_arena_release / ug_copy_into).
- * A 1000-step sampling chain of a 3-layer MLP at batch 256 without grad keeps its peak arena within 2x
+ * A 200-step sampling chain of a 3-layer MLP at batch 256 without grad keeps its peak arena within 2x
  * of one step's, also when the steps overflow the arena's first block (release across blocks); with
  * grad on, release refuses and the tape stays whole (the gradient through the chain is right); a mark
  * from before ug_step_reset is stale; copy_into's refusals. Prints the arena figures. */
@@ -10,7 +10,9 @@
 #include "check.h"
 #include "unigfn/nn.h"
 
-enum { B = 256, D = 64 };
+/* CHAIN: long enough to show a flat peak against 50 unscoped steps' growth, short enough for a
+ * sanitizer build on a busy machine (1000 steps took 28 s of a release build on a loaded 2-core machine). */
+enum { B = 256, D = 64, CHAIN = 200 };
 
 typedef struct chain {
     ug_params *P;
@@ -67,14 +69,15 @@ static size_t run_chain(size_t arena_bytes, int T, bool scoped, float *out_first
 static void test_chain_memory(void) {
     float a = 0, b = 0, d = 0;
     size_t one = run_chain(64u << 20, 1, true, NULL);
-    size_t many = run_chain(64u << 20, 1000, true, &a);
+    size_t many = run_chain(64u << 20, CHAIN, true, &a);
     /* 1 MB arena: every step overflows the first block, so release must unwind across blocks */
-    size_t small = run_chain(1u << 20, 1000, true, &b);
+    size_t small = run_chain(1u << 20, CHAIN, true, &b);
     size_t kept50 = run_chain(64u << 20, 50, false, &d);
-    printf("arena peak: one step %.2f MB; 1000 scoped steps %.2f MB (%.2fx); 1000 scoped steps from a 1 MB arena "
-           "%.2f MB; 50 unscoped steps %.2f MB (1000 would hold ~%.0f MB)\n",
-           one / 1e6, many / 1e6, (double)many / (double)one, small / 1e6, kept50 / 1e6, kept50 / 1e6 * 20);
-    CHECK(many <= 2 * one, "1000 scoped steps: peak %zu bytes, one step %zu", many, one);
+    printf("arena peak: one step %.2f MB; %d scoped steps %.2f MB (%.2fx); %d scoped steps from a 1 MB arena "
+           "%.2f MB; 50 unscoped steps %.2f MB (%d would hold ~%.0f MB)\n",
+           one / 1e6, CHAIN, many / 1e6, (double)many / (double)one, CHAIN, small / 1e6, kept50 / 1e6, CHAIN,
+           kept50 / 1e6 * CHAIN / 50);
+    CHECK(many <= 2 * one, "%d scoped steps: peak %zu bytes, one step %zu", CHAIN, many, one);
     CHECK(small <= 2 * one, "across blocks: peak %zu bytes, one step %zu", small, one);
     CHECK(kept50 > 10 * one, "without release the arena grows with the steps (%zu vs %zu)", kept50, one);
     CHECK(a == b && isfinite(a), "the same chain whatever the arena's blocks (%g, %g)", (double)a, (double)b);

@@ -159,6 +159,9 @@ static void test_refusals(void) {
         {"bad_kind", "plugin 'test_malformed' has unknown kind 9"},
         {"empty_name", "objective descriptor 0 has no name"},
         {"bad_name", "objective name 'two words' is invalid (at most 63 letters, digits, '_', '-', '.')"},
+        /* a library's bytes are shown escaped, never sent to the terminal as they are */
+        {"bytes_name", "objective name 'evil\\x1b[2J\\xc2\\x9b\\x27\\xff' is invalid (at most 63 letters, digits, '_', '-', '.')"},
+        {"bytes_key", "objective 'test_malformed': parameter 0 has an invalid key 'k\\x1b[31m' (letters, digits, '_', '-')"},
         {"short_desc", "descriptor 0 is too small (16 bytes): not a unigfn plugin descriptor"},
         {"old_desc", "plugin 'test_malformed': descriptor is 40 bytes, ABI 1.0 needs at least 72"},
         {"null_desc", "descriptor 0 is NULL"},

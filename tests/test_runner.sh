@@ -33,15 +33,17 @@ check "NaN run exits 1" "[ $? -eq 1 ]"
 check "FAILED with the message" "q n.db 'select status, error from runs' | grep -q '^FAILED|step 25: objective term 0 (nan_loss): loss is nan'"
 check "metrics before the failure kept" "[ $(q n.db "select count(*) from metrics where key='loss'") -eq 5 ]"
 
-# 4. SIGTERM → KILLED (metrics kept); resume continues bit-identically to an uninterrupted run.
+# 4. SIGTERM → KILLED (metrics kept); resume continues bit-identically to an uninterrupted run. 500
+#    steps: the signal comes at step 80, and the 420 left are the margin for a slow poll (they were
+#    1500, which made this test the one to pass meson's timeout in a sanitizer build on a busy machine).
 mkdir ref kill
-"$U" run "$SPEC/tiny.yaml" train.steps=1500 --db ref/r.db --quiet
-"$U" run "$SPEC/tiny.yaml" train.steps=1500 --db kill/k.db --quiet &
+"$U" run "$SPEC/tiny.yaml" train.steps=500 --db ref/r.db --quiet
+"$U" run "$SPEC/tiny.yaml" train.steps=500 --db kill/k.db --quiet &
 term_after_logs kill/k.db 8 $!
 check "SIGTERM exits 130" "[ $? -eq 130 ]"
 check "KILLED with the step reached" "q kill/k.db 'select status, step from runs' | grep -qE '^KILLED\|[0-9]+$'"
 kstep=$(q kill/k.db 'select step from runs')
-check "killed before the end" "[ $kstep -gt 0 ] && [ $kstep -lt 1500 ]"
+check "killed before the end" "[ $kstep -gt 0 ] && [ $kstep -lt 500 ]"
 check "metrics kept after the kill" "[ $(q kill/k.db "select count(*) from metrics where key='loss'") -ge 8 ]"
 rid=$(q kill/k.db 'select id from runs')
 "$U" resume "$rid" --db kill/k.db --quiet
@@ -51,7 +53,7 @@ check "resumed loss curve is identical" "[ \"$(q ref/r.db "select group_concat(s
 
 # 4b. resume --threads N continues the same run on N threads and records them in its row.
 mkdir thr
-"$U" run "$SPEC/tiny.yaml" train.steps=1500 threads=1 --db thr/t.db --quiet &
+"$U" run "$SPEC/tiny.yaml" train.steps=500 threads=1 --db thr/t.db --quiet &
 term_after_logs thr/t.db 8 $!
 tid=$(q thr/t.db 'select id from runs')
 "$U" resume "$tid" --threads 2 --db thr/t.db > thr/out.txt
@@ -62,15 +64,15 @@ check "resume --threads says so" "grep -q '^continuing on 2 threads (the spec sa
 check "resume --threads 0 exits 2 with a message" "[ $? -eq 2 ] && grep -q 'whole number from 1' err.txt"
 
 # 5. Two processes writing one database at once lose nothing.
-"$U" run "$SPEC/tiny.yaml" train.steps=300 seed=11 --db c.db --quiet &
+"$U" run "$SPEC/tiny.yaml" train.steps=150 seed=11 --db c.db --quiet &
 p1=$!
-"$U" run "$SPEC/tiny.yaml" train.steps=300 seed=12 --db c.db --quiet &
+"$U" run "$SPEC/tiny.yaml" train.steps=150 seed=12 --db c.db --quiet &
 p2=$!
 wait $p1; r1=$?
 wait $p2; r2=$?
 check "both concurrent runs exit 0" "[ $r1 -eq 0 ] && [ $r2 -eq 0 ]"
 check "both FINISHED" "[ $(q c.db "select count(*) from runs where status='FINISHED'") -eq 2 ]"
-check "no metric row lost" "[ $(q c.db "select count(*) from metrics where key='loss'") -eq 60 ]"
+check "no metric row lost" "[ $(q c.db "select count(*) from metrics where key='loss'") -eq 30 ]"
 
 # 6. Every command prints its usage with -h (exit 0, stdout), even those whose argument is a run id or
 # spec path; and, without its required argument, the same usage on stderr with exit 2.

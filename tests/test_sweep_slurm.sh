@@ -21,10 +21,14 @@ done
 
 T=$(mktemp -d /tmp/ug-test-slurm-XXXXXX)
 cleanup() {
+  local pids=() end=$((SECONDS + 30))
   for p in "$T/slurmd.pid" "$T/slurmctld.pid" "$T/munge/munged.pid"; do
-    [[ -s $p ]] && kill "$(cat "$p")" 2>/dev/null
+    [[ -s $p ]] && pids+=("$(cat "$p")") && kill "${pids[-1]}" 2>/dev/null
   done
-  sleep 0.5
+  # the daemons write into $T until they are gone: wait for that (with a deadline), not a fixed time
+  for pid in "${pids[@]}"; do
+    while kill -0 "$pid" 2>/dev/null && [[ $SECONDS -lt $end ]]; do sleep 0.05; done
+  done
   [[ -n ${UG_KEEP_TMP:-} ]] || rm -rf "$T"
 }
 trap cleanup EXIT
@@ -85,7 +89,8 @@ CONF
 /usr/sbin/slurmctld -c || skip "slurmctld did not start: $(tail -n 3 "$T/log/slurmctld.log" 2>/dev/null | tr '\n' ' ')"
 /usr/sbin/slurmd -N localhost || skip "slurmd did not start: $(tail -n 3 "$T/log/slurmd.log" 2>/dev/null | tr '\n' ' ')"
 state=""
-for _ in $(seq 100); do
+end=$((SECONDS + 60))  # a deadline in seconds: the daemons start slower on a busy machine
+while [[ $SECONDS -lt $end ]]; do
   state=$(sinfo -h -o %T 2>/dev/null | head -n 1)
   [[ $state == idle* ]] && break
   sleep 0.2

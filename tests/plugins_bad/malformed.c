@@ -18,6 +18,10 @@ static const ug_param_spec enum_params[] = {
     {"mode", UG_P_ENUM, "a", 0, 0, 0, NULL, "an enum without choices"},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
+static const ug_param_spec bytes_key_params[] = {
+    {"k\x1b[31m", UG_P_FLOAT, "1", 0, 0, 0, NULL, "a key with an escape sequence in it"},
+    {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
+};
 static const uint32_t tiny_vtable = 4;   /* a vtable that is only its size field */
 static const ug_objective_vtable no_loss_vtable = {.size = sizeof(ug_objective_vtable)};
 
@@ -49,6 +53,8 @@ __attribute__((visibility("default"))) const ug_plugin_desc *const *unigfn_plugi
     else if (!strcmp(c, "bad_kind")) desc.kind = 9;
     else if (!strcmp(c, "empty_name")) desc.name = "";
     else if (!strcmp(c, "bad_name")) desc.name = "two words";
+    else if (!strcmp(c, "bytes_name")) desc.name = "evil\x1b[2J\xc2\x9b'\xff";  /* ESC, C1 CSI, quote, a stray byte */
+    else if (!strcmp(c, "bytes_key")) desc.params = bytes_key_params;
     else if (!strcmp(c, "short_desc")) desc.size = (uint32_t)offsetof(ug_plugin_desc, name);
     else if (!strcmp(c, "old_desc")) desc.size = (uint32_t)offsetof(ug_plugin_desc, params);
     else if (!strcmp(c, "null_desc")) list[0] = NULL;

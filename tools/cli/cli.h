@@ -46,8 +46,10 @@ bool cli_int_arg_i(const char *cmd, const char *opt, const char *s, int lo, int 
 bool cli_num_arg(const char *cmd, const char *opt, const char *what, const char *s, double lo, double hi,
                  double *out);
 
-/* Open the store or print why not (returns NULL). */
-ug_store *cli_open_store(cli_env *env);
+/* Open the store or print why not (returns NULL). Commands that only read pass UG_STORE_READ (never
+ * creates, writes or upgrades the file; works in a read-only folder), gc UG_STORE_WRITE (an existing
+ * database only), run and sweep UG_STORE_CREATE. */
+ug_store *cli_open_store(cli_env *env, ug_store_mode mode);
 
 /* Flush f (closing it unless it is stdout) and report a write error on it, now or earlier (ferror):
  * "unigfn CMD: cannot write PATH: No space left on device" on stderr and 1; 0 when all is written.

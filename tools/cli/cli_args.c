@@ -6,25 +6,22 @@
  * and what it got, e.g.
  *     unigfn gc: --stale must be a number of seconds, got 'abc'
  *     unigfn sample: -n must be a whole number from 1 to 1000000000, got '99999999999999999999'
- * and the command exits 2. The echoed argument has its unprintable bytes escaped. */
+ * and the command exits 2. The echoed argument has its unprintable bytes escaped (ug_shown, which every
+ * message that echoes a file's or the user's bytes uses). */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "unigfn/host/util.h"
 
-/* The argument as it may be shown: printable ASCII as is, other bytes as \xNN, at most ~60 chars. */
+/* The argument as it may be shown (ug_shown: unprintable bytes as \xNN), at most ~60 characters. */
 static void shown(const char *s, char *out, size_t cap) {
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p && o + 5 < cap; p++) {
-        if (o >= 60) { snprintf(out + o, cap - o, "..."); return; }
-        if (*p >= 0x20 && *p < 0x7f && *p != '\'') out[o++] = (char)*p;
-        else o += (size_t)snprintf(out + o, cap - o, "\\x%02x", *p);
-    }
-    out[o] = 0;
+    ug_shown(s, SIZE_MAX, out, cap < 64 ? cap : 64);
 }
 
 /* 1000000000, not 1e+09; 0.01 as %g writes it */

@@ -14,11 +14,13 @@ bool cli_wants_help(int argc, char **argv) {
     return false;
 }
 
-ug_store *cli_open_store(cli_env *env) {
+ug_store *cli_open_store(cli_env *env, ug_store_mode mode) {
     ug_store *st = NULL;
     ug_error err = {0};
-    if (ug_store_open(env->db_path, &st, &err)) {
-        fprintf(stderr, "unigfn: %s\n", err.msg);
+    if (ug_store_open_as(env->db_path, mode, &st, &err)) {
+        bool absent = mode != UG_STORE_CREATE && access(env->db_path, F_OK) != 0 && errno == ENOENT;
+        fprintf(stderr, "unigfn: %s%s\n", err.msg,
+                absent ? " (--db PATH names the database; `unigfn run` creates one)" : "");
         return NULL;
     }
     return st;

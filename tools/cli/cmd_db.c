@@ -1,7 +1,17 @@
-/* cmd_db.c — `unigfn db merge OUT SHARD...`: join the database shards of a Slurm sweep. */
+/* cmd_db.c — `unigfn db merge OUT SHARD...`: join the database shards of a Slurm sweep.
+ *
+ * A failed merge leaves no database behind that was not there: every shard is checked (read-only)
+ * before OUT is touched, so a missing or foreign shard merges nothing and creates nothing; OUT is created
+ * here only when absent (O_EXCL, so a file that was there is never taken for ours) and removed again,
+ * with its -wal and -shm, when a merge into it then fails. A pre-existing OUT is never removed: each
+ * shard's merge is one transaction, so a failed one leaves it as it was. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -9,7 +19,36 @@ static const char DB_USAGE[] =
     "usage: unigfn db merge OUT.db SHARD.db ...\n"
     "  copies every run of the shards into OUT (created if absent); a run already in OUT is\n"
     "  replaced only by a copy that is further along (FINISHED > FAILED/KILLED/CRASHED >\n"
-    "  RUNNING > QUEUED) or newer, so merging twice changes nothing\n";
+    "  RUNNING > QUEUED) or newer, so merging twice changes nothing. Every shard is checked\n"
+    "  first: if one is missing or not a unigfn database, nothing is merged or created\n";
+
+/* A shard that can be merged into out: a readable unigfn database other than out itself. */
+static bool shard_ok(const char *shard, const char *out) {
+    char a[PATH_MAX], b[PATH_MAX];
+    if (realpath(shard, a) && realpath(out, b) && strcmp(a, b) == 0) {
+        fprintf(stderr, "unigfn db merge: shard %s is the output database itself\n", shard);
+        return false;
+    }
+    ug_store *st = NULL;
+    ug_error err = {0};
+    if (ug_store_open_as(shard, UG_STORE_READ, &st, &err)) {
+        fprintf(stderr, "unigfn db merge: shard %s\n", err.msg);
+        return false;
+    }
+    ug_store_close(st);
+    return true;
+}
+
+/* OUT and the files SQLite keeps beside it. */
+static void remove_db(const char *path) {
+    static const char *const ext[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+        char p[PATH_MAX + 16];
+        snprintf(p, sizeof p, "%s%s", path, ext[i]);
+        unlink(p);
+    }
+}
+
 int cli_db(cli_env *env, int argc, char **argv) {
     (void)env;
     if (cli_wants_help(argc, argv)) { fputs(DB_USAGE, stdout); return 0; }
@@ -17,20 +56,36 @@ int cli_db(cli_env *env, int argc, char **argv) {
         fputs(DB_USAGE, stderr);
         return 2;
     }
-    ug_store *out = NULL;
-    ug_error err = {0};
-    if (ug_store_open(argv[1], &out, &err)) {
-        fprintf(stderr, "unigfn: %s\n", err.msg);
+    const char *outp = argv[1];
+    int bad = 0;
+    for (int i = 2; i < argc; i++) bad += !shard_ok(argv[i], outp);
+    if (bad) {
+        fprintf(stderr, "unigfn db merge: nothing merged (%d of %d shard%s refused)\n", bad, argc - 2,
+                argc - 2 == 1 ? "" : "s");
         return 1;
     }
+    int fd = open(outp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    bool created = fd >= 0;
+    if (fd >= 0) close(fd);
+    else if (errno != EEXIST) {
+        fprintf(stderr, "unigfn db merge: cannot create %s: %s\n", outp, strerror(errno));
+        return 1;
+    }
+    ug_store *out = NULL;
+    ug_error err = {0};
     int rc = 0;
+    if (ug_store_open(outp, &out, &err)) {
+        fprintf(stderr, "unigfn: %s\n", err.msg);
+        rc = 1;
+    }
     ug_merge_stats total = {0};
-    for (int i = 2; i < argc; i++) {
+    for (int i = 2; out && i < argc; i++) {
         ug_merge_stats ms;
         if (ug_store_merge(out, argv[i], &ms, &err)) {
             fprintf(stderr, "unigfn db merge: %s\n", err.msg);
             rc = 1;
             err = (ug_error){0};
+            if (created) break; /* it goes below: merging on into it would be lost work */
             continue;
         }
         printf("%s: %d added, %d replaced, %d unchanged; %lld metric rows copied\n", argv[i], ms.runs_added,
@@ -40,9 +95,13 @@ int cli_db(cli_env *env, int argc, char **argv) {
         total.runs_kept += ms.runs_kept;
         total.metric_rows += ms.metric_rows;
     }
-    if (argc > 3)
+    if (rc == 0 && argc > 3)
         printf("total: %d added, %d replaced, %d unchanged; %lld metric rows copied into %s\n", total.runs_added,
-               total.runs_replaced, total.runs_kept, (long long)total.metric_rows, argv[1]);
+               total.runs_replaced, total.runs_kept, (long long)total.metric_rows, outp);
     ug_store_close(out);
+    if (rc && created) {
+        remove_db(outp);
+        fprintf(stderr, "unigfn db merge: removed %s, which this merge had created\n", outp);
+    }
     return rc;
 }

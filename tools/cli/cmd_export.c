@@ -141,7 +141,7 @@ int cli_export(cli_env *env, int argc, char **argv) {
     for (char *save = NULL, *k = pcopy ? strtok_r(pcopy, ",", &save) : NULL; k && n_params < MAX_SEL;
          k = strtok_r(NULL, ",", &save))
         params[n_params++] = k;
-    ug_store *st = cli_open_store(env);
+    ug_store *st = cli_open_store(env, UG_STORE_READ);
     ug_rd_set sel = {0};
     FILE *f = NULL;
     rc = 1;

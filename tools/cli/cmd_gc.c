@@ -25,7 +25,7 @@ int cli_gc(cli_env *env, int argc, char **argv) {
         fputs(GC_USAGE, stderr);
         return 2;
     }
-    ug_store *st = cli_open_store(env);
+    ug_store *st = cli_open_store(env, UG_STORE_WRITE);
     if (!st) return 1;
     ug_error err = {0};
     int n = 0;

@@ -1,18 +1,20 @@
-/* cmd_ls.c — `unigfn ls`: one line per run in the database. */
+/* cmd_ls.c — `unigfn ls`: one line per run in the database (its strings with unprintable bytes escaped). */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
 #include "unigfn/host/runner.h"
+#include "unigfn/host/util.h"
 
 static int ls_row(void *user, const ug_run_row *r) {
     (void)user;
-    char when[32];
+    char when[32], id[160], ex[512];  /* the database's strings, escaped for the terminal */
     cli_fmt_time(r->created, when, sizeof when);
-    printf("%-16s  %-9s  %8lld  %s  %-28s", r->id, ug_run_status_name(r->status), (long long)r->step, when,
-           r->experiment);
+    printf("%-16s  %-9s  %8lld  %s  %-28s", ug_shown_text(r->id, SIZE_MAX, id, sizeof id), ug_run_status_name(r->status),
+           (long long)r->step, when, ug_shown_text(r->experiment, SIZE_MAX, ex, sizeof ex));
     if (r->has_metric) printf("  %.6g", r->metric_last);
     printf("\n");
     return 0;
@@ -28,7 +30,7 @@ int cli_ls(cli_env *env, int argc, char **argv) {
         else if (strcmp(argv[i], "--experiment") == 0 && i + 1 < argc) experiment = argv[++i];
         else { fputs(usage, stderr); return 2; }
     }
-    ug_store *st = cli_open_store(env);
+    ug_store *st = cli_open_store(env, UG_STORE_READ);
     if (!st) return 1;
     printf("%-16s  %-9s  %8s  %-19s  %-28s  %s\n", "id", "status", "step", "created", "experiment", metric);
     ug_error err = {0};

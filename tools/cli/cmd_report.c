@@ -1,6 +1,7 @@
 /* cmd_report.c — `unigfn report table|curves|samples`: ablation tables, metric curves and sample
  * pictures from the results database. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "unigfn/host/report_samples.h"
 #include "unigfn/host/report_table.h"
 #include "unigfn/host/runner.h"
+#include "unigfn/host/util.h"
 
 #define MAX_KEYS 8
 #define MAX_WHERE 32
@@ -86,7 +88,8 @@ static void explain_empty(ug_store *st, const sel_args *a, bool finished_only, c
             continue;
         }
         fprintf(stderr, "  --where %s: values present:", a->where[w].key);
-        for (int k = 0; k < ns; k++) fprintf(stderr, " %s", seen[k]);
+        char shown[256];  /* the database's strings, escaped */
+        for (int k = 0; k < ns; k++) fprintf(stderr, " %s", ug_shown_text(seen[k], SIZE_MAX, shown, sizeof shown));
         if (more) fprintf(stderr, " ... (%d more)", more);
         fputc('\n', stderr);
     }
@@ -101,8 +104,10 @@ static bool any_has_key(const ug_rd_set *s, const char *key) {
 
 static void key_hint(const ug_rd_set *s, const char *key) {
     fprintf(stderr, "unigfn report: no selected run has the key '%s'; keys look like:", key);
+    char shown[256];  /* the database's strings, escaped */
     if (s->n)
-        for (int k = 0; k < s->runs[0].n_params && k < 24; k++) fprintf(stderr, " %s", s->runs[0].keys[k]);
+        for (int k = 0; k < s->runs[0].n_params && k < 24; k++)
+            fprintf(stderr, " %s", ug_shown_text(s->runs[0].keys[k], SIZE_MAX, shown, sizeof shown));
     fprintf(stderr, " ... (`unigfn show RUN` lists them all)\n");
 }
 
@@ -172,7 +177,7 @@ static int report_table(cli_env *env, int argc, char **argv) {
     FILE *f = NULL;
     rc = 1;
     if (t.n_row_keys < 1 || t.n_col_keys < 1) { fprintf(stderr, "unigfn report: empty --rows or --cols\n"); rc = 2; goto out; }
-    if (!(st = cli_open_store(env))) goto out;
+    if (!(st = cli_open_store(env, UG_STORE_READ))) goto out;
     ug_error err = {0};
     if (ug_rd_select(st, metric, sa.where, sa.n_where, !all, &sel, &err)) { fprintf(stderr, "unigfn report: %s\n", err.msg); goto out; }
     if (sel.n == 0) { explain_empty(st, &sa, !all, NULL); goto out; }
@@ -269,7 +274,7 @@ static int report_curves(cli_env *env, int argc, char **argv) {
         o.n_group_by = split_keys(group_s, &gcopy, gk);
         o.group_by = gk;
     }
-    ug_store *st = cli_open_store(env);
+    ug_store *st = cli_open_store(env, UG_STORE_READ);
     ug_rd_set sel = {0};
     ug_error err = {0};
     rc = 1;
@@ -318,7 +323,7 @@ static int report_samples(cli_env *env, int argc, char **argv) {
         else { fprintf(stderr, "unigfn report samples: unknown option '%s'\n", a); return 2; }
     }
     if (!run || o.n < 0) { report_usage(stderr); return 2; }
-    ug_store *st = cli_open_store(env);
+    ug_store *st = cli_open_store(env, UG_STORE_READ);
     if (!st) return 1;
     ug_error err = {0};
     char id[64], what[512];

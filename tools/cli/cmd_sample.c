@@ -44,7 +44,7 @@ int cli_sample(cli_env *env, int argc, char **argv) {
         else { run = NULL; break; }
     }
     if (!run || n <= 0) { fputs(usage, stderr); return 2; }
-    ug_store *st = cli_open_store(env);
+    ug_store *st = cli_open_store(env, UG_STORE_READ);
     if (!st) return 1;
     ug_error err = {0};
     char id[64];

@@ -1,30 +1,52 @@
-/* cmd_show.c — `unigfn show RUN`: a run's resolved spec, status, artifacts and last metrics. */
+/* cmd_show.c — `unigfn show RUN`: a run's resolved spec, status, artifacts and last metrics, with
+ * unprintable bytes in the database's strings escaped (ug_shown_text) rather than sent to the terminal. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
 #include "unigfn/host/runner.h"
+#include "unigfn/host/util.h"
+
+/* A string of the database as the terminal may show it (ug_shown_text: unprintable bytes as \xNN). */
+static const char *shown(const char *s, char *buf, size_t cap) { return s ? ug_shown_text(s, SIZE_MAX, buf, cap) : "-"; }
 
 static int show_metric(void *user, const ug_metric_summary *m) {
     (void)user;
-    printf("  %-28s %-12.6g (step %lld)  min %-10.6g max %-10.6g n %lld\n", m->key, m->last, (long long)m->last_step,
-           m->min, m->max, (long long)m->n);
+    char k[512];
+    printf("  %-28s %-12.6g (step %lld)  min %-10.6g max %-10.6g n %lld\n", shown(m->key, k, sizeof k), m->last,
+           (long long)m->last_step, m->min, m->max, (long long)m->n);
     return 0;
 }
 
 static int show_artifact(void *user, const ug_artifact_row *a) {
     (void)user;
-    printf("  %-5s step %-8lld %s (%lld bytes)\n", a->kind, (long long)a->step, a->path, (long long)a->bytes);
+    char k[64], p[4200];
+    printf("  %-5s step %-8lld %s (%lld bytes)\n", shown(a->kind, k, sizeof k), (long long)a->step,
+           shown(a->path, p, sizeof p), (long long)a->bytes);
     return 0;
+}
+
+/* The stored spec, line by line, each line escaped like the rest. */
+static void show_spec(const char *spec) {
+    while (spec && *spec) {
+        size_t n = strcspn(spec, "\n"), cap = 4 * n + 4;
+        char *buf = malloc(cap);
+        if (buf) fputs(ug_shown_text(spec, n, buf, cap), stdout);
+        free(buf);
+        if (spec[n] == '\n') fputc('\n', stdout), n++;
+        spec += n;
+    }
 }
 
 int cli_show(cli_env *env, int argc, char **argv) {
     static const char usage[] = "usage: unigfn show RUN\n  the run's resolved spec, status, artifacts and last metrics\n";
     if (cli_wants_help(argc, argv)) { fputs(usage, stdout); return 0; }
     if (argc != 1) { fputs(usage, stderr); return 2; }
-    ug_store *st = cli_open_store(env);
+    ug_store *st = cli_open_store(env, UG_STORE_READ);
     if (!st) return 1;
     ug_error err = {0};
     char id[64];
@@ -39,18 +61,20 @@ int cli_show(cli_env *env, int argc, char **argv) {
     cli_fmt_time(r->started, s, sizeof s);
     cli_fmt_time(r->ended, e, sizeof e);
     cli_fmt_time(r->heartbeat, h, sizeof h);
-    printf("run        %s\nexperiment %s\nstatus     %s\nstep       %lld\n", r->id, r->experiment,
-           ug_run_status_name(r->status), (long long)r->step);
-    if (r->error) printf("error      %s\n", r->error);
+    char b1[160], b2[512], b3[UG_ERRMSG_MAX + 64], b4[160], b5[512], b6[512], b7[512];
+    printf("run        %s\nexperiment %s\nstatus     %s\nstep       %lld\n", shown(r->id, b1, sizeof b1),
+           shown(r->experiment, b2, sizeof b2), ug_run_status_name(r->status), (long long)r->step);
+    if (r->error) printf("error      %s\n", shown(r->error, b3, sizeof b3));
     printf("created    %s\nstarted    %s\nended      %s\nheartbeat  %s\n", c, s, e, h);
     printf("seed       %lld\nthreads    %d\ngit        %s\nhost       %s\nbuild      %s\nblas       %s\n",
-           (long long)r->seed, r->threads, r->git_rev ? r->git_rev : "-", r->host ? r->host : "-",
-           r->build ? r->build : "-", r->blas ? r->blas : "-");
+           (long long)r->seed, r->threads, shown(r->git_rev, b4, sizeof b4), shown(r->host, b5, sizeof b5),
+           shown(r->build, b6, sizeof b6), shown(r->blas, b7, sizeof b7));
     printf("metrics (last):\n");
     ug_store_last_metrics(st, id, show_metric, NULL, &err);
     printf("artifacts:\n");
     ug_store_artifacts(st, id, show_artifact, NULL, &err);
-    printf("resolved spec:\n%s", r->spec ? r->spec : "");
+    printf("resolved spec:\n");
+    show_spec(r->spec);
     ug_run_record_free(r);
     ug_store_close(st);
     return 0;

@@ -100,7 +100,7 @@ static int run_slurm(cli_env *env, const ug_sweep_plan *plan, const char *spec_p
         free(tasks);
         return 0;
     }
-    ug_store *st = cli_open_store(env);
+    ug_store *st = cli_open_store(env, UG_STORE_CREATE);
     if (!st) {
         free(tasks);
         return 1;
@@ -186,7 +186,10 @@ int cli_sweep(cli_env *env, int argc, char **argv) {
     if (s) { fprintf(stderr, "unigfn sweep: %s\n", err.msg); goto done; }
 
     /* A dry run writes nothing: it reads statuses only from a database that already exists. */
-    if ((!dry || access(env->db_path, F_OK) == 0) && !(st = cli_open_store(env))) { rc = 1; goto done; }
+    if ((!dry || access(env->db_path, F_OK) == 0) && !(st = cli_open_store(env, dry ? UG_STORE_READ : UG_STORE_CREATE))) {
+        rc = 1;
+        goto done;
+    }
     if (ug_sweep_plan_make(sw, spec_path, &sreg, st, !dry && !slurm, &plan, &err)) {
         fprintf(stderr, "unigfn sweep: %s\n", err.msg);
         rc = err.code == UG_ERR_SPEC ? 2 : 1;

@@ -64,6 +64,7 @@ int main(int argc, char **argv) {
     ug_error err = {0};
     if (!env.reg || ug_registry_scan_default(env.reg, &err)) {
         fprintf(stderr, "unigfn: %s\n", err.code ? err.msg : "out of memory");
+        ug_registry_free(env.reg); /* with the plugins loaded before the refused folder */
         return 1;
     }
     const char *cmd = argv[1];

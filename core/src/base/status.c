@@ -1,13 +1,18 @@
-/* status.c — error recording shared by every module. */
+/* status.c — error recording shared by every module. Every message is made one printable line
+ * (ug_msg_clean): the bytes of a hostile file never reach a terminal through an error. */
 #include "unigfn/status.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "unigfn/host/util.h"
+
 static ug_status vset(ug_error *e, ug_status code, const char *fmt, va_list ap) {
     if (!e) return code;
     e->code = code;
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    /* A message often holds what a file said (a name, a key, a database string): one printable line. */
+    ug_msg_clean(e->msg, sizeof e->msg);
     return code;
 }
 

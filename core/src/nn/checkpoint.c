@@ -22,6 +22,7 @@
 
 #include "nn/nn_internal.h"
 #include "unigfn/host/sha256.h"
+#include "unigfn/host/util.h"
 
 #define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 #define TAG_GRUP TAG('G', 'R', 'U', 'P')
@@ -524,7 +525,7 @@ static ug_status check_layout(const char *path, reader *s, const ug_params *P, i
         bool same = str_eq(pn, nl, t->name) && (int)nd == t->ndim;
         for (uint32_t d = 0; same && d < nd; d++) same = shape[d] == t->shape[d];
         if (!same) {
-            char fshape[96], mshape[96];
+            char fshape[96], mshape[96], shown[160];
             int k = snprintf(fshape, sizeof fshape, "[");
             for (uint32_t d = 0; d < nd; d++)
                 k += snprintf(fshape + k, sizeof fshape - (size_t)k, d ? ", %lld" : "%lld",
@@ -536,9 +537,10 @@ static ug_status check_layout(const char *path, reader *s, const ug_params *P, i
                               (long long)t->shape[d]);
             snprintf(mshape + k, sizeof mshape - (size_t)k, "]");
             return ug_error_set(err, UG_ERR_ARG,
-                                "checkpoint %s: parameter %u of group '%s' is '%.*s' %s in the file "
+                                "checkpoint %s: parameter %u of group '%s' is '%s' %s in the file "
                                 "but '%s' %s in the model",
-                                path, i, gname, (int)nl, pn ? pn : "", fshape, t->name, mshape);
+                                path, i, gname, ug_shown(pn ? pn : "", pn ? nl : 0, shown, sizeof shown), fshape,
+                                t->name, mshape);
         }
     }
     return UG_OK;
@@ -589,9 +591,10 @@ ug_status ug_checkpoint_load(const char *path, ug_params *P, ug_optim *const *op
                     if (str_eq(g.name, g.name_len, n)) mg = k;
                 }
                 if (mg < 0) {
+                    char shown[160];  /* the file's bytes, escaped */
                     st = ug_error_set(err, UG_ERR_ARG,
-                                      "checkpoint %s: group '%.*s' is in the file but not in the model",
-                                      path, (int)g.name_len, g.name);
+                                      "checkpoint %s: group '%s' is in the file but not in the model",
+                                      path, ug_shown(g.name, g.name_len, shown, sizeof shown));
                     break;
                 }
                 if (group_seen[mg]) {

@@ -16,6 +16,7 @@
 
 #include "base/ckd.h"
 #include "nn/nn_internal.h"
+#include "unigfn/host/util.h"
 #include "unigfn/nn.h"
 
 typedef struct param_rec {
@@ -99,6 +100,7 @@ ug_status ug_params_fail(ug_params *P, ug_status code, const char *fmt, ...) {
     P->err.code = code;
     vsnprintf(P->err.msg, sizeof P->err.msg, fmt, ap);
     va_end(ap);
+    ug_msg_clean(P->err.msg, sizeof P->err.msg);
     return code;
 }
 

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "unigfn/host/spec.h"
+#include "unigfn/host/util.h"
 
 #ifndef UG_PLUGIN_BUILD_DIR
 #define UG_PLUGIN_BUILD_DIR ""
@@ -243,8 +245,9 @@ static int check_schema(const ug_plugin_desc *d, char *buf, size_t cap) {
         const char *key = ps[i].key;
         if (!key) return 0;
         if (!ident_ok(key, 0)) {
-            snprintf(buf, cap, "%s '%s': parameter %d has an invalid key '%.64s' (letters, digits, '_', '-')",
-                     kind, d->name, i, key);
+            char shown[3 * NAME_MAX_LEN];
+            snprintf(buf, cap, "%s '%s': parameter %d has an invalid key '%s' (letters, digits, '_', '-')",
+                     kind, d->name, i, ug_shown(key, SIZE_MAX, shown, sizeof shown));
             return 1;
         }
         if (key_reserved(d->kind, key)) {
@@ -281,7 +284,9 @@ static int check_desc(const ug_plugin_desc *d, int i, char *buf, size_t cap) {
                  (unsigned)d->size);
         return 1;
     }
-    const char *name = d->name ? d->name : "?";
+    /* not checked yet: shown escaped (a library's bytes must not reach the terminal raw) */
+    char name[3 * NAME_MAX_LEN];
+    ug_shown(d->name ? d->name : "?", SIZE_MAX, name, sizeof name);
     if (d->abi_major != UG_ABI_MAJOR) {
         snprintf(buf, cap, "plugin '%s' was built for ABI %u.%u, this unigfn has ABI %d.%d", name,
                  (unsigned)d->abi_major, (unsigned)d->abi_minor, UG_ABI_MAJOR, UG_ABI_MINOR);
@@ -307,8 +312,8 @@ static int check_desc(const ug_plugin_desc *d, int i, char *buf, size_t cap) {
         return 1;
     }
     if (!ident_ok(d->name, 1)) {
-        snprintf(buf, cap, "%s name '%.64s' is invalid (at most %d letters, digits, '_', '-', '.')", kind,
-                 d->name, NAME_MAX_LEN);
+        snprintf(buf, cap, "%s name '%s' is invalid (at most %d letters, digits, '_', '-', '.')", kind, name,
+                 NAME_MAX_LEN);
         return 1;
     }
     if (!d->create || !d->destroy || !d->vtable) {

@@ -11,7 +11,11 @@
  * one writer; every write is a short BEGIN IMMEDIATE transaction (the write lock is taken up front, so
  * a transaction never has to upgrade a read snapshot, which is the case busy_timeout cannot wait out).
  * SQLite's busy handler waits for the lock; the cases it returns at once (WAL recovery, a stale
- * snapshot, a concurrent journal-mode switch on a fresh file) are retried here with a bounded backoff. */
+ * snapshot, a concurrent journal-mode switch on a fresh file) are retried here with a bounded backoff.
+ *
+ * Modes (ug_store_open_as): commands that only read open the file with SQLITE_OPEN_READONLY and never
+ * create, upgrade or write it, so they work on a database someone else owns, in a read-only folder or on
+ * a read-only mount; only CREATE (run, sweep, a merge's output) makes a file that was not there. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* PTHREAD_MUTEX_RECURSIVE, nanosleep, strdup */
 #endif
@@ -24,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -150,6 +155,8 @@ char *ug__store_col_dup(sqlite3_stmt *st, int c) {
  * body returns SQLITE_OK, a SQLite code (busy → retry; other → failure recorded in e) or
  * UG__STORE_APP_ERR. */
 ug_status ug__store_write_txn(ug_store *s, ug__store_txn_body body, void *ctx, ug_error *err) {
+    if (s->mode == UG_STORE_READ)
+        return ug_error_set(err, UG_ERR_STORE, "results db %s: opened read-only; nothing is written", s->path);
     double t0 = ug_now_s();
     for (int attempt = 0;; attempt++) {
         ug_error e = {UG_OK, ""};
@@ -256,7 +263,8 @@ static int read_schema_state(ug_store *s, long *version, int *n_tables, ug_error
 static int check_version(ug_store *s, long version, int n_tables, ug_error *e) {
     if (version == -1 && n_tables > 0) {
         ug_error_set(e, UG_ERR_STORE, "%s is a SQLite database but not a unigfn results database "
-                     "(it has tables but no meta table); refusing to modify it", s->path);
+                     "(it has tables but no meta table)%s", s->path,
+                     s->mode == UG_STORE_READ ? "" : "; refusing to modify it");
         return UG__STORE_APP_ERR;
     }
     if (version == 0) {
@@ -358,15 +366,110 @@ static int pragma_retry(ug_store *s, const char *sql, ug_error *e) {
 
 /* ---------------------------------------------------------------- opening and closing */
 
+/* What a path that is not a regular file is, for the refusal. */
+static const char *file_kind(mode_t m) {
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISSOCK(m)) return "a socket";
+    return "not a regular file";
+}
+
+/* Checks what is at the path before SQLite opens it (a FIFO would block the open, a directory gives
+ * "unable to open database file"). Nothing there is fine only for UG_STORE_CREATE. */
+static int check_path(ug_store *s, ug_error *e) {
+    struct stat sb;
+    if (stat(s->path, &sb) != 0) {
+        if (errno == ENOENT && s->mode == UG_STORE_CREATE) return SQLITE_OK;
+        if (errno == ENOENT)
+            ug_error_set(e, UG_ERR_IO, "no results database at %s", s->path);
+        else
+            ug_error_set(e, UG_ERR_IO, "cannot open results db %s: %s", s->path, strerror(errno));
+        return UG__STORE_APP_ERR;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        ug_error_set(e, UG_ERR_IO, "results db %s: %s, not a database file", s->path, file_kind(sb.st_mode));
+        return UG__STORE_APP_ERR;
+    }
+    return SQLITE_OK;
+}
+
+/* A read-only connection to a WAL database needs its -shm file; where the folder is not writable and
+ * no writer has left one, SQLite cannot make it and every read fails (SQLITE_READONLY_DIRECTORY,
+ * SQLITE_CANTOPEN). No process can be writing then (a writer needs the -wal and -shm files in that
+ * folder), so the file alone is the whole database, unless a -wal with frames was left behind: those
+ * changes cannot be read without a -shm, and showing the database without them would be wrong. */
+static bool wants_immutable(int rc) {
+#ifdef SQLITE_READONLY_DIRECTORY
+    if (rc == SQLITE_READONLY_DIRECTORY || rc == SQLITE_READONLY_CANTINIT) return true;
+#endif
+    return (rc & 0xff) == SQLITE_CANTOPEN;  /* not SQLITE_READONLY_ROLLBACK: a hot journal is refused */
+}
+
+static int reopen_immutable(ug_store *s, ug_error *e) {
+    char wal[4200];
+    struct stat sb;
+    snprintf(wal, sizeof wal, "%s-journal", s->path);
+    if (stat(wal, &sb) == 0 && sb.st_size > 0) {
+        ug_error_set(e, UG_ERR_STORE,
+                     "results db %s: cannot read it here: %s holds a transaction that was cut off, which only "
+                     "a writer can roll back, and this folder is not writable", s->path, wal);
+        return UG__STORE_APP_ERR;
+    }
+    snprintf(wal, sizeof wal, "%s-wal", s->path);
+    if (stat(wal, &sb) == 0 && sb.st_size > 0) {
+        ug_error_set(e, UG_ERR_STORE,
+                     "results db %s: cannot read it here: %s holds %lld bytes of changes not yet in the database, "
+                     "and SQLite cannot read them without making %s-shm, which this folder does not allow; "
+                     "make the folder writable, or read a copy of it made somewhere writable",
+                     s->path, wal, (long long)sb.st_size, s->path);
+        return UG__STORE_APP_ERR;
+    }
+    /* file:PATH?immutable=1, the path percent-encoded (it may hold '?', '#' or '%') */
+    ug_sbuf uri = {0};
+    ug_sbuf_put(&uri, "file:");
+    for (const unsigned char *p = (const unsigned char *)s->path; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("/._-~", *p))
+            ug_sbuf_putn(&uri, (const char *)p, 1);
+        else
+            ug_sbuf_printf(&uri, "%%%02X", *p);
+    }
+    ug_sbuf_put(&uri, "?immutable=1");
+    if (uri.oom) {
+        free(uri.s);
+        ug_error_set(e, UG_ERR_NOMEM, "results db %s: out of memory", s->path);
+        return UG__STORE_APP_ERR;
+    }
+    sqlite3_close_v2(s->db);
+    s->db = NULL;
+    int rc = sqlite3_open_v2(uri.s, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    free(uri.s);
+    if (rc != SQLITE_OK) {
+        ug_error_set(e, UG_ERR_STORE, "cannot open results db %s read-only: %s", s->path,
+                     s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        return rc;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    return SQLITE_OK;
+}
+
 ug_status ug_store_open(const char *path, ug_store **out, ug_error *err) {
+    return ug_store_open_as(path, UG_STORE_CREATE, out, err);
+}
+
+ug_status ug_store_open_as(const char *path, ug_store_mode mode, ug_store **out, ug_error *err) {
     if (!out) return ug_error_set(err, UG_ERR_ARG, "ug_store_open: out is NULL");
     *out = NULL;
     if (!path || !*path) return ug_error_set(err, UG_ERR_ARG, "ug_store_open: empty database path");
+    if (mode != UG_STORE_CREATE && mode != UG_STORE_WRITE && mode != UG_STORE_READ)
+        return ug_error_set(err, UG_ERR_ARG, "ug_store_open: unknown mode %d", (int)mode);
     ug_store *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
         free(s);
         return ug_error_set(err, UG_ERR_NOMEM, "ug_store_open: out of memory");
     }
+    s->mode = mode;
     pthread_mutexattr_t ma;
     pthread_mutexattr_init(&ma);
     /* Recursive: a query callback may call another read function on the same handle. */
@@ -377,7 +480,11 @@ ug_status ug_store_open(const char *path, ug_store **out, ug_error *err) {
     if (!s->rng) s->rng = 88172645463325252ull;
 
     ug_error e = {UG_OK, ""};
-    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (check_path(s, &e) != SQLITE_OK) goto fail;
+    int flags = mode == UG_STORE_READ ? SQLITE_OPEN_READONLY
+              : mode == UG_STORE_WRITE ? SQLITE_OPEN_READWRITE
+                                       : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {
         ug_error_set(&e, UG_ERR_STORE, "cannot open results db %s: %s", path,
                      s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
@@ -389,9 +496,23 @@ ug_status ug_store_open(const char *path, ug_store **out, ug_error *err) {
     long version = -1;
     int n_tables = 0;
     /* The first read also tells a non-database file apart ("file is not a database"). */
-    if (read_schema_state(s, &version, &n_tables, &e) != SQLITE_OK) goto fail;
+    rc = read_schema_state(s, &version, &n_tables, &e);
+    if (rc != SQLITE_OK && mode == UG_STORE_READ && wants_immutable(rc)) {
+        e = (ug_error){UG_OK, ""};
+        if (reopen_immutable(s, &e) != SQLITE_OK) goto fail;
+        rc = read_schema_state(s, &version, &n_tables, &e);
+    }
+    if (rc != SQLITE_OK) goto fail;
     if (version != -1 || n_tables > 0) {
         if (check_version(s, version, n_tables, &e) != SQLITE_OK) goto fail;
+    } else if (mode != UG_STORE_CREATE) {
+        ug_error_set(&e, UG_ERR_STORE, "results db %s is empty: no unigfn results database there", path);
+        goto fail;
+    }
+    s->version = version;
+    if (mode == UG_STORE_READ) {
+        *out = s;
+        return UG_OK;
     }
     if (pragma_retry(s, "PRAGMA journal_mode=WAL", &e) != SQLITE_OK) goto fail;
     if (pragma_retry(s, "PRAGMA synchronous=NORMAL", &e) != SQLITE_OK) goto fail;
@@ -399,6 +520,7 @@ ug_status ug_store_open(const char *path, ug_store **out, ug_error *err) {
     if (version == -1 && ug__store_write_txn(s, create_schema_body, NULL, &e) != UG_OK) goto fail;
     /* After creating too: an older unigfn may have created the file first, between our two reads. */
     if (version < UG_STORE_SCHEMA_VERSION && ug__store_write_txn(s, upgrade_body, NULL, &e) != UG_OK) goto fail;
+    s->version = UG_STORE_SCHEMA_VERSION;
 
     if (ug__store_prepare_metrics(s)) {
         ug__store_fail(s, &e, sqlite3_errcode(s->db), "prepare");

@@ -17,8 +17,10 @@ struct ug_store {
     char *path;
     pthread_mutex_t mu;
     uint64_t rng;               /* jitter for retry sleeps, so two processes do not retry in step */
-    sqlite3_stmt *ins_metric;   /* hot path: prepared once (store_metrics.c) */
+    sqlite3_stmt *ins_metric;   /* hot path: prepared once (store_metrics.c); NULL when read-only */
     sqlite3_stmt *ups_summary;
+    ug_store_mode mode;         /* UG_STORE_READ: every write is refused (ug__store_write_txn) */
+    long version;               /* the schema version the file has (older ones only when read-only) */
 };
 
 /* Body return value meaning "failed, message already in the ug_error" (SQLite codes are >= 0). */

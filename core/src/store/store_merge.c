@@ -89,10 +89,10 @@ ug_status ug_store_merge(ug_store *s, const char *shard_path, ug_merge_stats *st
     char a[4096], b[4096];
     if (realpath(shard_path, a) && realpath(s->path, b) && strcmp(a, b) == 0)
         return ug_error_set(err, UG_ERR_ARG, "shard %s is the output database itself", shard_path);
-    /* Opening it through the store checks that it is a unigfn database of a schema we can read
-     * (and creates nothing: the file exists). */
+    /* Opening it through the store checks that it is a unigfn database of a schema we can read (an
+     * empty file is not one) and upgrades an older one, which the copy below needs; it creates nothing. */
     ug_store *shard = NULL;
-    ug_status st = ug_store_open(shard_path, &shard, err);
+    ug_status st = ug_store_open_as(shard_path, UG_STORE_WRITE, &shard, err);
     ug_store_close(shard);
     if (st != UG_OK) return st;
     merge_ctx c;

@@ -188,8 +188,12 @@ ug_status ug_store_get_run(ug_store *s, const char *id, ug_run_record **out, ug_
     pthread_mutex_lock(&s->mu);
     /* Skipped when a transaction is already open (a nested call from a query callback). */
     int in_txn = sqlite3_get_autocommit(s->db) && sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
-    st = query_rows(s, "SELECT id, experiment, status, error, spec, created, started, ended, heartbeat, "
-                       "step, seed, git_rev, host, build, threads, blas FROM runs WHERE id = ?1",
+    /* A database of schema version 1 (no runs.blas) is read as it is when opened read-only. */
+    st = query_rows(s, s->version >= 2
+                    ? "SELECT id, experiment, status, error, spec, created, started, ended, heartbeat, "
+                      "step, seed, git_rev, host, build, threads, blas FROM runs WHERE id = ?1"
+                    : "SELECT id, experiment, status, error, spec, created, started, ended, heartbeat, "
+                      "step, seed, git_rev, host, build, threads, NULL FROM runs WHERE id = ?1",
                     id, NULL, record_row, NULL, &g, err);
     if (st == UG_OK && g.r && !g.oom)
         st = query_rows(s, "SELECT key, value FROM params WHERE run = ?1 ORDER BY key", id, NULL,

@@ -52,7 +52,7 @@ static bool shard_finished(const char *dir, const ug_sweep_job *jb) {
     ug_store *st = NULL;
     ug_error e = {0};
     ug_run_status s = UG_RUN_ABSENT;
-    if (ug_store_open(path, &st, &e) == UG_OK) ug_store_run_status(st, jb->id, &s, &e);
+    if (ug_store_open_as(path, UG_STORE_READ, &st, &e) == UG_OK) ug_store_run_status(st, jb->id, &s, &e);
     ug_store_close(st);
     return s == UG_RUN_FINISHED;
 }

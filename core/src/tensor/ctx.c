@@ -3,6 +3,7 @@
 #include "tensor/internal.h"
 
 #include "base/ckd.h"
+#include "unigfn/host/util.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -207,6 +208,7 @@ ug_status ug_ctx_fail(ug_ctx *ctx, ug_status code, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(ctx->err.msg, sizeof ctx->err.msg, fmt, ap);
     va_end(ap);
+    ug_msg_clean(ctx->err.msg, sizeof ctx->err.msg); /* plugins' messages may quote their data files */
     return code;
 }
 

@@ -45,9 +45,25 @@ const char *ug_run_status_name(ug_run_status s);
 ug_run_status ug_run_status_from_name(const char *name);
 
 /* ---- Opening ---- */
-/* Opens (creating if needed) the database at `path`. Creates the schema when absent, upgrades an older
- * schema_version to UG_STORE_SCHEMA_VERSION; refuses a database whose schema_version is newer, or a
- * file that is not SQLite. */
+typedef enum ug_store_mode {
+    UG_STORE_CREATE = 0, /* read and write; the file and its schema are created when absent (run, sweep,
+                            db merge's output) */
+    UG_STORE_WRITE,      /* read and write a results database that exists (gc); never creates one */
+    UG_STORE_READ,       /* read only (ls, show, export, report, sample, sweep --dry-run): SQLite opens
+                            it read-only and nothing is written, created or upgraded. Works where the
+                            folder or the file is not writable: a WAL database whose shared-memory
+                            file cannot be made there is read as immutable (no -wal with changes
+                            beside it, or that is refused). Leaves at most the empty -wal and -shm
+                            files that SQLite's readers share. */
+} ug_store_mode;
+
+/* Opens the database at `path` as `mode` says. Every mode: creates the schema only in CREATE mode,
+ * upgrades an older schema_version to UG_STORE_SCHEMA_VERSION except in READ mode (which reads it as
+ * it is), refuses a database whose schema_version is newer, a file that is not SQLite and a path that
+ * is not a regular file (a directory, a FIFO, a device). WRITE and READ refuse a missing path ("no
+ * results database at PATH") and an empty database. */
+ug_status ug_store_open_as(const char *path, ug_store_mode mode, ug_store **out, ug_error *err);
+/* ug_store_open_as(path, UG_STORE_CREATE, ...). */
 ug_status ug_store_open(const char *path, ug_store **out, ug_error *err);
 void ug_store_close(ug_store *s); /* NULL is fine */
 

@@ -15,6 +15,20 @@ int ug_mkdir_p(const char *path);
 /* One CSV field, quoted (RFC 4180) only when it holds a comma, quote or newline. */
 void ug_csv_field(FILE *f, const char *s);
 
+/* The first n bytes of s (up to its NUL when n is SIZE_MAX) as a message may show them, into out:
+ * printable ASCII and well-formed UTF-8 as they are; every other byte (control characters such as ESC,
+ * which a terminal would obey, newlines, DEL, C1 controls, bytes of broken UTF-8, NUL) as \xNN, and
+ * the quote ' as \x27 (messages put names in '...'). Longer than fits in cap: cut, ending in "...".
+ * For what comes from a file or the user (a name in a checkpoint or a plugin, a string from the
+ * database, an argument) before it goes into a message. Returns out; a NULL s shows as "(null)". */
+const char *ug_shown(const char *s, size_t n, char *out, size_t cap);
+/* The same, keeping the quote: for text shown as it is (a stored error message, a value list). */
+const char *ug_shown_text(const char *s, size_t n, char *out, size_t cap);
+/* Makes the message in msg (a buffer of cap bytes) one printable line in place (ug_shown_text of
+ * itself, at most UG_ERRMSG_MAX bytes): ug_error_set, ug_ctx_fail and ug_params_fail pass every message
+ * through it, so bytes of a file or a database that reach a message are never sent to a terminal raw. */
+void ug_msg_clean(char *msg, size_t cap);
+
 /* A growable NUL-terminated string; `oom` records an allocation failure (later puts are no-ops). */
 typedef struct ug_sbuf {
     char *s;
