@@ -30,6 +30,7 @@ FAMILY = [("ddpm", "DDPM, fixed β, L_simple"), ("iddpm", "DDPM, learned P_F var
           ("hvae-warmup", "HVAE, ELBO with KL warm-up"),
           ("mlegfn-hvae", "HVAE, MLE-GFN (kl_tb + tbc)"), ("sb", "Schrödinger bridge, IPF")]
 SECTION_43 = ["ddpm", "iddpm", "mlegfn-ddpm"]
+OWN_SECTION = {"finetune-ddpm"}  # runs of one experiment in its own section, not a family row
 TASKS_43 = ["checkerboard", "2spirals", "8gaussians"]
 
 
@@ -76,7 +77,7 @@ def main():
     fin = [r for r in runs if r["status"] == "FINISHED"]
     main_runs = {}
     for r in fin:  # the main table: seed 0 of every (family, task); the newest FINISHED one wins
-        if r["seed"] == 0:
+        if r["seed"] == 0 and r["exp"] not in OWN_SECTION:
             main_runs[(r["exp"], r["data"])] = r
     exps = order({e for e, _ in main_runs})
     out = ["# Continuous families as GFlowNets on the seven 2-D tasks", "",
