@@ -48,7 +48,7 @@ check "metrics kept after the kill" "[ $(q kill/k.db "select count(*) from metri
 rid=$(q kill/k.db 'select id from runs')
 "$U" resume "$rid" --db kill/k.db --quiet
 check "resume exits 0 and FINISHED" "[ $? -eq 0 ] && [ \"$(q kill/k.db 'select status from runs')\" = FINISHED ]"
-check "resumed parameters are bit-identical" "cmp -s ref/runs/$rid/checkpoint.bin kill/runs/$rid/checkpoint.bin"
+check "resumed parameters are bit-identical" "python3 \"\$UG_SOURCE_ROOT/tests/ckpt_tool.py\" same ref/runs/$rid/checkpoint.bin kill/runs/$rid/checkpoint.bin"
 check "resumed loss curve is identical" "[ \"$(q ref/r.db "select group_concat(step||':'||value) from (select * from metrics where key='loss' order by step)")\" = \"$(q kill/k.db "select group_concat(step||':'||value) from (select * from metrics where key='loss' order by step)")\" ]"
 
 # 4b. resume --threads N continues the same run on N threads and records them in its row.

@@ -8,8 +8,10 @@
 
 static const char RESUME_USAGE[] =
     "usage: unigfn resume RUN [--threads N] [--quiet] [--plain]\n"
-    "  continue a run from its last checkpoint (from step 0 if it has none) with the spec stored with\n"
-    "  it; a FINISHED run is left as it is. RUN is a run id or a unique prefix of one. --threads N:\n"
+    "  continue a run from its last checkpoint with the spec stored with it; a FINISHED run is left as\n"
+    "  it is. A checkpoint of another run (or another database, or past the step the database records)\n"
+    "  is refused, and so is a missing one once the run has recorded steps: nothing is changed then.\n"
+    "  RUN is a run id or a unique prefix of one. --threads N:\n"
     "  continue on N CPU threads instead of the spec's (same run; recorded in its row; the result is\n"
     "  then not guaranteed bit-identical to an uninterrupted run)\n";
 

@@ -1,6 +1,7 @@
 /* cmd_sample.c — `unigfn sample RUN -n N [-o FILE]`: rebuild the run's model from its stored spec, load
  * its last checkpoint and print N forward samples, one per line (binary as 0/1 strings, categorical as
- * integers, continuous as numbers). */
+ * integers, continuous as numbers). A checkpoint that names another run (run_lease.h) is refused: its
+ * samples would be passed off as this run's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 #include "cli.h"
 #include "unigfn/host/experiment.h"
+#include "unigfn/host/run_lease.h"
 #include "unigfn/host/step.h"
 #include "unigfn/host/runner.h"
 
@@ -65,10 +67,17 @@ int cli_sample(cli_env *env, int argc, char **argv) {
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", folder);
     int64_t step = 0;
     int rc = 1;
-    if (ug_experiment_build(&ex, spec, env->reg, &err) || ug_experiment_load(&ex, ckpt, &step, NULL, 0, &err)) {
+    ug_ckpt_identity ident;
+    ug_ckpt_blob idb = ug_ckpt_identity_blob(&ident);
+    bool legacy = false;
+    if (ug_experiment_build(&ex, spec, env->reg, &err) || ug_experiment_load(&ex, ckpt, &step, &idb, 1, &err) ||
+        ug_ckpt_identity_check(&ident, idb.found, ckpt, step, ex.steps, rec, &legacy, &err)) {
         fprintf(stderr, "unigfn: %s\n", err.msg);
         goto done;
     }
+    if (legacy)
+        fprintf(stderr, "unigfn: warning: checkpoint %s has no run identity (written before checkpoints named their "
+                "run): loaded without checking that it is run %s's\n", ckpt, id);
     ug_experiment_use_ema(&ex, true);  /* samples from the parameter averages where `ema:` is on */
     FILE *f = outp ? fopen(outp, "w") : stdout;
     if (!f) { perror(outp); goto done; }

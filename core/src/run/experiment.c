@@ -34,11 +34,22 @@ static ug_status spec_fail(ug_error *err, const ug_cfg *node, const char *key, c
     return ug_error_set(err, UG_ERR_SPEC, "%s: %s", ug_cfg_where(node, key, where, sizeof where), what);
 }
 
-/* A plugin's create() failed: say which section and pass its message on (still a spec error). */
+/* Whether a failure of code `c` is the machine's (memory, a file, a bug), not the spec's: building
+ * then fails as a run does (exit 1), not as a spec error (exit 2) that says to change the spec. */
+static bool machine_failure(ug_status c) { return c == UG_ERR_NOMEM || c == UG_ERR_IO || c == UG_ERR_INTERNAL; }
+
+/* A plugin's create() failed: say which section and pass its message on (a spec error, unless the
+ * plugin says it was the machine's). */
 static ug_status create_fail(ug_error *err, const ug_cfg *section, const char *key, const char *kind,
                              const char *name, const ug_error *perr) {
-    return spec_fail(err, section, key, "%s '%s' could not be created: %s", kind, name,
-                     perr->code ? perr->msg : "create() returned NULL without a message");
+    bool first = !err || err->code == UG_OK;
+    ug_status st = spec_fail(err, section, key, "%s '%s' could not be created: %s", kind, name,
+                             perr->code ? perr->msg : "create() returned NULL without a message");
+    if (first && machine_failure(perr->code)) {
+        st = perr->code;
+        if (err) err->code = st;
+    }
+    return st;
 }
 
 static const ug_plugin_desc *need_plugin(ug_registry *reg, ug_plugin_kind kind, const ug_cfg *section,
@@ -228,8 +239,11 @@ ug_status ug_experiment_build(ug_experiment *ex, ug_spec *spec, ug_registry *reg
                            .name = ex->model_desc->name};
     ex->model.self = ex->model_desc->create(&a, &perr);
     if (!ex->model.self) return create_fail(err, msec, "model", "model", ex->model_desc->name, &perr);
-    if (ug_params_finalize(ex->params))
-        return ug_error_set(err, UG_ERR_SPEC, "model '%s': %s", ex->model.name, ug_params_errmsg(ex->params));
+    if (ug_params_finalize(ex->params)) {
+        ug_status c = ug_params_status(ex->params);
+        return ug_error_set(err, machine_failure(c) ? c : UG_ERR_SPEC, "model '%s': %s", ex->model.name,
+                            ug_params_errmsg(ex->params));
+    }
     ex->model.info.size = sizeof ex->model.info;
     ex->model.vt->info(ex->model.self, &ex->model.info);
     if (ex->model.info.space.kind != ex->data.info.space.kind || ex->model.info.space.dim != ex->data.info.space.dim)
@@ -311,8 +325,11 @@ ug_status ug_experiment_build(ug_experiment *ex, ug_spec *spec, ug_registry *reg
     }
     if (build_optims(ex, err)) return err->code;
     ug_step_reset(ex->ctx);
-    if (ug_ctx_status(ex->ctx))
-        return ug_error_set(err, UG_ERR_SPEC, "building the experiment: %s", ug_ctx_errmsg(ex->ctx));
+    if (ug_ctx_status(ex->ctx)) {
+        ug_status c = ug_ctx_status(ex->ctx);
+        return ug_error_set(err, machine_failure(c) ? c : UG_ERR_SPEC, "building the experiment: %s",
+                            ug_ctx_errmsg(ex->ctx));
+    }
     return UG_OK;
 }
 

@@ -2,8 +2,11 @@
  * FINISHED / FAILED (with the message) / KILLED (on SIGINT, SIGTERM, SIGHUP or SIGPIPE, after a
  * checkpoint) at the end;
  * the logging window, metrics, artifacts and checkpoints along the way; `resume` continues a run from
- * its last checkpoint into the same row. Everything it says goes through log.h's ug_out (and one
- * ug_message warning when the BLAS runs kernels far below the CPU, blas_info.h). */
+ * its last checkpoint into the same row. One process at a time owns a run: it holds the run's lease
+ * (run_lease.h) from before it touches the row or the folder until it ends, and every checkpoint
+ * carries the run's identity, which resume checks against the row before it trusts the file or trims
+ * the history past it. Everything it says goes through log.h's ug_out (and ug_message warnings: the
+ * plugins that did not load, a BLAS far below the CPU, blas_info.h, a checkpoint without identity). */
 #include "unigfn/host/runner.h"
 
 #include <errno.h>
@@ -21,6 +24,7 @@
 #include "unigfn/host/experiment.h"
 #include "unigfn/host/log.h"
 #include "unigfn/host/run_from.h"
+#include "unigfn/host/run_lease.h"
 #include "unigfn/host/run_lookup.h"
 #include "unigfn/host/step.h"
 #include "unigfn/host/util.h"
@@ -82,6 +86,10 @@ typedef struct {
     struct {
         int64_t step, next;
     } pending;
+    /* Which run (and start of it, in which database) the checkpoints are of: its own optional blob,
+     * absent from checkpoints written before runs were bound to their files. */
+    ug_ckpt_identity ident;
+    bool ident_found;  /* the last loaded checkpoint had one */
     const char *log_keys[UG_MAX_TERMS][UG_LOSS_MAX_LOGS];
     int n_logs[UG_MAX_TERMS];
     double t_start, t_last_line, t_last_beat;
@@ -177,20 +185,26 @@ static int log_window(loop_state *L, int64_t step, ug_error *err) {
     return 0;
 }
 
-/* The loop's own checkpoint blobs: the window sums ("runner"), the terms' step counts and an
- * evaluation a signal cut short. */
-enum { LOOP_BLOBS = 3 };
+/* The loop's own checkpoint blobs: the window sums ("runner"), the terms' step counts, an
+ * evaluation a signal cut short and the run's identity. */
+enum { LOOP_BLOBS = 4 };
 static int loop_blobs(loop_state *L, ug_ckpt_blob *b) {
     b[0] = (ug_ckpt_blob){.name = "runner", .data = &L->acc, .size = sizeof L->acc, .optional = true};
     b[1] = (ug_ckpt_blob){.name = "runner.term_steps", .data = L->term_steps, .size = sizeof L->term_steps,
                           .optional = true};
     b[2] = (ug_ckpt_blob){.name = "runner.pending_eval", .data = &L->pending, .size = sizeof L->pending,
                           .optional = true};
+    b[3] = ug_ckpt_identity_blob(&L->ident);
     return LOOP_BLOBS;
 }
 
+/* The row records the step first, so that a checkpoint is never past the step its row says (resume
+ * refuses one that is: it is not this run's); a crash between the two leaves the older checkpoint,
+ * which is behind the row, as after any crash. */
 static ug_status loop_save(loop_state *L, int64_t step, ug_error *err) {
     ug_ckpt_blob b[LOOP_BLOBS];
+    if (ug_store_heartbeat(L->st, L->id, step, err)) return err->code;
+    L->t_last_beat = ug_now_s();
     return ug_experiment_save(L->ex, L->ckpt, step, b, loop_blobs(L, b), err);
 }
 
@@ -202,6 +216,7 @@ static ug_status loop_load(loop_state *L, const char *path, int64_t *step, ug_er
     if (!s && !b[1].found)
         for (int t = 0; t < UG_MAX_TERMS; t++) L->term_steps[t] = L->acc.window;
     if (s || !b[2].found || L->pending.step != *step) L->pending.step = -1, L->pending.next = 0;
+    L->ident_found = !s && b[3].found;
     return s;
 }
 
@@ -313,6 +328,8 @@ typedef struct run_session {
     char id[64];
     char src_id[64];          /* --from: the source run */
     char folder[1024];
+    ug_run_lease lease;       /* held from before the row is touched to the end (fd -1: not held) */
+    bool made_folder, made_runs;  /* this process created the run folder / its runs/ parent */
     int64_t step;
     loop_state L;
 } run_session;
@@ -356,8 +373,11 @@ static int build(run_session *R) {
                                "(`unigfn sweep` runs the sweep)\n");
     ug_spec *spec = R->spec;
     R->spec = NULL;  /* the experiment owns it from here, built or not */
-    if (ug_experiment_build(&R->ex, spec, R->reg, &err))
-        return say_error(err.code == UG_ERR_SPEC ? UG_EXIT_SPEC : UG_EXIT_FAILED, "%s", err.msg);
+    if (ug_experiment_build(&R->ex, spec, R->reg, &err)) {
+        if (err.code == UG_ERR_SPEC) return say_error(UG_EXIT_SPEC, "%s", err.msg);
+        /* memory or a file, not the spec: the run fails (there is no row yet to record it in) */
+        return say_error(UG_EXIT_FAILED, "unigfn: cannot build the run: %s", err.msg);
+    }
     ug_experiment *ex = &R->ex;
     if (o->resume_id && o->threads > 0) {
         /* Threads stay part of the stored spec (and so of the run id); only this segment's execution
@@ -391,11 +411,19 @@ static int open_run(run_session *R) {
     R->L = (loop_state){.ex = &R->ex, .st = R->st, .id = R->id, .quiet = o->quiet, .pending = {-1, 0}};
     if (!R->from) return CONTINUE;
     char src_ckpt[1100];
-    if (ug_run_from_check(R->st, &R->sreg, &R->ex, R->id, o->from_id, R->db_path, R->src_id, sizeof R->src_id,
-                          src_ckpt, sizeof src_ckpt, &err) ||
-        loop_load(&R->L, src_ckpt, &R->step, &err) ||
-        ug_run_from_check_step(&R->ex, R->src_id, R->step, R->L.acc.window, &err))
-        return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
+    ug_run_record *src = NULL;
+    bool legacy = false;
+    ug_status s = ug_run_from_check(R->st, &R->sreg, &R->ex, R->id, o->from_id, R->db_path, R->src_id,
+                                    sizeof R->src_id, src_ckpt, sizeof src_ckpt, &err);
+    if (!s) s = loop_load(&R->L, src_ckpt, &R->step, &err);
+    if (!s) s = ug_run_from_check_step(&R->ex, R->src_id, R->step, R->L.acc.window, &err);
+    if (!s) s = ug_store_get_run(R->st, R->src_id, &src, &err);
+    if (!s) s = ug_ckpt_identity_check(&R->L.ident, R->L.ident_found, src_ckpt, R->step, R->ex.steps, src, &legacy, &err);
+    ug_run_record_free(src);
+    if (s) return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
+    if (legacy)
+        ug_message(UG_LOG_WARN, "checkpoint %s has no run identity (written before checkpoints named their run): "
+                   "loaded without checking that it is run %s's", src_ckpt, R->src_id);
     R->L.pending.step = -1;  /* the source's unfinished evaluation is not this run's: it evaluates anew */
     if (o->check_only) {
         ug_out(UG_OUT_REPORT, "%s: ok (run id %s; continues run %s from step %lld)\n", ug_spec_path(R->ex.spec),
@@ -405,15 +433,99 @@ static int open_run(run_session *R) {
     return CONTINUE;
 }
 
-/* The run folder, then the row: resumed at the checkpoint's step, or begun (with --from's history). */
+/* The run folder and the run's lease, before anything of the run is touched: another process that
+ * holds the lease is running it (a second writer would wipe, duplicate and rename under it). */
+static int take_run(run_session *R) {
+    struct stat sb;
+    char runs[1024];
+    snprintf(runs, sizeof runs, "%s", R->folder);
+    char *slash = strrchr(runs, '/');
+    if (slash) *slash = 0;
+    R->made_runs = slash && stat(runs, &sb) != 0;
+    R->made_folder = stat(R->folder, &sb) != 0;
+    if (ug_mkdir_p(R->folder))
+        return say_error(UG_EXIT_FAILED, "unigfn: cannot create %s: %s", R->folder, strerror(errno));
+    ug_error err = {0};
+    if (ug_run_lease_take(&R->lease, R->folder, R->id, &err)) return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
+    if (R->lease.unlocked)
+        ug_message(UG_LOG_WARN, "cannot lock %s on this file system: one process per run is not enforced here",
+                   R->lease.path);
+    return CONTINUE;
+}
+
+/* The row the lease now guards, read again: until the lease was taken another process may have
+ * changed it. */
+static int reread_row(run_session *R) {
+    ug_error err = {0};
+    ug_run_record_free(R->rec);
+    R->rec = NULL;
+    if (ug_store_get_run(R->st, R->id, &R->rec, &err)) return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
+    return CONTINUE;
+}
+
+/* resume: the checkpoint, checked against the row (run, spec, start, step), then the row continued at
+ * its step. No checkpoint while the row records steps is refused: starting from step 0 would delete
+ * that history, which only `run --force` does, on purpose. */
+static int resume_row(run_session *R, const char *blas) {
+    const ug_run_opts *o = R->o;
+    loop_state *L = &R->L;
+    ug_error err = {0};
+    int code = reread_row(R);
+    if (code != CONTINUE) return code;
+    const ug_run_record *rec = R->rec;
+    if (rec->status == UG_RUN_FINISHED) return say_error(UG_EXIT_OK, "unigfn: run %s is already FINISHED", R->id);
+    /* Anything at the checkpoint's path is loaded, so that a directory, a FIFO or a dangling link is
+     * refused with its reason (ug_checkpoint_load) rather than taken for "no checkpoint". */
+    struct stat sb;
+    if (lstat(L->ckpt, &sb) == 0) {
+        bool legacy = false;
+        if (loop_load(L, L->ckpt, &R->step, &err) ||
+            ug_ckpt_identity_check(&L->ident, L->ident_found, L->ckpt, R->step, R->ex.steps, rec, &legacy, &err))
+            return say_error(UG_EXIT_FAILED, "unigfn: cannot resume run %s: %s. Nothing was changed; move the file "
+                             "away and put the run's own checkpoint back, or start the run again from step 0 with "
+                             "`unigfn run SPEC --force` (SPEC: its spec, which `unigfn show %s` prints)",
+                             R->id, err.msg, R->id);
+        if (legacy)
+            ug_message(UG_LOG_WARN, "checkpoint %s has no run identity (written before checkpoints named their "
+                       "run): loaded without checking that it is run %s's", L->ckpt, R->id);
+    } else if (errno != ENOENT) {
+        return say_error(UG_EXIT_FAILED, "unigfn: cannot resume run %s: %s: %s", R->id, L->ckpt, strerror(errno));
+    } else if (rec->step > 0) {
+        return say_error(UG_EXIT_FAILED, "unigfn: cannot resume run %s: the database records step %lld but its "
+                         "checkpoint %s is missing, and starting from step 0 would delete the history of steps "
+                         "1-%lld. Nothing was changed; put the checkpoint back, or start the run again from step "
+                         "0 on purpose with `unigfn run SPEC --force` (SPEC: its spec, which `unigfn show %s` "
+                         "prints)", R->id, (long long)rec->step, L->ckpt, (long long)rec->step, R->id);
+    } else {
+        R->step = 0;
+    }
+    ug_ckpt_identity_make(&L->ident, R->id, rec->spec, rec->started);
+    int64_t prev = rec->step;
+    if (ug_store_run_resume(R->st, R->id, R->step, o->threads, NULL, &err) ||
+        ug_store_run_set_blas(R->st, R->id, blas, &err))
+        return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
+    blas_warn();
+    if (!o->quiet) {
+        if (prev > R->step)
+            ug_out(UG_OUT_REPORT, "resuming run %s at step %lld, its checkpoint (the database had reached step "
+                   "%lld: steps %lld-%lld are trained again)\n", R->id, (long long)R->step, (long long)prev,
+                   (long long)R->step + 1, (long long)prev);
+        else
+            ug_out(UG_OUT_REPORT, "resuming run %s at step %lld\n", R->id, (long long)R->step);
+    }
+    return CONTINUE;
+}
+
+/* The run folder and lease, then the row: resumed at the checkpoint's step, or begun (with --from's
+ * history). */
 static int begin_row(run_session *R) {
     const ug_run_opts *o = R->o;
     ug_experiment *ex = &R->ex;
     loop_state *L = &R->L;
     ug_error err = {0};
     ug_run_folder(R->db_path, R->id, R->folder, sizeof R->folder);
-    if (ug_mkdir_p(R->folder))
-        return say_error(UG_EXIT_FAILED, "unigfn: cannot create %s: %s", R->folder, strerror(errno));
+    int code = take_run(R);
+    if (code != CONTINUE) return code;
     ug_set_run_dir(R->folder);
     L->folder = R->folder;
     /* From here a run row may exist: a signal must be a KILLED row, never a process gone mid-write. */
@@ -429,19 +541,7 @@ static int begin_row(run_session *R) {
     char blas[256];
     blas_line(blas, sizeof blas);
 
-    if (o->resume_id) {
-        /* Anything at the checkpoint's path is loaded, so that a directory, a FIFO or a dangling link
-         * is refused with its reason (ug_checkpoint_load) rather than taken for "no checkpoint". */
-        struct stat sb;
-        if (lstat(L->ckpt, &sb) == 0 && loop_load(L, L->ckpt, &R->step, &err))
-            return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
-        if (ug_store_run_resume(R->st, R->id, R->step, o->threads, NULL, &err) ||
-            ug_store_run_set_blas(R->st, R->id, blas, &err))
-            return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
-        blas_warn();
-        if (!o->quiet) ug_out(UG_OUT_REPORT, "resuming run %s at step %lld\n", R->id, (long long)R->step);
-        return CONTINUE;
-    }
+    if (o->resume_id) return resume_row(R, blas);
     ug_kv kv = {0};
     ug_spec_flatten(ex->spec, ug_kv_add, &kv);
     const char *git, *build;
@@ -455,13 +555,25 @@ static int begin_row(run_session *R) {
     ug_begin_outcome outcome;
     ug_status s = ug_store_run_begin(R->st, &info, &outcome, &err);
     ug_kv_free(&kv);
-    if (s || outcome == UG_BEGIN_BUSY)
-        return say_error(UG_EXIT_FAILED, "unigfn: %s",
-                         s ? err.msg : "this run is RUNNING in another process (unigfn gc --mark-crashed if it died)");
+    if (s) return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
+    if (outcome == UG_BEGIN_BUSY)  /* RUNNING, yet this process holds the lease: its process is gone */
+        return say_error(UG_EXIT_FAILED, "unigfn: run %s is RUNNING in the database, but no process holds its "
+                         "lease: the process that ran it died (`unigfn gc --mark-crashed` marks it CRASHED; then "
+                         "`unigfn resume %s` continues it, or --force starts it again)", R->id, R->id);
+    if ((code = reread_row(R)) != CONTINUE) return code;
     if (outcome == UG_BEGIN_FINISHED) {
-        if (!o->quiet) ug_out(UG_OUT_REPORT, "run %s is already FINISHED (use --force to run it again)\n", R->id);
+        const char *name = ug_spec_name(ex->spec), *was = R->rec->experiment ? R->rec->experiment : "";
+        /* The run id is a hash of what is computed, which `name` is not part of: under another name
+         * it is the same run. Ids stay as they are (existing databases are keyed by them), so say so. */
+        if (!o->quiet && name && strcmp(name, was) != 0)
+            ug_out(UG_OUT_REPORT, "run %s is already FINISHED as experiment '%s'; the run id does not depend on "
+                   "`name` ('%s' here), which does not change what is computed (use --force to run it again, "
+                   "recorded as '%s')\n", R->id, was, name, name);
+        else if (!o->quiet)
+            ug_out(UG_OUT_REPORT, "run %s is already FINISHED (use --force to run it again)\n", R->id);
         return UG_EXIT_OK;
     }
+    ug_ckpt_identity_make(&L->ident, R->id, R->rec->spec, R->rec->started);
     remove(L->ckpt);
     blas_warn();
     if (R->src_id[0]) {
@@ -477,8 +589,12 @@ static int begin_row(run_session *R) {
         if (!o->quiet)
             ug_out(UG_OUT_REPORT, "run %s (%s): %lld steps, continuing run %s from step %lld\n", R->id,
                    ug_spec_name(ex->spec), (long long)ex->steps, R->src_id, (long long)R->step);
-    } else if (!o->quiet) {
-        ug_out(UG_OUT_REPORT, "run %s (%s): %lld steps\n", R->id, ug_spec_name(ex->spec), (long long)ex->steps);
+    } else {
+        /* A checkpoint from the start: from here on a run with steps in its row always has one, so a
+         * missing checkpoint is a lost one (resume refuses it), never a crash before the first. */
+        if (loop_save(L, 0, &err)) fail(L, "%s", err.msg);
+        if (!o->quiet)
+            ug_out(UG_OUT_REPORT, "run %s (%s): %lld steps\n", R->id, ug_spec_name(ex->spec), (long long)ex->steps);
     }
     return CONTINUE;
 }
@@ -565,6 +681,10 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
     R->reg = reg;
     R->db_path = o->db_path ? o->db_path : "results.db";
     ug_registry_spec_view(reg, &R->sreg);
+    R->lease.fd = -1;
+    /* A plugin that did not load makes its name unknown to the spec: say why before the spec does. */
+    for (int i = 0; i < ug_registry_problem_count(reg); i++)
+        ug_message(UG_LOG_WARN, "%s", ug_registry_problem(reg, i));
     int code = load_spec(R);
     if (code == CONTINUE) code = build(R);
     if (code == CONTINUE) code = open_run(R);
@@ -574,6 +694,13 @@ int ug_run(const ug_run_opts *o, ug_registry *reg) {
     ug_spec_free(R->spec);
     ug_run_record_free(R->rec);
     ug_store_close(R->st);
+    /* The lease goes last, after the row's final write; a folder this process made and left empty (a
+     * run refused or failed before it wrote anything) goes with it. */
+    ug_run_lease_release(&R->lease);
+    if (R->made_folder && rmdir(R->folder) == 0 && R->made_runs) {
+        char *slash = strrchr(R->folder, '/');
+        if (slash) *slash = 0, rmdir(R->folder);
+    }
     free(R);
     return code;
 }

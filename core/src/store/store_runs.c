@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "unigfn/host/util.h"
@@ -401,6 +402,8 @@ ug_status ug_store_run_end(ug_store *s, const char *id, ug_run_status status, co
 
 typedef struct crash_ctx {
     double stale;
+    ug_run_live_fn live;  /* NULL: every stale RUNNING run */
+    void *user;
     int n;
 } crash_ctx;
 
@@ -408,28 +411,63 @@ static int crash_body(ug_store *s, void *vctx, ug_error *e) {
     crash_ctx *c = vctx;
     char msg[128];
     snprintf(msg, sizeof msg, "no heartbeat for more than %g s: the process died or hung", c->stale);
+    double before = ug_wall_s() - c->stale;
+    c->n = 0;
+    /* The stale RUNNING runs, each asked about (its process may be alive and merely silent: a long
+     * evaluation beats no heartbeat), then marked one by one with the same staleness condition. */
+    char **ids = NULL;
+    int n_ids = 0, cap = 0;
     sqlite3_stmt *st;
-    int rc = ug__store_prep(s, "UPDATE runs SET status = 'CRASHED', ended = heartbeat, error = coalesce(error, ?2) "
-                               "WHERE status = 'RUNNING' AND (heartbeat IS NULL OR heartbeat < ?1)", &st, e);
+    int rc = ug__store_prep(s, "SELECT id FROM runs WHERE status = 'RUNNING' AND (heartbeat IS NULL OR heartbeat < ?1)",
+                            &st, e);
     if (rc != SQLITE_OK) return rc;
-    sqlite3_bind_double(st, 1, ug_wall_s() - c->stale);
-    sqlite3_bind_text(st, 2, msg, -1, SQLITE_TRANSIENT);
-    rc = ug__store_run_stmt(s, st, e, "marking crashed runs");
+    sqlite3_bind_double(st, 1, before);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n_ids == cap) {
+            int nc = cap ? 2 * cap : 16;
+            char **g = realloc(ids, (size_t)nc * sizeof *g);
+            if (!g) { rc = SQLITE_NOMEM; break; }
+            ids = g, cap = nc;
+        }
+        if (!(ids[n_ids] = ug__store_col_dup(st, 0))) { rc = SQLITE_NOMEM; break; }
+        n_ids++;
+    }
+    if (rc == SQLITE_DONE) rc = SQLITE_OK;
+    else if (!ug__store_is_busy(rc)) ug__store_fail(s, e, rc, "reading running runs");
     sqlite3_finalize(st);
-    c->n = rc == SQLITE_OK ? sqlite3_changes(s->db) : 0;
+    st = NULL;
+    if (rc == SQLITE_OK)
+        rc = ug__store_prep(s, "UPDATE runs SET status = 'CRASHED', ended = heartbeat, error = coalesce(error, ?2) "
+                               "WHERE id = ?3 AND status = 'RUNNING' AND (heartbeat IS NULL OR heartbeat < ?1)", &st, e);
+    for (int i = 0; rc == SQLITE_OK && i < n_ids; i++) {
+        if (c->live && c->live(c->user, ids[i])) continue;
+        sqlite3_bind_double(st, 1, before);
+        sqlite3_bind_text(st, 2, msg, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, ids[i], -1, SQLITE_STATIC);
+        rc = ug__store_run_stmt(s, st, e, "marking crashed runs");
+        if (rc == SQLITE_OK) c->n += sqlite3_changes(s->db);
+    }
+    sqlite3_finalize(st);
+    for (int i = 0; i < n_ids; i++) free(ids[i]);
+    free(ids);
     return rc;
 }
 
-ug_status ug_store_mark_crashed(ug_store *s, double stale_seconds, int *n_marked, ug_error *err) {
+ug_status ug_store_mark_crashed_unless(ug_store *s, double stale_seconds, ug_run_live_fn live, void *user,
+                                       int *n_marked, ug_error *err) {
     if (!s) return ug_error_set(err, UG_ERR_ARG, "ug_store_mark_crashed: store is NULL");
     if (!(stale_seconds >= 0))
         return ug_error_set(err, UG_ERR_ARG, "ug_store_mark_crashed: stale_seconds must be >= 0");
-    crash_ctx c = {stale_seconds, 0};
+    crash_ctx c = {stale_seconds, live, user, 0};
     pthread_mutex_lock(&s->mu);
     ug_status st = ug__store_write_txn(s, crash_body, &c, err);
     pthread_mutex_unlock(&s->mu);
     if (n_marked) *n_marked = st == UG_OK ? c.n : 0;
     return st;
+}
+
+ug_status ug_store_mark_crashed(ug_store *s, double stale_seconds, int *n_marked, ug_error *err) {
+    return ug_store_mark_crashed_unless(s, stale_seconds, NULL, NULL, n_marked, err);
 }
 
 ug_status ug_store_run_status(ug_store *s, const char *id, ug_run_status *status, ug_error *err) {

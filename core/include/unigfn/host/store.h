@@ -136,6 +136,12 @@ ug_status ug_store_run_end(ug_store *s, const char *id, ug_run_status status, co
 /* RUNNING runs whose heartbeat is older than `stale_seconds` become CRASHED (ended = last heartbeat).
  * `n_marked` (may be NULL) receives how many. */
 ug_status ug_store_mark_crashed(ug_store *s, double stale_seconds, int *n_marked, ug_error *err);
+/* The same, but a run for which live(user, id) returns true is left RUNNING: its process is known to
+ * be alive (it holds the run's lease, run_lease.h). live is called inside the write transaction, once
+ * per stale run and again if the transaction is retried; it must not use the store. */
+typedef bool (*ug_run_live_fn)(void *user, const char *id);
+ug_status ug_store_mark_crashed_unless(ug_store *s, double stale_seconds, ug_run_live_fn live, void *user,
+                                       int *n_marked, ug_error *err);
 
 /* UG_RUN_ABSENT (and UG_OK) when there is no such run. */
 ug_status ug_store_run_status(ug_store *s, const char *id, ug_run_status *status, ug_error *err);
