@@ -174,6 +174,11 @@ for c in "ls" "ls --db typo.db" "show $rid --db typo.db" "export $rid --db typo.
   rm -f out.txt err.txt
   check "... and creates nothing" "[ -z \"\$(ls -A)\" ]"
 done
+"$U" resume "$rid" --db typo.db > out.txt 2> err.txt
+rc=$?
+check "resume with no database: exit 1 saying so" "[ $rc -eq 1 ] && grep -qF 'no results database at typo.db' err.txt"
+rm -f out.txt err.txt
+check "... and creates nothing" "[ -z \"\$(ls -A)\" ]"
 "$U" sweep "$SPEC/tiny.yaml" seed=1,2 --dry-run --db typo.db > out.txt 2> err.txt
 check "sweep --dry-run with no database: exit 0, no job run before" "[ $? -eq 0 ] && [ \$(grep -cE '^[01] +[0-9a-f]{16} +- ' out.txt) -eq 2 ]"
 rm -f out.txt err.txt

@@ -350,7 +350,7 @@ static int load_spec(run_session *R) {
     const ug_run_opts *o = R->o;
     ug_error err = {0};
     if (o->resume_id) {
-        if (ug_store_open(R->db_path, &R->st, &err) || ug_find_run(R->st, o->resume_id, R->id, sizeof R->id, &err) ||
+        if (ug_store_open_as(R->db_path, UG_STORE_WRITE, &R->st, &err) || ug_find_run(R->st, o->resume_id, R->id, sizeof R->id, &err) ||
             ug_store_get_run(R->st, R->id, &R->rec, &err))
             return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
         if (R->rec->status == UG_RUN_FINISHED && !o->force)
