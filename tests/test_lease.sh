@@ -139,7 +139,7 @@ echo "random stops done at ${SECONDS} s ($stops signals)"
 check "every random stop left the database whole (integrity ok, no row twice, checkpoint <= row step)" "[ $bad -eq 0 ]"
 # On an idle machine the run can reach FINISHED after a handful of stops (the loop ends there), so the
 # floor is what any machine reaches, not the loop's length.
-check "... and most of them landed (at least 5 signals)" "[ $stops -ge 5 ]"
+check "... and several of them landed (at least 3 signals)" "[ $stops -ge 3 ]"
 if [ -n "$kid" ] && [ "$(q k.db 'select status from runs')" != FINISHED ]; then
   "$U" resume "$kid" --db k.db --quiet 2>> k.err
 fi
