@@ -8,10 +8,11 @@
 #include "unigfn/plugin.h"
 
 #include <math.h>
-#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "../png_rgb.h"
 
 typedef struct dpng {
     int64_t samples, bins, chunk;
@@ -115,45 +116,6 @@ static void paint(const int64_t *h, int64_t bins, int64_t scale, unsigned char *
         }
 }
 
-static int write_png(const char *path, const unsigned char *img, int64_t w, int64_t h, char *why, size_t cap) {
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        snprintf(why, cap, "cannot open for writing");
-        return -1;
-    }
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    png_bytep *rows = malloc((size_t)h * sizeof(png_bytep));
-    if (!png || !info || !rows) {
-        png_destroy_write_struct(&png, info ? &info : NULL);
-        free(rows);
-        fclose(f);
-        snprintf(why, cap, "out of memory");
-        return -1;
-    }
-    for (int64_t r = 0; r < h; r++) rows[r] = (png_bytep)(img + r * 3 * w);
-    if (setjmp(png_jmpbuf(png))) {   /* libpng reports write errors by longjmp */
-        png_destroy_write_struct(&png, &info);
-        free(rows);
-        fclose(f);
-        snprintf(why, cap, "libpng write error");
-        return -1;
-    }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    png_write_image(png, rows);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    free(rows);
-    if (fclose(f) != 0) {
-        snprintf(why, cap, "write failed on close");
-        return -1;
-    }
-    return 0;
-}
-
 static ug_status dpng_evaluate(void *self, const ug_eval_env *env, ug_metric_out *out) {
     const dpng *m = self;
     ug_ctx *ctx = env->ctx;
@@ -191,7 +153,7 @@ static ug_status dpng_evaluate(void *self, const ug_eval_env *env, ug_metric_out
         int len = snprintf(path, sizeof path, "%s/density-%lld.png", dir, (long long)env->step);
         if (len < 0 || (size_t)len >= sizeof path)
             st = ug_ctx_fail(ctx, UG_ERR_IO, "density_png: artifact path too long under '%s'", dir);
-        else if (write_png(path, img, W, side, why, sizeof why))
+        else if (ug_png_write_rgb(path, img, W, side, why, sizeof why))
             st = ug_ctx_fail(ctx, UG_ERR_IO, "density_png: %s: %s", path, why);
         else {
             out->n_values = 1;
