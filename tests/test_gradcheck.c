@@ -1,6 +1,6 @@
 /* test_gradcheck.c — finite-difference gradient checks for every differentiable op, including
  * broadcasting and non-contiguous (transposed / sliced) inputs, and second-order checks (gradient of
- * a gradient) for matmul, the activations, log_softmax, logsumexp and the image ops.
+ * a gradient) for matmul, the activations, log_softmax, logsumexp, logaddexp and the image ops.
  *
  * Each case builds its output from leaf tensors; the checked scalar is f = sum(out * R) with fixed
  * random R, so every output element contributes with a different weight. */
@@ -146,6 +146,10 @@ static ug_tensor *f_sub(ug_ctx *c, ug_tensor **x) { return ug_sub(c, T(x[0]), x[
 static ug_tensor *f_mul(ug_ctx *c, ug_tensor **x) { return ug_mul(c, x[0], x[1]); }          /* [2,3,4]*[3,1] */
 static ug_tensor *f_div(ug_ctx *c, ug_tensor **x) { return ug_div(c, x[0], x[1]); }
 static ug_tensor *f_pow(ug_ctx *c, ug_tensor **x) { return ug_pow(c, x[0], x[1]); }
+static ug_tensor *f_lae(ug_ctx *c, ug_tensor **x) { return ug_logaddexp(c, x[0], x[1]); }     /* [2,3,4],[3,1] */
+static ug_tensor *f_lae_t(ug_ctx *c, ug_tensor **x) {  /* [4,3] view with [4,1], one side spread to +-6 */
+    return ug_logaddexp(c, ug_mul_scalar(c, x[1], 3.0f), T(x[0]));
+}
 static ug_tensor *f_add_s(ug_ctx *c, ug_tensor **x) { return ug_add_scalar(c, T(x[0]), 0.7f); }
 static ug_tensor *f_mul_s(ug_ctx *c, ug_tensor **x) { return ug_mul_scalar(c, x[0], -1.3f); }
 static ug_tensor *f_rsub_s(ug_ctx *c, ug_tensor **x) { return ug_rsub_scalar(c, x[0], 2.0f); }
@@ -291,6 +295,8 @@ static const gc_case cases[] = {
     {"mul broadcast 3d", 2, {3, 2}, {{2, 3, 4}, {3, 1}}, -1, 1, 0, f_mul, true},
     {"div", 2, {2, 2}, {{3, 4}, {3, 4}}, 0.5f, 2, 0, f_div, true},
     {"pow", 2, {2, 1}, {{3, 4}, {4}}, 0.5f, 2, 0, f_pow, true},
+    {"logaddexp broadcast 3d", 2, {3, 2}, {{2, 3, 4}, {3, 1}}, -2, 2, 0, f_lae, true},
+    {"logaddexp transposed", 2, {2, 2}, {{3, 4}, {4, 1}}, -2, 2, 0, f_lae_t, true},
     {"add_scalar", 1, {2}, {{3, 4}}, -1, 1, 0, f_add_s, false},
     {"mul_scalar", 1, {2}, {{3, 4}}, -1, 1, 0, f_mul_s, false},
     {"rsub_scalar", 1, {2}, {{3, 4}}, -1, 1, 0, f_rsub_s, false},

@@ -264,6 +264,8 @@ static ug_tensor *o_alpha_bar(ug_ctx *c, ug_tensor **x) {
 }
 static ug_tensor *o_pad(ug_ctx *c, ug_tensor **x) { return ug_pad(c, x[0], (int64_t[]){0, 1, 1, 2}, 0.5f); }
 static ug_tensor *o_pad3(ug_ctx *c, ug_tensor **x) { return ug_pad(c, x[0], (int64_t[]){1, 0, 2, 1, 0, 0}, -1.0f); }
+/* make_ops_issue19() */
+static ug_tensor *o_lae(ug_ctx *c, ug_tensor **x) { return ug_logaddexp(c, x[0], x[1]); }
 
 /* Same names, order and parameters as make_ops() in tools/reference/make_fixtures.py. */
 static const struct {
@@ -287,6 +289,8 @@ static const struct {
     {"to_f32", o_to_f32},   {"cumsum", o_cumsum},     {"cumsum_rev", o_cumsum_rev},
     {"cumprod", o_cumprod}, {"cumprod_rev", o_cumprod_rev}, {"alpha_bar", o_alpha_bar},
     {"pad", o_pad},         {"pad3", o_pad3},
+    /* make_ops_issue19() */
+    {"logaddexp", o_lae},
 };
 
 /* An I32 result against an i32 fixture entry: exactly. */

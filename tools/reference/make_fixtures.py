@@ -44,7 +44,7 @@ torch_ops.txt — one case per op. Case C has inputs "C.x0", "C.x1", ... (argume
     The operation of each case (and its axis/parameters) is listed in make_ops() below and mirrored
     in the C test. The cases of make_ops_issue17() follow, drawn from their own generator; those
     without a gradient (comparisons, casts) store no R and no gK, and an i32 "C.out" is compared
-    exactly.
+    exactly. Then those of make_ops_issue19(), from a third generator.
 torch_grad2.txt — second order: for act in ACTS2, y = sum(act(x @ W) * R), gx = dy/dx (create_graph),
     z = sum(gx^2); stores "A.x", "A.W", "A.R", "A.y", "A.gx", "A.z", "A.dz_dW", "A.dz_dx".
 torch_conv.txt — the image ops (NCHW). Case C stores "C.p" (i32): [kind, second, parameters...] with
@@ -222,6 +222,22 @@ def make_ops_issue17(gen):
     ]
 
 
+# Cases added with issue 19 (the discrete families' speed): again a generator of their own, after the
+# issue 17 cases. logaddexp mixes D3PM's log-weights; one input holds the log zero -1e4 that plugin uses.
+ISSUE19_SEED = 20270119
+
+
+def make_ops_issue19(gen):
+    def V(shape, lo=-1.0, hi=1.0):
+        return U(shape, lo, hi, gen)
+
+    b = V([4, 1], -3, 3)
+    b[1, 0] = -1.0e4
+    return [
+        ("logaddexp", torch.logaddexp, [(V([3, 4, 5], -3, 3), 1), (b, 1)]),
+    ]
+
+
 def write_cases(w, cases, gen=None):
     for name, fn, inputs in cases:
         xs = []
@@ -255,6 +271,9 @@ def write_ops(out):
     w.comment("cases added with issue 17: their own generator, seed %d" % ISSUE17_SEED)
     gen = torch.Generator().manual_seed(ISSUE17_SEED)
     write_cases(w, make_ops_issue17(gen), gen)
+    w.comment("cases added with issue 19: their own generator, seed %d" % ISSUE19_SEED)
+    gen = torch.Generator().manual_seed(ISSUE19_SEED)
+    write_cases(w, make_ops_issue19(gen), gen)
     w.close()
 
 

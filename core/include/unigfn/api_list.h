@@ -201,3 +201,5 @@ UG_API(ug_unet_forward)
 /* appended in ABI 1.2: nn.h (a layer builder's error on the parameter store, e.g. the continuous
  * families' ugm_time_mlp_init in plugins/models/cont_common.h) */
 UG_API(ug_params_fail)
+/* appended in ABI 1.3: tensor.h (elementwise) */
+UG_API(ug_logaddexp)

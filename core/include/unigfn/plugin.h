@@ -34,9 +34,9 @@ extern "C" {
 #endif
 
 /* Minor history: 1.1 appended ug_tensor_set / ug_tensor_get (and the ABI 1.1 fields of model.h) to the
- * services table; 1.2 appended ug_params_fail. */
+ * services table; 1.2 appended ug_params_fail; 1.3 ug_logaddexp. */
 #define UG_ABI_MAJOR 1
-#define UG_ABI_MINOR 2
+#define UG_ABI_MINOR 3
 
 typedef enum ug_plugin_kind {
     UG_KIND_MODEL = 1,

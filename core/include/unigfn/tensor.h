@@ -151,6 +151,9 @@ ug_tensor *ug_sub(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);
 ug_tensor *ug_mul(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);
 ug_tensor *ug_div(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);
 ug_tensor *ug_pow(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);        /* a > 0 where b is not integral */
+/* log(exp a + exp b) without overflow (torch.logaddexp): a logsumexp over a broadcast pair that needs
+ * no concatenated [..., 2] tensor; equal bit for bit to ug_logsumexp of the stacked pair where finite. */
+ug_tensor *ug_logaddexp(ug_ctx *ctx, ug_tensor *a, ug_tensor *b);
 ug_tensor *ug_add_scalar(ug_ctx *ctx, ug_tensor *a, float s);
 ug_tensor *ug_mul_scalar(ug_ctx *ctx, ug_tensor *a, float s);
 ug_tensor *ug_rsub_scalar(ug_ctx *ctx, ug_tensor *a, float s);     /* s - a */

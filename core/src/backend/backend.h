@@ -41,9 +41,11 @@ typedef enum ug_unary_kind {
     UG_U_COUNT
 } ug_unary_kind;
 
-/* Binary kinds from UG_B_GE on are comparisons: 1.0f where (a op b) holds, else 0.0f (NaN: 0). */
+/* Binary kinds from UG_B_GE on are comparisons: 1.0f where (a op b) holds, else 0.0f (NaN: 0).
+ * UG_B_LAE is log(exp a + exp b), computed as logsumexp computes a pair (max + log of the sum of
+ * exps), so the two agree bit for bit. */
 typedef enum ug_binary_kind {
-    UG_B_ADD, UG_B_SUB, UG_B_MUL, UG_B_DIV, UG_B_POW, UG_B_GE, UG_B_GT, UG_B_LE, UG_B_LT, UG_B_EQ
+    UG_B_ADD, UG_B_SUB, UG_B_MUL, UG_B_DIV, UG_B_POW, UG_B_LAE, UG_B_GE, UG_B_GT, UG_B_LE, UG_B_LT, UG_B_EQ
 } ug_binary_kind;
 typedef enum ug_reduce_kind { UG_R_SUM, UG_R_MAX, UG_R_LSE } ug_reduce_kind;
 typedef enum ug_scan_kind { UG_S_SUM, UG_S_PROD } ug_scan_kind;

@@ -130,7 +130,7 @@ ug_tensor *ug_rsub_scalar(ug_ctx *c, ug_tensor *a, float s) { return affine_op(c
 ug_tensor *ug_neg(ug_ctx *c, ug_tensor *a) { return affine_op(c, a, -1.0f, 0.0f, "neg"); }
 
 /* ---- binary with broadcasting ---- */
-static const char *const bin_names[] = {"add", "sub", "mul", "div", "pow", "ge", "gt", "le", "lt", "eq"};
+static const char *const bin_names[] = {"add", "sub", "mul", "div", "pow", "logaddexp", "ge", "gt", "le", "lt", "eq"};
 static ug_tensor *binary_op(ug_ctx *ctx, int kind, ug_tensor *a, ug_tensor *b);
 
 static void bw_binary(ug_ctx *ctx, ug_node *n, ug_tensor *g, ug_tensor **gin, const bool *need) {
@@ -156,6 +156,10 @@ static void bw_binary(ug_ctx *ctx, ug_node *n, ug_tensor *g, ug_tensor **gin, co
     case UG_B_POW:
         ga = need[0] ? ug_mul(ctx, g, ug_mul(ctx, b, ug_pow(ctx, a, ug_add_scalar(ctx, b, -1.0f)))) : NULL;
         gb = need[1] ? ug_mul(ctx, g, ug_mul(ctx, y, ug_log(ctx, a))) : NULL;
+        break;
+    case UG_B_LAE:  /* d/da log(e^a + e^b) = e^(a - y): logsumexp's softmax weights */
+        ga = need[0] ? ug_mul(ctx, g, ug_exp(ctx, ug_sub(ctx, a, y))) : NULL;
+        gb = need[1] ? ug_mul(ctx, g, ug_exp(ctx, ug_sub(ctx, b, y))) : NULL;
         break;
     default: break;
     }
@@ -186,6 +190,7 @@ ug_tensor *ug_sub(ug_ctx *c, ug_tensor *a, ug_tensor *b) { return binary_op(c, U
 ug_tensor *ug_mul(ug_ctx *c, ug_tensor *a, ug_tensor *b) { return binary_op(c, UG_B_MUL, a, b); }
 ug_tensor *ug_div(ug_ctx *c, ug_tensor *a, ug_tensor *b) { return binary_op(c, UG_B_DIV, a, b); }
 ug_tensor *ug_pow(ug_ctx *c, ug_tensor *a, ug_tensor *b) { return binary_op(c, UG_B_POW, a, b); }
+ug_tensor *ug_logaddexp(ug_ctx *c, ug_tensor *a, ug_tensor *b) { return binary_op(c, UG_B_LAE, a, b); }
 ug_tensor *ug_ge(ug_ctx *c, ug_tensor *a, ug_tensor *b) { return binary_op(c, UG_B_GE, a, b); }
 ug_tensor *ug_gt(ug_ctx *c, ug_tensor *a, ug_tensor *b) { return binary_op(c, UG_B_GT, a, b); }
 ug_tensor *ug_le(ug_ctx *c, ug_tensor *a, ug_tensor *b) { return binary_op(c, UG_B_LE, a, b); }

@@ -52,10 +52,22 @@ PAR_FOR(n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) y[i] = a * x[i] + b;
 }
 
+/* log(exp a + exp b) the way lse_row below reduces a pair [a, b]: the max plus the log of the sum of
+ * the two exps (one of them exp(0) = 1 exactly), so a logsumexp over a concatenated pair and this agree
+ * bit for bit where both are finite. Unlike that reduction it gives +inf (not NaN) when an input is
+ * +inf, as torch.logaddexp does; both -inf gives -inf (log 0); NaN gives NaN. */
+static inline float lae_f(float a, float b) {
+    float m = a > b ? a : b;
+    if (isnan(a) || isnan(b)) return a + b;
+    if (isinf(m)) return m;
+    return m + logf(ug_cpu_expf(a - m) + ug_cpu_expf(b - m));
+}
+
 #define BIN_OP(kind, A, B)                                                 \
     ((kind) == UG_B_ADD ? (A) + (B) : (kind) == UG_B_SUB ? (A) - (B)       \
      : (kind) == UG_B_MUL ? (A) * (B) : (kind) == UG_B_DIV ? (A) / (B)     \
      : (kind) == UG_B_POW ? powf((A), (B))                                 \
+     : (kind) == UG_B_LAE ? lae_f((A), (B))                                \
      : (kind) == UG_B_GE ? ((A) >= (B) ? 1.0f : 0.0f)                      \
      : (kind) == UG_B_GT ? ((A) > (B) ? 1.0f : 0.0f)                       \
      : (kind) == UG_B_LE ? ((A) <= (B) ? 1.0f : 0.0f)                      \
@@ -108,6 +120,7 @@ BIN_KERNEL(bin_sub, UG_B_SUB)
 BIN_KERNEL(bin_mul, UG_B_MUL)
 BIN_KERNEL(bin_div, UG_B_DIV)
 BIN_KERNEL(bin_pow, UG_B_POW)
+BIN_KERNEL(bin_lae, UG_B_LAE)
 BIN_KERNEL(bin_ge, UG_B_GE)
 BIN_KERNEL(bin_gt, UG_B_GT)
 BIN_KERNEL(bin_le, UG_B_LE)
@@ -121,6 +134,7 @@ static void cpu_binary(int kind, const ug_tensor *a, const ug_tensor *b, ug_tens
     case UG_B_MUL: bin_mul(a, b, out); break;
     case UG_B_DIV: bin_div(a, b, out); break;
     case UG_B_POW: bin_pow(a, b, out); break;
+    case UG_B_LAE: bin_lae(a, b, out); break;
     case UG_B_GT: bin_gt(a, b, out); break;
     case UG_B_LE: bin_le(a, b, out); break;
     case UG_B_LT: bin_lt(a, b, out); break;
