@@ -58,11 +58,8 @@ ug_tensor *d3pm_next_logits(d3pm *m, ug_ctx *ctx, ug_tensor *s, ug_tensor *logp,
     ug_tensor *u = ug_add(ctx, logp, m1);                                        // [B, D, K] log ᾱ p_j
     ug_tensor *lb;
     if (m->kernel == D3PM_UNIFORM) {
-        /* log(ᾱ p_j + (1-ᾱ)/K) as a logsumexp over a pair, finite when either part is a zero */
-        int64_t s4[4] = {B, D, K, 1}, c4[4] = {m2 ? m2->shape[0] : 1, 1, 1, 1};
-        ug_tensor *v = ug_expand(ctx, ug_reshape(ctx, ug_add_scalar(ctx, m2, -logf((float)K)), 4, c4), 4, s4);
-        ug_tensor *parts[2] = {ug_reshape(ctx, u, 4, s4), v};
-        lb = ug_logsumexp(ctx, ug_concat(ctx, parts, 2, 3), 3, false);           // [B, D, K]
+        /* log(ᾱ p_j + (1-ᾱ)/K) as a logsumexp of the pair, finite when either part is a zero */
+        lb = ug_logaddexp(ctx, u, ug_add_scalar(ctx, m2, -logf((float)K)));       // [B, D, K]
     } else {
         int64_t s3[3] = {B, D, 1};
         ug_tensor *parts[2] = {u, ug_expand(ctx, m2, 3, s3)};
