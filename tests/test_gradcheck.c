@@ -431,6 +431,40 @@ static void check_detach(ug_ctx *c) {
     for (int i = 0; i < 3; i++) CHECK_CLOSE(ug_f32(g)[i], expf(v[i]), 1e-6, 0);
 }
 
+/* logaddexp's values: bit for bit the logsumexp of the stacked pair (what d3pm used before it; values
+ * with gaps past exp's underflow and D3PM's log zero -1e4 included, each broadcast pattern of the
+ * kernel), and the special values: +inf wins, -inf is log 0, NaN propagates (also beside +inf). */
+static void check_logaddexp_values(ug_ctx *c) {
+    ug_step_reset(c);
+    enum { R = 5, L = 37 };  /* L > the kernel's broadcast row and not a multiple of a vector */
+    float av[R * L], bv[R];
+    for (int i = 0; i < R * L; i++) av[i] = (i % 11 == 0) ? -1.0e4f : 40.0f * frand() - 20.0f;
+    for (int r = 0; r < R; r++) bv[r] = r == 2 ? -1.0e4f : 10.0f * frand() - 5.0f;
+    ug_tensor *a = ug_from_f32(c, av, 2, (int64_t[]){R, L}), *b = ug_from_f32(c, bv, 2, (int64_t[]){R, 1});
+    ug_tensor *be = ug_contiguous(c, ug_expand(c, b, 2, (int64_t[]){R, L}));
+    int64_t s3[3] = {R, L, 1};
+    ug_tensor *parts[2] = {ug_reshape(c, a, 3, s3), ug_reshape(c, be, 3, s3)};
+    ug_tensor *lse = ug_logsumexp(c, ug_concat(c, parts, 2, 2), 2, false);  // [R, L]
+    ug_tensor *ys[3] = {ug_logaddexp(c, a, b), ug_logaddexp(c, a, be), ug_logaddexp(c, ug_transpose(c, b, 0, 1), ug_transpose(c, a, 0, 1))};
+    CHECK(lse && ys[0] && ys[1] && ys[2], "logaddexp: %s", ug_ctx_errmsg(c));
+    if (!lse || !ys[0] || !ys[1] || !ys[2]) return;
+    int bad = 0;
+    for (int i = 0; i < R * L; i++) {
+        float want = ug_f32(lse)[i], t = ug_f32(ys[2])[(i % L) * R + i / L];
+        bad += memcmp(&want, &ug_f32(ys[0])[i], 4) != 0 || memcmp(&want, &ug_f32(ys[1])[i], 4) != 0 || memcmp(&want, &t, 4) != 0;
+    }
+    CHECK(bad == 0, "logaddexp differs from logsumexp of the pair in %d of %d values", bad, R * L);
+    float sa[] = {INFINITY, 1.0f, -INFINITY, -INFINITY, NAN, 2.0f, NAN, INFINITY, -1.0e4f};
+    float sb[] = {3.0f, INFINITY, -INFINITY, 0.5f, 1.0f, NAN, INFINITY, INFINITY, 0.0f};
+    ug_tensor *y = ug_logaddexp(c, ug_from_f32(c, sa, 1, (int64_t[]){9}), ug_from_f32(c, sb, 1, (int64_t[]){9}));
+    if (!y) return;
+    const float *v = ug_f32(y);
+    CHECK(v[0] == INFINITY && v[1] == INFINITY, "logaddexp with +inf: %g %g", v[0], v[1]);
+    CHECK(v[2] == -INFINITY && v[3] == 0.5f, "logaddexp with -inf: %g %g", v[2], v[3]);
+    CHECK(isnan(v[4]) && isnan(v[5]) && isnan(v[6]), "logaddexp with NaN: %g %g %g", v[4], v[5], v[6]);
+    CHECK(v[7] == INFINITY && v[8] == 0.0f, "logaddexp(inf, inf) %g, (-1e4, 0) %g", v[7], v[8]);
+}
+
 int main(void) {
     ug_ctx *c = ug_ctx_new(1 << 22);
     int n = (int)(sizeof cases / sizeof cases[0]);
@@ -439,6 +473,7 @@ int main(void) {
         if (cases[i].second) run_case(c, &cases[i], true);
     }
     check_detach(c);
+    check_logaddexp_values(c);
     check_errors(c);
     ug_ctx_free(c);
     return CHECK_DONE();

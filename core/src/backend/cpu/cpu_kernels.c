@@ -52,22 +52,65 @@ PAR_FOR(n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) y[i] = a * x[i] + b;
 }
 
-/* log(exp a + exp b) the way lse_row below reduces a pair [a, b]: the max plus the log of the sum of
- * the two exps (one of them exp(0) = 1 exactly), so a logsumexp over a concatenated pair and this agree
- * bit for bit where both are finite. Unlike that reduction it gives +inf (not NaN) when an input is
- * +inf, as torch.logaddexp does; both -inf gives -inf (log 0); NaN gives NaN. */
-static inline float lae_f(float a, float b) {
-    float m = a > b ? a : b;
-    if (isnan(a) || isnan(b)) return a + b;
-    if (isinf(m)) return m;
-    return m + logf(ug_cpu_expf(a - m) + ug_cpu_expf(b - m));
+/* log(exp a + exp b) over a span of n outputs, a and b read with strides xa, xb (0: broadcast), the way
+ * lse_row below reduces a pair [a, b]: the max plus the log of the sum of the two exps, one of which is
+ * exp(0) = 1 exactly, so m + logf(1 + exp(lo - m)) is that same sum and a logsumexp over a concatenated
+ * pair agrees with this bit for bit where both are finite. Unlike that reduction it gives +inf (not NaN)
+ * when an input is +inf, as torch.logaddexp does; both -inf give -inf (log 0); NaN gives NaN.
+ * Two passes through a stack chunk: the max and the exp vectorize (selects only), glibc's logf is a call
+ * the vectorizer cannot inline. Inlined with literal strides, each broadcast pattern gets its own loop. */
+static inline void lae_span(const float *pa, int64_t xa, const float *pb, int64_t xb, float *po, int64_t n) {
+    enum { CH = 256 };
+    float sv[CH];
+    for (int64_t j0 = 0; j0 < n; j0 += CH) {
+        int64_t m = n - j0 < CH ? n - j0 : CH;
+        for (int64_t j = 0; j < m; j++) {
+            float a = pa[(j0 + j) * xa], b = pb[(j0 + j) * xb];
+            float hi = ug_cpu_select(a > b, a, b), lo = ug_cpu_select(a > b, b, a);
+            hi = ug_cpu_select(lo != lo, lo, hi);  /* a NaN (a > b false: lo = a) reaches the result */
+            po[j0 + j] = hi;
+            sv[j] = 1.0f + ug_cpu_expf(lo - hi);
+        }
+        for (int64_t j = 0; j < m; j++) {
+            float hi = po[j0 + j];
+            po[j0 + j] = isinf(hi) ? hi : hi + logf(sv[j]);
+        }
+    }
+}
+
+static void bin_lae(const ug_tensor *at, const ug_tensor *bt, ug_tensor *ot) {
+    float *o = ot->data;
+    const float *a = at->data, *b = bt->data;
+    int64_t n = numel(ot);
+    if (contig(at) && contig(bt) && numel(at) == n && numel(bt) == n) {
+        lae_span(a, 1, b, 1, o, n);
+        return;
+    }
+    if (numel(bt) == 1 && contig(at) && numel(at) == n) {
+        lae_span(a, 1, b, 0, o, n);
+        return;
+    }
+    int64_t sh[4], sa[4], sb[4];
+    shape4(ot, sh);
+    align4(at, ot, sa);
+    align4(bt, ot, sb);
+    int64_t rows = sh[0] * sh[1] * sh[2], len = sh[3];
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t i0 = r / (sh[1] * sh[2]), i1 = (r / sh[2]) % sh[1], i2 = r % sh[2];
+        const float *pa = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
+        const float *pb = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
+        float *po = o + r * len;
+        if (sa[3] == 1 && sb[3] == 1) lae_span(pa, 1, pb, 1, po, len);
+        else if (sa[3] == 1 && sb[3] == 0) lae_span(pa, 1, pb, 0, po, len);
+        else if (sa[3] == 0 && sb[3] == 1) lae_span(pa, 0, pb, 1, po, len);
+        else lae_span(pa, sa[3], pb, sb[3], po, len);
+    }
 }
 
 #define BIN_OP(kind, A, B)                                                 \
     ((kind) == UG_B_ADD ? (A) + (B) : (kind) == UG_B_SUB ? (A) - (B)       \
      : (kind) == UG_B_MUL ? (A) * (B) : (kind) == UG_B_DIV ? (A) / (B)     \
      : (kind) == UG_B_POW ? powf((A), (B))                                 \
-     : (kind) == UG_B_LAE ? lae_f((A), (B))                                \
      : (kind) == UG_B_GE ? ((A) >= (B) ? 1.0f : 0.0f)                      \
      : (kind) == UG_B_GT ? ((A) > (B) ? 1.0f : 0.0f)                       \
      : (kind) == UG_B_LE ? ((A) <= (B) ? 1.0f : 0.0f)                      \
@@ -120,7 +163,6 @@ BIN_KERNEL(bin_sub, UG_B_SUB)
 BIN_KERNEL(bin_mul, UG_B_MUL)
 BIN_KERNEL(bin_div, UG_B_DIV)
 BIN_KERNEL(bin_pow, UG_B_POW)
-BIN_KERNEL(bin_lae, UG_B_LAE)
 BIN_KERNEL(bin_ge, UG_B_GE)
 BIN_KERNEL(bin_gt, UG_B_GT)
 BIN_KERNEL(bin_le, UG_B_LE)
