@@ -322,6 +322,30 @@ static void cpu_reduce(int kind, const ug_tensor *x, int axis, ug_tensor *out, u
 
 static void cpu_sum_acc(const ug_tensor *x, int axis, ug_tensor *out) { reduce_impl(UG_R_SUM, x, axis, out, NULL, true); }
 
+/* (log-)softmax of one contiguous row (the policies' [B, K] logits, D3PM's [B, D, K] over K), with the
+ * results of the strided loop below bit for bit: the max by compare-and-select (what fmaxf gives for
+ * non-NaN values; a NaN is skipped by both), the exps written to the output row in a loop that
+ * vectorizes, their sum added in index order as before, then the row finished from them (softmax:
+ * e_j / s is the exp the strided loop recomputes, times 1/s). */
+static void softmax_row(bool lg, const float *x, float *o, int64_t n) {
+    float m = -INFINITY;
+    for (int64_t j = 0; j < n; j++) m = x[j] > m ? x[j] : m;
+    if (m == -INFINITY) {  /* all masked: softmax is undefined; give 0 / -inf */
+        for (int64_t j = 0; j < n; j++) o[j] = lg ? -INFINITY : 0.0f;
+        return;
+    }
+    for (int64_t j = 0; j < n; j++) o[j] = ug_cpu_expf(x[j] - m);
+    float s = 0.0f;
+    for (int64_t j = 0; j < n; j++) s += o[j];
+    if (lg) {
+        float l = m + logf(s);
+        for (int64_t j = 0; j < n; j++) o[j] = x[j] - l;
+    } else {
+        float inv = 1.0f / s;
+        for (int64_t j = 0; j < n; j++) o[j] *= inv;
+    }
+}
+
 static void cpu_softmax(bool lg, const ug_tensor *xt, int axis, ug_tensor *ot) {
     int64_t outer, len, inner;
     split_axis(xt, axis, &outer, &len, &inner);
@@ -331,6 +355,10 @@ PAR_FOR(outer * len * inner > PAR_MIN)
     for (int64_t r = 0; r < outer; r++) {
         const float *xr = x + r * len * inner;
         float *orr = o + r * len * inner;
+        if (inner == 1) {
+            softmax_row(lg, xr, orr, len);
+            continue;
+        }
         for (int64_t i = 0; i < inner; i++) {
             float m = -INFINITY;
             for (int64_t j = 0; j < len; j++) m = fmaxf(m, xr[j * inner + i]);
