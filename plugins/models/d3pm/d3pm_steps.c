@@ -152,11 +152,26 @@ ug_tensor *d3pm_marginal_sample(d3pm *m, ug_ctx *ctx, ug_rng *rng, ug_tensor *x,
     return ug_mul(ctx, s, ug_from_f32(ctx, h + B, 2, col));  // the root rows: zeros
 }
 
+/* The posterior's unnormalized log q(s_{k+1} = j | s_k, x): d3pm_next_logits of log onehot(x). For the
+ * uniform kernel log b takes two values per row, log(ᾱ + (1-ᾱ)/K) at j = x and log((1-ᾱ)/K) elsewhere,
+ * so they are made on the [*, 1, 1] coefficients and placed by the one-hot of x: the same ops on the
+ * same numbers (0 + m1 = m1, NEG + m1, then the pair's logaddexp) as the [B, D, K] route, so the same
+ * values bit for bit, without a [B, D, K] logaddexp. */
+static ug_tensor *posterior_logits(d3pm *m, ug_ctx *ctx, ug_tensor *s, ug_tensor *x, const d3pm_cols *c,
+                                   const d3pm_k *kk) {
+    if (m->kernel != D3PM_UNIFORM) return d3pm_next_logits(m, ctx, s, d3pm_log_onehot(m, ctx, x), c, kk);
+    ug_tensor *m1 = d3pm_coef(ctx, c->m1, kk), *m2 = d3pm_coef(ctx, c->m2, kk);   // [*, 1, 1]
+    ug_tensor *v = ug_add_scalar(ctx, m2, -logf((float)m->K));                    // log((1-ᾱ)/K)
+    ug_tensor *hit = ug_logaddexp(ctx, m1, v), *miss = ug_logaddexp(ctx, ug_add_scalar(ctx, m1, D3PM_NEG), v);
+    ug_tensor *lb = ug_where(ctx, ug_one_hot(ctx, ug_to_i32(ctx, x), m->K), hit, miss);  // [B, D, K]
+    return ug_add(ctx, d3pm_log_a(m, ctx, s, c, kk), lb);                          // [B, D, K]
+}
+
 ug_tensor *d3pm_kl_terms(d3pm *m, ug_ctx *ctx, const d3pm_sched *sc, const d3pm_k *kk, ug_tensor *x, ug_tensor *s,
                          ug_tensor **logp0) {
     ug_tensor *lp0 = d3pm_x0_logp(m, ctx, s, kk);                                                      // [B, D, K]
     ug_tensor *lmu = ug_log_softmax(ctx, d3pm_next_logits(m, ctx, s, lp0, &sc->pf, kk), 2);            // [B, D, Ks]
-    ug_tensor *lq = ug_log_softmax(ctx, d3pm_next_logits(m, ctx, s, d3pm_log_onehot(m, ctx, x), &sc->pb, kk), 2);
+    ug_tensor *lq = ug_log_softmax(ctx, posterior_logits(m, ctx, s, x, &sc->pb, kk), 2);               // [B, D, Ks]
     ug_tensor *el = ug_mul(ctx, ug_exp(ctx, lq), ug_sub(ctx, lq, lmu));                                // [B, D, Ks]
     if (logp0) *logp0 = lp0;
     return ug_sum(ctx, ug_sum(ctx, el, 2, false), 1, false);                                           // [B]

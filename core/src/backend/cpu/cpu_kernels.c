@@ -208,6 +208,13 @@ static void cpu_cast(const ug_tensor *xt, ug_tensor *yt) {
     for (int64_t i = 0; i < n; i++) y[i] = (float)x[i];
 }
 
+/* One row of where with the strides of its last dim (0: broadcast). Inlined with literal strides for the
+ * common patterns, so those rows vectorize (a select of bits, as ug_cpu_select). */
+static inline void where_row(const float *pc, int64_t xc, const float *pa, int64_t xa, const float *pb, int64_t xb,
+                             float *o, int64_t n) {
+    for (int64_t j = 0; j < n; j++) o[j] = ug_cpu_select(pc[j * xc] != 0.0f, pa[j * xa], pb[j * xb]);
+}
+
 static void cpu_where(const ug_tensor *ct, const ug_tensor *at, const ug_tensor *bt, ug_tensor *ot) {
     int64_t sh[4], sc[4], sa[4], sb[4];
     shape4(ot, sh);
@@ -223,8 +230,14 @@ static void cpu_where(const ug_tensor *ct, const ug_tensor *at, const ug_tensor 
                 const float *pc = c + i0 * sc[0] + i1 * sc[1] + i2 * sc[2];
                 const float *pa = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
                 const float *pb = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
-                for (int64_t j = 0; j < sh[3]; j++)
-                    o[idx++] = pc[j * sc[3]] != 0.0f ? pa[j * sa[3]] : pb[j * sb[3]];
+                float *po = o + idx;
+                int64_t n = sh[3];
+                idx += n;
+                if (sc[3] == 1 && sa[3] == 0 && sb[3] == 0) where_row(pc, 1, pa, 0, pb, 0, po, n);
+                else if (sc[3] == 1 && sa[3] == 1 && sb[3] == 1) where_row(pc, 1, pa, 1, pb, 1, po, n);
+                else if (sc[3] == 1 && sa[3] == 0 && sb[3] == 1) where_row(pc, 1, pa, 0, pb, 1, po, n);
+                else if (sc[3] == 1 && sa[3] == 1 && sb[3] == 0) where_row(pc, 1, pa, 1, pb, 0, po, n);
+                else where_row(pc, sc[3], pa, sa[3], pb, sb[3], po, n);
             }
 }
 
