@@ -1,5 +1,5 @@
-/* test_spec.c — good specs: defaults, typing, overrides, canonical text, run ids, flattening, getters.
- * Run from the source root (meson sets workdir) so tests/specs/good/... resolves. */
+/* test_spec.c — good specs: defaults, typing, overrides, includes, canonical text, run ids, flattening,
+ * getters. Run from the source root (meson sets workdir) so tests/specs/good/... resolves. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +8,7 @@
 #include "fake_registry.h"
 
 #define GOOD "tests/specs/good/"
+#define INC "tests/specs/include/"
 
 static ug_spec *load(const char *path, const char *const *ov, int n_ov) {
     ug_error err = {0};
@@ -218,6 +219,92 @@ static void test_overrides(void) {
     ug_spec_free(s);
 }
 
+/* Whether node `path` of `root` came from a file whose name ends with `file`, at line:col. */
+static bool from(const ug_cfg *root, const char *path, const char *file, int line, int col) {
+    const ug_cfg *n = ug_cfg_find(root, path);
+    size_t l = n && n->file ? strlen(n->file) : 0, fl = strlen(file);
+    bool ok = n && l >= fl && strcmp(n->file + l - fl, file) == 0 && n->line == line && n->col == col;
+    if (!ok && n) fprintf(stderr, "  %s is at %s:%d:%d\n", path, n->file ? n->file : "?", n->line, n->col);
+    return ok;
+}
+
+/* child.yaml -> parts/mid.yaml -> base.yaml: maps merge key by key, scalars and lists (lists of maps
+ * too) replace, each include is relative to its own file, every value keeps the file and line it was
+ * written at, and the resolved spec is the flat one: same canonical text below the name, same id. */
+static void test_include(void) {
+    ug_spec *s = load(INC "child.yaml", NULL, 0), *flat = load(INC "flat.yaml", NULL, 0);
+    if (s && flat) {
+        const ug_cfg *root = ug_spec_root(s);
+        CHECK(strcmp(ug_spec_name(s), "child") == 0, "name from the top file: %s", ug_spec_name(s));
+        CHECK(ug_cfg_find(root, "include") == NULL, "no include key in the resolved tree");
+        CHECK(strstr(ug_spec_canonical(s), "include") == NULL, "no include in the canonical text");
+        /* scalars: child over mid over base */
+        CHECK(ug_cfg_int(root, "train.steps", -1) == 3000 && from(root, "train.steps", INC "child.yaml", 11, 3),
+              "train.steps from child.yaml");
+        CHECK(ug_cfg_int(root, "train.eval_every", -1) == 100 && from(root, "train.eval_every", "parts/mid.yaml", 8, 3),
+              "train.eval_every from mid.yaml");
+        CHECK(ug_cfg_int(root, "train.batch", -1) == 128 && from(root, "train.batch", "parts/../base.yaml", 23, 3),
+              "train.batch from base.yaml");
+        /* nested maps merge: optim.forward.lr from mid, its weight_decay from base, a new group from child */
+        CHECK_CLOSE(ug_cfg_float(ug_spec_optim(s, "forward"), "lr", -1), 3e-4, 0, 0);
+        CHECK(from(root, "optim.forward.lr", "parts/mid.yaml", 5, 13), "optim.forward.lr position");
+        CHECK_CLOSE(ug_cfg_float(ug_spec_optim(s, "forward"), "weight_decay", -1), 0.01, 0, 0);
+        CHECK(from(root, "optim.forward.weight_decay", "parts/../base.yaml", 19, 23), "weight_decay position");
+        CHECK(strcmp(ug_cfg_str(ug_spec_optim(s, "backward"), "algorithm", "?"), "adamw") == 0, "backward kept");
+        CHECK_CLOSE(ug_cfg_float(ug_spec_optim(s, "logZ"), "lr", -1), 0.1, 0, 0);
+        CHECK(strcmp(ug_cfg_str(root, "dataset.data", "?"), "moons") == 0 &&
+              from(root, "dataset.data", "parts/mid.yaml", 3, 11), "dataset.data from mid.yaml");
+        CHECK(ug_cfg_int(root, "dataset.eval_size", -1) == 500 && from(root, "dataset.eval_size", "parts/../base.yaml", 7, 3),
+              "dataset.eval_size from base.yaml");
+        CHECK(strcmp(ug_cfg_str(root, "model.act", "?"), "relu") == 0, "model.act from base.yaml");
+        /* lists replace: hidden is the child's one width, the objective the child's one term */
+        int64_t h[4];
+        CHECK(ug_cfg_ints(root, "model.hidden", h, 4) == 1 && h[0] == 64, "hidden replaced");
+        CHECK(ug_spec_n_objectives(s) == 1 && strcmp(ug_cfg_str(ug_spec_objective(s, 0), "plugin", "?"), "tb") == 0,
+              "objective replaced as a whole: %d terms", ug_spec_n_objectives(s));
+        CHECK(ug_spec_n_metrics(s) == 2, "metrics from base.yaml");
+        /* the same experiment as the flat file */
+        const char *cs = strchr(ug_spec_canonical(s), '\n'), *cf = strchr(ug_spec_canonical(flat), '\n');
+        CHECK(cs && cf && strcmp(cs, cf) == 0, "canonical texts agree below the name line");
+        CHECK(strcmp(ug_spec_id(s), ug_spec_id(flat)) == 0, "id %s, flat %s", ug_spec_id(s), ug_spec_id(flat));
+        /* overrides apply after the includes */
+        const char *ov[] = {"optim.forward.weight_decay=0"};
+        ug_spec *o = load(INC "child.yaml", ov, 1);
+        CHECK(o && ug_cfg_float(ug_spec_optim(o, "forward"), "weight_decay", -1) == 0.0 &&
+              strcmp(ug_spec_id(o), ug_spec_id(s)) != 0, "an override over an included value");
+        ug_spec_free(o);
+    }
+    ug_spec_free(s);
+    ug_spec_free(flat);
+
+    /* a list of includes merges in order: the later file wins, the including file over both */
+    ug_spec *l = load(INC "list.yaml", NULL, 0);
+    if (l) {
+        const ug_cfg *root = ug_spec_root(l);
+        int64_t h[4];
+        CHECK(ug_cfg_ints(root, "model.hidden", h, 4) == 1 && h[0] == 8, "hidden from small.yaml");
+        CHECK(ug_cfg_int(root, "train.steps", -1) == 5 && ug_cfg_int(root, "train.eval_every", -1) == 100,
+              "steps from small.yaml, eval_every from mid.yaml");
+        CHECK(ug_spec_n_objectives(l) == 2, "base.yaml's terms");
+    }
+    ug_spec_free(l);
+
+    /* from text, includes are relative to the folder of the name */
+    ug_error err = {0};
+    ug_spec *t = NULL;
+    ug_status st = ug_spec_load_string(INC "text.yaml", "include: parts/small.yaml\ninclude_me: 1\n", NULL, 0,
+                                       &fake_registry, &t, &err);
+    CHECK(st == UG_ERR_SPEC && strstr(err.msg, "parts/small.yaml") == NULL &&
+          strstr(err.msg, "include_me: unknown key") != NULL, "text: %s", err.msg);
+    ug_spec_free(t);
+    t = NULL;
+    err = (ug_error){0};
+    st = ug_spec_load_string(INC "text.yaml", "include: [parts/mid.yaml]\nseed: 9\n", NULL, 0, &fake_registry, &t, &err);
+    CHECK(st == UG_OK && t && ug_cfg_int(ug_spec_root(t), "seed", -1) == 9 &&
+          ug_cfg_int(ug_spec_root(t), "train.steps", -1) == 2000, "text with an include: %s", err.msg);
+    ug_spec_free(t);
+}
+
 typedef struct leaves {
     char keys[128][64], vals[128][64];
     int n;
@@ -335,6 +422,7 @@ int main(void) {
     test_ids();
     test_id_optional();
     test_overrides();
+    test_include();
     test_flatten();
     test_sweep_and_names();
     test_lenient_and_io();

@@ -1,16 +1,19 @@
-/* spec.c — the spec object: the load pipeline (read, parse, override, check, emit) and accessors.
- * The stages report through spec_errors.c, which does not call back into this file. */
+/* spec.c — the spec object: the load pipeline (read, parse, include, override, check, emit) and
+ * accessors. The stages report through spec_errors.c, which does not call back into this file. */
 #include "spec/spec_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- loading ---- */
 
-static ug_status load(const char *path, const char *text, size_t len, const char *const *overrides,
-                      int n_overrides, const ug_spec_registry *reg, ug_spec **out, ug_error *err) {
+/* `self` is the file's identity for include cycles (known false for text). */
+static ug_status load(const char *path, const char *text, size_t len, spec_file self,
+                      const char *const *overrides, int n_overrides, const ug_spec_registry *reg,
+                      ug_spec **out, ug_error *err) {
     ug_spec *s = calloc(1, sizeof *s);
     if (!s || !(s->pool = ug_cfg_pool_new())) {
         free(s);
@@ -47,6 +50,10 @@ static ug_status load(const char *path, const char *text, size_t len, const char
                        "expected a map of sections (dataset, model, objective, train, ...), got %s", got);
         goto done;
     }
+    spec_file chain[SPEC_MAX_INCLUDE_DEPTH + 1];
+    self.path = s->path;
+    chain[0] = self;
+    if ((st = ug_spec_include(&c, chain, 1, s->root, &s->root))) goto done;
     for (int k = 0; k < n_overrides; k++)
         if ((st = ug_spec_apply_override(&c, k))) goto done;
     if ((st = ug_spec_check(&c))) goto done;
@@ -66,7 +73,8 @@ ug_status ug_spec_load_string(const char *name, const char *text, const char *co
     if (!out) return ug_error_set(err, UG_ERR_ARG, "ug_spec_load_string: out is NULL");
     *out = NULL;
     if (!text) return ug_error_set(err, UG_ERR_ARG, "ug_spec_load_string: text is NULL");
-    return load(name ? name : "<string>", text, strlen(text), overrides, n_overrides, reg, out, err);
+    return load(name ? name : "<string>", text, strlen(text), (spec_file){0}, overrides, n_overrides, reg, out,
+                err);
 }
 
 ug_status ug_spec_load(const char *path, const char *const *overrides, int n_overrides,
@@ -76,35 +84,17 @@ ug_status ug_spec_load(const char *path, const char *const *overrides, int n_ove
     if (!path) return ug_error_set(err, UG_ERR_ARG, "ug_spec_load: path is NULL");
     FILE *f = fopen(path, "rb");
     if (!f) return ug_error_set(err, UG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    ug_status st = UG_OK;
-    while (buf) {
-        if (len == cap) {
-            if (cap >= SPEC_MAX_FILE) {
-                st = ug_error_set(err, UG_ERR_SPEC, "%s: larger than %u MiB; not a spec", path,
-                                  SPEC_MAX_FILE >> 20);
-                break;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f)) st = ug_error_set(err, UG_ERR_IO, "%s: read error: %s", path, strerror(errno));
-            break;
-        }
-    }
+    spec_file self = {0};
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0) self = (spec_file){.known = true, .dev = sb.st_dev, .ino = sb.st_ino};
+    char *buf;
+    size_t len;
+    int e = ug_spec_read_file(f, &buf, &len);
     fclose(f);
-    if (!buf) return ug_error_set(err, UG_ERR_NOMEM, "%s: out of memory reading the spec", path);
-    if (st == UG_OK) st = load(path, buf, len, overrides, n_overrides, reg, out, err);
+    if (e == ENOMEM) return ug_error_set(err, UG_ERR_NOMEM, "%s: out of memory reading the spec", path);
+    if (e == EFBIG) return ug_error_set(err, UG_ERR_SPEC, "%s: larger than %u MiB; not a spec", path, SPEC_MAX_FILE >> 20);
+    if (e) return ug_error_set(err, UG_ERR_IO, "%s: read error: %s", path, strerror(e));
+    ug_status st = load(path, buf, len, self, overrides, n_overrides, reg, out, err);
     free(buf);
     return st;
 }

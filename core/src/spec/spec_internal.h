@@ -7,11 +7,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
 
 /* Limits that keep hostile input (alias bombs, alias cycles, deep nesting) cheap to reject. */
 #define SPEC_MAX_DEPTH 64
 #define SPEC_MAX_NODES 100000
 #define SPEC_MAX_FILE (16u << 20)
+/* Includes: nesting (a chain of files) and files read in all (diamonds read a file once per path). */
+#define SPEC_MAX_INCLUDE_DEPTH 32
+#define SPEC_MAX_FILES 256
 
 struct ug_spec {
     ug_cfg_pool *pool;
@@ -30,7 +35,18 @@ typedef struct spec_ctx {
     const ug_spec_registry *reg;
     ug_error *err;
     int n_nodes; /* nodes made from YAML so far, against SPEC_MAX_NODES */
+    int n_files; /* files included so far, against SPEC_MAX_FILES */
 } spec_ctx;
+
+/* One file of an include chain: its path as opened (what messages show) and its identity, so that a
+ * file met again down its own chain is a cycle however its path was spelt. known is false for a spec
+ * given as text. */
+typedef struct spec_file {
+    const char *path;
+    bool known;
+    dev_t dev;
+    ino_t ino;
+} spec_file;
 
 /* Record the one error of this load: "<where>: <key>: <message>" on one line (key may be NULL or "").
  * `at` gives the place: a file position, an override (file UG_SPEC_FILE_CMDLINE, line = index + 1) or a
@@ -57,6 +73,15 @@ void ug_spec_infer_scalar(ug_cfg *node);
  * YAML errors become spec errors. */
 ug_status ug_spec_parse_yaml(spec_ctx *c, const char *file, int cmd_line, const char *path,
                           const char *text, size_t len, ug_cfg **out);
+
+/* The whole of an open file into a malloc'd buffer: 0, ENOMEM, EFBIG (over SPEC_MAX_FILE) or the
+ * errno of a read error. */
+int ug_spec_read_file(FILE *f, char **out, size_t *len);
+
+/* Resolve the `include:` entry of `root`, the parsed map of file chain[depth - 1] (spec_include.c):
+ * the entry is removed, the files it names are read and resolved in turn, and root's keys merged over
+ * them; *out is the merged map (root itself, with the merged entries). */
+ug_status ug_spec_include(spec_ctx *c, spec_file *chain, int depth, ug_cfg *root, ug_cfg **out);
 
 ug_status ug_spec_apply_override(spec_ctx *c, int index);
 ug_status ug_spec_check(spec_ctx *c);

@@ -1,13 +1,21 @@
 /* spec.h — loading a YAML spec into a validated, fully resolved ug_cfg tree (host only).
  *
  * A spec names a dataset, a model, a list of objective terms, one optimizer per parameter group, the
- * training schedule, metrics and an optional sweep. Loading parses the YAML (libyaml), applies the
- * command-line overrides, checks every section against the core schema and the plugins' schemas (which
+ * training schedule, metrics and an optional sweep. Loading parses the YAML (libyaml), resolves
+ * `include:` (below), applies the command-line overrides, checks every section against the core schema and the plugins' schemas (which
  * the caller supplies through ug_spec_registry, so this module never loads a plugin), fills every
  * default and computes a canonical text and a run id. Errors are one line:
  *     FILE:LINE:COL: dotted.key: what is wrong
  *     <command line> 'a.b=value': dotted.key: what is wrong
  * and only the first one is reported (UG_ERR_SPEC; UG_ERR_IO when the file cannot be read).
+ *
+ * `include: FILE` or `include: [FILE, ...]` at the top level: those files (relative to the including
+ * file's folder; for ug_spec_load_string, to the folder of `name`) are loaded first, each resolving its
+ * own includes, merged in order, and the including file's keys merged over them. Maps merge key by key,
+ * recursively; anything else replaces, lists (objective, metrics, hidden) as a whole. A cycle is an
+ * error naming the chain of files, a missing file one naming the include's file:line and the path
+ * tried. Every value keeps the file:line it was written at, so errors point into the included file;
+ * the resolved tree has no `include` key, so the canonical text and id are those of the flat spec.
  *
  * Resolved tree, for readers:
  *   name seed device threads dataset model objective optim train metrics sweep   (in this order)
