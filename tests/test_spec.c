@@ -193,8 +193,7 @@ static void test_overrides(void) {
         "objective.1.weight=2",        /* list element by index */
         "objective.2.plugin=db",       /* index == length appends a term */
         "objective.2.updates=[forward]",
-        "train.steps=500",
-        "train.steps=600",             /* the later override wins */
+        "train.steps=600",
         "name=renamed",
         "model.shared_trunk=yes",
         "optim.flow.lr=1e-2",          /* a new group, created by its path */
@@ -211,11 +210,29 @@ static void test_overrides(void) {
     CHECK(ug_spec_n_objectives(s) == 3, "appended term");
     CHECK(strcmp(ug_cfg_str(ug_spec_objective(s, 2), "plugin", "?"), "db") == 0, "db term");
     CHECK_CLOSE(ug_cfg_float(ug_spec_objective(s, 2), "weight", -1), 1.0, 0, 0);
-    CHECK(ug_cfg_int(root, "train.steps", -1) == 600, "last override wins");
+    CHECK(ug_cfg_int(root, "train.steps", -1) == 600, "steps override");
     CHECK(strcmp(ug_spec_name(s), "renamed") == 0, "name");
     CHECK(ug_cfg_bool(root, "model.shared_trunk", false), "yes is true");
     CHECK_CLOSE(ug_cfg_float(ug_spec_optim(s, "flow"), "lr", -1), 0.01, 0, 0);
     CHECK(strcmp(ug_cfg_str(ug_spec_optim(s, "flow"), "schedule", "?"), "constant") == 0, "new group defaults");
+    ug_spec_free(s);
+}
+
+/* One key given twice on one command line is an error naming it, not a silent "the later one wins". */
+static void test_override_twice(void) {
+    const char *ov[] = {"train.steps=500", "model.act=relu", "train.steps=600"};
+    ug_error err = {0};
+    ug_spec *s = NULL;
+    ug_status st = ug_spec_load(GOOD "mle_gfn.yaml", ov, 3, &fake_registry, &s, &err);
+    CHECK(st == UG_ERR_SPEC && s == NULL, "duplicate override: status %s", ug_status_name(st));
+    CHECK(strcmp(err.msg, "<command line> 'train.steps=600': override 'train.steps' given twice "
+                          "(first as 'train.steps=500')") == 0, "%s", err.msg);
+    ug_spec_free(s);
+    /* the same key under another spelling of its value, and a key that only shares a prefix */
+    const char *ok[] = {"train.steps=500", "train.steps_x=1"};
+    err = (ug_error){0};
+    st = ug_spec_load(GOOD "mle_gfn.yaml", ok, 2, &fake_registry, &s, &err);
+    CHECK(st == UG_ERR_SPEC && strstr(err.msg, "given twice") == NULL, "a prefix is not the key: %s", err.msg);
     ug_spec_free(s);
 }
 
@@ -422,6 +439,7 @@ int main(void) {
     test_ids();
     test_id_optional();
     test_overrides();
+    test_override_twice();
     test_include();
     test_flatten();
     test_sweep_and_names();

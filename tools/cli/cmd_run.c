@@ -9,7 +9,7 @@
 static const char RUN_USAGE[] =
     "usage: unigfn run SPEC [key=value ...] [--from RUN] [--force] [--quiet] [--plain] [--check]\n"
     "                  [--blas-core auto]\n"
-    "  train one spec into the database; key=value overrides any flattened spec key (model.hidden=[64],\n"
+    "  train one spec into the database; key=value overrides any flattened spec key, once (model.hidden=[64],\n"
     "  objective.0.lr=...). --from RUN: continue RUN's checkpoint (the same spec with fewer train.steps);\n"
     "  --force: run again although a FINISHED run of this spec exists; --check: validate only;\n"
     "  --plain: one progress line per log step (for logs). Exit 0 finished, 1 failed, 2 spec error,\n"

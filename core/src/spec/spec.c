@@ -10,6 +10,23 @@
 
 /* ---- loading ---- */
 
+/* Override `index` names a key an earlier one already set. A later value silently winning hides a
+ * mistake (a sweep axis and a hand-written override of one key, a pasted command line), so this is an
+ * error naming the key and both overrides. */
+static ug_status duplicate_override(spec_ctx *c, int index) {
+    const ug_spec *s = c->spec;
+    const char *o = s->overrides[index], *eq = strchr(o, '=');
+    if (!eq) return UG_OK; /* not key=value: ug_spec_apply_override says so */
+    size_t kl = (size_t)(eq - o);
+    for (int k = 0; k < index; k++) {
+        const char *p = s->overrides[k], *peq = strchr(p, '=');
+        if (!peq || (size_t)(peq - p) != kl || memcmp(p, o, kl) != 0) continue;
+        const ug_cfg here = {.file = UG_SPEC_FILE_CMDLINE, .line = index + 1};
+        return ug_spec_fail(c, &here, NULL, "override '%.*s' given twice (first as '%s')", (int)kl, o, p);
+    }
+    return UG_OK;
+}
+
 /* `self` is the file's identity for include cycles (known false for text). */
 static ug_status load(const char *path, const char *text, size_t len, spec_file self,
                       const char *const *overrides, int n_overrides, const ug_spec_registry *reg,
@@ -55,7 +72,7 @@ static ug_status load(const char *path, const char *text, size_t len, spec_file 
     chain[0] = self;
     if ((st = ug_spec_include(&c, chain, 1, s->root, &s->root))) goto done;
     for (int k = 0; k < n_overrides; k++)
-        if ((st = ug_spec_apply_override(&c, k))) goto done;
+        if ((st = duplicate_override(&c, k)) || (st = ug_spec_apply_override(&c, k))) goto done;
     if ((st = ug_spec_check(&c))) goto done;
     st = ug_spec_emit(&c);
 done:

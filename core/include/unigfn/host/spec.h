@@ -51,8 +51,8 @@ typedef struct ug_spec_registry {
 typedef struct ug_spec ug_spec;
 
 /* Load and resolve the spec at `path`. `overrides` are "dotted.key=yaml-value" strings applied in
- * order after the file is read (a later one wins); they may create keys and list elements (index ==
- * current length appends). `reg` may be NULL: plugin sections are then kept unchecked, as written. */
+ * order after the file and its includes are read; they may create keys and list elements (index ==
+ * current length appends). One key given twice is an error ("override 'train.steps' given twice"). `reg` may be NULL: plugin sections are then kept unchecked, as written. */
 ug_status ug_spec_load(const char *path, const char *const *overrides, int n_overrides,
                        const ug_spec_registry *reg, ug_spec **out, ug_error *err);
 /* The same from text; `name` plays the role of the path (messages, default `name`). */
