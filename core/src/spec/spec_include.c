@@ -134,10 +134,13 @@ static ug_status load_included(spec_ctx *c, spec_file *chain, int depth, const u
     if (++c->n_files > SPEC_MAX_FILES)
         return ug_spec_fail(c, at, key, "more than %d files included (at '%s')", SPEC_MAX_FILES, path);
 
+    /* a folder, a FIFO or a device is never a base spec, and opening or reading one can block */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return ug_spec_fail(c, at, key, "'%s' is not a regular file", path);
     FILE *f = fopen(path, "rb");
     if (!f) return ug_spec_fail(c, at, key, "cannot open '%s': %s", path, strerror(errno));
     spec_file self = {.path = path};
-    struct stat sb;
     if (fstat(fileno(f), &sb) == 0) {
         self.known = true;
         self.dev = sb.st_dev;
