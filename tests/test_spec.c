@@ -247,7 +247,8 @@ static bool from(const ug_cfg *root, const char *path, const char *file, int lin
 
 /* child.yaml -> parts/mid.yaml -> base.yaml: maps merge key by key, scalars and lists (lists of maps
  * too) replace, each include is relative to its own file, every value keeps the file and line it was
- * written at, and the resolved spec is the flat one: same canonical text below the name, same id. */
+ * written at, and the resolved spec is the flat one: same canonical text below the name, same id.
+ * A node's file is the path it was opened by, so base.yaml's values read tests/specs/include/parts/../base.yaml. */
 static void test_include(void) {
     ug_spec *s = load(INC "child.yaml", NULL, 0), *flat = load(INC "flat.yaml", NULL, 0);
     if (s && flat) {
