@@ -236,6 +236,29 @@ static void test_override_twice(void) {
     ug_spec_free(s);
 }
 
+/* An override that is not valid UTF-8 (key or value) is a spec error naming the byte: the resolved spec is
+ * emitted as YAML and parsed again, and libyaml refuses invalid UTF-8, so accepting it gave a spec whose
+ * canonical text cannot be loaded (found by the spec fuzzer). Valid multi-byte text still passes. */
+static void test_override_utf8(void) {
+    const char *bad[] = {"train.st\xff" "eps=5", "name=caf\xc3", "name=\xc0\xaf", "name=\xed\xa0\x80", "name=\xf4\x90\x80\x80"};
+    const size_t at[] = {9, 9, 6, 6, 6};
+    for (int i = 0; i < 5; i++) {
+        ug_error err = {0};
+        ug_spec *s = NULL;
+        ug_status st = ug_spec_load(GOOD "mle_gfn.yaml", &bad[i], 1, &fake_registry, &s, &err);
+        char want[64];
+        snprintf(want, sizeof want, "not valid UTF-8 at byte %zu", at[i]);
+        CHECK(st == UG_ERR_SPEC && s == NULL && strstr(err.msg, want), "override %d: %s (%s)", i, err.msg, ug_status_name(st));
+        ug_spec_free(s);
+    }
+    const char *good[] = {"name=caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x98\x80"};
+    ug_error err = {0};
+    ug_spec *s = NULL;
+    ug_status st = ug_spec_load(GOOD "mle_gfn.yaml", good, 1, &fake_registry, &s, &err);
+    CHECK(st == UG_OK && s && strcmp(ug_spec_name(s), "caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x98\x80") == 0, "valid UTF-8 name: %s", err.msg);
+    ug_spec_free(s);
+}
+
 /* Whether node `path` of `root` came from a file whose name ends with `file`, at line:col. */
 static bool from(const ug_cfg *root, const char *path, const char *file, int line, int col) {
     const ug_cfg *n = ug_cfg_find(root, path);
@@ -441,6 +464,7 @@ int main(void) {
     test_id_optional();
     test_overrides();
     test_override_twice();
+    test_override_utf8();
     test_include();
     test_flatten();
     test_sweep_and_names();

@@ -17,11 +17,32 @@ static bool is_index(const char *s, size_t len, long *out) {
     return true;
 }
 
+/* Length of the valid UTF-8 prefix of s (RFC 3629: no overlongs, surrogates or code points past U+10FFFF).
+ * The resolved spec is emitted as YAML and parsed again (run ids, the stored spec), and libyaml rejects
+ * invalid UTF-8, so an override must be refused here rather than produce a spec that cannot be reloaded. */
+static size_t utf8_valid_prefix(const char *str) {
+    const unsigned char *s = (const unsigned char *)str, *p = s;
+    while (*p) {
+        unsigned c = *p;
+        int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+        if (n < 0 || (n == 1 && c < 0xC2) || (n == 3 && c > 0xF4)) break;
+        unsigned cp = n == 0 ? c : c & (0x3Fu >> n);
+        int k = 1;
+        for (; k <= n && (p[k] & 0xC0) == 0x80; k++) cp = (cp << 6) | (p[k] & 0x3Fu);
+        if (k <= n || (n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+            break;
+        p += n + 1;
+    }
+    return (size_t)(p - s);
+}
+
 ug_status ug_spec_apply_override(spec_ctx *c, int index) {
     ug_spec *s = c->spec;
     ug_cfg_pool *p = s->pool;
     const char *o = s->overrides[index];
     const ug_cfg here = {.file = UG_SPEC_FILE_CMDLINE, .line = index + 1};
+    size_t valid = utf8_valid_prefix(o);
+    if (o[valid]) return ug_spec_fail(c, &here, NULL, "not valid UTF-8 at byte %zu (0x%02X)", valid + 1, (unsigned)(unsigned char)o[valid]);
     const char *eq = strchr(o, '=');
     if (!eq) return ug_spec_fail(c, &here, NULL, "expected key=value");
     if (eq == o) return ug_spec_fail(c, &here, NULL, "missing the key before '='");
