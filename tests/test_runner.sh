@@ -85,5 +85,14 @@ for c in run resume show sample; do
   check "$c without arguments exits 2 with its usage on stderr" "[ $? -eq 2 ] && grep -q \"^usage: unigfn $c\" help-err.txt"
 done
 
+# 7. --version names the project version, the git revision, the plugin ABI of plugin.h and the build line,
+# and needs no database (none is created).
+abi=$(sed -n 's/^#define UG_ABI_MAJOR \([0-9]*\)$/\1/p' "$UG_SOURCE_ROOT/core/include/unigfn/plugin.h").$(sed -n 's/^#define UG_ABI_MINOR \([0-9]*\)$/\1/p' "$UG_SOURCE_ROOT/core/include/unigfn/plugin.h")
+mkdir -p vdir && (cd vdir && "$U" --version > ../version.txt 2> ../version-err.txt)
+check "--version exits 0" "[ $? -eq 0 ] && [ ! -s version-err.txt ]"
+check "--version: 'unigfn X.Y.Z (git REV; plugin ABI $abi; COMPILER ... buildtype=...)' ($(cat version.txt))" \
+  "grep -qE '^unigfn [0-9]+\.[0-9]+\.[0-9]+ \(git [^;]+; plugin ABI ${abi//./\\.}; .*buildtype=[a-z]+ .*\)$' version.txt"
+check "--version creates no database" "[ -z \"\$(ls -A vdir)\" ]"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -5,6 +5,8 @@
 
 #include "cli.h"
 #include "unigfn/host/log.h"
+#include "unigfn/host/runner.h"
+#include "unigfn/plugin.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -28,6 +30,7 @@ static void usage(FILE *f) {
             "  report curves --metric M [-o curves.png]       metric against step, per run and group mean\n"
             "  report samples RUN [-o samples.png]            a picture of the model's samples\n"
             "  export RUN|--where K=V ... [--format csv|jsonl] metric time series for other tools\n"
+            "  --version                                      version, git revision, plugin ABI and build\n"
             "  doctor [--seconds S] [--threads N]             is the BLAS fast here? kernel, sgemm rates per\n"
             "                                                 OPENBLAS_CORETYPE, threads; exit 1 with advice\n"
             "Each command prints its options with -h.\n"
@@ -54,6 +57,11 @@ int main(int argc, char **argv) {
         argv[++n] = argv[i];
     }
     argc = n + 1;
+    if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)) {
+        ug_build_version v = ug_build_version_get();
+        printf("unigfn %s (git %s; plugin ABI %d.%d; %s)\n", v.version, v.git_rev, UG_ABI_MAJOR, UG_ABI_MINOR, v.build);
+        return 0;
+    }
     /* doctor needs neither plugins nor the store (and its probes run many times: start fast). */
     if (argc >= 2 && strcmp(argv[1], "doctor") == 0) return cli_doctor(argc - 2, argv + 2);
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {

@@ -287,6 +287,10 @@ static int evaluate(loop_state *L, int64_t step, int first, ug_error *err) {
     return 0;
 }
 
+ug_build_version ug_build_version_get(void) {
+    return (ug_build_version){.version = UG_PROJECT_VERSION, .git_rev = UG_GIT_REV, .build = UG_BUILD_INFO};
+}
+
 static void git_host_build(const char **git, char *host, size_t cap, const char **build) {
     *git = UG_GIT_REV;
     if (gethostname(host, cap)) snprintf(host, cap, "unknown");

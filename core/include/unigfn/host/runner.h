@@ -35,4 +35,11 @@ int ug_run(const ug_run_opts *opts, ug_registry *reg);
 void ug_signals_install(void);
 int ug_signal_seen(void);
 
+/* What this build is, as a run row records it: the project version (meson's), the git revision it was
+ * built from (vcs_tag: "unknown" outside a git checkout) and the compiler / buildtype line. Static strings. */
+typedef struct ug_build_version {
+    const char *version, *git_rev, *build;
+} ug_build_version;
+ug_build_version ug_build_version_get(void);
+
 #endif
