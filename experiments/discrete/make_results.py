@@ -12,7 +12,8 @@ are shown in. Sources:
   beside the new families, and experiments/paper/SAMPLE2D.md for their decoded 2-D sample metric;
 - experiments/discrete/torch/*.json: the PyTorch anchors (tools/reference/fmnist_torch.py);
 - for runs whose spec had no `sample2d` metric (ar-gray), the metric evaluated on the run's final
-  checkpoint by tools/diag/metric_at, cached in sample2d-cache.json (keyed by run id);
+  checkpoint by tools/diag/metric_at, cached in sample2d-cache.json (keyed by run id); likewise a
+  sample grid for image runs whose spec had no `sample_grid` (ar-fmnist, hvae-fmnist), kept in pictures/;
 - analysis.md beside this script, the hand-written reading of the tables, appended as it is.
 Python standard library only.
 
@@ -114,6 +115,29 @@ def sample2d_of(r, dbdir, metric_at, cache):
         return None
     cache[r["id"]] = {k: float(kv[k]) for k in ("tv", "tv_floor", "off_data", "off_data_floor")}
     return cache[r["id"]]
+
+
+def grid_from_checkpoint(r, dbdir, metric_at, name):
+    """A sample grid for a run whose spec had no sample_grid metric: metric_at on its final checkpoint
+    (8 x 8 model samples beside 8 x 8 test images), written to pictures/NAME once and reused after."""
+    dst = os.path.join(HERE, "pictures", name)
+    if os.path.exists(dst):
+        return f"pictures/{name}"
+    ckpt = os.path.join(dbdir, "runs", r["id"], "checkpoint.bin")
+    if not (os.path.exists(ckpt) and os.path.exists(metric_at) and r["spec"]):
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        spec = os.path.join(d, "spec.yaml")
+        with open(spec, "w") as f:
+            f.write(r["spec"])
+        p = subprocess.run([metric_at, spec, ckpt, "metrics=[{plugin: sample_grid, rows: 8, cols: 8}]", "--dir", d],
+                           capture_output=True, text=True)
+        made = glob.glob(os.path.join(d, "samples-*.png"))
+        if p.returncode != 0 or not made:
+            return None
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copyfile(made[0], dst)
+    return f"pictures/{name}"
 
 
 def paper_sample2d():
@@ -255,6 +279,8 @@ def main():
         for e, *_ in fams:
             r0 = next((r for r in rs[e] if r["seed"] == 0), None)
             p = copy_picture(dbdir, r0, "samples", f"samples-{e}.png") if r0 else None
+            if r0 and not p:
+                p = grid_from_checkpoint(r0, dbdir, metric_at, f"samples-{e}.png")
             if p:
                 cells.append(f"| {e} | ![{e} samples]({p}) |")
         if cells:
