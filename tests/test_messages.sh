@@ -98,6 +98,11 @@ check "sample of a run whose stored spec is broken: exit 1, the experiment named
   "[ $? -eq 1 ] && grep -qF 'ev?[31mil\\xc2\\x9b2J\\xff' err.txt && raw_free err.txt"
 "$U" report table --rows seed --cols name --metric loss --where seed=99 --db h.db > out.txt 2> err.txt
 check "report: the values present listed escaped" "[ $? -eq 1 ] && grep -qF 'values present: 3\\x1b[5m' err.txt && raw_free err.txt"
+# a misspelt metric: the closest name the runs did log (did-you-mean), and none when nothing is close
+"$U" report table --rows seed --cols name --metric los --db c.db > out.txt 2> err.txt
+check "report --metric los: exit 1, did you mean 'loss'" "[ $? -eq 1 ] && grep -qF \"no selected run logged metric 'los' (did you mean 'loss'?)\" err.txt"
+"$U" report table --rows seed --cols name --metric zzzzzzzz --db c.db > out.txt 2> err.txt
+check "report --metric zzzzzzzz: exit 1, no suggestion" "[ $? -eq 1 ] && grep -qF \"no selected run logged metric 'zzzzzzzz'\" err.txt && ! grep -q 'did you mean' err.txt"
 
 # ---- 4. a refused plugin folder: exit 1 with the reason, and nothing leaked on the way out ----
 mkdir ww && chmod 777 ww   # writable by others, not sticky: refused

@@ -177,3 +177,39 @@ void ug_kv_free(ug_kv *l) {
     l->k = l->v = NULL;
     l->n = l->cap = 0;
 }
+
+/* ---- did-you-mean (spec keys, metric names) ---- */
+
+static int edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64) return 99;
+    int row[65];
+    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+const char *ug_closest_name(const char *key, const char *const *cands, int n) {
+    const char *best = NULL;
+    int bestd = 3;
+    for (int k = 0; k < n; k++) {
+        int d = edit_distance(key, cands[k]);
+        size_t longest = strlen(key) > strlen(cands[k]) ? strlen(key) : strlen(cands[k]);
+        if (d < bestd && (size_t)d < longest) {
+            best = cands[k];
+            bestd = d;
+        }
+    }
+    return best;
+}

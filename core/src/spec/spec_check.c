@@ -5,6 +5,7 @@
  * order, values in schema order. The order is arbitrary but fixed, so a message is reproducible. */
 #include "spec/spec_internal.h"
 #include "unigfn/host/defaults.h"
+#include "unigfn/host/util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -106,41 +107,6 @@ int ug_spec_core_schemas(const ug_spec_core_schema **out) {
 
 /* ---- did-you-mean ---- */
 
-static int edit_distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64) return 99;
-    int row[65];
-    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int up = row[j];
-            int best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-/* The closest candidate within distance 2 (and closer than a full rewrite of a short key). */
-static const char *suggest(const char *key, const char *const *cands, int n) {
-    const char *best = NULL;
-    int bestd = 3;
-    for (int k = 0; k < n; k++) {
-        int d = edit_distance(key, cands[k]);
-        size_t longest = strlen(key) > strlen(cands[k]) ? strlen(key) : strlen(cands[k]);
-        if (d < bestd && (size_t)d < longest) {
-            best = cands[k];
-            bestd = d;
-        }
-    }
-    return best;
-}
-
 static void join_names(char *buf, size_t n, const char *const *names, int count) {
     size_t k = 0;
     buf[0] = 0;
@@ -156,7 +122,7 @@ static ug_status unknown_key(spec_ctx *c, const ug_cfg *entry, const char *paren
                              const char *const *allowed, int n) {
     char path[512];
     ug_spec_join(path, sizeof path, parent, entry->key);
-    const char *s = suggest(entry->key, allowed, n);
+    const char *s = ug_closest_name(entry->key, allowed, n);
     if (s) return ug_spec_fail(c, entry, path, "unknown key (did you mean '%s'?)", s);
     char list[600];
     join_names(list, sizeof list, allowed, n);

@@ -29,6 +29,10 @@ const char *ug_shown_text(const char *s, size_t n, char *out, size_t cap);
  * through it, so bytes of a file or a database that reach a message are never sent to a terminal raw. */
 void ug_msg_clean(char *msg, size_t cap);
 
+/* Did-you-mean: the candidate closest to key by edit distance, if within 2 edits and closer than a full
+ * rewrite of the shorter name; NULL if none (or a name is longer than 64 bytes). */
+const char *ug_closest_name(const char *key, const char *const *cands, int n);
+
 /* A growable NUL-terminated string; `oom` records an allocation failure (later puts are no-ops). */
 typedef struct ug_sbuf {
     char *s;
