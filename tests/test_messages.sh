@@ -103,6 +103,16 @@ check "report: the values present listed escaped" "[ $? -eq 1 ] && grep -qF 'val
 check "report --metric los: exit 1, did you mean 'loss'" "[ $? -eq 1 ] && grep -qF \"no selected run logged metric 'los' (did you mean 'loss'?)\" err.txt"
 "$U" report table --rows seed --cols name --metric zzzzzzzz --db c.db > out.txt 2> err.txt
 check "report --metric zzzzzzzz: exit 1, no suggestion" "[ $? -eq 1 ] && grep -qF \"no selected run logged metric 'zzzzzzzz'\" err.txt && ! grep -q 'did you mean' err.txt"
+# ls --experiment and export --metric of a name the database does not have: exit 1 and the closest name
+exp=$(q c.db 'select experiment from runs limit 1')
+"$U" ls --experiment "${exp}x" --db c.db > out.txt 2> err.txt
+check "ls --experiment ${exp}x: exit 1, did you mean '$exp'" "[ $? -eq 1 ] && grep -qF \"no run of experiment '${exp}x' (did you mean '$exp'?)\" err.txt"
+"$U" ls --experiment "$exp" --db c.db > out.txt 2> err.txt
+check "ls --experiment $exp: exit 0, its runs" "[ $? -eq 0 ] && [ \$(wc -l < out.txt) -ge 2 ] && [ ! -s err.txt ]"
+"$U" export "$rid" --metric los --db c.db > out.txt 2> err.txt
+check "export --metric los: exit 1, did you mean 'loss', nothing written" "[ $? -eq 1 ] && grep -qF \"no selected run logged metric 'los' (did you mean 'loss'?)\" err.txt && [ ! -s out.txt ]"
+"$U" export "$rid" --metric loss --db c.db > out.txt 2> err.txt
+check "export --metric loss: exit 0, rows" "[ $? -eq 0 ] && [ \$(grep -c ',loss,' out.txt) -ge 1 ]"
 
 # ---- 4. a refused plugin folder: exit 1 with the reason, and nothing leaked on the way out ----
 mkdir ww && chmod 777 ww   # writable by others, not sticky: refused

@@ -57,6 +57,22 @@ ug_store *cli_open_store(cli_env *env, ug_store_mode mode);
  * `> /dev/full` or a full disk is an exit status, not a silent truncation. */
 int cli_close_output(const char *cmd, FILE *f, const char *path);
 
+/* The distinct names in a database a misspelt name is checked against: metric names the selected runs
+ * logged, or experiment names (at most CLI_NAMES_MAX each). */
+#define CLI_NAMES_MAX 512
+typedef struct cli_names {
+    char *names[CLI_NAMES_MAX];
+    int n;
+} cli_names;
+void cli_names_add(cli_names *ns, const char *name);
+bool cli_names_has(const cli_names *ns, const char *name);
+void cli_names_free(cli_names *ns);
+/* Every metric name logged by the runs with these ids. */
+void cli_metric_names(ug_store *st, const char *const *ids, int n_ids, cli_names *out);
+/* "unigfn CMD: no selected run logged metric 'M'" (or `what` for another noun), with " (did you mean
+ * 'X'?)" when a name in ns is close, on stderr; names escaped. */
+void cli_unknown_name(const char *cmd, const char *what, const char *name, const cli_names *ns);
+
 /* A unix time as local "YYYY-mm-dd HH:MM:SS", or "-" when unset (t <= 0). */
 void cli_fmt_time(double t, char *buf, size_t cap);
 

@@ -2,11 +2,13 @@
  * path of this binary, and the check that what a command wrote reached its file. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "unigfn/host/util.h"
 
 bool cli_wants_help(int argc, char **argv) {
     for (int i = 0; i < argc; i++)
@@ -53,4 +55,41 @@ void cli_self_exe(char *out, size_t cap) {
     ssize_t n = readlink("/proc/self/exe", out, cap - 1);
     if (n <= 0) snprintf(out, cap, "/proc/self/exe");
     else out[n] = 0;
+}
+
+void cli_names_add(cli_names *ns, const char *name) {
+    if (!name || cli_names_has(ns, name) || ns->n == CLI_NAMES_MAX) return;
+    if ((ns->names[ns->n] = strdup(name))) ns->n++;
+}
+
+bool cli_names_has(const cli_names *ns, const char *name) {
+    for (int k = 0; k < ns->n; k++)
+        if (strcmp(ns->names[k], name) == 0) return true;
+    return false;
+}
+
+void cli_names_free(cli_names *ns) {
+    for (int k = 0; k < ns->n; k++) free(ns->names[k]);
+    ns->n = 0;
+}
+
+static int add_metric_name(void *user, const ug_metric_summary *m) {
+    cli_names_add(user, m->key);
+    return 0;
+}
+
+void cli_metric_names(ug_store *st, const char *const *ids, int n_ids, cli_names *out) {
+    ug_error err = {0};
+    for (int i = 0; i < n_ids; i++) (void)ug_store_last_metrics(st, ids[i], add_metric_name, out, &err);
+}
+
+void cli_unknown_name(const char *cmd, const char *what, const char *name, const cli_names *ns) {
+    const char *near = ug_closest_name(name, (const char *const *)ns->names, ns->n);
+    char shown[256], near_shown[256];
+    ug_shown(name, SIZE_MAX, shown, sizeof shown);
+    if (near)
+        fprintf(stderr, "unigfn %s: %s '%s' (did you mean '%s'?)\n", cmd, what, shown,
+                ug_shown(near, SIZE_MAX, near_shown, sizeof near_shown));
+    else
+        fprintf(stderr, "unigfn %s: %s '%s'\n", cmd, what, shown);
 }

@@ -162,6 +162,17 @@ int cli_export(cli_env *env, int argc, char **argv) {
         sel.n = k;
     }
     if (sel.n == 0) { fprintf(stderr, "unigfn export: no run matches\n"); goto out; }
+    /* a --metric no selected run logged is a mistake (a misspelling), not an empty export */
+    if (n_metrics) {
+        cli_names ns = {.n = 0};
+        for (int i = 0; i < sel.n; i++) cli_metric_names(st, (const char *const *)&sel.runs[i].id, 1, &ns);
+        int missing = -1;
+        for (int m = 0; m < n_metrics && missing < 0; m++)
+            if (!cli_names_has(&ns, metrics[m])) missing = m;
+        if (missing >= 0) cli_unknown_name("export", "no selected run logged metric", metrics[missing], &ns);
+        cli_names_free(&ns);
+        if (missing >= 0) goto out;
+    }
     f = outp ? fopen(outp, "w") : stdout;
     if (!f) { perror(outp); goto out; }
     if (!jsonl) {

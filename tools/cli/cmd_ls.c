@@ -10,13 +10,18 @@
 #include "unigfn/host/util.h"
 
 static int ls_row(void *user, const ug_run_row *r) {
-    (void)user;
+    (*(int *)user)++;
     char when[32], id[160], ex[512];  /* the database's strings, escaped for the terminal */
     cli_fmt_time(r->created, when, sizeof when);
     printf("%-16s  %-9s  %8lld  %s  %-28s", ug_shown_text(r->id, SIZE_MAX, id, sizeof id), ug_run_status_name(r->status),
            (long long)r->step, when, ug_shown_text(r->experiment, SIZE_MAX, ex, sizeof ex));
     if (r->has_metric) printf("  %.6g", r->metric_last);
     printf("\n");
+    return 0;
+}
+
+static int add_experiment(void *user, const ug_run_row *r) {
+    cli_names_add(user, r->experiment);
     return 0;
 }
 
@@ -34,8 +39,16 @@ int cli_ls(cli_env *env, int argc, char **argv) {
     if (!st) return 1;
     printf("%-16s  %-9s  %8s  %-19s  %-28s  %s\n", "id", "status", "step", "created", "experiment", metric);
     ug_error err = {0};
-    int rc = ug_store_list_runs(st, experiment, metric, ls_row, NULL, &err) ? 1 : 0;
+    int rows = 0;
+    int rc = ug_store_list_runs(st, experiment, metric, ls_row, &rows, &err) ? 1 : 0;
     if (rc) fprintf(stderr, "unigfn: %s\n", err.msg);
+    else if (experiment && rows == 0) {   /* a misspelt name, not an empty experiment: say which exist */
+        cli_names ns = {.n = 0};
+        if (!ug_store_list_runs(st, NULL, metric, add_experiment, &ns, &err))
+            cli_unknown_name("ls", "no run of experiment", experiment, &ns);
+        cli_names_free(&ns);
+        rc = 1;
+    }
     ug_store_close(st);
     return rc;
 }

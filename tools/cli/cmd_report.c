@@ -111,34 +111,12 @@ static void key_hint(const ug_rd_set *s, const char *key) {
     fprintf(stderr, " ... (`unigfn show RUN` lists them all)\n");
 }
 
-/* The metric names the selected runs logged (distinct, at most 256), for did-you-mean. */
-typedef struct metric_names {
-    char *names[256];
-    int n;
-} metric_names;
-
-static int collect_name(void *user, const ug_metric_summary *m) {
-    metric_names *mn = user;
-    for (int k = 0; k < mn->n; k++)
-        if (strcmp(mn->names[k], m->key) == 0) return 0;
-    if (mn->n < 256 && (mn->names[mn->n] = strdup(m->key))) mn->n++;
-    return 0;
-}
-
 /* "no selected run logged metric 'M'", with the closest name they did log (did-you-mean). */
 static void metric_hint(ug_store *st, const ug_rd_set *sel, const char *metric) {
-    metric_names mn = {.n = 0};
-    ug_error err = {0};
-    for (int i = 0; i < sel->n && i < 64; i++) (void)ug_store_last_metrics(st, sel->runs[i].id, collect_name, &mn, &err);
-    const char *near = ug_closest_name(metric, (const char *const *)mn.names, mn.n);
-    char shown[256], near_shown[256];
-    ug_shown(metric, SIZE_MAX, shown, sizeof shown);
-    if (near)
-        fprintf(stderr, "unigfn report: no selected run logged metric '%s' (did you mean '%s'?)\n", shown,
-                ug_shown(near, SIZE_MAX, near_shown, sizeof near_shown));
-    else
-        fprintf(stderr, "unigfn report: no selected run logged metric '%s'\n", shown);
-    for (int k = 0; k < mn.n; k++) free(mn.names[k]);
+    cli_names ns = {.n = 0};
+    for (int i = 0; i < sel->n; i++) cli_metric_names(st, (const char *const *)&sel->runs[i].id, 1, &ns);
+    cli_unknown_name("report", "no selected run logged metric", metric, &ns);
+    cli_names_free(&ns);
 }
 
 /* Cells that pool runs differing in more than the seed: say so, they are not "over seeds". */
