@@ -29,6 +29,15 @@ check "nll (M = 1) equals nll_exact ($nll vs $exact)" "python3 -c 'import sys; s
 check "nll below the uniform 32 ln 2 = 22.18 ($nll)" "python3 -c 'import sys; sys.exit(not $nll < 21.9)'"
 id=$(q a.db "select id from runs")
 check "sample prints 5 rows of 32 bits" "[ \$(\"$U\" sample $id -n 5 --db a.db | grep -cE '^[01]{32}\$') -eq 5 ]"
+# --seed: 0 is the default draw, another seed another draw, the same seed the same rows; a negative one refused
+"$U" sample $id -n 20 --db a.db > s-default.txt
+"$U" sample $id -n 20 --seed 0 --db a.db > s0.txt
+"$U" sample $id -n 20 --seed 7 --db a.db > s7.txt
+"$U" sample $id -n 20 --seed 7 --db a.db > s7b.txt
+check "sample --seed 0 is the default draw" "cmp -s s-default.txt s0.txt"
+check "sample --seed 7: another draw, and again the same" "! cmp -s s0.txt s7.txt && cmp -s s7.txt s7b.txt && [ \$(grep -cE '^[01]{32}\$' s7.txt) -eq 20 ]"
+"$U" sample $id -n 2 --seed -1 --db a.db > out.txt 2> err.txt
+check "sample --seed -1: exit 2, says why" "[ \$? -eq 2 ] && grep -qF -- \"--seed must be a whole number from 0 to\" err.txt"
 
 "$U" run "$SPEC/ar-gray32.yaml" dataset.encoding=continuous --db b.db --quiet 2> err.txt
 check "continuous data exits 2" "[ $? -eq 2 ]"

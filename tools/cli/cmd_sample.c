@@ -1,7 +1,8 @@
-/* cmd_sample.c — `unigfn sample RUN -n N [-o FILE]`: rebuild the run's model from its stored spec, load
+/* cmd_sample.c — `unigfn sample RUN -n N [--seed S] [-o FILE]`: rebuild the run's model from its stored spec, load
  * its last checkpoint and print N forward samples, one per line (binary as 0/1 strings, categorical as
  * integers, continuous as numbers). A checkpoint that names another run (run_lease.h) is refused: its
  * samples would be passed off as this run's. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,17 +30,21 @@ static void print_rows(FILE *f, const ug_tensor *x, uint32_t kind) {
 
 int cli_sample(cli_env *env, int argc, char **argv) {
     const char *run = NULL, *outp = NULL;
-    long long n = 0;
-    static const char usage[] = "usage: unigfn sample RUN -n N [-o FILE]\n"
-                                "  N samples from the run's last checkpoint, one per line (to FILE or stdout)\n";
+    long long n = 0, seed = 0;
+    static const char usage[] = "usage: unigfn sample RUN -n N [--seed S] [-o FILE]\n"
+                                "  N samples from the run's last checkpoint, one per line (to FILE or stdout);\n"
+                                "  --seed S (default 0) picks another reproducible draw: the same S gives the same rows\n";
     if (cli_wants_help(argc, argv)) { fputs(usage, stdout); return 0; }
     for (int i = 0; i < argc; i++) {
-        if ((strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "-o") == 0) && i + 1 == argc) {
+        if ((strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--seed") == 0) && i + 1 == argc) {
             fprintf(stderr, "unigfn sample: %s needs a value\n", argv[i]);
             return 2;
         }
         if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
             if (!cli_int_arg("sample", "-n", argv[++i], 1, 1000000000, &n)) return 2;
+        }
+        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+            if (!cli_int_arg("sample", "--seed", argv[++i], 0, INT64_MAX / 2, &seed)) return 2;
         }
         else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) outp = argv[++i];
         else if (!run) run = argv[i];
@@ -82,7 +87,8 @@ int cli_sample(cli_env *env, int argc, char **argv) {
     FILE *f = outp ? fopen(outp, "w") : stdout;
     if (!f) { perror(outp); goto done; }
     ug_set_grad_enabled(ex.ctx, false);
-    ug_rng rng = ug_experiment_rng(&ex, UG_STREAM_SAMPLE, 0);
+    /* the sample stream at "step" S: S = 0 is the draw sample has always made, each S another */
+    ug_rng rng = ug_experiment_rng(&ex, UG_STREAM_SAMPLE, (int64_t)seed);
     for (long long done_n = 0; done_n < n;) {
         int64_t b = n - done_n > 4096 ? 4096 : n - done_n;
         ug_step_reset(ex.ctx);
