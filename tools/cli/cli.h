@@ -8,6 +8,7 @@
 
 #include "unigfn/host/blas_info.h"
 #include "unigfn/host/loader.h"
+#include "unigfn/host/report_data.h"
 #include "unigfn/host/store.h"
 
 typedef struct cli_env {
@@ -67,8 +68,8 @@ typedef struct cli_names {
 void cli_names_add(cli_names *ns, const char *name);
 bool cli_names_has(const cli_names *ns, const char *name);
 void cli_names_free(cli_names *ns);
-/* Every metric name logged by the runs with these ids. */
-void cli_metric_names(ug_store *st, const char *const *ids, int n_ids, cli_names *out);
+/* Every metric name logged by the runs of sel. */
+void cli_metric_names(ug_store *st, const ug_rd_set *sel, cli_names *out);
 /* "unigfn CMD: no selected run logged metric 'M'" (or `what` for another noun), with " (did you mean
  * 'X'?)" when a name in ns is close, on stderr; names escaped. */
 void cli_unknown_name(const char *cmd, const char *what, const char *name, const cli_names *ns);

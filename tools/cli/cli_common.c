@@ -78,9 +78,9 @@ static int add_metric_name(void *user, const ug_metric_summary *m) {
     return 0;
 }
 
-void cli_metric_names(ug_store *st, const char *const *ids, int n_ids, cli_names *out) {
+void cli_metric_names(ug_store *st, const ug_rd_set *sel, cli_names *out) {
     ug_error err = {0};
-    for (int i = 0; i < n_ids; i++) (void)ug_store_last_metrics(st, ids[i], add_metric_name, out, &err);
+    for (int i = 0; i < sel->n; i++) (void)ug_store_last_metrics(st, sel->runs[i].id, add_metric_name, out, &err);
 }
 
 void cli_unknown_name(const char *cmd, const char *what, const char *name, const cli_names *ns) {

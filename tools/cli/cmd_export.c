@@ -165,7 +165,7 @@ int cli_export(cli_env *env, int argc, char **argv) {
     /* a --metric no selected run logged is a mistake (a misspelling), not an empty export */
     if (n_metrics) {
         cli_names ns = {.n = 0};
-        for (int i = 0; i < sel.n; i++) cli_metric_names(st, (const char *const *)&sel.runs[i].id, 1, &ns);
+        cli_metric_names(st, &sel, &ns);
         int missing = -1;
         for (int m = 0; m < n_metrics && missing < 0; m++)
             if (!cli_names_has(&ns, metrics[m])) missing = m;

@@ -114,7 +114,7 @@ static void key_hint(const ug_rd_set *s, const char *key) {
 /* "no selected run logged metric 'M'", with the closest name they did log (did-you-mean). */
 static void metric_hint(ug_store *st, const ug_rd_set *sel, const char *metric) {
     cli_names ns = {.n = 0};
-    for (int i = 0; i < sel->n; i++) cli_metric_names(st, (const char *const *)&sel->runs[i].id, 1, &ns);
+    cli_metric_names(st, sel, &ns);
     cli_unknown_name("report", "no selected run logged metric", metric, &ns);
     cli_names_free(&ns);
 }
