@@ -266,9 +266,8 @@ def main():
             out.append(f"| {n} | {ms(v)} | {ms(bpd, 3)} | {ms(el)} | {ms(sp, 3)} | {ids or '—'} |")
             if torch_side and len(f) > 2 and f[2]:
                 js = [json.load(open(p)) for p in sorted(glob.glob(os.path.join(HERE, "torch", f"fmnist-{f[2]}-seed*.json")))]
-                tv = [j["final"]["nll"] if "final" in j else j.get("nll") for j in js]
-                tv = [x for x in tv if x is not None]
-                te = [-(j["final"] if "final" in j else j)["elbo"] for j in js if (j.get("final") or j).get("elbo") is not None]
+                tv = [j["final"]["nll"] for j in js]   # fmnist_torch.py's JSON: final metrics under "final"
+                te = [-j["final"]["elbo"] for j in js]
                 tsp = [j["s_per_step"] for j in js if j.get("s_per_step")]
                 out.append(f"| {n}, PyTorch anchor | {ms(tv)} | {ms([x / (D * math.log(2)) for x in tv], 3)} | {ms(te)} "
                            f"| {ms(tsp, 3)} (training only) | {len(js)} JSON |")
