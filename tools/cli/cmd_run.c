@@ -1,4 +1,5 @@
-/* cmd_run.c — `unigfn run SPEC [key=value ...] [--from RUN]`: train one spec into the database. */
+/* cmd_run.c — `unigfn run SPEC [key=value | +key=value | ~key ...] [--from RUN]`: train one spec into the
+ * database. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,10 +8,12 @@
 #include "unigfn/host/runner.h"
 
 static const char RUN_USAGE[] =
-    "usage: unigfn run SPEC [key=value ...] [--from RUN] [--force] [--quiet] [--plain] [--check]\n"
-    "                  [--blas-core auto]\n"
-    "  train one spec into the database; key=value overrides any flattened spec key, once (model.hidden=[64],\n"
-    "  objective.0.lr=...). --from RUN: continue RUN's checkpoint (the same spec with fewer train.steps);\n"
+    "usage: unigfn run SPEC [key=value | +key=value | ~key ...] [--from RUN] [--force] [--quiet] [--plain]\n"
+    "                  [--check] [--blas-core auto]\n"
+    "  train one spec into the database; key=value sets any dotted spec key, once (model.hidden=[64],\n"
+    "  objective.0.weight=0.5); +key=value adds a key the spec does not write (an error if it does);\n"
+    "  ~key deletes one it writes (metrics, objective.1, optim.forward.ema). Values may refer to other keys\n"
+    "  as ${train.batch}. --from RUN: continue RUN's checkpoint (the same spec with fewer train.steps);\n"
     "  --force: run again although a FINISHED run of this spec exists; --check: validate only;\n"
     "  --plain: one progress line per log step (for logs). Exit 0 finished, 1 failed, 2 spec error,\n"
     "  130 interrupted (recorded KILLED with a checkpoint; `unigfn resume RUN` continues it).\n"
@@ -32,7 +35,7 @@ int cli_run(cli_env *env, int argc, char **argv) {
             if (strcmp(argv[++i], "auto") != 0) { fprintf(stderr, "unigfn run: --blas-core takes 'auto'\n"); return 2; }
             blas_auto = true;
         }
-        else if (strchr(argv[i], '=') && o.spec_path) {
+        else if ((strchr(argv[i], '=') || argv[i][0] == '~') && o.spec_path) {
             if (o.n_overrides == 256) { fprintf(stderr, "unigfn run: too many overrides\n"); return 2; }
             overrides[o.n_overrides++] = argv[i];
         } else if (!o.spec_path && argv[i][0] != '-') o.spec_path = argv[i];

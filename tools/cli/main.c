@@ -11,7 +11,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: unigfn [--db PATH] COMMAND ...\n"
-            "  run SPEC [key=value ...] [--from RUN] [--force] [--quiet] [--plain] [--check]\n"
+            "  run SPEC [key=value|+key=value|~key ...] [--from RUN] [--force] [--quiet] [--plain] [--check]\n"
             "                                                 train one spec (--check: validate only;\n"
             "                                                 --from: continue RUN's checkpoint, a run of\n"
             "                                                 the same spec with fewer train.steps);\n"
