@@ -21,7 +21,10 @@ static void usage(FILE *f) {
             "  plugins [NAME]                                 list plugins, or one plugin's parameters\n"
             "  ls                                             list runs in the database\n"
             "  show RUN                                       resolved spec, status and last metrics\n"
-            "  sample RUN -n N [-o FILE]                      samples from a trained model, one per line\n"
+            "  sample RUN -n N [--seed S] [--decode] [-o FILE] samples from a trained model, one per line\n"
+            "                                                 (--decode: 2-D points, or a PNG grid of images)\n"
+            "  eval RUN [metrics...=V ...] [--only PLUGIN]    a run's metrics (or other metric settings) on\n"
+            "                                                 its last checkpoint, printed; writes nothing\n"
             "  sweep SPEC [key=v1,v2 ...] [-j N] [--dry-run]  run every job of a sweep (skips FINISHED runs);\n"
             "        [--slurm [--slurm-opt OPT] [--slurm-wait]] --slurm: as a Slurm job array of shards\n"
             "  db merge OUT SHARD...                          merge database shards into OUT, no duplicates\n"
@@ -83,6 +86,7 @@ int main(int argc, char **argv) {
     else if (strcmp(cmd, "ls") == 0) rc = cli_ls(&env, argc - 2, argv + 2);
     else if (strcmp(cmd, "show") == 0) rc = cli_show(&env, argc - 2, argv + 2);
     else if (strcmp(cmd, "sample") == 0) rc = cli_sample(&env, argc - 2, argv + 2);
+    else if (strcmp(cmd, "eval") == 0) rc = cli_eval(&env, argc - 2, argv + 2);
     else if (strcmp(cmd, "sweep") == 0) rc = cli_sweep(&env, argc - 2, argv + 2);
     else if (strcmp(cmd, "db") == 0) rc = cli_db(&env, argc - 2, argv + 2);
     else if (strcmp(cmd, "gc") == 0) rc = cli_gc(&env, argc - 2, argv + 2);
