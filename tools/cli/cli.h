@@ -92,6 +92,12 @@ typedef struct cli_loaded {
 int cli_load_run(cli_env *env, const char *cmd, const char *run, const char *const *ovr, int n_ovr, cli_loaded *out);
 void cli_loaded_free(cli_loaded *r);
 
+/* ---- cli_plugin_probe.c: `plugins NAME` beyond the schema ---- */
+/* Prints the model capabilities an objective or metric requires, or the parameter groups and
+ * capabilities a model has, with the defaults and with each boolean or choice parameter that changes
+ * them (the model is built on the first installed dataset it accepts). Nothing for a dataset. */
+void cli_show_plugin_needs(cli_env *env, const ug_plugin_desc *d);
+
 /* A unix time as local "YYYY-mm-dd HH:MM:SS", or "-" when unset (t <= 0). */
 void cli_fmt_time(double t, char *buf, size_t cap);
 
