@@ -22,7 +22,7 @@ check "re-running a FINISHED spec does nothing" "[ $(q a.db "select count(*) fro
 # 2. Spec errors: exit 2 and no run row.
 "$U" run "$SPEC/tiny.yaml" model.hiden=3 --db b.db --quiet 2> err.txt
 check "unknown key exits 2" "[ $? -eq 2 ]"
-check "message names the key" "grep -q \"model.hiden: unknown key (did you mean 'hidden'?)\" err.txt"
+check "message names the key" "grep -q \"model.hiden: unknown key (did you mean 'model.hidden'?)\" err.txt"
 check "no database written" '[ ! -e b.db ]'
 "$U" run "$SPEC/tiny.yaml" 'objective.0.plugin=tb' --db b.db --quiet 2> err.txt
 check "missing capability exits 2" "[ $? -eq 2 ] && grep -q 'needs capability' err.txt"

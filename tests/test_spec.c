@@ -550,6 +550,13 @@ static void test_interpolation(void) {
           ms ? (long long)ms->i : -1LL);
     CHECK(strcmp(ug_cfg_str(root, "sweep.note", "?"), "cost ${5}") == 0, "\\${ is a literal: %s", ug_cfg_str(root, "sweep.note", "?"));
     CHECK(strstr(ug_spec_canonical(s), "${optim") == NULL, "no reference left in the canonical text");
+    /* the canonical text is what a run stores: it loads again to the same spec, the literal \${ too */
+    ug_spec *again = load_text(ug_spec_canonical(s), NULL, 0);
+    if (again) {
+        CHECK(strcmp(ug_spec_id(again), ug_spec_id(s)) == 0, "the stored text reloads to the same id");
+        CHECK(strcmp(ug_cfg_str(ug_spec_root(again), "sweep.note", "?"), "cost ${5}") == 0, "and keeps the literal");
+    }
+    ug_spec_free(again);
     ug_spec_free(s);
 
     /* the same spec written out: one id */
