@@ -577,6 +577,42 @@ static void test_interpolation(void) {
     ug_spec_free(y);
 }
 
+/* References cannot blow up: a copy of a copy of ... stops at the node cap, a chain at 64 references,
+ * a copy nested past the depth every loaded spec keeps, each an error naming the value. */
+static void test_interpolation_bounds(void) {
+    static const char head[] = "dataset: {plugin: synthetic2d, data: moons}\nmodel: {plugin: binary_gfn}\n"
+                               "objective: [{plugin: kl_tb, updates: [forward]}]\noptim: {forward: {lr: 1e-3}}\n"
+                               "train: {steps: 10}\nsweep:\n";
+    const char *want[3] = {"more than 100000 values", "references chained more than 64 deep", "nested more than 64 levels deep"};
+    for (int c = 0; c < 3; c++) {
+        size_t cap = 1 << 16, n = 0;
+        char *t = malloc(cap);
+        if (!t) return;
+        n += (size_t)snprintf(t + n, cap - n, "%s", head);
+        if (c == 0) { /* each level ten copies of the one before: 10^12 values unchecked */
+            n += (size_t)snprintf(t + n, cap - n, "  a0: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n");
+            for (int i = 1; i < 12; i++) {
+                n += (size_t)snprintf(t + n, cap - n, "  a%d: [", i);
+                for (int k = 0; k < 10; k++) n += (size_t)snprintf(t + n, cap - n, "%s\"${sweep.a%d}\"", k ? ", " : "", i - 1);
+                n += (size_t)snprintf(t + n, cap - n, "]\n");
+            }
+        } else if (c == 1) { /* c0 -> c1 -> ... -> c100 */
+            for (int i = 0; i < 100; i++) n += (size_t)snprintf(t + n, cap - n, "  c%d: \"${sweep.c%d}\"\n", i, i + 1);
+            n += (size_t)snprintf(t + n, cap - n, "  c100: 1\n");
+        } else { /* each a list holding the one before: one level deeper each */
+            n += (size_t)snprintf(t + n, cap - n, "  d0: [1]\n");
+            for (int i = 1; i < 70; i++) n += (size_t)snprintf(t + n, cap - n, "  d%d: [\"${sweep.d%d}\"]\n", i, i - 1);
+        }
+        ug_error err = {0};
+        ug_spec *s = NULL;
+        ug_status st = ug_spec_load_string("bounds.yaml", t, NULL, 0, &fake_registry, &s, &err);
+        CHECK(st == UG_ERR_SPEC && !s && strstr(err.msg, want[c]) && strncmp(err.msg, "bounds.yaml:", 12) == 0,
+              "case %d: %s", c, err.msg);
+        ug_spec_free(s);
+        free(t);
+    }
+}
+
 int main(void) {
     test_resolved();
     test_ids();
@@ -590,5 +626,6 @@ int main(void) {
     test_lenient_and_io();
     test_add_delete();
     test_interpolation();
+    test_interpolation_bounds();
     return CHECK_DONE();
 }
