@@ -16,6 +16,13 @@ check "params flattened" "[ \"$(q a.db "select value from params where key='mode
 check "checkpoint written" "[ -s runs/$id/checkpoint.bin ]"
 check "show prints the status" "\"$U\" show ${id:0:6} --db a.db | grep -q '^status     FINISHED'"
 check "sample prints 5 rows of 32 bits" "[ \$(\"$U\" sample $id -n 5 --db a.db | grep -cE '^[01]{32}\$') -eq 5 ]"
+# The first run's last lines say where the results and pictures went (README's first command).
+rm -rf w && mkdir w && (cd w && "$U" run "$UG_SOURCE_ROOT/experiments/smoke/first-run.yaml" train.steps=20 \
+  'metrics=[{plugin: density_png, samples: 2000}]' > out.txt 2>&1)
+wid=$(q w/results.db "select id from runs")
+check "first run: results line names the database and show" "grep -qx '  results   results.db (unigfn show $wid; unigfn ls)' w/out.txt"
+check "first run: picture line names a file that exists" "grep -qx '  picture   runs/$wid/density-20.png' w/out.txt && [ -s w/runs/$wid/density-20.png ]"
+check "first run: samples line" "grep -qx '  samples   unigfn sample $wid -n 10' w/out.txt"
 "$U" run "$SPEC/tiny.yaml" train.steps=200 --db a.db --quiet
 check "re-running a FINISHED spec does nothing" "[ $(q a.db "select count(*) from metrics where key='loss'") -eq 20 ]"
 
