@@ -30,7 +30,8 @@ int cli_sample(cli_env *env, int argc, char **argv);   /* sample RUN -n N [-o FI
 int cli_sweep(cli_env *env, int argc, char **argv);    /* sweep SPEC [AXIS ...] [-j N] [--dry-run] [--slurm] */
 int cli_db(cli_env *env, int argc, char **argv);       /* db merge OUT SHARD... */
 int cli_gc(cli_env *env, int argc, char **argv);       /* gc --mark-crashed */
-int cli_report(cli_env *env, int argc, char **argv);   /* report table|curves|samples ... */
+int cli_report(cli_env *env, int argc, char **argv);   /* report table|curves|samples|html ... */
+int cli_report_html(cli_env *env, int argc, char **argv);  /* report html OUT [...] (argv[0] is "html") */
 int cli_export(cli_env *env, int argc, char **argv);   /* export RUN|--where ... --format csv|jsonl */
 int cli_doctor(int argc, char **argv);                 /* doctor [--seconds S] [--threads N] (no store, no plugins) */
 

@@ -21,10 +21,11 @@ static void report_usage(FILE *f) {
     fprintf(f,
             "usage: unigfn report table --rows K[,K] --cols K[,K] --metric M [--where K=V ...]\n"
             "                           [--reduce last|min|max] [--stat mean_std|sem|ci95] [--best min|max|none]\n"
-            "                           [--best-in table|row|col] [--format md|latex|csv] [--decimals D] [--all] [-o FILE]\n"
+            "                           [--best-in table|row|col] [--format md|latex|csv|html] [--decimals D] [--all] [-o FILE]\n"
             "       unigfn report curves --metric M [--where K=V ...] [--group-by K[,K]] [--logy] [--finished]\n"
             "                           [--title T] [--width W] [--height H] [-o curves.png]\n"
             "       unigfn report samples RUN [-o samples.png] [-n N] [--bins B] [--range R]\n"
+            "       unigfn report html OUT [--where K=V ...] [--table ROWS:COLS:METRIC ...] (unigfn report html -h)\n"
             "K is any flattened spec key (`unigfn show RUN` lists them under params: model, objective, dataset,\n"
             "seed, model.hidden, objective.0.plugin, ...) or id/experiment/status. --where takes K=V, K!=V or\n"
             "K=V1|V2 and may repeat (all must hold); numbers match numerically (1e-3 = 0.001).\n"
@@ -160,7 +161,7 @@ static int report_table(cli_env *env, int argc, char **argv) {
         else if (strcmp(a, "--reduce") == 0) { if (ug_reduce_parse(v, &t.reduce)) { fprintf(stderr, "unigfn report: --reduce last|min|max\n"); goto bad; } }
         else if (strcmp(a, "--stat") == 0) { if (ug_spread_parse(v, &t.spread)) { fprintf(stderr, "unigfn report: --stat mean_std|sem|ci95\n"); goto bad; } }
         else if (strcmp(a, "--best") == 0) { best_set = true; if (ug_best_parse(v, &t.best)) { fprintf(stderr, "unigfn report: --best min|max|none\n"); goto bad; } }
-        else if (strcmp(a, "--format") == 0) { if (ug_table_format_parse(v, &t.format)) { fprintf(stderr, "unigfn report: --format md|latex|csv\n"); goto bad; } }
+        else if (strcmp(a, "--format") == 0) { if (ug_table_format_parse(v, &t.format)) { fprintf(stderr, "unigfn report: --format md|latex|csv|html\n"); goto bad; } }
         else if (strcmp(a, "--decimals") == 0) { if (!cli_int_arg_i("report table", "--decimals", v, 0, 17, &t.decimals)) goto bad; }
         else if (strcmp(a, "--best-in") == 0) {
             if (strcmp(v, "table") == 0) t.scope = UG_BEST_TABLE;
@@ -351,6 +352,7 @@ int cli_report(cli_env *env, int argc, char **argv) {
     if (argc >= 1 && strcmp(argv[0], "table") == 0) return report_table(env, argc - 1, argv + 1);
     if (argc >= 1 && strcmp(argv[0], "curves") == 0) return report_curves(env, argc - 1, argv + 1);
     if (argc >= 1 && strcmp(argv[0], "samples") == 0) return report_samples(env, argc - 1, argv + 1);
+    if (argc >= 1 && strcmp(argv[0], "html") == 0) return cli_report_html(env, argc, argv);
     bool help = argc >= 1 && (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0);
     report_usage(help ? stdout : stderr);
     return help ? 0 : 2;

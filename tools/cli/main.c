@@ -29,6 +29,7 @@ static void usage(FILE *f) {
             "  report table --rows K --cols K --metric M ...  ablation table (md, latex, csv) over seeds\n"
             "  report curves --metric M [-o curves.png]       metric against step, per run and group mean\n"
             "  report samples RUN [-o samples.png]            a picture of the model's samples\n"
+            "  report html OUT [--table R:C:M ...]            a static web report: runs, curves, pictures, tables\n"
             "  export RUN|--where K=V ... [--format csv|jsonl] metric time series for other tools\n"
             "  --version                                      version, git revision, plugin ABI and build\n"
             "  doctor [--seconds S] [--threads N]             is the BLAS fast here? kernel, sgemm rates per\n"
