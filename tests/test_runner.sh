@@ -31,6 +31,8 @@ check "re-running a FINISHED spec does nothing" "[ $(q a.db "select count(*) fro
 check "unknown key exits 2" "[ $? -eq 2 ]"
 check "message names the key" "grep -q \"model.hiden: unknown key (did you mean 'hidden'?)\" err.txt"
 check "no database written" '[ ! -e b.db ]'
+"$U" run nosuch.yaml --db b.db --quiet 2> err.txt
+check "a missing spec file is a spec error: exit 2, the reason, no database" "[ \$? -eq 2 ] && grep -qx 'nosuch.yaml: cannot open: No such file or directory' err.txt && [ ! -e b.db ]"
 "$U" run "$SPEC/tiny.yaml" 'objective.0.plugin=tb' --db b.db --quiet 2> err.txt
 check "missing capability exits 2" "[ $? -eq 2 ] && grep -q 'needs capability' err.txt"
 

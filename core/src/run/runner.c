@@ -362,7 +362,9 @@ static int load_spec(run_session *R) {
         if (ug_spec_load_string(R->rec->experiment, R->rec->spec ? R->rec->spec : "", NULL, 0, &R->sreg, &R->spec, &err))
             return say_error(UG_EXIT_SPEC, "unigfn: the stored spec of run %s no longer loads: %s", R->id, err.msg);
     } else if (ug_spec_load(o->spec_path, o->overrides, o->n_overrides, &R->sreg, &R->spec, &err)) {
-        return say_error(err.code == UG_ERR_SPEC ? UG_EXIT_SPEC : UG_EXIT_FAILED, "%s", err.msg);
+        /* A spec file that cannot be read is the caller's input as much as a bad key: exit 2, as
+         * `sweep` does, and nothing is written. */
+        return say_error(err.code == UG_ERR_SPEC || err.code == UG_ERR_IO ? UG_EXIT_SPEC : UG_EXIT_FAILED, "%s", err.msg);
     }
     return CONTINUE;
 }
