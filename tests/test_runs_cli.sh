@@ -96,6 +96,14 @@ check "ls --bogus: exit 2 naming the option, then the usage" \
 "$U" ls --tag > out.txt 2> err.txt
 check "ls --tag with no value: exit 2 saying so" "[ $? -eq 2 ] && grep -qxF \"unigfn ls: option '--tag' needs a value\" err.txt"
 
+# keys that change together beyond three are shown by the shortest of them, and a note says so
+"$U" run "$SPEC/tiny.yaml" train.steps=10 name=swap --db swap.db --quiet
+"$U" run "$SPEC/tiny.yaml" train.steps=10 name=swap optim.forward.lr=0.01 optim.forward.eps=1e-6 \
+  optim.forward.momentum=0.5 optim.forward.weight_decay=0.1 --db swap.db --quiet
+"$U" ls --db swap.db > out.txt 2> err.txt
+check "ls: four keys that change together shown by the shortest, with a note" \
+  "[ $? -eq 0 ] && [ \$(grep -cE '  optim.forward.lr=0.0(1|01)\$' out.txt) -eq 2 ] && ! grep -q 'eps=' out.txt && [ \"\$(tail -1 out.txt)\" = 'params: optim.forward.lr stands for the 3 keys of swap that change with it (\`unigfn diff\` lists them)' ]"
+
 # ---- tag, note, and what ls and show make of them ----
 "$U" tag "${r1:0:8}" best baseline > out.txt 2> err.txt
 check "tag RUN best baseline: exit 0, the run's tags sorted" "[ $? -eq 0 ] && [ \"\$(cat out.txt)\" = 'run $r1: tags baseline, best' ]"

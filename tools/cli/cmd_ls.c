@@ -18,7 +18,7 @@
 #define W_TAGS 24
 #define W_NOTE 24
 #define W_VALUE 20   /* one param value */
-#define W_PARAMS 64  /* all of them */
+#define W_PARAMS 72  /* all of them */
 
 enum { C_ID, C_STATUS, C_STEPS, C_DURATION, C_EXPERIMENT, C_METRIC, C_TAGS, C_NOTE, C_PARAMS, N_COLS };
 static const char *const HEADERS[N_COLS] = {"id", "status", "steps", "duration", "experiment", NULL,
@@ -78,39 +78,115 @@ static bool same_value(const char *a, const char *b) { return a == b || (a && b 
 
 typedef struct kv_ref { const char *k, *v; } kv_ref;
 static int by_key(const void *a, const void *b) { return strcmp(((const kv_ref *)a)->k, ((const kv_ref *)b)->k); }
+static int str_cmp(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 static int key_cmp(const void *key, const void *elt) { return strcmp(key, *(const char *const *)elt); }
+
+/* A key that varies in an experiment, with how it splits the experiment's runs: sig[i] is the number
+ * of the i-th run's value in order of first appearance (absent included), so two keys with the same
+ * sig change together. */
+typedef struct vkey {
+    const char *k;
+    int *sig;
+    bool hidden;   /* stood for by another key of its group */
+} vkey;
+
+/* qsort has no context argument: the values being ranked (one per run; `absent` marks a missing key). */
+static const char *const *g_vals;
+static const char g_absent[] = "";
+static int by_value(const void *a, const void *b) {
+    const char *x = g_vals[*(const int *)a], *y = g_vals[*(const int *)b];
+    if (x == y) return *(const int *)a - *(const int *)b;
+    if (x == g_absent || y == g_absent) return x == g_absent ? -1 : 1;
+    if (!x || !y) return !x ? -1 : 1;
+    int c = strcmp(x, y);
+    return c ? c : *(const int *)a - *(const int *)b;
+}
+static int g_group;
+static int by_sig(const void *a, const void *b) {
+    const vkey *x = a, *y = b;
+    int c = memcmp(x->sig, y->sig, (size_t)g_group * sizeof *x->sig);
+    return c ? c : strcmp(x->k, y->k);
+}
+
+/* Keys that change together in more than GROUP_SHOWN of them (an objective swapped for another swaps
+ * its dozens of settings) are shown by one of them, the shortest, and a note says so. */
+#define GROUP_SHOWN 3
 
 /* Fills the params cell of each run of experiment `ex`: the keys whose value is not the same in every
  * listed run of it (a key some of them lack counts as differing), sorted by key. "X.plugin" is left out
- * when X holds the same name (model: ddpm and model.plugin: ddpm say one thing). */
-static bool fill_params(ls_list *l, const char *ex) {
+ * when X holds the same name (model: ddpm and model.plugin: ddpm say one thing). Notes on keys that
+ * stand for others go to *notes. */
+static bool fill_params(ls_list *l, const char *ex, ug_sbuf *notes) {
     size_t total = 0;
     int group = 0;
     for (int i = 0; i < l->n; i++)
         if (strcmp(l->v[i].r->experiment, ex) == 0) total += (size_t)l->v[i].r->n_params, group++;
     kv_ref *all = malloc((total ? total : 1) * sizeof *all);
-    const char **varying = malloc((total ? total : 1) * sizeof *varying);
-    if (!all || !varying) { free(all); free(varying); return false; }
-    size_t n = 0, n_varying = 0;
-    for (int i = 0; i < l->n; i++) {
+    vkey *vk = malloc((total ? total : 1) * sizeof *vk);
+    int *runs = malloc((size_t)group * sizeof *runs), *order = malloc((size_t)group * sizeof *order);
+    const char **vals = malloc((size_t)group * sizeof *vals), **shown = malloc((total ? total : 1) * sizeof *shown);
+    int *sigs = NULL;
+    bool ok = all && vk && runs && order && vals && shown;
+    size_t n = 0, n_vk = 0, n_shown = 0;
+    for (int i = 0, g = 0; ok && i < l->n; i++) {
         const ug_run_record *r = l->v[i].r;
         if (strcmp(r->experiment, ex) != 0) continue;
+        runs[g++] = i;
         for (int p = 0; p < r->n_params; p++) all[n++] = (kv_ref){r->param_keys[p], r->param_values[p]};
     }
-    qsort(all, n, sizeof *all, by_key);
-    for (size_t a = 0, b; a < n; a = b) {
+    if (ok) qsort(all, n, sizeof *all, by_key);
+    for (size_t a = 0, b; ok && a < n; a = b) {
         bool differ = false;
         for (b = a + 1; b < n && strcmp(all[b].k, all[a].k) == 0; b++) differ |= !same_value(all[b].v, all[a].v);
-        if (differ || (int)(b - a) < group) varying[n_varying++] = all[a].k;
+        if (differ || (int)(b - a) < group) vk[n_vk++] = (vkey){all[a].k, NULL, false};
     }
-    for (int i = 0; i < l->n; i++) {
-        ls_item *it = &l->v[i];
+    ok = ok && (sigs = malloc((n_vk ? n_vk : 1) * (size_t)group * sizeof *sigs));
+    for (size_t k = 0; ok && k < n_vk; k++) {
+        int *sig = vk[k].sig = sigs + k * (size_t)group;
+        for (int g = 0; g < group; g++) {
+            order[g] = g;
+            if (!param_of(l->v[runs[g]].r, vk[k].k, &vals[g])) vals[g] = g_absent;
+        }
+        g_vals = vals;
+        qsort(order, (size_t)group, sizeof *order, by_value);
+        for (int g = 0, cls = -1; g < group; g++) {  /* sig holds the class of equal values first */
+            const char *x = g ? vals[order[g - 1]] : NULL, *y = vals[order[g]];
+            if (g == 0 || !(x == y || (x != g_absent && y != g_absent && same_value(x, y)))) cls++;
+            sig[order[g]] = cls;
+        }
+        for (int g = 0; g < group; g++) order[g] = -1;  /* then the classes renumbered by first appearance */
+        for (int g = 0, next = 0; g < group; g++) {
+            if (order[sig[g]] < 0) order[sig[g]] = next++;
+            sig[g] = order[sig[g]];
+        }
+    }
+    if (ok) {
+        g_group = group;
+        qsort(vk, n_vk, sizeof *vk, by_sig);
+    }
+    for (size_t a = 0, b; ok && a < n_vk; a = b) {
+        for (b = a + 1; b < n_vk && memcmp(vk[a].sig, vk[b].sig, (size_t)group * sizeof *vk[a].sig) == 0; b++) {}
+        if (b - a > GROUP_SHOWN) {
+            size_t rep = a;
+            for (size_t k = a + 1; k < b; k++)
+                if (strlen(vk[k].k) < strlen(vk[rep].k)) rep = k;
+            for (size_t k = a; k < b; k++) vk[k].hidden = k != rep;
+            char ks[256], es[256];
+            ug_sbuf_printf(notes, "params: %s stands for the %zu keys of %s that change with it (`unigfn diff` "
+                                  "lists them)\n", ug_shown_text(vk[rep].k, SIZE_MAX, ks, sizeof ks), b - a - 1,
+                           ug_shown_text(ex, SIZE_MAX, es, sizeof es));
+        }
+        for (size_t k = a; k < b; k++)
+            if (!vk[k].hidden) shown[n_shown++] = vk[k].k;
+    }
+    if (ok) qsort(shown, n_shown, sizeof *shown, str_cmp);
+    for (int g = 0; ok && g < group; g++) {
+        ls_item *it = &l->v[runs[g]];
         const ug_run_record *r = it->r;
-        if (strcmp(r->experiment, ex) != 0) continue;
         ug_sbuf line = {0};
         for (int p = 0; p < r->n_params; p++) {
             const char *k = r->param_keys[p], *v = r->param_values[p], *owner;
-            if (!bsearch(k, varying, n_varying, sizeof *varying, key_cmp)) continue;
+            if (!bsearch(k, shown, n_shown, sizeof *shown, key_cmp)) continue;
             size_t kl = strlen(k);
             if (kl > 7 && strcmp(k + kl - 7, ".plugin") == 0) {
                 char base[512];
@@ -125,8 +201,13 @@ static bool fill_params(ls_list *l, const char *ex) {
         free(line.s);
     }
     free(all);
-    free(varying);
-    return true;
+    free(vk);
+    free(runs);
+    free(order);
+    free(vals);
+    free(shown);
+    free(sigs);
+    return ok;
 }
 
 static void fill_cells(ls_item *it) {
@@ -270,11 +351,12 @@ int cli_ls(cli_env *env, int argc, char **argv) {
         }
         cli_names_free(&ns);
     }
+    ug_sbuf notes = {0};
     for (int i = 0; rc == 0 && i < l.n; i++) {
         fill_cells(&l.v[i]);
         bool done = false;
         for (int j = 0; j < i && !done; j++) done = strcmp(l.v[j].r->experiment, l.v[i].r->experiment) == 0;
-        if (!done && !fill_params(&l, l.v[i].r->experiment)) {
+        if (!done && !fill_params(&l, l.v[i].r->experiment, &notes)) {
             fprintf(stderr, "unigfn ls: out of memory\n");
             rc = 1;
         }
@@ -309,7 +391,9 @@ int cli_ls(cli_env *env, int argc, char **argv) {
             printf("%s\n", line.s ? line.s : "");
             free(line.s);
         }
+        if (notes.s) printf("\n%s", notes.s);
     }
+    free(notes.s);
     free_list(&l);
     ug_store_close(st);
     return rc;
