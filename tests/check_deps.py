@@ -54,7 +54,7 @@ HOST_OWNER = {
     "run_lease.h": "run",
     "sweep.h": "sweep",
     "report_data.h": "report", "report_table.h": "report", "report_curves.h": "report",
-    "report_samples.h": "report",
+    "report_samples.h": "report", "report_html.h": "report",
 }
 GENERATED = {"ug_version.h": "run", "unigfn/plugin_api_defs.h": "abi"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

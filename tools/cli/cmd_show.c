@@ -1,4 +1,4 @@
-/* cmd_show.c — `unigfn show RUN`: a run's resolved spec, status, artifacts and last metrics, with
+/* cmd_show.c — `unigfn show RUN`: a run's status, tags, note, resolved spec, artifacts and last metrics, with
  * unprintable bytes in the database's strings escaped (ug_shown_text) rather than sent to the terminal. */
 #include <math.h>
 #include <stdint.h>
@@ -43,7 +43,7 @@ static void show_spec(const char *spec) {
 }
 
 int cli_show(cli_env *env, int argc, char **argv) {
-    static const char usage[] = "usage: unigfn show RUN\n  the run's resolved spec, status, artifacts and last metrics\n";
+    static const char usage[] = "usage: unigfn show RUN\n  the run's status, tags and note, provenance, last metrics, artifacts and resolved spec\n";
     if (cli_wants_help(argc, argv)) { fputs(usage, stdout); return 0; }
     if (argc != 1) { fputs(usage, stderr); return 2; }
     ug_store *st = cli_open_store(env, UG_STORE_READ);
@@ -51,8 +51,12 @@ int cli_show(cli_env *env, int argc, char **argv) {
     ug_error err = {0};
     char id[64];
     ug_run_record *r = NULL;
-    if (ug_find_run(st, argv[0], id, sizeof id, &err) || ug_store_get_run(st, id, &r, &err)) {
-        fprintf(stderr, "unigfn: %s\n", err.msg);
+    if (cli_find_run(st, "show", env->db_path, argv[0], id, sizeof id)) {
+        ug_store_close(st);
+        return 1;
+    }
+    if (ug_store_get_run(st, id, &r, &err)) {
+        fprintf(stderr, "unigfn show: %s\n", err.msg);
         ug_store_close(st);
         return 1;
     }
@@ -65,6 +69,15 @@ int cli_show(cli_env *env, int argc, char **argv) {
     printf("run        %s\nexperiment %s\nstatus     %s\nstep       %lld\n", shown(r->id, b1, sizeof b1),
            shown(r->experiment, b2, sizeof b2), ug_run_status_name(r->status), (long long)r->step);
     if (r->error) printf("error      %s\n", shown(r->error, b3, sizeof b3));
+    printf("tags       ");
+    for (int i = 0; i < r->n_tags; i++) printf("%s%s", i ? ", " : "", shown(r->tags[i], b1, sizeof b1));
+    printf("%s\n", r->n_tags ? "" : "-");
+    if (r->note) {
+        size_t cap = 4 * strlen(r->note) + 8;
+        char *note = malloc(cap);
+        if (note) printf("note       %s\n", shown(r->note, note, cap));
+        free(note);
+    }
     printf("created    %s\nstarted    %s\nended      %s\nheartbeat  %s\n", c, s, e, h);
     printf("seed       %lld\nthreads    %d\ngit        %s\nhost       %s\nbuild      %s\nblas       %s\n",
            (long long)r->seed, r->threads, shown(r->git_rev, b4, sizeof b4), shown(r->host, b5, sizeof b5),

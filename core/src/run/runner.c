@@ -362,7 +362,9 @@ static int load_spec(run_session *R) {
         if (ug_spec_load_string(R->rec->experiment, R->rec->spec ? R->rec->spec : "", NULL, 0, &R->sreg, &R->spec, &err))
             return say_error(UG_EXIT_SPEC, "unigfn: the stored spec of run %s no longer loads: %s", R->id, err.msg);
     } else if (ug_spec_load(o->spec_path, o->overrides, o->n_overrides, &R->sreg, &R->spec, &err)) {
-        return say_error(err.code == UG_ERR_SPEC ? UG_EXIT_SPEC : UG_EXIT_FAILED, "%s", err.msg);
+        /* A spec file that cannot be read is the caller's input as much as a bad key: exit 2, as
+         * `sweep` does, and nothing is written. */
+        return say_error(err.code == UG_ERR_SPEC || err.code == UG_ERR_IO ? UG_EXIT_SPEC : UG_EXIT_FAILED, "%s", err.msg);
     }
     return CONTINUE;
 }
@@ -603,6 +605,25 @@ static int begin_row(run_session *R) {
     return CONTINUE;
 }
 
+static int where_artifact(void *user, const ug_artifact_row *a) {
+    (void)user;
+    const char *what = !a->kind || !a->kind[0] ? "file" : strcmp(a->kind, "png") == 0 ? "picture" : a->kind;
+    ug_out(UG_OUT_REPORT, "  %-9s %s\n", what, a->path);
+    return 0;
+}
+
+/* After FINISHED: where the results and pictures are, and the commands that read them, so a first
+ * run tells a newcomer what to do next. */
+static void say_where(run_session *R) {
+    char db[1100];
+    if (strcmp(R->db_path, "results.db") != 0) snprintf(db, sizeof db, "--db %s ", R->o->db_path);
+    else db[0] = 0;
+    ug_out(UG_OUT_REPORT, "  results   %s (unigfn %sshow %s; unigfn %sls)\n", R->db_path, db, R->id, db);
+    ug_error e = {0};
+    if (ug_store_artifacts(R->st, R->id, where_artifact, NULL, &e)) return;
+    ug_out(UG_OUT_REPORT, "  samples   unigfn %ssample %s -n 10\n", db, R->id);
+}
+
 /* Steps until the budget, a failure or a signal; then the final status into the row. */
 static int train(run_session *R) {
     const ug_run_opts *o = R->o;
@@ -669,6 +690,7 @@ static int train(run_session *R) {
                   ug_signal_seen(), (long long)step, R->id);
     } else if (!o->quiet) {
         ug_out(UG_OUT_REPORT, "run %s FINISHED in %.1f s\n", R->id, ug_now_s() - L->t_start);
+        say_where(R);
     }
     if (ug_store_run_end(R->st, R->id, final,
                          bad ? L->errmsg : (final == UG_RUN_KILLED ? "interrupted by a signal" : NULL), step, &e2)) {

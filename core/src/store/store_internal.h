@@ -23,6 +23,9 @@ struct ug_store {
     long version;               /* the schema version the file has (older ones only when read-only) */
 };
 
+/* The first schema version with runs.note and the tags table: a database opened read-only may be older. */
+#define UG__STORE_V_ANNOT 3
+
 /* Body return value meaning "failed, message already in the ug_error" (SQLite codes are >= 0). */
 #define UG__STORE_APP_ERR (-1)
 
