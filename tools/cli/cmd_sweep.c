@@ -1,5 +1,6 @@
 /* cmd_sweep.c — `unigfn sweep SPEC [AXIS ...] [-j N] [--dry-run] [--slurm ...]`: expand a sweep into
- * jobs, skip the runs already FINISHED, and run the rest locally or as a Slurm job array. */
+ * jobs, skip the runs already FINISHED (unless a plugin they were computed with changed since), and
+ * run the rest locally or as a Slurm job array. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -22,6 +23,8 @@ static void sweep_usage(FILE *f) {
             "  one value is a fixed override. Axes multiply; --zip axes move together. Axes from the spec's\n"
             "  `sweep:` block come first; an axis given here replaces the spec's axis of the same key.\n"
             "  -j N          N local worker processes (default 1), all writing the --db database\n"
+            "  A FINISHED job is skipped, unless a plugin it was computed with changed since (`unigfn show`\n"
+            "  prints their SHA-256): then it runs again, and a line names the plugin and both hashes.\n"
             "  --dry-run     print each job's number, run id, status and overrides; run nothing\n"
             "  --slurm       write DIR/sweep.sbatch (one array task per unfinished job, each writing the\n"
             "                shard DIR/shards/job-N.db) and submit it with sbatch\n"
@@ -56,6 +59,7 @@ static int print_plan(const ug_sweep_plan *plan, const char *spec_path, int n_ax
         ug_sweep_job_label(jb, label, sizeof label);
         printf("%-4lld %-16s  %-8s  %s\n", (long long)jb->index, jb->id,
                jb->status == UG_RUN_ABSENT ? "-" : ug_run_status_name(jb->status), label);
+        if (jb->changed) printf("     FINISHED with %s: runs again\n", jb->changed);
     }
     return 0;
 }
@@ -195,6 +199,16 @@ int cli_sweep(cli_env *env, int argc, char **argv) {
         rc = err.code == UG_ERR_SPEC ? 2 : 1;
         goto done;
     }
+    int n_changed = 0;
+    if (ug_sweep_plan_check_provenance(&plan, st, env->reg, &n_changed, &err)) {
+        fprintf(stderr, "unigfn sweep: %s\n", err.msg);
+        rc = 1;
+        goto done;
+    }
+    for (int64_t j = 0; !dry && j < plan.n_jobs; j++)
+        if (plan.jobs[j].changed)
+            printf("sweep: job %lld: run %s FINISHED with %s: running it again\n", (long long)plan.jobs[j].index,
+                   plan.jobs[j].id, plan.jobs[j].changed);
     if (dry) { rc = print_plan(&plan, spec_path, ug_sweep_n_axes(sw)); goto done; }
     if (slurm) {
         ug_store_close(st);
@@ -204,7 +218,7 @@ int cli_sweep(cli_env *env, int argc, char **argv) {
     }
     int n_fin = 0, n_run = 0;
     for (int64_t j = 0; j < plan.n_jobs; j++) {
-        n_fin += plan.jobs[j].status == UG_RUN_FINISHED;
+        n_fin += plan.jobs[j].status == UG_RUN_FINISHED && !plan.jobs[j].changed;
         n_run += plan.jobs[j].status == UG_RUN_RUNNING;
     }
     int64_t todo = plan.n_jobs - n_fin - n_run;
