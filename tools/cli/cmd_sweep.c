@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "unigfn/host/blas_info.h"
+#include "unigfn/host/run_carry.h"
 #include "unigfn/host/runner.h"
 #include "unigfn/host/sha256.h"
 #include "unigfn/host/sweep.h"
@@ -30,7 +31,8 @@ static void sweep_usage(FILE *f) {
             "                shard DIR/shards/job-N.db) and submit it with sbatch\n"
             "  --slurm-opt   an #SBATCH option for every task, e.g. --slurm-opt=--time=01:00:00\n"
             "  --slurm-dir   the sweep folder (default: <db folder>/sweeps/<name>-<hash of the job ids>)\n"
-            "  --slurm-wait  wait for the array to end, then merge its shards into the --db database\n"
+            "  --slurm-wait  wait for the array to end, then merge its shards (rows and run folders) into the\n"
+            "                --db database\n"
             "  --no-submit   write the script only\n"
             "  --blas-core auto  as for `unigfn run`: the jobs run on the fastest verified OpenBLAS core when\n"
             "                the one OpenBLAS chose is far below this CPU (off unless given)\n");
@@ -122,7 +124,9 @@ static int run_slurm(cli_env *env, const ug_sweep_plan *plan, const char *spec_p
             rc = 1;
             continue;
         }
-        if (ug_store_merge(st, shard, &ms, &err) || ug_store_run_status(st, jb->id, &s, &err)) {
+        int carried = 0;
+        if (ug_store_merge(st, shard, &ms, &err) || ug_store_run_status(st, jb->id, &s, &err) ||
+            ug_run_carry_folders(st, env->db_path, shard, &carried, &err)) {
             fprintf(stderr, "unigfn sweep: %s\n", err.msg);
             rc = 1;
             break;
