@@ -68,7 +68,7 @@ done <<EOF2
 EOF2
 mkdir other && mv lost.db other/ && "$U" eval "$id" --db other/lost.db > out.txt 2> err.txt
 check "a run whose folder is not beside the database: exit 1, the path and what to do" \
-  "[ \$? -eq 1 ] && [ \"\$(cat err.txt)\" = \"unigfn eval: run $id (FINISHED) has no checkpoint at other/runs/$id/checkpoint.bin (a database merged from shards: pass the shard that ran it as --db)\" ]"
+  "[ \$? -eq 1 ] && [ \"\$(cat err.txt)\" = \"unigfn eval: run $id (FINISHED) has no checkpoint at other/runs/$id/checkpoint.bin (its runs/ folder is not beside this database: copy it along, or pass the database that ran it as --db)\" ]"
 
 # ---- a run that did not finish: its last checkpoint, with a note ----
 "$U" run "$SPEC/tiny.yaml" train.steps=100000 --db k.db --quiet &

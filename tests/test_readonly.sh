@@ -146,13 +146,15 @@ python3 - v1/results.db <<'PY'
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
 c.execute("alter table runs drop column blas")
+c.execute("alter table runs drop column init_from")
+c.execute("drop table provenance")
 c.execute("update meta set value = '1' where key = 'schema_version'")
 c.commit()
 c.close()
 PY
 h=$(sha v1/results.db)
 "$U" show "$rid" --db v1/results.db > out.txt 2> err.txt
-check "show on a schema-1 database: exit 0, blas '-'" "[ $? -eq 0 ] && grep -q '^blas       -\$' out.txt"
+check "show on a schema-1 database: exit 0, blas '-', no provenance rows" "[ $? -eq 0 ] && grep -q '^blas       -\$' out.txt && grep -A1 '^provenance:\$' out.txt | grep -q '^metrics (last):\$'"
 "$U" ls --db v1/results.db > out.txt 2> err.txt
 check "... ls too" "[ $? -eq 0 ] && grep -q '^$rid  FINISHED' out.txt"
 check "... and the file is not upgraded" \
@@ -162,8 +164,8 @@ check "... diff too" "[ $? -eq 0 ] && grep -q '^status  *FINISHED  *FINISHED\$' 
 check "... and the file is still not upgraded" "[ \"\$(sha v1/results.db)\" = $h ]"
 current=$(q src/results.db "select value from meta where key = 'schema_version'")
 "$U" gc --mark-crashed --db v1/results.db > out.txt 2> err.txt
-check "a command that writes (gc) upgrades it (to $current)" \
-  "[ $? -eq 0 ] && [ \"\$(q v1/results.db \"select value from meta where key = 'schema_version'\")\" = $current ]"
+check "a command that writes (gc) upgrades it (to $current), provenance table and all" \
+  "[ $? -eq 0 ] && [ \"\$(q v1/results.db \"select value from meta where key = 'schema_version'\")\" = $current ] && [ \"\$(q v1/results.db \"select count(*) from sqlite_master where name = 'provenance'\")\" = 1 ]"
 
 # ---- 6. no database there: a clear refusal, and nothing created ----
 mkdir empty

@@ -51,7 +51,8 @@ int cli_load_run(cli_env *env, const char *cmd, const char *run, const char *con
     if (lstat(out->ckpt, &sb) != 0 && errno == ENOENT) { /* anything else there: the loader says what */
         fprintf(stderr, "unigfn %s: run %s (%s) has no checkpoint at %s%s\n", cmd, out->id,
                 ug_run_status_name(out->rec->status), out->ckpt,
-                out->rec->status == UG_RUN_FINISHED ? " (a database merged from shards: pass the shard that ran it as --db)"
+                out->rec->status == UG_RUN_FINISHED ? " (its runs/ folder is not beside this database: copy it along, "
+                                                      "or pass the database that ran it as --db)"
                                                     : " (it has not reached train.checkpoint_every or the end yet)");
         return 1;
     }

@@ -130,7 +130,8 @@ static int delete_body(ug_store *s, void *vctx, ug_error *e) {
     static const char *const del[] = {
         "DELETE FROM tags WHERE run = ?1",      "DELETE FROM params WHERE run = ?1",
         "DELETE FROM metrics WHERE run = ?1",   "DELETE FROM summary WHERE run = ?1",
-        "DELETE FROM artifacts WHERE run = ?1", "DELETE FROM runs WHERE id = ?1"};
+        "DELETE FROM artifacts WHERE run = ?1", "DELETE FROM provenance WHERE run = ?1",
+        "DELETE FROM runs WHERE id = ?1"};
     for (size_t i = 0; rc == SQLITE_OK && i < sizeof del / sizeof del[0]; i++)
         rc = ug__store_exec_bound(s, del[i], id, NULL, 0, 0, e, "deleting the run");
     if (rc == SQLITE_OK)

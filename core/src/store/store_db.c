@@ -195,6 +195,15 @@ ug_status ug__store_write_txn(ug_store *s, ug__store_txn_body body, void *ctx, u
     "  run TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"                                         \
     "  tag TEXT NOT NULL, PRIMARY KEY(run, tag)) WITHOUT ROWID;"
 
+/* What a run was computed from (version 4): one row per plugin it loaded (kind, name, the library's
+ * resolved path, its declared version, the file's SHA-256) and, for `run --init-from`, one of kind
+ * 'checkpoint' (name: the source run, version: "step N", the checkpoint file's path and hash). */
+#define PROVENANCE_SQL                                                                                  \
+    "CREATE TABLE IF NOT EXISTS provenance("                                                            \
+    "  run TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"                                        \
+    "  kind TEXT NOT NULL, name TEXT NOT NULL, path TEXT, version TEXT, sha256 TEXT,"                   \
+    "  PRIMARY KEY(run, kind, name)) WITHOUT ROWID;"
+
 static const char SCHEMA_SQL[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
     "CREATE TABLE IF NOT EXISTS experiments(name TEXT PRIMARY KEY, created REAL);"
@@ -206,7 +215,7 @@ static const char SCHEMA_SQL[] =
     "  created REAL, started REAL, ended REAL, heartbeat REAL,"
     "  step INTEGER NOT NULL DEFAULT 0, seed INTEGER,"
     "  git_rev TEXT, host TEXT, build TEXT, threads INTEGER,"
-    "  blas TEXT, note TEXT);"
+    "  blas TEXT, note TEXT, init_from TEXT);"
     "CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs(experiment, created);"
     "CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status);"
     "CREATE TABLE IF NOT EXISTS params("
@@ -226,7 +235,8 @@ static const char SCHEMA_SQL[] =
     "  run TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     "  path TEXT NOT NULL, kind TEXT, step INTEGER, bytes INTEGER, sha256 TEXT);"
     "CREATE INDEX IF NOT EXISTS artifacts_by_run ON artifacts(run, step);"
-    TAGS_SQL;
+    TAGS_SQL
+    PROVENANCE_SQL;
 
 /* Reads the schema state: *version = -1 if no meta table; 0 if meta lacks a usable version;
  * *n_tables = user tables present. */
@@ -312,6 +322,7 @@ static const struct {
 } UPGRADES[UG_STORE_SCHEMA_VERSION - 1] = {
     {"runs", "blas", "TEXT", NULL},     /* 1 -> 2: the BLAS a run used (ug_blas_describe) */
     {"runs", "note", "TEXT", TAGS_SQL}, /* 2 -> 3: a note and tags per run (unigfn note, unigfn tag) */
+    {"runs", "init_from", "TEXT", PROVENANCE_SQL}, /* 3 -> 4: run --init-from's source; plugin provenance */
 };
 
 static int has_column(ug_store *s, const char *table, const char *column, bool *has, ug_error *e) {

@@ -19,7 +19,7 @@
 #define MERGE_RANK(t) "CASE " t ".status WHEN 'FINISHED' THEN 4 WHEN 'RUNNING' THEN 2 WHEN 'QUEUED' THEN 1 ELSE 3 END"
 #define MERGE_TIME(t) "coalesce(" t ".ended, " t ".heartbeat, " t ".created, 0)"
 #define RUN_COLS "id, experiment, status, error, spec, created, started, ended, heartbeat, step, seed, " \
-                 "git_rev, host, build, threads, blas, note"
+                 "git_rev, host, build, threads, blas, note, init_from"
 
 typedef struct merge_ctx {
     ug_merge_stats st;
@@ -81,6 +81,9 @@ static int merge_body(ug_store *s, void *vctx, ug_error *e) {
         "WHERE note IS NULL AND id IN (SELECT id FROM shard.runs WHERE note IS NOT NULL)",
         "DROP TABLE temp.ug_merge_tags",
         "DROP TABLE temp.ug_merge_note",
+        "INSERT INTO main.provenance(run, kind, name, path, version, sha256) "
+        "SELECT run, kind, name, path, version, sha256 FROM shard.provenance "
+        "WHERE run IN (SELECT id FROM temp.ug_merge_pick)",
     };
     memset(&c->st, 0, sizeof c->st);
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {

@@ -152,6 +152,7 @@ static int record_row(sqlite3_stmt *st, const void *cb, void *user) {
     r->blas = ug__store_col_dup(st, 15);
     r->note = ug__store_col_dup(st, 16);
     if (!r->id || !r->experiment || (!r->note && sqlite3_column_type(st, 16) != SQLITE_NULL)) g->oom = 1;
+    r->init_from = ug__store_col_dup(st, 17);
     return 1;
 }
 
@@ -203,12 +204,13 @@ ug_status ug_store_get_run(ug_store *s, const char *id, ug_run_record **out, ug_
     pthread_mutex_lock(&s->mu);
     /* Skipped when a transaction is already open (a nested call from a query callback). */
     int in_txn = sqlite3_get_autocommit(s->db) && sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
-    /* An older database (schema 1: no runs.blas; before 3: no note, no tags) is read as it is when
-     * opened read-only: the columns it lacks read as NULL. */
+    /* An older database (schema 1: no runs.blas; before 3: no note, no tags; before 4: no init_from) is
+     * read as it is when opened read-only: the columns it lacks read as NULL. */
     char sql[320];
     snprintf(sql, sizeof sql, "SELECT id, experiment, status, error, spec, created, started, ended, heartbeat, "
-             "step, seed, git_rev, host, build, threads, %s, %s FROM runs WHERE id = ?1",
-             s->version >= 2 ? "blas" : "NULL", s->version >= UG__STORE_V_ANNOT ? "note" : "NULL");
+             "step, seed, git_rev, host, build, threads, %s, %s, %s FROM runs WHERE id = ?1",
+             s->version >= 2 ? "blas" : "NULL", s->version >= UG__STORE_V_ANNOT ? "note" : "NULL",
+             s->version >= UG__STORE_V_PROV ? "init_from" : "NULL");
     st = query_rows(s, sql, id, NULL, record_row, NULL, &g, err);
     if (st == UG_OK && g.r && !g.oom)
         st = query_rows(s, "SELECT key, value FROM params WHERE run = ?1 ORDER BY key", id, NULL,
@@ -247,5 +249,6 @@ void ug_run_record_free(ug_run_record *r) {
     free(r->note);
     for (int i = 0; i < r->n_tags; i++) free(r->tags[i]);
     free(r->tags);
+    free(r->init_from);
     free(r);
 }
