@@ -38,6 +38,14 @@ for h in plugin.h api.h api_list.h plugin_api_defs.h model.h objective.h metric.
     [ -f "$destdir$prefix/include/unigfn/$h" ] || fail "header unigfn/$h not installed"
 done
 [ ! -e "$destdir$prefix/include/unigfn/meson.build" ] || fail "meson.build installed with the headers"
+# every helper header an in-tree plugin includes from a shared folder ("../X.h") is installed, so a
+# plugin written outside the tree can use what the in-tree ones do (the doc's logvar_tb below does)
+helpers=$(grep -rhoE '#include "\.\./[A-Za-z0-9_]+\.h"' "$src/plugins" | sed 's|.*"\.\./||; s|"||' | sort -u)
+[ -n "$helpers" ] || fail "found no helper header included by the in-tree plugins"
+for h in $helpers; do
+    [ -f "$destdir$prefix/include/unigfn/helpers/$h" ] || fail "helper header unigfn/helpers/$h (included by in-tree plugins) not installed"
+done
+echo "helper headers installed: $(echo $helpers)"
 plugindir=$(pkg-config --define-variable=prefix="$destdir$prefix" --variable=plugindir "$pc")
 [ -d "$plugindir" ] || fail "plugindir $plugindir does not exist"
 libs=$(pkg-config --libs "$pc")
@@ -86,6 +94,12 @@ echo "---"
 # shellcheck disable=SC1091
 source ./build.sh
 [ "$ran" -eq 2 ] || fail "expected the doc to run 'unigfn plugins' twice, it ran $ran"
+
+# `unigfn plugins NAME` shows what the objective requires of a model (its required_caps)
+if [ -x "$cli" ]; then
+    "$cli" plugins logvar_tb | grep -qx "  model capabilities it requires (defaults): log_reward" ||
+        fail "unigfn plugins logvar_tb does not show the capability it requires"
+fi
 
 # 3. The loaded plugins carry the doc's schema and capability.
 out=$("$probe" plugins logvar_tb pf_entropy 2>/dev/null)

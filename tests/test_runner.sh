@@ -29,7 +29,7 @@ check "re-running a FINISHED spec does nothing" "[ $(q a.db "select count(*) fro
 # 2. Spec errors: exit 2 and no run row.
 "$U" run "$SPEC/tiny.yaml" model.hiden=3 --db b.db --quiet 2> err.txt
 check "unknown key exits 2" "[ $? -eq 2 ]"
-check "message names the key" "grep -q \"model.hiden: unknown key (did you mean 'hidden'?)\" err.txt"
+check "message names the key" "grep -q \"model.hiden: unknown key (did you mean 'model.hidden'?)\" err.txt"
 check "no database written" '[ ! -e b.db ]'
 "$U" run nosuch.yaml --db b.db --quiet 2> err.txt
 check "a missing spec file is a spec error: exit 2, the reason, no database" "[ \$? -eq 2 ] && grep -qx 'nosuch.yaml: cannot open: No such file or directory' err.txt && [ ! -e b.db ]"

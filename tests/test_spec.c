@@ -458,6 +458,161 @@ static void test_lenient_and_io(void) {
     CHECK(strstr(err.msg, "does-not-exist.yaml: cannot open") != NULL, "%s", err.msg);
 }
 
+/* +key adds a key the spec's files do not write, ~key deletes one they do (a schema key then falls back
+ * to its default), and both resolve to the spec written out: the run id is that of the same spec edited
+ * by hand. */
+static void test_add_delete(void) {
+    const char *ov[] = {"+model.act=relu", "+train.eval_every=7", "~objective.1", "~optim.backward", "~metrics",
+                        "~model.hidden", "+optim.flow.lr=1e-2"};
+    ug_spec *s = load(GOOD "mle_gfn.yaml", ov, (int)(sizeof ov / sizeof *ov));
+    if (!s) return;
+    const ug_cfg *root = ug_spec_root(s);
+    const ug_cfg *act = ug_cfg_find(root, "model.act");
+    CHECK(act && strcmp(act->text, "relu") == 0 && strcmp(act->file, UG_SPEC_FILE_CMDLINE) == 0 && act->line == 1, "+model.act");
+    CHECK(ug_cfg_int(root, "train.eval_every", -1) == 7, "+train.eval_every (a schema key the file leaves out)");
+    CHECK(ug_spec_n_objectives(s) == 1 && strcmp(ug_cfg_str(ug_spec_objective(s, 0), "plugin", "?"), "kl_tb") == 0,
+          "~objective.1 leaves the first term");
+    CHECK(ug_spec_optim(s, "backward") == NULL && ug_spec_optim(s, "flow") != NULL, "~optim.backward, +optim.flow");
+    CHECK(ug_spec_n_metrics(s) == 0, "~metrics: no metrics");
+    int64_t h[4];
+    CHECK(ug_cfg_ints(root, "model.hidden", h, 4) == 3 && is_default(ug_cfg_find(root, "model.hidden")),
+          "~model.hidden: back to the schema default");
+    /* the same spec written out */
+    const char *flat =
+        "name: mle_gfn_2spirals\nseed: 1\ndataset: {plugin: synthetic2d, data: 2spirals}\n"
+        "model: {plugin: binary_gfn, act: relu}\nobjective:\n  - {plugin: kl_tb, updates: [forward]}\n"
+        "optim: {forward: {lr: 1e-4}, flow: {lr: 1e-2}}\ntrain: {steps: 1e5, batch: 128, eval_every: 7}\n";
+    ug_spec *f = load_text(flat, NULL, 0);
+    if (f) CHECK(strcmp(ug_spec_id(s), ug_spec_id(f)) == 0, "+/~ give the id of the spec edited by hand");
+    ug_spec_free(f);
+    ug_spec_free(s);
+    /* +key and key=value on a key the file lacks place the same value: one id */
+    const char *plus[] = {"+model.act=elu"}, *plain[] = {"model.act=elu"};
+    ug_spec *a = load(GOOD "mle_gfn.yaml", plus, 1), *b = load(GOOD "mle_gfn.yaml", plain, 1);
+    if (a && b) CHECK(strcmp(ug_spec_id(a), ug_spec_id(b)) == 0, "+key=v and key=v agree");
+    ug_spec_free(a);
+    ug_spec_free(b);
+    /* deleting a key written at its default value changes nothing */
+    const char *del[] = {"~train.batch"};
+    a = load_text("dataset: {plugin: synthetic2d, data: moons}\nmodel: {plugin: binary_gfn}\n"
+                  "objective: [{plugin: kl_tb, updates: [forward]}]\noptim: {forward: {lr: 1e-3}}\n"
+                  "train: {steps: 10, batch: 128}\n", del, 1);
+    b = load_text("dataset: {plugin: synthetic2d, data: moons}\nmodel: {plugin: binary_gfn}\n"
+                  "objective: [{plugin: kl_tb, updates: [forward]}]\noptim: {forward: {lr: 1e-3}}\n"
+                  "train: {steps: 10}\n", NULL, 0);
+    if (a && b) CHECK(strcmp(ug_spec_id(a), ug_spec_id(b)) == 0, "~key of a key at its default: same id");
+    ug_spec_free(a);
+    ug_spec_free(b);
+}
+
+/* ${a.b}: a whole value is a copy (typed by the schema of where it lands, lists and maps too), text
+ * gets the value's text, references chain, \${ is a literal, overrides and includes are seen, and the
+ * resolved spec is the one written out (same canonical text, same id; no '${' left). */
+static void test_interpolation(void) {
+    const char *text =
+        "name: run_${seed}_${model.act}\n"
+        "seed: 4\n"
+        "dataset: {plugin: synthetic2d, data: moons}\n"
+        "model:\n"
+        "  plugin: binary_gfn\n"
+        "  act: tanh\n"
+        "  hidden: [16, 8]\n"
+        "objective:\n"
+        "  - {plugin: tb, updates: [forward, logZ], log_z_init: \"${optim.logZ.lr}\", reward_temp: \"1e-${train.batch}\"}\n"
+        "optim:\n"
+        "  forward: {lr: 1.0e-3, betas: [0.5, 0.9]}\n"
+        "  logZ:\n"
+        "    lr: 0.5\n"
+        "    betas: ${optim.forward.betas}\n"          /* a list */
+        "  backward: ${optim.forward}\n"               /* a map */
+        "train: {steps: 10, batch: \"${model.hidden.1}\"}\n"
+        "metrics:\n"
+        "  - {plugin: mmd, samples: \"${train.batch}\", bandwidth: 0.5}\n"   /* a chain: batch is a reference too */
+        "sweep: {note: \"cost \\\\${5}\"}\n";
+    const char *ov[] = {"model.hidden=[16, 6]"};
+    ug_spec *s = load_text(text, ov, 1);
+    if (!s) return;
+    const ug_cfg *root = ug_spec_root(s);
+    CHECK(strcmp(ug_spec_name(s), "run_4_tanh") == 0, "name from text: %s", ug_spec_name(s));
+    double betas[2];
+    const ug_cfg *lz = ug_spec_optim(s, "logZ");
+    CHECK(ug_cfg_floats(lz, "betas", betas, 2) == 2 && betas[0] == 0.5 && betas[1] == 0.9, "a list copied");
+    const ug_cfg *bt = ug_cfg_find(lz, "betas");
+    CHECK(bt->line == 14 && bt->items[0]->line == 14, "the copy sits where the reference was written (line %d)", bt->line);
+    CHECK_CLOSE(ug_cfg_float(root, "objective.0.log_z_init", -1), 0.5, 0, 0);
+    const ug_cfg *rt = ug_cfg_find(root, "objective.0.reward_temp");
+    CHECK(rt && rt->type == UG_CFG_FLOAT && rt->f == 1e-6, "1e-${train.batch} is the number 1e-6");
+    const ug_cfg *bw = ug_spec_optim(s, "backward");
+    CHECK_CLOSE(ug_cfg_float(bw, "lr", -1), 1e-3, 0, 0);
+    CHECK(ug_cfg_floats(bw, "betas", betas, 2) == 2 && betas[0] == 0.5, "a map copied");
+    const ug_cfg *ms = ug_cfg_find(root, "metrics.0.samples");
+    CHECK(ms && ms->type == UG_CFG_INT && ms->i == 6, "a chain, after the override, with the value's type (%lld)",
+          ms ? (long long)ms->i : -1LL);
+    CHECK(strcmp(ug_cfg_str(root, "sweep.note", "?"), "cost ${5}") == 0, "\\${ is a literal: %s", ug_cfg_str(root, "sweep.note", "?"));
+    CHECK(strstr(ug_spec_canonical(s), "${optim") == NULL, "no reference left in the canonical text");
+    /* the canonical text is what a run stores: it loads again to the same spec, the literal \${ too */
+    ug_spec *again = load_text(ug_spec_canonical(s), NULL, 0);
+    if (again) {
+        CHECK(strcmp(ug_spec_id(again), ug_spec_id(s)) == 0, "the stored text reloads to the same id");
+        CHECK(strcmp(ug_cfg_str(ug_spec_root(again), "sweep.note", "?"), "cost ${5}") == 0, "and keeps the literal");
+    }
+    ug_spec_free(again);
+    ug_spec_free(s);
+
+    /* the same spec written out: one id */
+    const char *a =
+        "seed: 4\ndataset: {plugin: synthetic2d, data: moons}\nmodel: {plugin: binary_gfn, hidden: [32, 32]}\n"
+        "objective: [{plugin: kl_tb, updates: [forward]}]\noptim: {forward: {lr: 1e-3}, backward: \"${optim.forward}\"}\n"
+        "train: {steps: 10, batch: \"${model.hidden.1}\"}\nmetrics: [{plugin: mmd, samples: \"${train.steps}\"}]\n";
+    const char *b =
+        "seed: 4\ndataset: {plugin: synthetic2d, data: moons}\nmodel: {plugin: binary_gfn, hidden: [32, 32]}\n"
+        "objective: [{plugin: kl_tb, updates: [forward]}]\noptim: {forward: {lr: 1e-3}, backward: {lr: 1e-3}}\n"
+        "train: {steps: 10, batch: 32}\nmetrics: [{plugin: mmd, samples: 10}]\n";
+    ug_spec *x = load_text(a, NULL, 0), *y = load_text(b, NULL, 0);
+    if (x && y) {
+        CHECK(strcmp(ug_spec_id(x), ug_spec_id(y)) == 0, "a spec with references has the id of the one written out");
+        CHECK(strcmp(ug_spec_canonical(x), ug_spec_canonical(y)) == 0, "and its canonical text");
+    }
+    ug_spec_free(x);
+    ug_spec_free(y);
+}
+
+/* References cannot blow up: a copy of a copy of ... stops at the node cap, a chain at 64 references,
+ * a copy nested past the depth every loaded spec keeps, each an error naming the value. */
+static void test_interpolation_bounds(void) {
+    static const char head[] = "dataset: {plugin: synthetic2d, data: moons}\nmodel: {plugin: binary_gfn}\n"
+                               "objective: [{plugin: kl_tb, updates: [forward]}]\noptim: {forward: {lr: 1e-3}}\n"
+                               "train: {steps: 10}\nsweep:\n";
+    const char *want[3] = {"more than 100000 values", "references chained more than 64 deep", "nested more than 64 levels deep"};
+    for (int c = 0; c < 3; c++) {
+        size_t cap = 1 << 16, n = 0;
+        char *t = malloc(cap);
+        if (!t) return;
+        n += (size_t)snprintf(t + n, cap - n, "%s", head);
+        if (c == 0) { /* each level ten copies of the one before: 10^12 values unchecked */
+            n += (size_t)snprintf(t + n, cap - n, "  a0: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n");
+            for (int i = 1; i < 12; i++) {
+                n += (size_t)snprintf(t + n, cap - n, "  a%d: [", i);
+                for (int k = 0; k < 10; k++) n += (size_t)snprintf(t + n, cap - n, "%s\"${sweep.a%d}\"", k ? ", " : "", i - 1);
+                n += (size_t)snprintf(t + n, cap - n, "]\n");
+            }
+        } else if (c == 1) { /* c0 -> c1 -> ... -> c100 */
+            for (int i = 0; i < 100; i++) n += (size_t)snprintf(t + n, cap - n, "  c%d: \"${sweep.c%d}\"\n", i, i + 1);
+            n += (size_t)snprintf(t + n, cap - n, "  c100: 1\n");
+        } else { /* each a list holding the one before: one level deeper each */
+            n += (size_t)snprintf(t + n, cap - n, "  d0: [1]\n");
+            for (int i = 1; i < 70; i++) n += (size_t)snprintf(t + n, cap - n, "  d%d: [\"${sweep.d%d}\"]\n", i, i - 1);
+        }
+        ug_error err = {0};
+        ug_spec *s = NULL;
+        ug_status st = ug_spec_load_string("bounds.yaml", t, NULL, 0, &fake_registry, &s, &err);
+        CHECK(st == UG_ERR_SPEC && !s && strstr(err.msg, want[c]) && strncmp(err.msg, "bounds.yaml:", 12) == 0,
+              "case %d: %s", c, err.msg);
+        ug_spec_free(s);
+        free(t);
+    }
+}
+
 int main(void) {
     test_resolved();
     test_ids();
@@ -469,5 +624,8 @@ int main(void) {
     test_flatten();
     test_sweep_and_names();
     test_lenient_and_io();
+    test_add_delete();
+    test_interpolation();
+    test_interpolation_bounds();
     return CHECK_DONE();
 }

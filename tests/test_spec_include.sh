@@ -85,5 +85,38 @@ check "a bad value two includes down: exit 2, that file's line and column" \
 check "an override given twice: exit 2, names the key" \
   "[ \$? -eq 2 ] && [ \"\$(cat err.txt)\" = \"<command line> 'train.steps=20': override 'train.steps' given twice (first as 'train.steps=10')\" ]"
 
+# ---- +key, ~key and ${key} through the CLI: the resolved spec is the one written out ----
+# tiny.yaml without checkpoint_every and with the nll metric deleted, the long way and by hand
+sed '/checkpoint_every/d' flat.yaml > lean.yaml
+"$U" run flat.yaml '~train.checkpoint_every' --check > del.txt 2>&1
+"$U" run lean.yaml --check > lean.txt 2>&1
+check "~key deletes a key: the id of the spec without it" \
+  "[ -n \"\$(run_id del.txt)\" ] && [ \"\$(run_id del.txt)\" = \"\$(run_id lean.txt)\" ]"
+"$U" run lean.yaml +train.checkpoint_every=50 --check > add.txt 2>&1
+check "+key adds it back: the flat spec's id" "[ \"\$(run_id add.txt)\" = \"\$(run_id flat.txt)\" ]"
+"$U" run flat.yaml +train.checkpoint_every=50 --check 2> err.txt
+check "+key on a key the spec writes: exit 2, where it is written and how to change it" \
+  "[ \$? -eq 2 ] && [ \"\$(cat err.txt)\" = \"<command line> '+train.checkpoint_every=50': train.checkpoint_every: already in the spec (flat.yaml:23:3); 'train.checkpoint_every=50' changes it\" ]"
+"$U" run flat.yaml '~train.chekpoint_every' --check 2> err.txt
+check "~key of a key that is not there: exit 2, the closest one" \
+  "[ \$? -eq 2 ] && [ \"\$(cat err.txt)\" = \"<command line> '~train.chekpoint_every': train.chekpoint_every: not in the spec, nothing to delete (did you mean 'train.checkpoint_every'?)\" ]"
+"$U" run flat.yaml model.hiden=[8] --check 2> err.txt
+check "a plain override of a key no schema has: exit 2, the full key to type instead" \
+  "[ \$? -eq 2 ] && [ \"\$(cat err.txt)\" = \"<command line> 'model.hiden=[8]': model.hiden: unknown key (did you mean 'model.hidden'?)\" ]"
+sed 's/^  eval_every: 100$/  eval_every: ${train.steps}/; s/^    samples: 64$/    samples: "${train.batch}"/' flat.yaml > refs.yaml
+sed 's/^  eval_every: 100$/  eval_every: 200/; s/^    samples: 64$/    samples: 16/' flat.yaml > written.yaml
+"$U" run refs.yaml --check > refs.txt 2>&1
+"$U" run written.yaml --check > written.txt 2>&1
+check "\${key} resolves to the value: the id of the spec written out" \
+  "[ -n \"\$(run_id refs.txt)\" ] && [ \"\$(run_id refs.txt)\" = \"\$(run_id written.txt)\" ]"
+"$U" run refs.yaml threads=1 train.steps=20 --db i.db --quiet
+q i.db 'select spec from runs' > stored-refs.yaml
+check "the stored spec holds the values, no \${ (eval_every follows the overridden steps)" \
+  "! grep -qF '\${' stored-refs.yaml && grep -q '^  eval_every: 20\$' stored-refs.yaml && grep -q '^    samples: 16\$' stored-refs.yaml"
+sed 's/^  eval_every: 100$/  eval_every: ${train.step}/' flat.yaml > badref.yaml
+"$U" run badref.yaml --check 2> err.txt
+check "a reference to a missing key: exit 2, file:line and key, the closest key" \
+  "[ \$? -eq 2 ] && [ \"\$(cat err.txt)\" = \"badref.yaml:24:3: train.eval_every: '\\\${train.step}': no key 'train.step' in the spec (did you mean 'train.steps'?)\" ]"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

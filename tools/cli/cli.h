@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "unigfn/host/blas_info.h"
+#include "unigfn/host/experiment.h"
 #include "unigfn/host/loader.h"
 #include "unigfn/host/report_data.h"
 #include "unigfn/host/store.h"
@@ -26,7 +27,8 @@ int cli_resume(cli_env *env, int argc, char **argv);   /* resume RUN */
 int cli_plugins(cli_env *env, int argc, char **argv);  /* plugins [NAME] */
 int cli_ls(cli_env *env, int argc, char **argv);       /* ls */
 int cli_show(cli_env *env, int argc, char **argv);     /* show RUN */
-int cli_sample(cli_env *env, int argc, char **argv);   /* sample RUN -n N [-o FILE] */
+int cli_sample(cli_env *env, int argc, char **argv);   /* sample RUN -n N [--seed S] [--decode] [-o FILE] */
+int cli_eval(cli_env *env, int argc, char **argv);     /* eval RUN [metric overrides] [--only PLUGIN] [--dir DIR] */
 int cli_sweep(cli_env *env, int argc, char **argv);    /* sweep SPEC [AXIS ...] [-j N] [--dry-run] [--slurm] */
 int cli_db(cli_env *env, int argc, char **argv);       /* db merge OUT SHARD... */
 int cli_gc(cli_env *env, int argc, char **argv);       /* gc --mark-crashed */
@@ -107,6 +109,28 @@ void cli_metric_names(ug_store *st, const ug_rd_set *sel, cli_names *out);
 /* "unigfn CMD: no selected run logged metric 'M'" (or `what` for another noun), with " (did you mean
  * 'X'?)" when a name in ns is close, on stderr; names escaped. */
 void cli_unknown_name(const char *cmd, const char *what, const char *name, const cli_names *ns);
+
+/* ---- cli_run_load.c: a run of the database as live objects (sample, eval) ---- */
+typedef struct cli_loaded {
+    ug_store *st;          /* open read-only */
+    ug_run_record *rec;
+    char id[64];
+    ug_experiment ex;      /* built from the stored spec and the caller's overrides */
+    bool built;
+    char ckpt[1100];       /* runs/<id>/checkpoint.bin beside the database */
+    int64_t step;          /* the step the checkpoint holds */
+} cli_loaded;
+/* Find `run` (an id or a unique prefix), build its stored spec with overrides ovr[0..n_ovr) and load its
+ * last checkpoint, checked to be this run's. 0, or the exit status after printing "unigfn CMD: why"
+ * (2 when an override breaks the spec, 1 otherwise). Free with cli_loaded_free in either case. */
+int cli_load_run(cli_env *env, const char *cmd, const char *run, const char *const *ovr, int n_ovr, cli_loaded *out);
+void cli_loaded_free(cli_loaded *r);
+
+/* ---- cli_plugin_probe.c: `plugins NAME` beyond the schema ---- */
+/* Prints the model capabilities an objective or metric requires, or the parameter groups and
+ * capabilities a model has, with the defaults and with each boolean or choice parameter that changes
+ * them (the model is built on the first installed dataset it accepts). Nothing for a dataset. */
+void cli_show_plugin_needs(cli_env *env, const ug_plugin_desc *d);
 
 /* A unix time as local "YYYY-mm-dd HH:MM:SS", or "-" when unset (t <= 0). */
 void cli_fmt_time(double t, char *buf, size_t cap);

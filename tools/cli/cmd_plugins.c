@@ -1,4 +1,5 @@
-/* cmd_plugins.c — `unigfn plugins [NAME]`: what is installed, and each plugin's parameter schema. */
+/* cmd_plugins.c — `unigfn plugins [NAME]`: what is installed, and each plugin's parameter schema, with
+ * what it requires of a model or, for a model, its groups and capabilities (cli_plugin_probe.c). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,7 +36,7 @@ static void print_range(const ug_param_spec *p) {
     printf("%s", (p->flags & UG_P_MAX) ? ((p->flags & UG_P_MAX_OPEN) ? ")" : "]") : ")");
 }
 
-static void print_schema(const ug_plugin_ref *r) {
+static void print_schema(cli_env *env, const ug_plugin_ref *r) {
     const ug_plugin_desc *d = r->desc;
     printf("%s %s %s — %s\n  from %s\n", ug_kind_name((ug_plugin_kind)d->kind), d->name, d->version ? d->version : "",
            d->summary ? d->summary : "", r->path);
@@ -45,6 +46,7 @@ static void print_schema(const ug_plugin_ref *r) {
     else if (d->kind == UG_KIND_METRIC)
         printf("  spec keys of every metric: plugin, every (default 0 = train.eval_every), at_end_only (default false),\n"
                "    prefix (default \"\", put before each reported key)\n");
+    cli_show_plugin_needs(env, d);
     if (!d->params || !d->params[0].key) { printf("  (no parameters)\n"); return; }
     printf("  parameters:\n");
     for (const ug_param_spec *p = d->params; p->key; p++) {
@@ -81,7 +83,10 @@ int cli_plugins(cli_env *env, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         printf("usage: unigfn plugins [NAME ...] | --markdown\n"
                "  without NAME: every plugin found (kind, name, version, summary); with NAME: its parameters,\n"
-               "  their types, defaults and documentation; --markdown: the list as the README's table\n");
+               "  their types, defaults and documentation; for an objective or metric the model capabilities\n"
+               "  it requires, for a model its parameter groups and the capabilities it provides (with the\n"
+               "  defaults, and with each boolean or choice that changes them); --markdown: the list as the\n"
+               "  README's table\n");
         return 0;
     }
     int n = ug_registry_count(env->reg);
@@ -102,7 +107,7 @@ int cli_plugins(cli_env *env, int argc, char **argv) {
             const ug_plugin_ref *r = ug_registry_at(env->reg, i);
             if (strcmp(r->desc->name, argv[a]) == 0) {
                 if (found++) printf("\n");
-                print_schema(r);
+                print_schema(env, r);
             }
         }
     if (!found) {

@@ -1,5 +1,5 @@
-/* cmd_run.c — `unigfn run SPEC [key=value ...] [--from RUN | --init-from RUN]`: train one spec into the
- * database. */
+/* cmd_run.c — `unigfn run SPEC [key=value | +key=value | ~key ...] [--from RUN | --init-from RUN]`: train
+ * one spec into the database. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,10 +8,12 @@
 #include "unigfn/host/runner.h"
 
 static const char RUN_USAGE[] =
-    "usage: unigfn run SPEC [key=value ...] [--from RUN | --init-from RUN] [--force] [--quiet] [--plain]\n"
-    "                  [--check] [--blas-core auto]\n"
-    "  train one spec into the database; key=value overrides any flattened spec key, once (model.hidden=[64],\n"
-    "  objective.0.lr=...). --from RUN: continue RUN's checkpoint (the same spec with fewer train.steps);\n"
+    "usage: unigfn run SPEC [key=value | +key=value | ~key ...] [--from RUN | --init-from RUN] [--force]\n"
+    "                  [--quiet] [--plain] [--check] [--blas-core auto]\n"
+    "  train one spec into the database; key=value sets any dotted spec key, once (model.hidden=[64],\n"
+    "  objective.0.weight=0.5); +key=value adds a key the spec does not write (an error if it does);\n"
+    "  ~key deletes one it writes (metrics, objective.1, optim.forward.ema). Values may refer to other keys\n"
+    "  as ${train.batch}. --from RUN: continue RUN's checkpoint (the same spec with fewer train.steps);\n"
     "  --init-from RUN: a new run from step 0 whose model parameters (only: not the optimizer state, the\n"
     "  step or plugin state) come from RUN's last checkpoint, for fine-tuning; every parameter must have\n"
     "  RUN's shape (else exit 2, nothing recorded). Its run id hashes the spec's id with RUN's, so it is never\n"
@@ -40,7 +42,7 @@ int cli_run(cli_env *env, int argc, char **argv) {
             if (strcmp(argv[++i], "auto") != 0) { fprintf(stderr, "unigfn run: --blas-core takes 'auto'\n"); return 2; }
             blas_auto = true;
         }
-        else if (strchr(argv[i], '=') && o.spec_path) {
+        else if ((strchr(argv[i], '=') || argv[i][0] == '~') && o.spec_path) {
             if (o.n_overrides == 256) { fprintf(stderr, "unigfn run: too many overrides\n"); return 2; }
             overrides[o.n_overrides++] = argv[i];
         } else if (!o.spec_path && argv[i][0] != '-') o.spec_path = argv[i];

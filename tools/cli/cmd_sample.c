@@ -1,18 +1,26 @@
-/* cmd_sample.c — `unigfn sample RUN -n N [--seed S] [-o FILE]`: rebuild the run's model from its stored spec, load
- * its last checkpoint and print N forward samples, one per line (binary as 0/1 strings, categorical as
- * integers, continuous as numbers). A checkpoint that names another run (run_lease.h) is refused: its
- * samples would be passed off as this run's. */
+/* cmd_sample.c — `unigfn sample RUN -n N [--seed S] [--decode] [-o FILE]`: rebuild the run's model from its
+ * stored spec, load its last checkpoint (cli_run_load.c) and print N forward samples, one per line
+ * (binary as 0/1 strings, categorical as integers, continuous as numbers).
+ *
+ * --decode shows them in the data's own terms, through the dataset's decode():
+ *   - 2-D data (decoded_dim 2: the Gray-coded synthetic2d points, REPRODUCTION §4) prints "x y" per line;
+ *   - pictures (unigfn/image_layout.h, the rule the sample_grid metric draws by) go to -o FILE.png as a
+ *     grid of the N images (report_samples.h draws it);
+ *   - any other dataset is refused, naming it, before anything is sampled. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <strings.h>
 
 #include "cli.h"
-#include "unigfn/host/experiment.h"
-#include "unigfn/host/run_lease.h"
+#include "unigfn/host/report_samples.h"
 #include "unigfn/host/step.h"
-#include "unigfn/host/runner.h"
+#include "unigfn/image_layout.h"
+
+#define GRID_MAX 4096 /* images in one --decode picture (a 64 x 64 grid) */
+
+typedef enum { OUT_RAW, OUT_POINTS, OUT_IMAGES } out_kind;
 
 static void print_rows(FILE *f, const ug_tensor *x, uint32_t kind) {
     int64_t B = x->shape[0], D = x->ndim > 1 ? x->shape[1] : 1;
@@ -28,12 +36,52 @@ static void print_rows(FILE *f, const ug_tensor *x, uint32_t kind) {
     }
 }
 
+static bool ends_with_png(const char *p) {
+    size_t n = strlen(p);
+    return n > 4 && strcasecmp(p + n - 4, ".png") == 0;
+}
+
+/* What --decode makes of this run's samples, or 0 after saying why it cannot. */
+static int decode_kind(const cli_loaded *r, const char *outp, long long n, out_kind *k, ug_image_layout *L) {
+    const ug_dataset *d = &r->ex.data;
+    char why[200];
+    if (d->vt->decode && d->info.decoded_dim == 2) {
+        if (outp && ends_with_png(outp)) {
+            fprintf(stderr, "unigfn sample: --decode writes the 2-D points of run %s as text, not to %s "
+                    "(`unigfn report samples %s -o %s` draws them)\n", r->id, outp, r->id, outp);
+            return 0;
+        }
+        *k = OUT_POINTS;
+        return 1;
+    }
+    if (ug_image_layout_of(d, L, why, sizeof why)) {
+        if (!outp || !ends_with_png(outp)) {
+            fprintf(stderr, "unigfn sample: --decode of run %s makes a picture of %lldx%lld images: give -o FILE.png\n", r->id,
+                    (long long)L->H, (long long)L->W);
+            return 0;
+        }
+        if (n > GRID_MAX) {
+            fprintf(stderr, "unigfn sample: --decode draws at most %d images in one picture, got -n %lld\n", GRID_MAX, n);
+            return 0;
+        }
+        *k = OUT_IMAGES;
+        return 1;
+    }
+    fprintf(stderr, "unigfn sample: --decode: dataset '%s' of run %s has no decoder to 2-D points (decoded_dim %d) and %s; "
+            "without --decode the samples print as the model makes them\n", d->name, r->id, (int)d->info.decoded_dim, why);
+    return 0;
+}
+
 int cli_sample(cli_env *env, int argc, char **argv) {
     const char *run = NULL, *outp = NULL;
     long long n = 0, seed = 0;
-    static const char usage[] = "usage: unigfn sample RUN -n N [--seed S] [-o FILE]\n"
-                                "  N samples from the run's last checkpoint, one per line (to FILE or stdout);\n"
-                                "  --seed S (default 0) picks another reproducible draw: the same S gives the same rows\n";
+    bool decode = false;
+    static const char usage[] =
+        "usage: unigfn sample RUN -n N [--seed S] [--decode] [-o FILE]\n"
+        "  N samples from the run's last checkpoint, one per line (to FILE or stdout);\n"
+        "  --seed S (default 0) picks another reproducible draw: the same S gives the same rows;\n"
+        "  --decode: in the data's terms: 2-D points \"x y\" for Gray-coded 2-D data, a grid of the N images\n"
+        "  for picture data (-o FILE.png, N <= 4096); refused for data with neither\n";
     if (cli_wants_help(argc, argv)) { fputs(usage, stdout); return 0; }
     for (int i = 0; i < argc; i++) {
         if ((strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--seed") == 0) && i + 1 == argc) {
@@ -46,69 +94,85 @@ int cli_sample(cli_env *env, int argc, char **argv) {
         else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
             if (!cli_int_arg("sample", "--seed", argv[++i], 0, INT64_MAX / 2, &seed)) return 2;
         }
+        else if (strcmp(argv[i], "--decode") == 0) decode = true;
         else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) outp = argv[++i];
         else if (!run) run = argv[i];
         else { run = NULL; break; }
     }
     if (!run || n <= 0) { fputs(usage, stderr); return 2; }
-    ug_store *st = cli_open_store(env, UG_STORE_READ);
-    if (!st) return 1;
-    ug_error err = {0};
-    char id[64];
-    ug_run_record *rec = NULL;
-    ug_spec *spec = NULL;
-    ug_spec_registry sreg;
-    ug_registry_spec_view(env->reg, &sreg);
-    if (ug_find_run(st, run, id, sizeof id, &err) || ug_store_get_run(st, id, &rec, &err) ||
-        ug_spec_load_string(rec->experiment, rec->spec ? rec->spec : "", NULL, 0, &sreg, &spec, &err)) {
-        fprintf(stderr, "unigfn: %s\n", err.msg);
-        ug_run_record_free(rec);
-        ug_store_close(st);
-        return 1;
-    }
-    ug_experiment ex;
-    char folder[1024], ckpt[1100];
-    ug_run_folder(env->db_path, id, folder, sizeof folder);
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", folder);
-    int64_t step = 0;
-    int rc = 1;
-    ug_ckpt_identity ident;
-    ug_ckpt_blob idb = ug_ckpt_identity_blob(&ident);
-    bool legacy = false;
-    if (ug_experiment_build(&ex, spec, env->reg, &err) || ug_experiment_load(&ex, ckpt, &step, &idb, 1, &err) ||
-        ug_ckpt_identity_check(&ident, idb.found, ckpt, step, ex.steps, rec, &legacy, &err)) {
-        fprintf(stderr, "unigfn: %s\n", err.msg);
+    cli_loaded r;
+    int rc = cli_load_run(env, "sample", run, NULL, 0, &r);
+    if (rc) { cli_loaded_free(&r); return rc; }
+    ug_experiment *ex = &r.ex;
+    out_kind kind = OUT_RAW;
+    ug_image_layout L = {0};
+    if (decode && !decode_kind(&r, outp, n, &kind, &L)) { cli_loaded_free(&r); return 2; }
+    rc = 1;
+    int64_t chw = L.C * L.H * L.W;
+    float *pix = kind == OUT_IMAGES ? malloc((size_t)(n * chw) * sizeof(float)) : NULL;   // [N, C*H*W]
+    FILE *f = kind == OUT_IMAGES ? NULL : outp ? fopen(outp, "w") : stdout;
+    if (kind == OUT_IMAGES && !pix) {
+        fprintf(stderr, "unigfn sample: out of memory for %lld images\n", n);
         goto done;
     }
-    if (legacy)
-        fprintf(stderr, "unigfn: warning: checkpoint %s has no run identity (written before checkpoints named their "
-                "run): loaded without checking that it is run %s's\n", ckpt, id);
-    ug_experiment_use_ema(&ex, true);  /* samples from the parameter averages where `ema:` is on */
-    FILE *f = outp ? fopen(outp, "w") : stdout;
-    if (!f) { perror(outp); goto done; }
-    ug_set_grad_enabled(ex.ctx, false);
+    if (kind != OUT_IMAGES && !f) {
+        perror(outp);
+        goto done;
+    }
+    ug_experiment_use_ema(ex, true);  /* samples from the parameter averages where `ema:` is on */
+    ug_set_grad_enabled(ex->ctx, false);
     /* the sample stream at "step" S: S = 0 is the draw sample has always made, each S another */
-    ug_rng rng = ug_experiment_rng(&ex, UG_STREAM_SAMPLE, (int64_t)seed);
+    ug_rng rng = ug_experiment_rng(ex, UG_STREAM_SAMPLE, (int64_t)seed);
     for (long long done_n = 0; done_n < n;) {
         int64_t b = n - done_n > 4096 ? 4096 : n - done_n;
-        ug_step_reset(ex.ctx);
+        ug_step_reset(ex->ctx);
         ug_traj_req req = {.size = sizeof req, .batch = b, .steps = -1, .flags = UG_TRAJ_NO_PB};
         ug_traj tr = {.size = sizeof tr};
-        if (ex.model.vt->sample_forward(ex.model.self, ex.ctx, &rng, &req, &tr) || !tr.last) {
-            fprintf(stderr, "unigfn: sampling failed: %s\n", ug_ctx_errmsg(ex.ctx));
-            if (outp) fclose(f);
+        if (ex->model.vt->sample_forward(ex->model.self, ex->ctx, &rng, &req, &tr) || !tr.last) {
+            fprintf(stderr, "unigfn sample: sampling failed: %s\n", ug_ctx_errmsg(ex->ctx));
             goto done;
         }
-        print_rows(f, ug_contiguous(ex.ctx, tr.last), ex.model.info.space.kind);
+        ug_tensor *x = tr.last;   // [b, D]
+        if (kind == OUT_POINTS || (kind == OUT_IMAGES && L.decode)) {
+            if (ex->data.vt->decode(ex->data.self, ex->ctx, tr.last, &x) || !x) {
+                fprintf(stderr, "unigfn sample: dataset '%s' could not decode the samples: %s\n", ex->data.name,
+                        ug_ctx_errmsg(ex->ctx));
+                goto done;
+            }
+        }
+        x = ug_contiguous(ex->ctx, x);   // [b, 2], [b, C*H*W] or [b, D]
+        if (kind == OUT_IMAGES) {
+            if (!x || ug_numel(x) != b * chw || ug_tensor_get(ex->ctx, x, pix + done_n * chw, b * chw)) {
+                fprintf(stderr, "unigfn sample: samples of dataset '%s' are not [%lld, %lld] images\n", ex->data.name,
+                        (long long)b, (long long)chw);
+                goto done;
+            }
+        } else {
+            print_rows(f, x, kind == OUT_POINTS ? UG_SPACE_CONTINUOUS : ex->model.info.space.kind);
+        }
         done_n += b;
-        if (ferror(f)) break;  /* a full disk: stop sampling, the close below says why */
+        if (f && ferror(f)) break;  /* a full disk: stop sampling, the close below says why */
     }
-    if (cli_close_output("sample", f, outp)) goto done;
-    if (outp) fprintf(stderr, "unigfn: wrote %lld samples of run %s (step %lld) to %s\n", n, id, (long long)step, outp);
+    if (kind == OUT_IMAGES) {
+        ug_error err = {0};
+        if (ug_image_grid_png(outp, pix, n, (int)L.C, (int)L.H, (int)L.W, &err)) {
+            fprintf(stderr, "unigfn sample: %s\n", err.msg);
+            goto done;
+        }
+        fprintf(stderr, "unigfn: wrote a grid of %lld %lldx%lld images of run %s (step %lld) to %s\n", n, (long long)L.H,
+                (long long)L.W, r.id, (long long)r.step, outp);
+        rc = 0;
+        goto done;
+    }
+    FILE *closing = f;
+    f = NULL;
+    if (cli_close_output("sample", closing, outp)) goto done;
+    if (outp) fprintf(stderr, "unigfn: wrote %lld %s of run %s (step %lld) to %s\n", n, kind == OUT_POINTS ? "decoded points" : "samples",
+                      r.id, (long long)r.step, outp);
     rc = 0;
 done:
-    ug_experiment_free(&ex);
-    ug_run_record_free(rec);
-    ug_store_close(st);
+    if (f && f != stdout) fclose(f);
+    free(pix);
+    cli_loaded_free(&r);
     return rc;
 }

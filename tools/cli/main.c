@@ -13,7 +13,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: unigfn [--db PATH] COMMAND ...\n"
-            "  run SPEC [key=value ...] [--from RUN] [--force] [--quiet] [--plain] [--check]\n"
+            "  run SPEC [key=value|+key=value|~key ...] [--from RUN] [--force] [--quiet] [--plain] [--check]\n"
             "                                                 train one spec (--check: validate only;\n"
             "                                                 --from: continue RUN's checkpoint, a run of\n"
             "                                                 the same spec with fewer train.steps);\n"
@@ -28,7 +28,10 @@ static void usage(FILE *f) {
             "  tag RUN [TAG ...] [--rm TAG]                   add or remove tags (ls --tag TAG finds them)\n"
             "  note RUN [TEXT]                                replace the run's note\n"
             "  rm RUN ... [--yes] [--force]                   delete runs: rows and run folders (asks first)\n"
-            "  sample RUN -n N [-o FILE]                      samples from a trained model, one per line\n"
+            "  sample RUN -n N [--seed S] [--decode] [-o FILE] samples from a trained model, one per line\n"
+            "                                                 (--decode: 2-D points, or a PNG grid of images)\n"
+            "  eval RUN [metrics...=V ...] [--only PLUGIN]    a run's metrics (or other metric settings) on\n"
+            "                                                 its last checkpoint, printed; writes nothing\n"
             "  sweep SPEC [key=v1,v2 ...] [-j N] [--dry-run]  run every job of a sweep (skips FINISHED runs);\n"
             "        [--slurm [--slurm-opt OPT] [--slurm-wait]] --slurm: as a Slurm job array of shards\n"
             "  db merge OUT SHARD...                          merge database shards into OUT, no duplicates\n"
@@ -95,6 +98,7 @@ int main(int argc, char **argv) {
     else if (strcmp(cmd, "note") == 0) rc = cli_note(&env, argc - 2, argv + 2);
     else if (strcmp(cmd, "rm") == 0) rc = cli_rm(&env, argc - 2, argv + 2);
     else if (strcmp(cmd, "sample") == 0) rc = cli_sample(&env, argc - 2, argv + 2);
+    else if (strcmp(cmd, "eval") == 0) rc = cli_eval(&env, argc - 2, argv + 2);
     else if (strcmp(cmd, "sweep") == 0) rc = cli_sweep(&env, argc - 2, argv + 2);
     else if (strcmp(cmd, "db") == 0) rc = cli_db(&env, argc - 2, argv + 2);
     else if (strcmp(cmd, "gc") == 0) rc = cli_gc(&env, argc - 2, argv + 2);

@@ -8,13 +8,18 @@
  * Each metric is evaluated by the runner's own ug_experiment_eval_metric at the checkpoint's step
  * (its stream keyed by seed, metric index and step), so a metric evaluated here at step S equals the
  * runner's at S.
- * Metrics marked at_end_only are evaluated too. Artifacts (PNGs) go to --dir (default "."). */
+ * Metrics marked at_end_only are evaluated too. Artifacts (PNGs) go to --dir (default ".").
+ *
+ * For a run in a results database `unigfn eval RUN [metric overrides]` does the same on the run's own
+ * stored spec and last checkpoint, through the same evaluation and printing (tools/cli/cli_eval.c);
+ * this tool stays for a spec and checkpoint outside any database (a checkpoint of an earlier step, a
+ * copied file), which experiments/paper/sample2d.py relies on. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../cli/cli_eval.h"
 #include "diag_load.h"
-#include "unigfn/metric.h"
 
 #define MAX_OVR 32
 
@@ -27,7 +32,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) dir = argv[++i];
         else if (!spec_path) spec_path = argv[i];
         else if (!ckpt) ckpt = argv[i];
-        else if (strchr(argv[i], '=') && n_ovr < MAX_OVR) ovr[n_ovr++] = argv[i];
+        else if ((strchr(argv[i], '=') || argv[i][0] == '~') && n_ovr < MAX_OVR) ovr[n_ovr++] = argv[i];
         else {
             fprintf(stderr, "metric_at: usage: %s\n", usage);
             return 1;
@@ -39,25 +44,8 @@ int main(int argc, char **argv) {
     }
     diag_run run;
     if (diag_load(&run, "metric_at", spec_path, ovr, n_ovr, ckpt)) return 1;
-    ug_experiment *ex = &run.ex;
-    int rc = 0, evaluated = 0;
-    for (int m = 0; m < ex->n_metrics && rc == 0; m++) {
-        ug_metric_inst *mi = &ex->metrics[m];
-        if (only && strcmp(mi->desc->name, only) != 0) continue;
-        ug_metric_out out;
-        ug_error err = {0};
-        if (ug_experiment_eval_metric(ex, m, run.step, dir, &out, &err)) {
-            fprintf(stderr, "metric_at: %s\n", err.msg);
-            rc = 1;
-            break;
-        }
-        printf("step %lld metric %d %s:", (long long)run.step, m, mi->desc->name);
-        for (int i = 0; i < out.n_values; i++) printf("  %s%s %.6g", mi->prefix, out.keys[i], out.values[i]);
-        for (int a = 0; a < out.n_artifacts; a++) printf("  [%s %s]", out.artifact_kinds[a], out.artifact_paths[a]);
-        printf("\n");
-        fflush(stdout);
-        evaluated++;
-    }
+    int evaluated = 0;
+    int rc = cli_eval_metrics(&run.ex, run.step, only, dir, stdout, "metric_at", &evaluated);
     if (rc == 0 && evaluated == 0) {
         fprintf(stderr, "metric_at: no metric%s%s in the spec\n", only ? " named " : "", only ? only : "");
         rc = 1;

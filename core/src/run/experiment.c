@@ -189,7 +189,11 @@ static ug_status build_optims(ug_experiment *ex, ug_error *err) {
     return UG_OK;
 }
 
-ug_status ug_experiment_build(ug_experiment *ex, ug_spec *spec, ug_registry *reg, ug_error *err) {
+/* The first half of a build: the core keys, the numerics context, the dataset and the model, checked to
+ * generate the dataset's space. *init_rng is the initialisation stream after the two have drawn from
+ * it, for the objective terms and metrics that follow. */
+static ug_status build_data_model(ug_experiment *ex, ug_spec *spec, ug_registry *reg, ug_rng *init_rng_out,
+                                  ug_error *err) {
     memset(ex, 0, sizeof *ex);
     ex->spec = spec;
     const ug_cfg *root = ug_spec_root(spec);
@@ -215,12 +219,13 @@ ug_status ug_experiment_build(ug_experiment *ex, ug_spec *spec, ug_registry *reg
     ex->params = ug_params_new();
     if (!ex->ctx || !ex->params) return ug_error_set(err, UG_ERR_NOMEM, "cannot allocate the numerics context");
     ug_set_threads(ex->ctx, ex->threads);
-    ug_rng init_rng = ug_rng_make(ex->seed, UG_STREAM_INIT);
+    *init_rng_out = ug_rng_make(ex->seed, UG_STREAM_INIT);
+    ug_rng *init_rng = init_rng_out;
 
     /* dataset */
     const ug_cfg *dsec = ug_spec_section(spec, "dataset");
     if (!(ex->data_desc = need_plugin(reg, UG_KIND_DATASET, dsec, "dataset", err))) return err->code;
-    ug_create_args a = {.size = sizeof a, .ctx = ex->ctx, .rng = &init_rng, .seed = ex->seed};
+    ug_create_args a = {.size = sizeof a, .ctx = ex->ctx, .rng = init_rng, .seed = ex->seed};
     ug_error perr = {0};
     a.cfg = dsec;
     ex->data = (ug_dataset){.size = sizeof(ug_dataset), .vt = ex->data_desc->vtable, .name = ex->data_desc->name};
@@ -251,10 +256,22 @@ ug_status ug_experiment_build(ug_experiment *ex, ug_spec *spec, ug_registry *reg
                          "model '%s' generates a space (kind %u, dim %lld) that differs from dataset '%s' (kind %u, dim %lld)",
                          ex->model.name, ex->model.info.space.kind, (long long)ex->model.info.space.dim,
                          ex->data.name, ex->data.info.space.kind, (long long)ex->data.info.space.dim);
+    return UG_OK;
+}
+
+ug_status ug_experiment_build_model(ug_experiment *ex, ug_spec *spec, ug_registry *reg, ug_error *err) {
+    ug_rng init_rng;
+    return build_data_model(ex, spec, reg, &init_rng, err);
+}
+
+ug_status ug_experiment_build(ug_experiment *ex, ug_spec *spec, ug_registry *reg, ug_error *err) {
+    ug_rng init_rng;
+    if (build_data_model(ex, spec, reg, &init_rng, err)) return err->code;
 
     /* objective terms */
-    a.params = NULL;
-    a.model = &ex->model;
+    ug_create_args a = {.size = sizeof a, .ctx = ex->ctx, .rng = &init_rng, .seed = ex->seed, .data = &ex->data,
+                        .model = &ex->model};
+    ug_error perr = {0};
     ex->n_terms = ug_spec_n_objectives(spec);
     if (ex->n_terms > UG_MAX_TERMS) return ug_error_set(err, UG_ERR_SPEC, "objective: at most %d terms", UG_MAX_TERMS);
     for (int t = 0; t < ex->n_terms; t++) {

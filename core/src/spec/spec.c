@@ -1,5 +1,5 @@
-/* spec.c — the spec object: the load pipeline (read, parse, include, override, check, emit) and
- * accessors. The stages report through spec_errors.c, which does not call back into this file. */
+/* spec.c — the spec object: the load pipeline (read, parse, include, override, interpolate, check,
+ * emit) and accessors. The stages report through spec_errors.c, which does not call back into this file. */
 #include "spec/spec_internal.h"
 
 #include <errno.h>
@@ -10,19 +10,20 @@
 
 /* ---- loading ---- */
 
-/* Override `index` names a key an earlier one already set. A later value silently winning hides a
- * mistake (a sweep axis and a hand-written override of one key, a pasted command line), so this is an
- * error naming the key and both overrides. */
+/* Override `index` names a key an earlier one already set (or added, or deleted: "+k=1 k=2" and
+ * "~k k=1" are one key twice too). A later value silently winning hides a mistake (a sweep axis and a
+ * hand-written override of one key, a pasted command line), so this is an error naming the key and
+ * both overrides. */
 static ug_status duplicate_override(spec_ctx *c, int index) {
     const ug_spec *s = c->spec;
-    const char *o = s->overrides[index], *eq = strchr(o, '=');
-    if (!eq) return UG_OK; /* not key=value: ug_spec_apply_override says so */
-    size_t kl = (size_t)(eq - o);
-    for (int k = 0; k < index; k++) {
-        const char *p = s->overrides[k], *peq = strchr(p, '=');
-        if (!peq || (size_t)(peq - p) != kl || memcmp(p, o, kl) != 0) continue;
+    size_t kl, pl;
+    const char *k = ug_spec_override_key(s->overrides[index], &kl);
+    if (kl == 0) return UG_OK; /* no key: ug_spec_apply_override says so */
+    for (int j = 0; j < index; j++) {
+        const char *p = ug_spec_override_key(s->overrides[j], &pl);
+        if (pl != kl || memcmp(p, k, kl) != 0) continue;
         const ug_cfg here = {.file = UG_SPEC_FILE_CMDLINE, .line = index + 1};
-        return ug_spec_fail(c, &here, NULL, "override '%.*s' given twice (first as '%s')", (int)kl, o, p);
+        return ug_spec_fail(c, &here, NULL, "override '%.*s' given twice (first as '%s')", (int)kl, k, s->overrides[j]);
     }
     return UG_OK;
 }
@@ -73,6 +74,7 @@ static ug_status load(const char *path, const char *text, size_t len, spec_file 
     if ((st = ug_spec_include(&c, chain, 1, s->root, &s->root))) goto done;
     for (int k = 0; k < n_overrides; k++)
         if ((st = duplicate_override(&c, k)) || (st = ug_spec_apply_override(&c, k))) goto done;
+    if ((st = ug_spec_interpolate(&c))) goto done;
     if ((st = ug_spec_check(&c))) goto done;
     st = ug_spec_emit(&c);
 done:

@@ -123,6 +123,12 @@ static ug_status unknown_key(spec_ctx *c, const ug_cfg *entry, const char *paren
     char path[512];
     ug_spec_join(path, sizeof path, parent, entry->key);
     const char *s = ug_closest_name(entry->key, allowed, n);
+    /* an override is typed as a dotted key: suggest the one to type instead */
+    if (s && entry->file && strcmp(entry->file, UG_SPEC_FILE_CMDLINE) == 0) {
+        char full[512];
+        ug_spec_join(full, sizeof full, parent, s);
+        return ug_spec_fail(c, entry, path, "unknown key (did you mean '%s'?)", full);
+    }
     if (s) return ug_spec_fail(c, entry, path, "unknown key (did you mean '%s'?)", s);
     char list[600];
     join_names(list, sizeof list, allowed, n);

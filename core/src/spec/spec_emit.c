@@ -103,6 +103,24 @@ static void put_string(sbuf *b, const char *s, bool quote) {
     sb_put(b, "\"", 1);
 }
 
+/* A string value in YAML text (quote) is read again through interpolation (spec_interp.c) when the
+ * stored spec is loaded, so a literal "${" (written "\${") is written "\${" again; otherwise a spec
+ * with one would store a text that does not load. Shown bare (flattened params), it is the value. */
+static void put_value_string(sbuf *b, const char *s, bool quote) {
+    if (!quote || !strstr(s, "${")) {
+        put_string(b, s, quote);
+        return;
+    }
+    sbuf e = {0};
+    for (const char *p = s; *p; p++) {
+        if (p[0] == '$' && p[1] == '{') sb_put(&e, "\\", 1);
+        sb_put(&e, p, 1);
+    }
+    if (e.oom) b->oom = true;
+    else put_string(b, e.s, true);
+    free(e.s);
+}
+
 static void put_scalar(sbuf *b, const ug_cfg *n, bool quote) {
     char num[64];
     switch (n->type) {
@@ -116,7 +134,7 @@ static void put_scalar(sbuf *b, const ug_cfg *n, bool quote) {
         ug_spec_fmt_double(n->f, num, sizeof num);
         sb_str(b, num);
         return;
-    case UG_CFG_STRING: put_string(b, n->text ? n->text : "", quote); return;
+    case UG_CFG_STRING: put_value_string(b, n->text ? n->text : "", quote); return;
     default: return;
     }
 }

@@ -27,6 +27,8 @@ static void where(spec_ctx *c, const ug_cfg *at, char *buf, size_t n) {
     }
 }
 
+void ug_spec_origin(spec_ctx *c, const ug_cfg *node, char *buf, size_t n) { where(c, node, buf, n); }
+
 /* Append with truncation (snprintf of several long parts makes -Wformat-truncation noisy). */
 static void cat(char *dst, size_t cap, const char *s) {
     size_t l = strlen(dst);

@@ -83,7 +83,14 @@ int ug_spec_read_file(FILE *f, char **out, size_t *len);
  * them; *out is the merged map (root itself, with the merged entries). */
 ug_status ug_spec_include(spec_ctx *c, spec_file *chain, int depth, ug_cfg *root, ug_cfg **out);
 
+/* Apply override `index` (spec_override.c): "key=value" sets, "+key=value" adds, "~key" deletes. */
 ug_status ug_spec_apply_override(spec_ctx *c, int index);
+/* The key an override names, without its '+' or '~' and the "=value": its start in o, length in *len. */
+const char *ug_spec_override_key(const char *o, size_t *len);
+/* Where a node was given, as messages write it: "file:line:col", "<command line> 'k=v'" or "<default>". */
+void ug_spec_origin(spec_ctx *c, const ug_cfg *node, char *buf, size_t n);
+/* Replace every ${a.b} inside the tree's values by the value at key a.b of the same tree (spec_interp.c). */
+ug_status ug_spec_interpolate(spec_ctx *c);
 ug_status ug_spec_check(spec_ctx *c);
 /* Canonical text, id and flattened leaves of the resolved tree. */
 ug_status ug_spec_emit(spec_ctx *c);

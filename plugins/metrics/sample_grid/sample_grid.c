@@ -12,8 +12,9 @@
  * Pixels: intensity v in [0, 1] is drawn as 255 v (0 black, 1 white), gray for C = 1 and RGB for
  * C = 3, as `unigfn report samples` draws its grid. The intensities come from the dataset's `decode`
  * (decoded_dim must be C * H * W; plugins/datasets/images gives [0, 1]), or, for a dataset without a
- * decoder, from a continuous x of dimension C * H * W itself. Either way they are clamped to [0, 1]
- * and a non-finite value is drawn black. Anything else is refused at create, naming the dataset.
+ * decoder, from a continuous x of dimension C * H * W itself (unigfn/image_layout.h). Either way they
+ * are clamped to [0, 1] and a non-finite value is drawn black. Anything else is refused at create,
+ * naming the dataset.
  *
  * Values: none. The runner stores an evaluation's artifacts with or without values (runner.c skips the
  * metrics row when n_values is 0), so the picture is reported alone rather than beside a made-up number.
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unigfn/image_layout.h"
 #include "../png_rgb.h"
 
 typedef struct sgrid {
@@ -38,45 +40,14 @@ typedef struct sgrid {
 #define GAP_GRAY 128
 #define SEAM_GRAY 255
 
-/* The image layout of data, or 0 with why the metric cannot draw it (for the message). */
-typedef struct layout {
-    int64_t C, H, W;
-    bool decode;   /* through the dataset's decode(); else x is drawn as it is */
-} layout;
-
-static int get_layout(const ug_dataset *d, layout *L, char *why, size_t cap) {
-    const ug_space *sp = &d->info.space;
-    if (sp->shape[1] <= 0 || sp->shape[2] <= 0) {
-        snprintf(why, cap, "has no image layout (space.shape (C, H, W) is unset)");
-        return 0;
-    }
-    L->C = sp->shape[0] > 0 ? sp->shape[0] : 1, L->H = sp->shape[1], L->W = sp->shape[2];
-    if (L->C != 1 && L->C != 3) {
-        snprintf(why, cap, "has %lld channels (only 1, gray, and 3, RGB, can be drawn)", (long long)L->C);
-        return 0;
-    }
-    int64_t chw = L->C * L->H * L->W;
-    L->decode = d->vt->decode && d->info.decoded_dim > 0;
-    if (L->decode && d->info.decoded_dim != chw) {
-        snprintf(why, cap, "decodes to %d values, not the C*H*W = %lld of its shape (%lld, %lld, %lld)", (int)d->info.decoded_dim,
-                 (long long)chw, (long long)L->C, (long long)L->H, (long long)L->W);
-        return 0;
-    }
-    if (!L->decode && !(sp->kind == UG_SPACE_CONTINUOUS && sp->dim == chw)) {
-        snprintf(why, cap, "has no decoder and its x is not continuous of dimension C*H*W = %lld", (long long)chw);
-        return 0;
-    }
-    return 1;
-}
-
-static int64_t auto_scale(const sgrid *m, const layout *L) {
+static int64_t auto_scale(const sgrid *m, const ug_image_layout *L) {
     if (m->scale > 0) return m->scale;
     int64_t side = L->H < L->W ? L->H : L->W;
     return side >= IMAGE_MIN_PX ? 1 : (IMAGE_MIN_PX + side - 1) / side;
 }
 
 /* Picture size for this layout; 0 when it is over PICTURE_MAX_PX either way. */
-static int picture_size(const sgrid *m, const layout *L, int64_t *pw, int64_t *ph, int64_t *W, int64_t *H) {
+static int picture_size(const sgrid *m, const ug_image_layout *L, int64_t *pw, int64_t *ph, int64_t *W, int64_t *H) {
     int64_t s = auto_scale(m, L);
     if (L->W > PICTURE_MAX_PX || L->H > PICTURE_MAX_PX) return 0;   /* keeps the products below in range */
     *pw = m->cols * L->W * s + (m->cols - 1) * m->gap;
@@ -101,10 +72,10 @@ static void *sgrid_create(const ug_create_args *a, ug_error *err) {
         return NULL;
     }
     if (a->data) {   /* refuse before training what could never be drawn */
-        layout L;
+        ug_image_layout L;
         char why[160];
         const char *name = a->data->name ? a->data->name : "?";
-        if (!get_layout(a->data, &L, why, sizeof why)) {
+        if (!ug_image_layout_of(a->data, &L, why, sizeof why)) {
             ug_error_set(err, UG_ERR_UNSUPPORTED, "sample_grid: dataset '%s' %s", name, why);
             return NULL;
         }
@@ -129,7 +100,7 @@ static void sgrid_destroy(void *self) { free(self); }
 
 /* n samples [n, C*H*W] of intensities into dst: the model's (sample_forward) or the data's (sample_true),
  * decoded where the dataset has a decoder, in chunks with the arena reset after each. */
-static ug_status draw_images(const sgrid *m, const ug_eval_env *env, const layout *L, bool model, int64_t n, float *dst) {
+static ug_status draw_images(const sgrid *m, const ug_eval_env *env, const ug_image_layout *L, bool model, int64_t n, float *dst) {
     ug_ctx *ctx = env->ctx;
     const ug_dataset *data = env->data;
     int64_t chw = L->C * L->H * L->W;
@@ -163,7 +134,7 @@ static ug_status draw_images(const sgrid *m, const ug_eval_env *env, const layou
 }
 
 /* One panel of n = rows*cols images (row-major in the grid) with its top-left corner at column x0. */
-static void paint(const sgrid *m, const layout *L, int64_t s, const float *imgs, unsigned char *pic, int64_t Wpic, int64_t x0) {
+static void paint(const sgrid *m, const ug_image_layout *L, int64_t s, const float *imgs, unsigned char *pic, int64_t Wpic, int64_t x0) {
     int64_t hw = L->H * L->W;
     for (int64_t i = 0; i < m->rows * m->cols; i++) {
         const float *img = imgs + i * L->C * hw;
@@ -185,10 +156,10 @@ static ug_status sgrid_evaluate(void *self, const ug_eval_env *env, ug_metric_ou
     ug_ctx *ctx = env->ctx;
     const ug_dataset *data = env->data;
     const char *name = data->name ? data->name : "?";
-    layout L;
+    ug_image_layout L;
     char why[160];
     int64_t pw, ph, Wpic, Hpic;
-    if (!get_layout(data, &L, why, sizeof why)) return ug_ctx_fail(ctx, UG_ERR_UNSUPPORTED, "sample_grid: dataset '%s' %s", name, why);
+    if (!ug_image_layout_of(data, &L, why, sizeof why)) return ug_ctx_fail(ctx, UG_ERR_UNSUPPORTED, "sample_grid: dataset '%s' %s", name, why);
     if (!picture_size(m, &L, &pw, &ph, &Wpic, &Hpic))
         return ug_ctx_fail(ctx, UG_ERR_ARG, "sample_grid: the picture for dataset '%s' is over %d px on a side", name, PICTURE_MAX_PX);
     int64_t n = m->rows * m->cols, chw = L.C * L.H * L.W, s = auto_scale(m, &L);

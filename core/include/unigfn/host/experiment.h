@@ -73,6 +73,10 @@ enum {
 
 /* Build everything from a loaded spec (taken over: freed with the experiment). */
 ug_status ug_experiment_build(ug_experiment *ex, ug_spec *spec, ug_registry *reg, ug_error *err);
+/* Only the dataset and the model of a loaded spec (taken over too), with the parameter groups the model
+ * declared: objective terms, optimizers and metrics are not built, so the spec's need not name real
+ * ones. What `unigfn plugins MODEL` inspects. Free with ug_experiment_free. */
+ug_status ug_experiment_build_model(ug_experiment *ex, ug_spec *spec, ug_registry *reg, ug_error *err);
 void ug_experiment_free(ug_experiment *ex);
 
 /* Checkpoint: parameters, optimizer states, parameter averages (blob "ema.<group>"), the step reached

@@ -50,9 +50,13 @@ typedef struct ug_spec_registry {
 
 typedef struct ug_spec ug_spec;
 
-/* Load and resolve the spec at `path`. `overrides` are "dotted.key=yaml-value" strings applied in
- * order after the file and its includes are read; they may create keys and list elements (index ==
- * current length appends). One key given twice is an error ("override 'train.steps' given twice"). `reg` may be NULL: plugin sections are then kept unchecked, as written. */
+/* Load and resolve the spec at `path`. `overrides` are applied in order after the file and its
+ * includes are read: "dotted.key=yaml-value" sets a key and may create keys and list elements (index ==
+ * current length appends), "+dotted.key=value" adds a key the spec does not write (an error if it does),
+ * "~dotted.key" deletes one it writes (an error if it does not). One key given twice is an error
+ * ("override 'train.steps' given twice"). Then every ${dotted.key} inside a value is replaced by the
+ * value at that key (spec_interp.c). `reg` may be NULL: plugin sections are then kept unchecked, as
+ * written. */
 ug_status ug_spec_load(const char *path, const char *const *overrides, int n_overrides,
                        const ug_spec_registry *reg, ug_spec **out, ug_error *err);
 /* The same from text; `name` plays the role of the path (messages, default `name`). */
