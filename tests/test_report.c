@@ -20,6 +20,7 @@
 #include "check.h"
 #include "unigfn/host/report_data.h"
 #include "unigfn/host/report_samples.h"
+#include "plot/axes.h"
 #include "plot/chart.h"
 #include "plot/density.h"
 #include "report/report_stats.h"
@@ -530,7 +531,32 @@ static void test_grid(void) {
     CHECK(figure_check(args) == 0, "figure_check %s", args);
 }
 
+/* tick positions and labels: linear steps of 1-2-5, log decades far from 1 as 10^k (m×10^k between
+ * them), and evenly spaced values inside a decade */
+static void test_ticks(void) {
+    ug_tick t[UG_TICKS_MAX];
+    ug_axis lin = {.lo = 0, .hi = 1};
+    int n = ug_axis_ticks(&lin, 5, t, UG_TICKS_MAX);
+    CHECK(n == 6 && strcmp(t[1].text, "0.2") == 0 && strcmp(t[5].text, "1.0") == 0 && t[5].pow10 == UG_TICK_PLAIN,
+          "linear [0, 1]: %d ticks, '%s' ... '%s'", n, t[1].text, t[n - 1].text);
+    ug_axis decades = {.lo = -6, .hi = 0, .log = true};
+    n = ug_axis_ticks(&decades, 6, t, UG_TICKS_MAX);
+    CHECK(n == 7 && t[0].pow10 == -6 && strcmp(t[0].text, "10") == 0 && t[3].pow10 == -3 && t[4].pow10 == UG_TICK_PLAIN &&
+              strcmp(t[4].text, "0.01") == 0 && strcmp(t[6].text, "1") == 0,
+          "log [1e-6, 1]: %d ticks, first 10^%d, fifth '%s'", n, t[0].pow10, t[4].text);
+    ug_axis few = {.lo = 3.5, .hi = 5.2, .log = true};
+    n = ug_axis_ticks(&few, 6, t, UG_TICKS_MAX);
+    CHECK(n == 5 && strcmp(t[0].text, "5000") == 0 && t[1].pow10 == 4 && strcmp(t[1].text, "10") == 0 &&
+              t[2].pow10 == 4 && strcmp(t[2].text, "2\xc3\x97" "10") == 0 && fabs(t[3].u - log10(5e4)) < 1e-12 && t[4].pow10 == 5,
+          "log [3162, 158489]: %d ticks: '%s' '%s'^%d '%s'^%d", n, t[0].text, t[1].text, t[1].pow10, t[2].text, t[2].pow10);
+    ug_axis inside = {.lo = log10(3.7), .hi = log10(5.0), .log = true};
+    n = ug_axis_ticks(&inside, 6, t, UG_TICKS_MAX);
+    CHECK(n == 7 && strcmp(t[0].text, "3.8") == 0 && strcmp(t[6].text, "5.0") == 0 && fabs(t[1].u - log10(4.0)) < 1e-12,
+          "log [3.7, 5]: %d ticks, '%s' ... '%s'", n, t[0].text, t[n - 1].text);
+}
+
 static void test_pictures(void) {
+    test_ticks();
     test_curves_png();
     test_curves_vector();
     test_bad_extension();
