@@ -70,11 +70,14 @@ ug_status ug_plot_density(const char *path, const ug_density_fig *fig, ug_error 
     ug_fig f;
     if (ug_fig_open(&f, path, g.w, g.h, fig->title, err)) return err->code;
     cairo_t *cr = f.cr;
-    cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, bins, bins);
+    /* cairo's SVG has no "pixelated" rendering hint, so a browser would smooth an upscaled image: there
+     * the bins are drawn at their final size (PNG and PDF keep one pixel a bin, unsmoothed) */
+    int up = f.fmt == UG_FIG_SVG ? g.scale : 1, ib = bins * up;
+    cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, ib, ib);
     if (cairo_surface_status(img)) {
         cairo_surface_destroy(img);
         ug_fig_discard(&f);
-        return ug_error_set(err, UG_ERR_NOMEM, "%s: out of memory for %d x %d bins", path, bins, bins);
+        return ug_error_set(err, UG_ERR_NOMEM, "%s: out of memory for %d x %d bins", path, ib, ib);
     }
     bool sq = fig->sqrt_scale != 0;
     ug_axis xa = {.lo = fig->x0, .hi = fig->x1}, ya = {.lo = fig->y0, .hi = fig->y1};
@@ -85,19 +88,19 @@ ug_status ug_plot_density(const char *path, const ug_density_fig *fig, ug_error 
         unsigned char *px = cairo_image_surface_get_data(img);
         int stride = cairo_image_surface_get_stride(img);
         cairo_surface_flush(img);
-        for (int r = 0; r < bins; r++)
-            for (int c = 0; c < bins; c++) {
-                double d = pa->n > 0 ? (double)pa->counts[(size_t)r * bins + c] / ((double)pa->n * area) : 0;
+        for (int r = 0; r < ib; r++)
+            for (int c = 0; c < ib; c++) {
+                double d = pa->n > 0 ? (double)pa->counts[(size_t)(r / up) * bins + c / up] / ((double)pa->n * area) : 0;
                 ((uint32_t *)(px + (size_t)r * stride))[c] = ug_viridis(shade(d, dmax, sq));
             }
         cairo_surface_mark_dirty(img);
         int x0 = g.panel_x[p], y0 = g.panel_y;
         cairo_save(cr);
         cairo_translate(cr, x0, y0);
-        cairo_scale(cr, g.scale, g.scale);
+        cairo_scale(cr, (double)g.scale / up, (double)g.scale / up);
         cairo_set_source_surface(cr, img, 0, 0);
         cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_NEAREST);
-        cairo_rectangle(cr, 0, 0, bins, bins);
+        cairo_rectangle(cr, 0, 0, ib, ib);
         cairo_fill(cr);
         cairo_restore(cr);
         xa.a = x0, xa.b = x0 + g.side, ya.a = y0 + g.side, ya.b = y0;
