@@ -51,10 +51,10 @@ HOST_OWNER = {
     "blas_info.h": "backend", "optim.h": "nn", "checkpoint.h": "nn", "ema.h": "nn",
     "spec.h": "spec", "loader.h": "plugin", "store.h": "store",
     "experiment.h": "run", "runner.h": "run", "run_from.h": "run", "run_lookup.h": "run", "step.h": "run",
-    "run_lease.h": "run",
+    "run_lease.h": "run", "run_init.h": "run", "run_carry.h": "run", "provenance.h": "run",
     "sweep.h": "sweep",
     "report_data.h": "report", "report_table.h": "report", "report_curves.h": "report",
-    "report_samples.h": "report", "figure.h": "plot",
+    "report_samples.h": "report", "report_html.h": "report", "figure.h": "plot",
 }
 GENERATED = {"ug_version.h": "run", "unigfn/plugin_api_defs.h": "abi"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -9,6 +9,8 @@
   drop-identity FILE  remove the run.identity blob (a checkpoint as written before identities existed).
   identity FILE       print the run id the checkpoint names ("-" when it has none).
   step FILE           print the step the checkpoint is at.
+  params A B          exit 0 when A and B hold the same parameter values (their GRUP sections, byte for byte).
+  optim-steps FILE    print each optimizer's step count (the OPTM sections), space-separated.
 """
 import hashlib
 import struct
@@ -46,6 +48,18 @@ def main():
         other = open(sys.argv[3], "rb").read()
         keep = lambda s: [(t, p) for t, _, p in s if not (t == b"BLOB" and blob_name(p) == "run.identity")]
         return 0 if buf[:16] == other[:16] and keep(secs) == keep(sections(other)[0]) else 1
+    if cmd == "params":
+        grup = lambda s: [p for t, _, p in s if t == b"GRUP"]
+        mine, theirs = grup(secs), grup(sections(open(sys.argv[3], "rb").read())[0])
+        return 0 if mine and mine == theirs else 1
+    if cmd == "optim-steps":
+        steps = []
+        for t, _, p in secs:
+            if t == b"OPTM":
+                n = struct.unpack_from("<I", p, 0)[0]  # str group | u32 algorithm | u32 schedule | i64 step
+                steps.append(str(struct.unpack_from("<q", p, 4 + n + 8)[0]))
+        print(" ".join(steps))
+        return 0
     if cmd == "identity":
         for t, _, p in secs:
             if t == b"BLOB" and blob_name(p) == "run.identity":

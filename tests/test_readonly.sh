@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test_readonly.sh — read-only places and databases that are not there (issue 20 items 10 and 11): the
-# commands that only read (ls, show, export, report, sample, sweep --dry-run, plugins) work in a folder
+# commands that only read (ls, show, diff, export, report, sample, sweep --dry-run, plugins) work in a folder
 # they cannot write and on a database file they cannot write, with the changes still in a -wal and
-# without; they never write, upgrade or create a database (`ls --db typo.db`, `ls` in an empty folder);
+# without; they never write, upgrade or create a database (`ls --db typo.db`, `ls` in an empty folder),
+# and neither do tag, note and rm, which write to one that is there;
 # a failed `db merge` leaves no output it created behind, and never removes one that was there.
 #
 # As root, chmod does not stop writes, so the read-only cases run as an unprivileged user (nobody,
@@ -28,6 +29,8 @@ read_all() {
   check "$what: ls" "[ $? -eq 0 ] && grep -q '^$rid  FINISHED' out.txt && [ ! -s err.txt ]"
   $as "$U" show "${rid:0:6}" --db "$d/results.db" > out.txt 2> err.txt
   check "$what: show" "[ $? -eq 0 ] && grep -q '^status     FINISHED' out.txt && grep -q '^resolved spec:' out.txt"
+  $as "$U" diff "${rid:0:6}" "$rid" --db "$d/results.db" > out.txt 2> err.txt
+  check "$what: diff" "[ $? -eq 0 ] && grep -q '^spec: the same [0-9]* keys (the same run)\$' out.txt && grep -q '^  loss ' out.txt"
   $as "$U" export "$rid" --metric loss --db "$d/results.db" > out.txt 2> err.txt
   check "$what: export" "[ $? -eq 0 ] && [ \$(grep -c \"^$rid,runner-tiny,loss,\" out.txt) -eq 10 ]"
   $as "$U" report table --rows seed --cols name --metric loss --db "$d/results.db" > out.txt 2> err.txt
@@ -143,27 +146,35 @@ python3 - v1/results.db <<'PY'
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
 c.execute("alter table runs drop column blas")
+c.execute("alter table runs drop column init_from")
+c.execute("drop table provenance")
 c.execute("update meta set value = '1' where key = 'schema_version'")
 c.commit()
 c.close()
 PY
 h=$(sha v1/results.db)
 "$U" show "$rid" --db v1/results.db > out.txt 2> err.txt
-check "show on a schema-1 database: exit 0, blas '-'" "[ $? -eq 0 ] && grep -q '^blas       -\$' out.txt"
+check "show on a schema-1 database: exit 0, blas '-', no provenance rows" "[ $? -eq 0 ] && grep -q '^blas       -\$' out.txt && grep -A1 '^provenance:\$' out.txt | grep -q '^metrics (last):\$'"
 "$U" ls --db v1/results.db > out.txt 2> err.txt
 check "... ls too" "[ $? -eq 0 ] && grep -q '^$rid  FINISHED' out.txt"
 check "... and the file is not upgraded" \
   "[ \"\$(sha v1/results.db)\" = $h ] && [ \"\$(q v1/results.db \"select value from meta where key = 'schema_version'\")\" = 1 ]"
+"$U" diff "$rid" "$rid" --db v1/results.db > out.txt 2> err.txt
+check "... diff too" "[ $? -eq 0 ] && grep -q '^status  *FINISHED  *FINISHED\$' out.txt"
+check "... and the file is still not upgraded" "[ \"\$(sha v1/results.db)\" = $h ]"
+current=$(q src/results.db "select value from meta where key = 'schema_version'")
 "$U" gc --mark-crashed --db v1/results.db > out.txt 2> err.txt
-check "a command that writes (gc) upgrades it" \
-  "[ $? -eq 0 ] && [ \"\$(q v1/results.db \"select value from meta where key = 'schema_version'\")\" = 2 ]"
+check "a command that writes (gc) upgrades it (to $current), provenance table and all" \
+  "[ $? -eq 0 ] && [ \"\$(q v1/results.db \"select value from meta where key = 'schema_version'\")\" = $current ] && [ \"\$(q v1/results.db \"select count(*) from sqlite_master where name = 'provenance'\")\" = 1 ]"
 
 # ---- 6. no database there: a clear refusal, and nothing created ----
 mkdir empty
 cd empty || exit 1
 for c in "ls" "ls --db typo.db" "show $rid --db typo.db" "export $rid --db typo.db" \
          "report table --rows seed --cols name --metric loss --db typo.db" "sample $rid -n 2 --db typo.db" \
-         "report samples $rid --db typo.db" "gc --mark-crashed --db typo.db"; do
+         "report samples $rid --db typo.db" "gc --mark-crashed --db typo.db" "diff $rid $rid --db typo.db" \
+         "tag $rid best --db typo.db" "tag $rid --db typo.db" "note $rid text --db typo.db" "note $rid --db typo.db" \
+         "rm $rid --yes --db typo.db"; do
   db=typo.db
   case $c in ls) db=results.db ;; esac
   # shellcheck disable=SC2086

@@ -1,7 +1,7 @@
 /* test_report.c — the statistics behind `unigfn report table` (mean, std with n-1, sem, Student-t ci95),
- * label ordering and filters, golden Markdown/LaTeX/CSV tables from a small database built here through
- * store.h, and the pictures of `report curves|samples` (plot/, cairo): PNGs decoded with libpng and
- * checked pixel by pixel, SVGs parsed as XML and PDFs read back by tests/figure_check.py. */
+ * label ordering and filters, golden Markdown/LaTeX/CSV/HTML tables from a small database built here
+ * through store.h, and the pictures of `report curves|samples` (plot/, cairo): PNGs decoded with libpng
+ * and checked pixel by pixel, SVGs parsed as XML and PDFs read back by tests/figure_check.py. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* mkdtemp, nftw, popen */
 #endif
@@ -177,6 +177,7 @@ static void test_tables(void) {
     golden("report table --rows model --cols objective --metric nll --format latex --stat ci95 --reduce min",
            "test_report_table.tex");
     golden("report table --rows model --cols objective,seed --metric nll --format csv", "test_report_table.csv");
+    golden("report table --rows model --cols objective --metric nll --format html", "test_report_table.html");
     /* --all takes the RUNNING run in (and it becomes the best cell); --where narrows; --best max */
     int status;
     char *out = cli("report table --rows model --cols objective --metric nll --all --best max --stat sem", &status);

@@ -16,6 +16,13 @@ check "params flattened" "[ \"$(q a.db "select value from params where key='mode
 check "checkpoint written" "[ -s runs/$id/checkpoint.bin ]"
 check "show prints the status" "\"$U\" show ${id:0:6} --db a.db | grep -q '^status     FINISHED'"
 check "sample prints 5 rows of 32 bits" "[ \$(\"$U\" sample $id -n 5 --db a.db | grep -cE '^[01]{32}\$') -eq 5 ]"
+# The first run's last lines say where the results and pictures went (README's first command).
+rm -rf w && mkdir w && (cd w && "$U" run "$UG_SOURCE_ROOT/experiments/smoke/first-run.yaml" train.steps=20 \
+  'metrics=[{plugin: density_png, samples: 2000}]' > out.txt 2>&1)
+wid=$(q w/results.db "select id from runs")
+check "first run: results line names the database and show" "grep -qx '  results   results.db (unigfn show $wid; unigfn ls)' w/out.txt"
+check "first run: picture line names a file that exists" "grep -qx '  picture   runs/$wid/density-20.png' w/out.txt && [ -s w/runs/$wid/density-20.png ]"
+check "first run: samples line" "grep -qx '  samples   unigfn sample $wid -n 10' w/out.txt"
 "$U" run "$SPEC/tiny.yaml" train.steps=200 --db a.db --quiet
 check "re-running a FINISHED spec does nothing" "[ $(q a.db "select count(*) from metrics where key='loss'") -eq 20 ]"
 
@@ -24,6 +31,8 @@ check "re-running a FINISHED spec does nothing" "[ $(q a.db "select count(*) fro
 check "unknown key exits 2" "[ $? -eq 2 ]"
 check "message names the key" "grep -q \"model.hiden: unknown key (did you mean 'hidden'?)\" err.txt"
 check "no database written" '[ ! -e b.db ]'
+"$U" run nosuch.yaml --db b.db --quiet 2> err.txt
+check "a missing spec file is a spec error: exit 2, the reason, no database" "[ \$? -eq 2 ] && grep -qx 'nosuch.yaml: cannot open: No such file or directory' err.txt && [ ! -e b.db ]"
 "$U" run "$SPEC/tiny.yaml" 'objective.0.plugin=tb' --db b.db --quiet 2> err.txt
 check "missing capability exits 2" "[ $? -eq 2 ] && grep -q 'needs capability' err.txt"
 

@@ -1,6 +1,9 @@
-/* test_sha256.c — SHA-256 against the FIPS 180-2 / NIST example vectors, one-shot and incremental. */
+/* test_sha256.c — SHA-256 against the FIPS 180-2 / NIST example vectors, one-shot, incremental and of a
+ * file. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "unigfn/host/sha256.h"
@@ -28,6 +31,17 @@ int main(void)
     if (!a) return CHECK_DONE();
     memset(a, 'a', n);
     check_hex(a, n, mil);
+
+    /* The file hash reads in blocks: a million 'a' (many blocks) and a missing file. */
+    char path[] = "/tmp/ug_sha256_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0 && write(fd, a, n) == (ssize_t)n && close(fd) == 0, "temporary file");
+    char fh[65];
+    int64_t bytes = 0;
+    CHECK(ug_sha256_file(path, fh, &bytes) == 0 && strcmp(fh, mil) == 0 && bytes == (int64_t)n, "file: %s, %lld bytes",
+          fh, (long long)bytes);
+    unlink(path);
+    CHECK(ug_sha256_file(path, fh, &bytes) == ENOENT && fh[0] == 0 && bytes == 0, "a missing file: ENOENT, no hash");
 
     static const size_t chunks[] = {1, 3, 63, 64, 65, 127, 1000};
     for (size_t k = 0; k < sizeof chunks / sizeof chunks[0]; k++) {

@@ -1,5 +1,6 @@
 /* test_store.c — the results database: schema/versioning, run lifecycle, non-finite metrics, summaries,
- * restart/resume/crash semantics, artifacts, queries, and several processes writing one file at once. */
+ * restart/resume/crash semantics, artifacts, provenance, queries, and several processes writing one file
+ * at once. */
 #include <dirent.h>
 #include <math.h>
 #include <sqlite3.h>
@@ -384,6 +385,109 @@ static void test_upgrade(void)
             ug_store_close(s);
         }
     }
+}
+
+/* Provenance rows as "kind:name:version:sha256" joined by spaces, in the order the store gives them. */
+static int prov_row(void *user, const ug_provenance *p)
+{
+    char *buf = user;
+    size_t n = strlen(buf);
+    snprintf(buf + n, 1024 - n, "%s%s:%s:%s:%s", n ? " " : "", p->kind, p->name, p->version ? p->version : "-",
+             p->sha256 ? p->sha256 : "-");
+    return 0;
+}
+
+static const char *prov_of(ug_store *s, const char *id, char *buf)
+{
+    ug_error e = {0};
+    buf[0] = 0;
+    if (ug_store_provenance(s, id, prov_row, buf, &e) != UG_OK) snprintf(buf, 1024, "error: %.900s", e.msg);
+    return buf;
+}
+
+/* Version 4: runs.init_from and the provenance table. A version-2 file reads as it is read-only (no
+ * rows, no init_from) and is upgraded by a writer (through 3, the tags); begin records the rows with the run, a restart
+ * replaces them, resume's update replaces the plugins' and keeps the checkpoint's; merge carries them. */
+static void test_provenance(void)
+{
+    char v2[128], buf[1024];
+    path_in(v2, sizeof v2, "v2.db");
+    make_v1(v2, "v2-run");
+    CHECK(raw_sql(v2, "ALTER TABLE runs ADD COLUMN blas TEXT; UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+          == SQLITE_OK, "make a version-2 database");
+    ug_store *s = NULL;
+    ug_error e = {0};
+    ug_run_record *r = NULL;
+    CHECK(ug_store_open_as(v2, UG_STORE_READ, &s, &e) == UG_OK, "read a v2 file: %s", e.msg);
+    CHECK(s && ug_store_get_run(s, "v2-run", &r, &e) == UG_OK && r && r->init_from == NULL, "v2 run reads: %s", e.msg);
+    ug_run_record_free(r);
+    r = NULL;
+    CHECK(s && strcmp(prov_of(s, "v2-run", buf), "") == 0, "v2, read-only: no provenance (%s)", buf);
+    ug_store_close(s);
+    CHECK(raw_count(v2, "SELECT count(*) FROM sqlite_master WHERE name = 'provenance'") == 0, "read-only: not upgraded");
+    s = NULL;
+    CHECK(ug_store_open(v2, &s, &e) == UG_OK, "open v2 for writing: %s", e.msg);
+    CHECK(raw_count(v2, "SELECT value FROM meta WHERE key='schema_version'") == 4 &&
+          raw_count(v2, "SELECT count(*) FROM sqlite_master WHERE name = 'provenance'") == 1 &&
+          raw_count(v2, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'init_from'") == 1,
+          "v2 upgraded to 4: provenance table and runs.init_from");
+    CHECK(s && strcmp(prov_of(s, "v2-run", buf), "") == 0, "the old run has no rows (%s)", buf);
+
+    /* given out of order and with one plugin twice: read back in kind order, one row each */
+    const ug_provenance rows[] = {
+        {"metric", "nll", "/p/nll.so", "1.0", "aa"},          {"checkpoint", "src-run", "/r/ck.bin", "step 7", "cc"},
+        {"objective", "tb", "/p/tb.so", "0.1.0", "bb"},       {"dataset", "bits", "/p/bits.so", NULL, "dd"},
+        {"model", "gfn", "/p/gfn.so", "1.0", "ee"},           {"objective", "tb", "/p/tb.so", "0.1.0", "bb"},
+    };
+    ug_run_info in = info_for("prov-run", "prov-exp", 1);
+    in.prov = rows;
+    in.n_prov = 6;
+    in.init_from = "src-run";
+    ug_begin_outcome oc;
+    CHECK(s && ug_store_run_begin(s, &in, &oc, &e) == UG_OK && oc == UG_BEGIN_NEW, "begin with provenance: %s", e.msg);
+    const char *want = "dataset:bits:-:dd model:gfn:1.0:ee objective:tb:0.1.0:bb metric:nll:1.0:aa "
+                       "checkpoint:src-run:step 7:cc";
+    CHECK(s && strcmp(prov_of(s, "prov-run", buf), want) == 0, "rows: %s", buf);
+    CHECK(s && ug_store_get_run(s, "prov-run", &r, &e) == UG_OK && r && r->init_from &&
+          strcmp(r->init_from, "src-run") == 0, "init_from recorded");
+    ug_run_record_free(r);
+    r = NULL;
+    /* resume's update: the plugin rows it is given replace theirs, the checkpoint row stays */
+    const ug_provenance now[] = {{"objective", "tb", "/q/tb.so", "0.2.0", "b2"}};
+    CHECK(s && ug_store_run_update_provenance(s, "prov-run", now, 1, &e) == UG_OK, "update: %s", e.msg);
+    CHECK(s && strcmp(prov_of(s, "prov-run", buf), "dataset:bits:-:dd model:gfn:1.0:ee objective:tb:0.2.0:b2 "
+                      "metric:nll:1.0:aa checkpoint:src-run:step 7:cc") == 0, "after update: %s", buf);
+    ug_error e1 = {0};
+    CHECK(s && ug_store_run_update_provenance(s, "ghost", now, 1, &e1) == UG_ERR_STORE && strstr(e1.msg, "no run"),
+          "update of an absent run: %s", e1.msg);
+    /* a forced restart replaces every row, and the init_from with it */
+    CHECK(s && ug_store_run_end(s, "prov-run", UG_RUN_FINISHED, NULL, 10, &e) == UG_OK, "end");
+    in.n_prov = 1;
+    in.prov = now;
+    in.init_from = NULL;
+    in.force = true;
+    CHECK(s && ug_store_run_begin(s, &in, &oc, &e) == UG_OK && oc == UG_BEGIN_RESTARTED, "restart: %s", e.msg);
+    CHECK(s && strcmp(prov_of(s, "prov-run", buf), "objective:tb:0.2.0:b2") == 0, "after restart: %s", buf);
+    CHECK(s && ug_store_get_run(s, "prov-run", &r, &e) == UG_OK && r && r->init_from == NULL, "init_from cleared");
+    ug_run_record_free(r);
+    r = NULL;
+    ug_error e2 = {0};
+    in.n_prov = -1;
+    CHECK(s && ug_store_run_begin(s, &in, &oc, &e2) == UG_ERR_ARG, "a negative row count is refused: %s", e2.msg);
+    ug_store_close(s);
+
+    /* merged with its run */
+    char out[128];
+    path_in(out, sizeof out, "prov-out.db");
+    ug_store *o = NULL;
+    ug_merge_stats ms;
+    CHECK(ug_store_open(out, &o, &e) == UG_OK && ug_store_merge(o, v2, &ms, &e) == UG_OK && ms.runs_added == 2,
+          "merge: %s", e.msg);
+    CHECK(o && strcmp(prov_of(o, "prov-run", buf), "objective:tb:0.2.0:b2") == 0, "merged rows: %s", buf);
+    /* and deleted with it */
+    CHECK(o && ug_store_delete_run(o, "prov-run", &e) == UG_OK, "delete: %s", e.msg);
+    ug_store_close(o);
+    CHECK(raw_count(out, "SELECT count(*) FROM provenance") == 0, "rm takes the provenance rows");
 }
 
 static void test_lifecycle(ug_store *s, const char *db)
@@ -836,6 +940,7 @@ int main(void)
     }
     test_schema();
     test_upgrade();
+    test_provenance();
 
     char db[128];
     path_in(db, sizeof db, "results.db");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_sweep_slurm.sh — `unigfn sweep --slurm` against a real single-node Slurm started here: munged,
 # slurmctld and slurmd on localhost with a generated slurm.conf in a temp folder (no systemd needed).
-# Checks: one array task per job, each writing its own shard; --slurm-wait merges them into --db; an
+# Checks: one array task per job, each writing its own shard; --slurm-wait merges them (and their run
+# folders: a merged run samples) into --db; an
 # explicit `db merge` of the shards gives the same rows and a second merge changes nothing; a re-launch
 # submits nothing (FINISHED in --db, or in the shards alone). Exits 77 (meson's skip) with the exact
 # reason when the daemons cannot run here.
@@ -127,6 +128,12 @@ for j in 0 1 2 3; do
   "$UG" --db "$T/sw/shards/job-$j.db" ls | grep -q FINISHED || fail "shard $j has no FINISHED run"
   [[ $("$UG" --db "$T/sw/shards/job-$j.db" ls | tail -n +2 | wc -l) == 1 ]] || fail "shard $j holds more than its run"
 done
+
+# ---- the run folders came with the rows: a merged run samples from --db ----
+rid=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("select id from runs").fetchone()[0])' \
+  "$T/sw/shards/job-0.db")
+"$UG" --db "$T/main.db" sample "$rid" -n 4 > "$T/s.txt" || fail "sample of merged run $rid from --db"
+[[ $(wc -l < "$T/s.txt") == 4 ]] || fail "sample of merged run $rid: $(cat "$T/s.txt")"
 
 # ---- the shards merged by hand: the same rows as --slurm-wait merged; twice changes nothing ----
 m1=$("$UG" db merge "$T/merged.db" "$T"/sw/shards/job-*.db) || fail "db merge: $m1"

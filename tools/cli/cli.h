@@ -30,9 +30,43 @@ int cli_sample(cli_env *env, int argc, char **argv);   /* sample RUN -n N [-o FI
 int cli_sweep(cli_env *env, int argc, char **argv);    /* sweep SPEC [AXIS ...] [-j N] [--dry-run] [--slurm] */
 int cli_db(cli_env *env, int argc, char **argv);       /* db merge OUT SHARD... */
 int cli_gc(cli_env *env, int argc, char **argv);       /* gc --mark-crashed */
-int cli_report(cli_env *env, int argc, char **argv);   /* report table|curves|samples ... */
+int cli_report(cli_env *env, int argc, char **argv);   /* report table|curves|samples|html ... */
+int cli_report_html(cli_env *env, int argc, char **argv);  /* report html OUT [...] (argv[0] is "html") */
 int cli_export(cli_env *env, int argc, char **argv);   /* export RUN|--where ... --format csv|jsonl */
 int cli_doctor(int argc, char **argv);                 /* doctor [--seconds S] [--threads N] (no store, no plugins) */
+int cli_diff(cli_env *env, int argc, char **argv);     /* diff RUN RUN */
+int cli_tag(cli_env *env, int argc, char **argv);      /* tag RUN [TAG ...] [--rm TAG ...] */
+int cli_note(cli_env *env, int argc, char **argv);     /* note RUN [TEXT ...] */
+int cli_rm(cli_env *env, int argc, char **argv);       /* rm RUN ... [--yes] [--force] */
+
+/* ---- getopt_long for a command ----
+ * A command gets its arguments after the command name; getopt_long wants a program name first, which
+ * argv[-1] (the command name in main's argv) is: cli_getopt(argc, argv, ...) is getopt_long on them
+ * with opterr off; shortopts must start with ':' (after a '+', which stops at the first operand), so
+ * that a missing value returns ':'. cli_bad_option, given what it returned ('?' or ':'), prints
+ * "unigfn CMD: unknown option '--x'" or "unigfn CMD: option '--metric' needs a value" and the usage on
+ * stderr, and returns 2 for the command to return. After the loop the operands are
+ * argv[optind - 1 .. argc - 1]. */
+struct option;
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+int cli_bad_option(const char *cmd, int c, char **argv, const char *usage);
+
+/* Resolves RUN (an id or a unique prefix, ug_find_run) into id, or prints why not on stderr: "unigfn
+ * CMD: no run 'X' in DB" with the closest id prefix (did you mean), or "... is ambiguous" with the ids
+ * it names. 0 when found, 1 otherwise. */
+int cli_find_run(ug_store *st, const char *cmd, const char *db_path, const char *run, char *id, size_t cap);
+
+/* Opens the store in `mode` (*st; close it whatever this returns), resolves RUN (cli_find_run) and reads
+ * the run; NULL, having said why on stderr, when any of that fails. */
+ug_run_record *cli_open_run(cli_env *env, const char *cmd, ug_store_mode mode, const char *run, ug_store **st);
+
+/* s (a string of the database) escaped for the terminal (ug_shown_text) and cut to at most `width`
+ * characters, the last one then an ellipsis; into out. Returns out. */
+const char *cli_fit(const char *s, size_t width, char *out, size_t cap);
+/* Characters (not bytes) of UTF-8 text. */
+size_t cli_width(const char *s);
+/* A wall time as people read it: 0.4s, 12s, 3m04s, 1h02m; "-" when unknown (negative or NaN). */
+void cli_fmt_duration(double seconds, char *buf, size_t cap);
 
 /* ---- cli_args.c: the one strict parser of numeric arguments ----
  * The whole string is one base-10 number within [lo, hi] (no trailing junk, no overflow; numbers in

@@ -1,6 +1,9 @@
-/* cli_common.c — what the subcommands share: -h detection, opening the store, time formatting, the
- * path of this binary, and the check that what a command wrote reached its file. */
+/* cli_common.c — what the subcommands share: -h detection and getopt_long, opening the store, finding a
+ * run, time and width formatting, the path of this binary, and the check that what a command wrote
+ * reached its file. */
 #include <errno.h>
+#include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "unigfn/host/run_lookup.h"
 #include "unigfn/host/util.h"
 
 bool cli_wants_help(int argc, char **argv) {
@@ -92,4 +96,103 @@ void cli_unknown_name(const char *cmd, const char *what, const char *name, const
                 ug_shown(near, SIZE_MAX, near_shown, sizeof near_shown));
     else
         fprintf(stderr, "unigfn %s: %s '%s'\n", cmd, what, shown);
+}
+
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts) {
+    opterr = 0;
+    return getopt_long(argc + 1, argv - 1, shortopts, longopts, NULL);
+}
+
+int cli_bad_option(const char *cmd, int c, char **argv, const char *usage) {
+    char opt[256], shown[300];
+    if (optopt > 0 && optopt < 128 && (optind < 2 || strncmp(argv[optind - 2], "--", 2) != 0))
+        snprintf(opt, sizeof opt, "-%c", optopt);
+    else
+        snprintf(opt, sizeof opt, "%s", optind >= 2 ? argv[optind - 2] : "?");
+    if (c == ':') {
+        opt[strcspn(opt, "=")] = 0;
+        fprintf(stderr, "unigfn %s: option '%s' needs a value\n", cmd, ug_shown(opt, SIZE_MAX, shown, sizeof shown));
+    } else {
+        fprintf(stderr, "unigfn %s: unknown option '%s'\n", cmd, ug_shown(opt, SIZE_MAX, shown, sizeof shown));
+    }
+    fputs(usage, stderr);
+    return 2;
+}
+
+typedef struct ids_ctx {
+    cli_names ids;      /* every run id, or its first `n` characters */
+    const char *prefix; /* the ambiguous prefix: the ids it names */
+    size_t n;
+} ids_ctx;
+
+static int add_id(void *user, const ug_run_row *r) {
+    ids_ctx *c = user;
+    if (c->prefix && strncmp(r->id, c->prefix, strlen(c->prefix)) != 0) return 0;
+    char cut[64];
+    snprintf(cut, sizeof cut, "%.*s", (int)(c->n < sizeof cut - 1 ? c->n : sizeof cut - 1), r->id);
+    cli_names_add(&c->ids, cut);
+    return 0;
+}
+
+int cli_find_run(ug_store *st, const char *cmd, const char *db_path, const char *run, char *id, size_t cap) {
+    ug_error err = {0};
+    if (ug_find_run(st, run, id, cap, &err) == UG_OK) return 0;
+    char shown[160];
+    ug_shown(run, SIZE_MAX, shown, sizeof shown);
+    ids_ctx c = {.n = strlen(run)};
+    if (err.code != UG_ERR_ARG) {
+        fprintf(stderr, "unigfn %s: %s\n", cmd, err.msg);
+    } else if (strstr(err.msg, "ambiguous")) {
+        c.prefix = run;
+        c.n = 64;
+        (void)ug_store_list_runs(st, NULL, NULL, add_id, &c, &err);
+        fprintf(stderr, "unigfn %s: run id prefix '%s' is ambiguous: it begins %d runs (", cmd, shown, c.ids.n);
+        for (int i = 0; i < c.ids.n && i < 4; i++) fprintf(stderr, "%s%s", i ? ", " : "", c.ids.names[i]);
+        fprintf(stderr, "%s); give more of the id\n", c.ids.n > 4 ? ", ..." : "");
+    } else {
+        /* A mistyped id: the closest prefix of the same length (too short a prefix suggests noise). */
+        if (c.n >= 4) (void)ug_store_list_runs(st, NULL, NULL, add_id, &c, &err);
+        char what[400];
+        snprintf(what, sizeof what, "no run in %s with an id beginning", db_path);
+        cli_unknown_name(cmd, what, run, &c.ids);
+    }
+    cli_names_free(&c.ids);
+    return 1;
+}
+
+size_t cli_width(const char *s) {
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) n += (*p & 0xc0) != 0x80;
+    return n;
+}
+
+const char *cli_fit(const char *s, size_t width, char *out, size_t cap) {
+    ug_shown_text(s ? s : "-", SIZE_MAX, out, cap);
+    if (width == 0 || cli_width(out) <= width) return out;
+    size_t chars = 0, i = 0;
+    for (; out[i]; i++) {
+        if (((unsigned char)out[i] & 0xc0) != 0x80 && chars++ == width - 1) break;
+    }
+    if (i + 4 <= cap) memcpy(out + i, "\xe2\x80\xa6", 4);  /* U+2026 HORIZONTAL ELLIPSIS and the NUL */
+    return out;
+}
+
+void cli_fmt_duration(double t, char *buf, size_t cap) {
+    if (!(t >= 0) || isinf(t)) { snprintf(buf, cap, "-"); return; }
+    if (t < 9.95) { snprintf(buf, cap, "%.1fs", t); return; }
+    long long s = llround(t);
+    if (s < 60) snprintf(buf, cap, "%llds", s);
+    else if (s < 3600) snprintf(buf, cap, "%lldm%02llds", s / 60, s % 60);
+    else snprintf(buf, cap, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+}
+
+ug_run_record *cli_open_run(cli_env *env, const char *cmd, ug_store_mode mode, const char *run, ug_store **st) {
+    *st = cli_open_store(env, mode);
+    if (!*st) return NULL;
+    char id[64];
+    ug_run_record *r = NULL;
+    ug_error err = {0};
+    if (cli_find_run(*st, cmd, env->db_path, run, id, sizeof id)) return NULL;
+    if (ug_store_get_run(*st, id, &r, &err)) fprintf(stderr, "unigfn %s: %s\n", cmd, err.msg);
+    return r;
 }

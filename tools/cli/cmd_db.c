@@ -1,4 +1,5 @@
-/* cmd_db.c — `unigfn db merge OUT SHARD...`: join the database shards of a Slurm sweep.
+/* cmd_db.c — `unigfn db merge OUT SHARD...`: join the database shards of a Slurm sweep, with their run
+ * folders (run_carry.h).
  *
  * A failed merge leaves no database behind that was not there: every shard is checked (read-only)
  * before OUT is touched, so a missing or foreign shard merges nothing and creates nothing; OUT is created
@@ -14,13 +15,17 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "unigfn/host/run_carry.h"
+#include "unigfn/host/run_lookup.h"
 
 static const char DB_USAGE[] =
     "usage: unigfn db merge OUT.db SHARD.db ...\n"
     "  copies every run of the shards into OUT (created if absent); a run already in OUT is\n"
     "  replaced only by a copy that is further along (FINISHED > FAILED/KILLED/CRASHED >\n"
     "  RUNNING > QUEUED) or newer, so merging twice changes nothing. Every shard is checked\n"
-    "  first: if one is missing or not a unigfn database, nothing is merged or created\n";
+    "  first: if one is missing or not a unigfn database, nothing is merged or created.\n"
+    "  Each run's folder (checkpoint, pictures: <shard's folder>/runs/ID) is copied with its row to\n"
+    "  <OUT's folder>/runs/ID, so `sample`, `resume` and reports work on OUT\n";
 
 /* A shard that can be merged into out: a readable unigfn database other than out itself. */
 static bool shard_ok(const char *shard, const char *out) {
@@ -74,6 +79,7 @@ int cli_db(cli_env *env, int argc, char **argv) {
     ug_store *out = NULL;
     ug_error err = {0};
     int rc = 0;
+    bool carry_failed = false;
     if (ug_store_open(outp, &out, &err)) {
         fprintf(stderr, "unigfn: %s\n", err.msg);
         rc = 1;
@@ -98,10 +104,28 @@ int cli_db(cli_env *env, int argc, char **argv) {
     if (rc == 0 && argc > 3)
         printf("total: %d added, %d replaced, %d unchanged; %lld metric rows copied into %s\n", total.runs_added,
                total.runs_replaced, total.runs_kept, (long long)total.metric_rows, outp);
+    /* The run folders once every row is in: each run's folder comes from the shard whose row it kept. A
+     * folder that cannot be copied fails the command but keeps the merged rows (merging again retries). */
+    int folders = 0;
+    for (int i = 2; rc == 0 && i < argc; i++) {
+        int n = 0;
+        if (ug_run_carry_folders(out, outp, argv[i], &n, &err)) {
+            fprintf(stderr, "unigfn db merge: %s (shard %s; the rows are merged: merging again copies it again)\n",
+                    err.msg, argv[i]);
+            err = (ug_error){0};
+            carry_failed = true;
+        }
+        folders += n;
+    }
+    if (rc == 0) {
+        char dir[PATH_MAX];
+        ug_run_folder(outp, "", dir, sizeof dir);
+        printf("%d run folder%s copied into %s\n", folders, folders == 1 ? "" : "s", dir);
+    }
     ug_store_close(out);
     if (rc && created) {
         remove_db(outp);
         fprintf(stderr, "unigfn db merge: removed %s, which this merge had created\n", outp);
     }
-    return rc;
+    return rc || carry_failed ? 1 : 0;
 }

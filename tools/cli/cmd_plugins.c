@@ -57,16 +57,37 @@ static void print_schema(const ug_plugin_ref *r) {
     }
 }
 
+/* Markdown text with '|' escaped, so a summary such as KL(P_B||P_F) stays in its cell. */
+static void print_cell(const char *t) {
+    for (; t && *t; t++) {
+        if (*t == '|') putchar('\\');
+        putchar(*t);
+    }
+}
+
+/* `plugins --markdown`: the README's table of what is implemented, one row a plugin, grouped by kind
+ * in the registry's order; tests/test_readme_plugins.sh checks the README carries exactly this. */
+static void print_markdown(ug_registry *reg) {
+    printf("| kind | plugin | version | what it is |\n|---|---|---|---|\n");
+    for (int i = 0; i < ug_registry_count(reg); i++) {
+        const ug_plugin_desc *d = ug_registry_at(reg, i)->desc;
+        printf("| %s | `%s` | %s | ", ug_kind_name((ug_plugin_kind)d->kind), d->name, d->version ? d->version : "");
+        print_cell(d->summary);
+        printf(" |\n");
+    }
+}
+
 int cli_plugins(cli_env *env, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: unigfn plugins [NAME ...]\n"
+        printf("usage: unigfn plugins [NAME ...] | --markdown\n"
                "  without NAME: every plugin found (kind, name, version, summary); with NAME: its parameters,\n"
-               "  their types, defaults and documentation\n");
+               "  their types, defaults and documentation; --markdown: the list as the README's table\n");
         return 0;
     }
     int n = ug_registry_count(env->reg);
     for (int i = 0; i < ug_registry_problem_count(env->reg); i++)
         fprintf(stderr, "unigfn: warning: %s\n", ug_registry_problem(env->reg, i));
+    if (argc == 1 && strcmp(argv[0], "--markdown") == 0) { print_markdown(env->reg); return 0; }
     if (argc == 0) {
         for (int i = 0; i < n; i++) {
             const ug_plugin_desc *d = ug_registry_at(env->reg, i)->desc;

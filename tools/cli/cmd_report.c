@@ -22,10 +22,11 @@ static void report_usage(FILE *f) {
     fprintf(f,
             "usage: unigfn report table --rows K[,K] --cols K[,K] --metric M [--where K=V ...]\n"
             "                           [--reduce last|min|max] [--stat mean_std|sem|ci95] [--best min|max|none]\n"
-            "                           [--best-in table|row|col] [--format md|latex|csv] [--decimals D] [--all] [-o FILE]\n"
+            "                           [--best-in table|row|col] [--format md|latex|csv|html] [--decimals D] [--all] [-o FILE]\n"
             "       unigfn report curves --metric M [--where K=V ...] [--group-by K[,K]] [--log-y] [--log-x]\n"
             "                           [--finished] [--title T] [--width W] [--height H] [-o curves.png]\n"
             "       unigfn report samples RUN [-o samples.png] [-n N] [--bins B] [--range R]\n"
+            "       unigfn report html OUT [--where K=V ...] [--table ROWS:COLS:METRIC ...] (unigfn report html -h)\n"
             "Pictures are PNG, SVG or PDF by the -o file's extension (.png, .svg, .pdf).\n"
             "K is any flattened spec key (`unigfn show RUN` lists them under params: model, objective, dataset,\n"
             "seed, model.hidden, objective.0.plugin, ...) or id/experiment/status. --where takes K=V, K!=V or\n"
@@ -163,7 +164,7 @@ static int report_table(cli_env *env, int argc, char **argv) {
         else if (strcmp(a, "--reduce") == 0) { if (ug_reduce_parse(v, &t.reduce)) { fprintf(stderr, "unigfn report: --reduce last|min|max\n"); goto bad; } }
         else if (strcmp(a, "--stat") == 0) { if (ug_spread_parse(v, &t.spread)) { fprintf(stderr, "unigfn report: --stat mean_std|sem|ci95\n"); goto bad; } }
         else if (strcmp(a, "--best") == 0) { best_set = true; if (ug_best_parse(v, &t.best)) { fprintf(stderr, "unigfn report: --best min|max|none\n"); goto bad; } }
-        else if (strcmp(a, "--format") == 0) { if (ug_table_format_parse(v, &t.format)) { fprintf(stderr, "unigfn report: --format md|latex|csv\n"); goto bad; } }
+        else if (strcmp(a, "--format") == 0) { if (ug_table_format_parse(v, &t.format)) { fprintf(stderr, "unigfn report: --format md|latex|csv|html\n"); goto bad; } }
         else if (strcmp(a, "--decimals") == 0) { if (!cli_int_arg_i("report table", "--decimals", v, 0, 17, &t.decimals)) goto bad; }
         else if (strcmp(a, "--best-in") == 0) {
             if (strcmp(v, "table") == 0) t.scope = UG_BEST_TABLE;
@@ -182,8 +183,7 @@ static int report_table(cli_env *env, int argc, char **argv) {
     t.row_keys = rk, t.col_keys = ck;
     ug_store *st = NULL;
     ug_rd_set sel = {0};
-    ug_table_obs *obs = NULL;
-    const char **labels = NULL;
+    ug_table_obs_set os = {0};
     int *cell = NULL;
     FILE *f = NULL;
     rc = 1;
@@ -197,27 +197,17 @@ static int report_table(cli_env *env, int argc, char **argv) {
         if (!any_has_key(&sel, key)) { key_hint(&sel, key); goto out; }
     }
     int kk = t.n_row_keys + t.n_col_keys;
-    obs = calloc((size_t)sel.n, sizeof *obs);
-    labels = calloc((size_t)sel.n * (size_t)kk, sizeof *labels);
-    cell = calloc((size_t)sel.n, sizeof *cell);
-    if (!obs || !labels || !cell) { fprintf(stderr, "unigfn report: out of memory\n"); goto out; }
-    int n_obs = 0, no_metric = 0;
-    ug_rd_set with = {malloc((size_t)sel.n * sizeof(ug_rd_run)), 0};
-    if (!with.runs) { fprintf(stderr, "unigfn report: out of memory\n"); goto out; }
-    for (int i = 0; i < sel.n; i++) {
-        const ug_rd_run *r = &sel.runs[i];
-        if (!r->has_metric) { no_metric++; continue; }
-        const char **lab = labels + (size_t)n_obs * kk;
-        for (int k = 0; k < kk; k++) {
-            const char *v = ug_rd_get(r, k < t.n_row_keys ? rk[k] : ck[k - t.n_row_keys]);
-            lab[k] = v ? v : "-";
-        }
-        double v = t.reduce == UG_REDUCE_MIN ? r->min : t.reduce == UG_REDUCE_MAX ? r->max : r->last;
-        obs[n_obs] = (ug_table_obs){lab, lab + t.n_row_keys, v};
-        with.runs[n_obs++] = *r;
-    }
-    with.n = n_obs;
-    if (no_metric) fprintf(stderr, "note: %d of the %d selected runs never logged '%s' (left out)\n", no_metric, sel.n, metric);
+    if (ug_table_obs_from_runs(&sel, &t, &os, &err)) { fprintf(stderr, "unigfn report: %s\n", err.msg); goto out; }
+    const ug_table_obs *obs = os.obs;
+    const char **labels = os.labels;
+    int n_obs = os.n;
+    cell = calloc((size_t)sel.n + 1, sizeof *cell);
+    ug_rd_set with = {malloc(((size_t)sel.n + 1) * sizeof(ug_rd_run)), 0};
+    if (!cell || !with.runs) { free(with.runs); fprintf(stderr, "unigfn report: out of memory\n"); goto out; }
+    for (int i = 0; i < sel.n; i++)   /* the runs of the observations, in their order */
+        if (sel.runs[i].has_metric) with.runs[with.n++] = sel.runs[i];
+    if (os.n_without)
+        fprintf(stderr, "note: %d of the %d selected runs never logged '%s' (left out)\n", os.n_without, sel.n, metric);
     if (n_obs == 0) { metric_hint(st, &sel, metric); free(with.runs); goto out; }
     /* cells by label equality, for the pooling note */
     int n_cells = 0;
@@ -244,8 +234,7 @@ static int report_table(cli_env *env, int argc, char **argv) {
     if (outp) fprintf(stderr, "unigfn: wrote the table (%d runs) to %s\n", n_obs, outp);
 out:
     if (f && f != stdout) fclose(f);  /* after an error; the written path is checked above */
-    free(obs);
-    free(labels);
+    ug_table_obs_set_free(&os);
     free(cell);
     ug_rd_set_free(&sel);
     ug_store_close(st);
@@ -372,6 +361,7 @@ int cli_report(cli_env *env, int argc, char **argv) {
     if (argc >= 1 && strcmp(argv[0], "table") == 0) return report_table(env, argc - 1, argv + 1);
     if (argc >= 1 && strcmp(argv[0], "curves") == 0) return report_curves(env, argc - 1, argv + 1);
     if (argc >= 1 && strcmp(argv[0], "samples") == 0) return report_samples(env, argc - 1, argv + 1);
+    if (argc >= 1 && strcmp(argv[0], "html") == 0) return cli_report_html(env, argc, argv);
     bool help = argc >= 1 && (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0);
     report_usage(help ? stdout : stderr);
     return help ? 0 : 2;

@@ -1,4 +1,5 @@
-/* cmd_show.c — `unigfn show RUN`: a run's resolved spec, status, artifacts and last metrics, with
+/* cmd_show.c — `unigfn show RUN`: a run's status, tags, note, provenance (build, host, BLAS, and the
+ * plugins and --init-from checkpoint it was computed from), resolved spec, artifacts and last metrics, with
  * unprintable bytes in the database's strings escaped (ug_shown_text) rather than sent to the terminal. */
 #include <math.h>
 #include <stdint.h>
@@ -30,6 +31,15 @@ static int show_artifact(void *user, const ug_artifact_row *a) {
     return 0;
 }
 
+/* One provenance row: kind, name, version, SHA-256 and the file, escaped like the rest. */
+static int show_prov(void *user, const ug_provenance *p) {
+    (void)user;
+    char k[64], n[256], v[128], h[160], f[4200];
+    printf("  %-10s %-16s %-8s sha256 %s  %s\n", shown(p->kind, k, sizeof k), shown(p->name, n, sizeof n),
+           shown(p->version, v, sizeof v), shown(p->sha256, h, sizeof h), shown(p->path, f, sizeof f));
+    return 0;
+}
+
 /* The stored spec, line by line, each line escaped like the rest. */
 static void show_spec(const char *spec) {
     while (spec && *spec) {
@@ -43,7 +53,7 @@ static void show_spec(const char *spec) {
 }
 
 int cli_show(cli_env *env, int argc, char **argv) {
-    static const char usage[] = "usage: unigfn show RUN\n  the run's resolved spec, status, artifacts and last metrics\n";
+    static const char usage[] = "usage: unigfn show RUN\n  the run's status, tags and note, provenance (with each plugin's version, SHA-256 and file),\n  last metrics, artifacts and resolved spec\n";
     if (cli_wants_help(argc, argv)) { fputs(usage, stdout); return 0; }
     if (argc != 1) { fputs(usage, stderr); return 2; }
     ug_store *st = cli_open_store(env, UG_STORE_READ);
@@ -51,8 +61,12 @@ int cli_show(cli_env *env, int argc, char **argv) {
     ug_error err = {0};
     char id[64];
     ug_run_record *r = NULL;
-    if (ug_find_run(st, argv[0], id, sizeof id, &err) || ug_store_get_run(st, id, &r, &err)) {
-        fprintf(stderr, "unigfn: %s\n", err.msg);
+    if (cli_find_run(st, "show", env->db_path, argv[0], id, sizeof id)) {
+        ug_store_close(st);
+        return 1;
+    }
+    if (ug_store_get_run(st, id, &r, &err)) {
+        fprintf(stderr, "unigfn show: %s\n", err.msg);
         ug_store_close(st);
         return 1;
     }
@@ -65,10 +79,25 @@ int cli_show(cli_env *env, int argc, char **argv) {
     printf("run        %s\nexperiment %s\nstatus     %s\nstep       %lld\n", shown(r->id, b1, sizeof b1),
            shown(r->experiment, b2, sizeof b2), ug_run_status_name(r->status), (long long)r->step);
     if (r->error) printf("error      %s\n", shown(r->error, b3, sizeof b3));
+    printf("tags       ");
+    for (int i = 0; i < r->n_tags; i++) printf("%s%s", i ? ", " : "", shown(r->tags[i], b1, sizeof b1));
+    printf("%s\n", r->n_tags ? "" : "-");
+    if (r->note) {
+        size_t cap = 4 * strlen(r->note) + 8;
+        char *note = malloc(cap);
+        if (note) printf("note       %s\n", shown(r->note, note, cap));
+        free(note);
+    }
     printf("created    %s\nstarted    %s\nended      %s\nheartbeat  %s\n", c, s, e, h);
     printf("seed       %lld\nthreads    %d\ngit        %s\nhost       %s\nbuild      %s\nblas       %s\n",
            (long long)r->seed, r->threads, shown(r->git_rev, b4, sizeof b4), shown(r->host, b5, sizeof b5),
            shown(r->build, b6, sizeof b6), shown(r->blas, b7, sizeof b7));
+    if (r->init_from) {
+        char b8[160];
+        printf("init from  %s (parameters of its last checkpoint)\n", shown(r->init_from, b8, sizeof b8));
+    }
+    printf("provenance:\n");
+    ug_store_provenance(st, id, show_prov, NULL, &err);
     printf("metrics (last):\n");
     ug_store_last_metrics(st, id, show_metric, NULL, &err);
     printf("artifacts:\n");

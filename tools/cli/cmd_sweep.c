@@ -1,5 +1,6 @@
 /* cmd_sweep.c — `unigfn sweep SPEC [AXIS ...] [-j N] [--dry-run] [--slurm ...]`: expand a sweep into
- * jobs, skip the runs already FINISHED, and run the rest locally or as a Slurm job array. */
+ * jobs, skip the runs already FINISHED (unless a plugin they were computed with changed since), and
+ * run the rest locally or as a Slurm job array. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #include "cli.h"
 #include "unigfn/host/blas_info.h"
+#include "unigfn/host/run_carry.h"
 #include "unigfn/host/runner.h"
 #include "unigfn/host/sha256.h"
 #include "unigfn/host/sweep.h"
@@ -22,12 +24,15 @@ static void sweep_usage(FILE *f) {
             "  one value is a fixed override. Axes multiply; --zip axes move together. Axes from the spec's\n"
             "  `sweep:` block come first; an axis given here replaces the spec's axis of the same key.\n"
             "  -j N          N local worker processes (default 1), all writing the --db database\n"
+            "  A FINISHED job is skipped, unless a plugin it was computed with changed since (`unigfn show`\n"
+            "  prints their SHA-256): then it runs again, and a line names the plugin and both hashes.\n"
             "  --dry-run     print each job's number, run id, status and overrides; run nothing\n"
             "  --slurm       write DIR/sweep.sbatch (one array task per unfinished job, each writing the\n"
             "                shard DIR/shards/job-N.db) and submit it with sbatch\n"
             "  --slurm-opt   an #SBATCH option for every task, e.g. --slurm-opt=--time=01:00:00\n"
             "  --slurm-dir   the sweep folder (default: <db folder>/sweeps/<name>-<hash of the job ids>)\n"
-            "  --slurm-wait  wait for the array to end, then merge its shards into the --db database\n"
+            "  --slurm-wait  wait for the array to end, then merge its shards (rows and run folders) into the\n"
+            "                --db database\n"
             "  --no-submit   write the script only\n"
             "  --blas-core auto  as for `unigfn run`: the jobs run on the fastest verified OpenBLAS core when\n"
             "                the one OpenBLAS chose is far below this CPU (off unless given)\n");
@@ -56,6 +61,7 @@ static int print_plan(const ug_sweep_plan *plan, const char *spec_path, int n_ax
         ug_sweep_job_label(jb, label, sizeof label);
         printf("%-4lld %-16s  %-8s  %s\n", (long long)jb->index, jb->id,
                jb->status == UG_RUN_ABSENT ? "-" : ug_run_status_name(jb->status), label);
+        if (jb->changed) printf("     FINISHED with %s: runs again\n", jb->changed);
     }
     return 0;
 }
@@ -118,7 +124,9 @@ static int run_slurm(cli_env *env, const ug_sweep_plan *plan, const char *spec_p
             rc = 1;
             continue;
         }
-        if (ug_store_merge(st, shard, &ms, &err) || ug_store_run_status(st, jb->id, &s, &err)) {
+        int carried = 0;
+        if (ug_store_merge(st, shard, &ms, &err) || ug_store_run_status(st, jb->id, &s, &err) ||
+            ug_run_carry_folders(st, env->db_path, shard, &carried, &err)) {
             fprintf(stderr, "unigfn sweep: %s\n", err.msg);
             rc = 1;
             break;
@@ -195,6 +203,16 @@ int cli_sweep(cli_env *env, int argc, char **argv) {
         rc = err.code == UG_ERR_SPEC ? 2 : 1;
         goto done;
     }
+    int n_changed = 0;
+    if (ug_sweep_plan_check_provenance(&plan, st, env->reg, &n_changed, &err)) {
+        fprintf(stderr, "unigfn sweep: %s\n", err.msg);
+        rc = 1;
+        goto done;
+    }
+    for (int64_t j = 0; !dry && j < plan.n_jobs; j++)
+        if (plan.jobs[j].changed)
+            printf("sweep: job %lld: run %s FINISHED with %s: running it again\n", (long long)plan.jobs[j].index,
+                   plan.jobs[j].id, plan.jobs[j].changed);
     if (dry) { rc = print_plan(&plan, spec_path, ug_sweep_n_axes(sw)); goto done; }
     if (slurm) {
         ug_store_close(st);
@@ -204,7 +222,7 @@ int cli_sweep(cli_env *env, int argc, char **argv) {
     }
     int n_fin = 0, n_run = 0;
     for (int64_t j = 0; j < plan.n_jobs; j++) {
-        n_fin += plan.jobs[j].status == UG_RUN_FINISHED;
+        n_fin += plan.jobs[j].status == UG_RUN_FINISHED && !plan.jobs[j].changed;
         n_run += plan.jobs[j].status == UG_RUN_RUNNING;
     }
     int64_t todo = plan.n_jobs - n_fin - n_run;

@@ -1,4 +1,5 @@
 /* main.c — `unigfn`: dispatch to subcommands; plugins are scanned once here. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 #include "cli.h"
 #include "unigfn/host/log.h"
 #include "unigfn/host/runner.h"
+#include "unigfn/host/util.h"
 #include "unigfn/plugin.h"
 
 static void usage(FILE *f) {
@@ -19,8 +21,13 @@ static void usage(FILE *f) {
             "                                                 2 spec error, 130 interrupted\n"
             "  resume RUN [--threads N]                       continue a run from its last checkpoint\n"
             "  plugins [NAME]                                 list plugins, or one plugin's parameters\n"
-            "  ls                                             list runs in the database\n"
+            "  ls [--experiment E] [--tag T] [--metric K]     runs: status, steps, wall time, tags, note\n"
+            "                                                 and the params that differ in an experiment\n"
             "  show RUN                                       resolved spec, status and last metrics\n"
+            "  diff RUN_A RUN_B                               spec keys that differ and final metrics\n"
+            "  tag RUN [TAG ...] [--rm TAG]                   add or remove tags (ls --tag TAG finds them)\n"
+            "  note RUN [TEXT]                                replace the run's note\n"
+            "  rm RUN ... [--yes] [--force]                   delete runs: rows and run folders (asks first)\n"
             "  sample RUN -n N [-o FILE]                      samples from a trained model, one per line\n"
             "  sweep SPEC [key=v1,v2 ...] [-j N] [--dry-run]  run every job of a sweep (skips FINISHED runs);\n"
             "        [--slurm [--slurm-opt OPT] [--slurm-wait]] --slurm: as a Slurm job array of shards\n"
@@ -30,6 +37,7 @@ static void usage(FILE *f) {
             "  report curves --metric M [-o curves.png]       metric against step, per run and group mean ± std\n"
             "  report samples RUN [-o samples.png]            a picture of the model's samples\n"
             "                                                 (pictures: .png, .svg or .pdf by the extension)\n"
+            "  report html OUT [--table R:C:M ...]            a static web report: runs, curves, pictures, tables\n"
             "  export RUN|--where K=V ... [--format csv|jsonl] metric time series for other tools\n"
             "  --version                                      version, git revision, plugin ABI and build\n"
             "  doctor [--seconds S] [--threads N]             is the BLAS fast here? kernel, sgemm rates per\n"
@@ -83,6 +91,10 @@ int main(int argc, char **argv) {
     else if (strcmp(cmd, "plugins") == 0) rc = cli_plugins(&env, argc - 2, argv + 2);
     else if (strcmp(cmd, "ls") == 0) rc = cli_ls(&env, argc - 2, argv + 2);
     else if (strcmp(cmd, "show") == 0) rc = cli_show(&env, argc - 2, argv + 2);
+    else if (strcmp(cmd, "diff") == 0) rc = cli_diff(&env, argc - 2, argv + 2);
+    else if (strcmp(cmd, "tag") == 0) rc = cli_tag(&env, argc - 2, argv + 2);
+    else if (strcmp(cmd, "note") == 0) rc = cli_note(&env, argc - 2, argv + 2);
+    else if (strcmp(cmd, "rm") == 0) rc = cli_rm(&env, argc - 2, argv + 2);
     else if (strcmp(cmd, "sample") == 0) rc = cli_sample(&env, argc - 2, argv + 2);
     else if (strcmp(cmd, "sweep") == 0) rc = cli_sweep(&env, argc - 2, argv + 2);
     else if (strcmp(cmd, "db") == 0) rc = cli_db(&env, argc - 2, argv + 2);
@@ -90,7 +102,13 @@ int main(int argc, char **argv) {
     else if (strcmp(cmd, "report") == 0) rc = cli_report(&env, argc - 2, argv + 2);
     else if (strcmp(cmd, "export") == 0) rc = cli_export(&env, argc - 2, argv + 2);
     else {
-        fprintf(stderr, "unigfn: unknown command '%s'\n", cmd);
+        static const char *const commands[] = {"run", "resume", "plugins", "ls", "show", "diff", "tag", "note", "rm",
+                                               "sample", "sweep", "db", "gc", "report", "export", "doctor"};
+        const char *near = ug_closest_name(cmd, commands, (int)(sizeof commands / sizeof commands[0]));
+        char shown[160];
+        fprintf(stderr, "unigfn: unknown command '%s'", ug_shown(cmd, SIZE_MAX, shown, sizeof shown));
+        if (near) fprintf(stderr, " (did you mean '%s'?)", near);
+        fputc('\n', stderr);
         usage(stderr);
         rc = 2;
     }

@@ -604,6 +604,10 @@ ug_status ug_checkpoint_load(const char *path, ug_params *P, ug_optim *const *op
                 const char *gname;
                 int64_t count;
                 ug_params_group_info(P, mg, &gname, NULL, NULL, &count);
+                /* The layout first: a parameter of another shape is named with both shapes, which says
+                 * more than the group's float count it also changes. */
+                st = check_layout(path, &s, P, mg, gname, err);
+                if (st != UG_OK || s.bad) break;
                 if (g.count != (uint64_t)count) {
                     st = ug_error_set(err, UG_ERR_ARG,
                                       "checkpoint %s: group '%s' has %llu floats in the file but %lld in "
@@ -611,8 +615,6 @@ ug_status ug_checkpoint_load(const char *path, ug_params *P, ug_optim *const *op
                                       path, gname, (unsigned long long)g.count, (long long)count);
                     break;
                 }
-                st = check_layout(path, &s, P, mg, gname, err);
-                if (st != UG_OK) break;
                 g.values = get_f32s(&s, g.count);
                 if (s.bad) break;
                 g.model_g = mg;

@@ -33,6 +33,14 @@ void ug_ema_free(ug_ema *e) {
     memset(e, 0, sizeof *e);
 }
 
+void ug_ema_restart(ug_ema *e) {
+    if (!e->shadow) return;
+    if (e->swapped) ug_ema_swap(e);  /* the trained values back in the block first */
+    float *v = NULL;
+    ug_params_group_info(e->P, e->group, NULL, &v, NULL, NULL);
+    ug__copy_floats(ug__params_backend(e->P), e->shadow, v, e->count);
+}
+
 void ug_ema_update(ug_ema *e) {
     if (!e->shadow) return;
     float *v = NULL;

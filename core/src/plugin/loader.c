@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "unigfn/host/sha256.h"
 #include "unigfn/host/spec.h"
 #include "unigfn/host/util.h"
 
@@ -45,6 +46,7 @@ typedef struct lib {
     void *handle;
     char *path;       /* as given */
     char *real;       /* realpath, to skip a library reached twice */
+    char sha256[65];  /* hex SHA-256 of the file, "" until ug_registry_sha256 asks */
 } lib;
 
 typedef struct entry {
@@ -375,7 +377,7 @@ static int find_index(const ug_registry *reg, uint32_t kind, const char *name) {
     return -lo - 1;
 }
 
-static entry *make_entry(const ug_plugin_desc *d, const char *path) {
+static entry *make_entry(const ug_plugin_desc *d, const char *path, const char *real) {
     entry *e = calloc(1, sizeof *e);
     size_t host_vt = vtable_host_size(d->kind);
     uint32_t vt_size = *(const uint32_t *)d->vtable;
@@ -393,6 +395,7 @@ static entry *make_entry(const ug_plugin_desc *d, const char *path) {
     e->desc.vtable = vt;
     e->ref.desc = &e->desc;
     e->ref.path = path;
+    e->ref.real = real;
     return e;
 }
 
@@ -480,11 +483,12 @@ ug_status ug_registry_load_file(ug_registry *reg, const char *path, ug_error *er
     }
     lib *L = &reg->libs[reg->n_libs];
     L->handle = h;
+    L->sha256[0] = '\0';
     L->path = dupstr(path);
     L->real = dupstr(real);
     entry **made = calloc((size_t)count, sizeof *made);
     int ok = L->path && L->real && made;
-    for (int i = 0; ok && i < count; i++) ok = (made[i] = make_entry(list[i], L->path)) != NULL;
+    for (int i = 0; ok && i < count; i++) ok = (made[i] = make_entry(list[i], L->path, L->real)) != NULL;
     if (!ok) {
         for (int i = 0; made && i < count; i++) {
             if (made[i]) free(made[i]->vtable);
@@ -643,6 +647,20 @@ const ug_plugin_ref *ug_registry_find(const ug_registry *reg, ug_plugin_kind kin
     if (!name) return NULL;
     int at = find_index(reg, kind, name);
     return at >= 0 ? &reg->entries[at]->ref : NULL;
+}
+
+ug_status ug_registry_sha256(ug_registry *reg, const ug_plugin_ref *ref, const char **hex, ug_error *err) {
+    *hex = NULL;
+    lib *L = NULL;
+    for (int i = 0; ref && i < reg->n_libs && !L; i++)
+        if (reg->libs[i].path == ref->path) L = &reg->libs[i];
+    if (!L) return ug_error_set(err, UG_ERR_ARG, "ug_registry_sha256: the plugin is not one of this registry's");
+    if (!L->sha256[0]) {
+        int e = ug_sha256_file(L->real, L->sha256, NULL);
+        if (e) return ug_error_set(err, UG_ERR_IO, "%s: cannot read the plugin to hash it: %s", L->real, strerror(e));
+    }
+    *hex = L->sha256;
+    return UG_OK;
 }
 
 /* ---- the spec loader's view ------------------------------------------------------------------------- */

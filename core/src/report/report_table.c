@@ -35,6 +35,7 @@ int ug_table_format_parse(const char *s, ug_table_format *out) {
     if (strcmp(s, "md") == 0 || strcmp(s, "markdown") == 0) *out = UG_TABLE_MD;
     else if (strcmp(s, "latex") == 0 || strcmp(s, "tex") == 0) *out = UG_TABLE_LATEX;
     else if (strcmp(s, "csv") == 0) *out = UG_TABLE_CSV;
+    else if (strcmp(s, "html") == 0) *out = UG_TABLE_HTML;
     else return -1;
     return 0;
 }
@@ -109,11 +110,35 @@ static void escape_md(ug_sbuf *b, const char *s) {
     }
 }
 
+/* Text inside an HTML element: the five characters that could end or open markup. */
+static void escape_html(ug_sbuf *b, const char *s) {
+    for (; *s; s++) {
+        if (*s == '<') ug_sbuf_put(b, "&lt;");
+        else if (*s == '>') ug_sbuf_put(b, "&gt;");
+        else if (*s == '&') ug_sbuf_put(b, "&amp;");
+        else if (*s == '"') ug_sbuf_put(b, "&quot;");
+        else if (*s == '\'') ug_sbuf_put(b, "&#39;");
+        else ug_sbuf_printf(b, "%c", *s);
+    }
+}
+
+static void escape_for_file(FILE *f, const char *s) {
+    ug_sbuf b = {0};
+    escape_html(&b, s ? s : "value");
+    if (b.s) fputs(b.s, f);
+    free(b.s);
+}
+
+static void escape_for(ug_sbuf *b, const char *s, ug_table_format fmt) {
+    if (fmt == UG_TABLE_LATEX) escape_latex(b, s);
+    else if (fmt == UG_TABLE_HTML) escape_html(b, s);
+    else escape_md(b, s);
+}
+
 static void join_label(ug_sbuf *b, const char *const *t, int k, ug_table_format fmt) {
     for (int i = 0; i < k; i++) {
         if (i) ug_sbuf_put(b, ", ");
-        if (fmt == UG_TABLE_LATEX) escape_latex(b, t[i]);
-        else escape_md(b, t[i]);
+        escape_for(b, t[i], fmt);
     }
 }
 
@@ -157,15 +182,16 @@ static void cell_text(ug_sbuf *b, const ug_stats *s, const ug_table_spec *t, boo
     int d = t->decimals >= 0 ? t->decimals : auto_decimals(s->mean);
     char m[64], sp[64];
     fmt_num(m, sizeof m, s->mean, d);
-    if (bold) ug_sbuf_put(b, tex ? "\\textbf{" : "**");
+    bool html = t->format == UG_TABLE_HTML;
+    if (bold) ug_sbuf_put(b, tex ? "\\textbf{" : html ? "<b>" : "**");
     ug_sbuf_put(b, m);
     if (s->n >= 2) {
         fmt_num(sp, sizeof sp, spread_of(s, t->spread), d);
         ug_sbuf_put(b, tex ? " $\\pm$ " : " \xc2\xb1 ");
         ug_sbuf_put(b, sp);
     }
-    if (bold) ug_sbuf_put(b, tex ? "}" : "**");
-    ug_sbuf_printf(b, tex ? " {\\scriptsize (n=%d)}" : " (n=%d)", s->n);
+    if (bold) ug_sbuf_put(b, tex ? "}" : html ? "</b>" : "**");
+    ug_sbuf_printf(b, tex ? " {\\scriptsize (n=%d)}" : html ? " <small>(n=%d)</small>" : " (n=%d)", s->n);
 }
 
 static void caption(ug_sbuf *b, const ug_table_spec *t) {
@@ -268,17 +294,9 @@ ug_status ug_table_write(FILE *f, const ug_table_spec *t, const ug_table_obs *ob
     txt = calloc(ntxt, sizeof *txt);
     if (!txt) { status = ug_error_set(err, UG_ERR_NOMEM, "table: out of memory"); goto done; }
     ug_sbuf *corner = &txt[0];
-    for (int i = 0; i < t->n_row_keys; i++) {
-        if (i) ug_sbuf_put(corner, ", ");
-        if (t->format == UG_TABLE_LATEX) escape_latex(corner, t->row_keys[i]);
-        else escape_md(corner, t->row_keys[i]);
-    }
+    join_label(corner, t->row_keys, t->n_row_keys, t->format);
     ug_sbuf_put(corner, " / ");
-    for (int i = 0; i < t->n_col_keys; i++) {
-        if (i) ug_sbuf_put(corner, ", ");
-        if (t->format == UG_TABLE_LATEX) escape_latex(corner, t->col_keys[i]);
-        else escape_md(corner, t->col_keys[i]);
-    }
+    join_label(corner, t->col_keys, t->n_col_keys, t->format);
     for (int c = 0; c < C; c++) join_label(&txt[c + 1], cols.tup[c], cols.k, t->format);
     for (int r = 0; r < R; r++) {
         join_label(&txt[(size_t)(r + 1) * (C + 1)], rows.tup[r], rows.k, t->format);
@@ -289,7 +307,23 @@ ug_status ug_table_write(FILE *f, const ug_table_spec *t, const ug_table_obs *ob
         if (txt[k].oom) { status = ug_error_set(err, UG_ERR_NOMEM, "table: out of memory"); goto done; }
     ug_sbuf cap = {0};
     caption(&cap, t);
-    if (t->format == UG_TABLE_LATEX) {
+    if (t->format == UG_TABLE_HTML) {
+        ug_sbuf ecap = {0};
+        escape_html(&ecap, cap.s ? cap.s : "");
+        fputs("<table class=\"ablation\">\n<caption>", f);
+        escape_for_file(f, t->metric);
+        fprintf(f, "</caption>\n");
+        for (int r = 0; r <= R; r++) {
+            fputs(r == 0 ? "<thead><tr>" : "<tr>", f);
+            for (int c = 0; c <= C; c++) {
+                const char *tag = r == 0 || c == 0 ? "th" : "td";
+                fprintf(f, "<%s>%s</%s>", tag, txt[(size_t)r * (C + 1) + c].s ? txt[(size_t)r * (C + 1) + c].s : "", tag);
+            }
+            fputs(r == 0 ? "</tr></thead><tbody>\n" : "</tr>\n", f);
+        }
+        fprintf(f, "</tbody>\n</table>\n<p class=\"caption\">%s</p>\n", ecap.s ? ecap.s : "");
+        free(ecap.s);
+    } else if (t->format == UG_TABLE_LATEX) {
         fprintf(f, "%% %s\n\\begin{tabular}{l", cap.s ? cap.s : "");
         for (int c = 0; c < C; c++) fputc('r', f);
         fputs("}\n\\hline\n", f);
@@ -340,4 +374,33 @@ done:
     free(st);
     free(best);
     return status;
+}
+
+ug_status ug_table_obs_from_runs(const ug_rd_set *runs, const ug_table_spec *t, ug_table_obs_set *out, ug_error *err) {
+    memset(out, 0, sizeof *out);
+    int kk = t->n_row_keys + t->n_col_keys;
+    out->obs = calloc((size_t)runs->n + 1, sizeof *out->obs);
+    out->labels = calloc(((size_t)runs->n + 1) * (size_t)kk, sizeof *out->labels);
+    if (!out->obs || !out->labels) {
+        ug_table_obs_set_free(out);
+        return ug_error_set(err, UG_ERR_NOMEM, "table: out of memory");
+    }
+    for (int i = 0; i < runs->n; i++) {
+        const ug_rd_run *r = &runs->runs[i];
+        if (!r->has_metric) { out->n_without++; continue; }
+        const char **lab = out->labels + (size_t)out->n * kk;
+        for (int k = 0; k < kk; k++) {
+            const char *v = ug_rd_get(r, k < t->n_row_keys ? t->row_keys[k] : t->col_keys[k - t->n_row_keys]);
+            lab[k] = v ? v : "-";
+        }
+        double v = t->reduce == UG_REDUCE_MIN ? r->min : t->reduce == UG_REDUCE_MAX ? r->max : r->last;
+        out->obs[out->n++] = (ug_table_obs){lab, lab + t->n_row_keys, v};
+    }
+    return UG_OK;
+}
+
+void ug_table_obs_set_free(ug_table_obs_set *s) {
+    free(s->obs);
+    free(s->labels);
+    memset(s, 0, sizeof *s);
 }

@@ -449,3 +449,20 @@ ug_status ug_experiment_load(ug_experiment *ex, const char *path, int64_t *step,
     for (int i = first_owned; i < nb; i++) free(blobs[i].data);
     return st;
 }
+
+ug_status ug_experiment_init_params(ug_experiment *ex, const char *path, int64_t *step, ug_ckpt_blob *extra,
+                                    int n_extra, ug_error *err) {
+    if (n_extra < 0 || n_extra > MAX_EXTRA) return ug_error_set(err, UG_ERR_ARG, "checkpoint: %d extra blobs", n_extra);
+    ug_ckpt_blob blobs[1 + MAX_EXTRA];
+    int nb = 0;
+    blobs[nb++] = (ug_ckpt_blob){.name = "step", .data = step, .size = sizeof *step};
+    for (int i = 0; i < n_extra; i++) blobs[nb++] = extra[i];
+    /* No optimizers and none of the plugins' blobs: the file's optimizer sections and state are skipped. */
+    ug_status st = ug_checkpoint_load(path, ex->params, NULL, 0, blobs, nb, err);
+    for (int i = 0; i < n_extra; i++) extra[i].found = blobs[1 + i].found;
+    if (st) return st;
+    /* The averages began at the values the build drew; they begin again at the loaded ones. */
+    for (int k = 0; k < ex->n_optims; k++)
+        if (ex->ema[k].shadow) ug_ema_restart(&ex->ema[k]);
+    return UG_OK;
+}

@@ -6,7 +6,9 @@
  * (run_lease.h) from before it touches the row or the folder until it ends, and every checkpoint
  * carries the run's identity, which resume checks against the row before it trusts the file or trims
  * the history past it. Everything it says goes through log.h's ug_out (and ug_message warnings: the
- * plugins that did not load, a BLAS far below the CPU, blas_info.h, a checkpoint without identity). */
+ * plugins that did not load, a BLAS far below the CPU, blas_info.h, a checkpoint without identity).
+ * Every row records what the run is computed from (provenance.h: each plugin's path, version and
+ * hash; --init-from's checkpoint): a FINISHED run whose plugins changed since is run again. */
 #include "unigfn/host/runner.h"
 
 #include <errno.h>
@@ -23,7 +25,9 @@
 #include "unigfn/host/blas_info.h"
 #include "unigfn/host/experiment.h"
 #include "unigfn/host/log.h"
+#include "unigfn/host/provenance.h"
 #include "unigfn/host/run_from.h"
+#include "unigfn/host/run_init.h"
 #include "unigfn/host/run_lease.h"
 #include "unigfn/host/run_lookup.h"
 #include "unigfn/host/step.h"
@@ -331,6 +335,8 @@ typedef struct run_session {
     bool from;                /* run --from (not resume) */
     char id[64];
     char src_id[64];          /* --from: the source run */
+    char init_src[64];        /* --init-from: the run the parameters come from ("" without) */
+    ug_prov_set prov;         /* what this run is computed from, as it is now */
     char folder[1024];
     ug_run_lease lease;       /* held from before the row is touched to the end (fd -1: not held) */
     bool made_folder, made_runs;  /* this process created the run folder / its runs/ parent */
@@ -362,7 +368,9 @@ static int load_spec(run_session *R) {
         if (ug_spec_load_string(R->rec->experiment, R->rec->spec ? R->rec->spec : "", NULL, 0, &R->sreg, &R->spec, &err))
             return say_error(UG_EXIT_SPEC, "unigfn: the stored spec of run %s no longer loads: %s", R->id, err.msg);
     } else if (ug_spec_load(o->spec_path, o->overrides, o->n_overrides, &R->sreg, &R->spec, &err)) {
-        return say_error(err.code == UG_ERR_SPEC ? UG_EXIT_SPEC : UG_EXIT_FAILED, "%s", err.msg);
+        /* A spec file that cannot be read is the caller's input as much as a bad key: exit 2, as
+         * `sweep` does, and nothing is written. */
+        return say_error(err.code == UG_ERR_SPEC || err.code == UG_ERR_IO ? UG_EXIT_SPEC : UG_EXIT_FAILED, "%s", err.msg);
     }
     return CONTINUE;
 }
@@ -397,9 +405,38 @@ static int build(run_session *R) {
         ug_set_threads(ex->ctx, o->threads);
     }
     R->from = o->from_id && !o->resume_id;
-    if (o->check_only && !R->from) {
+    if (R->from && o->init_from)
+        return say_error(UG_EXIT_SPEC, "unigfn: --from continues a run and --init-from starts a new one from its "
+                         "parameters: give one of them");
+    if (o->check_only && !R->from && !o->init_from) {
         ug_out(UG_OUT_REPORT, "%s: ok (run id %s; model %s with %lld parameters)\n", ug_spec_path(ex->spec),
                ug_spec_id(ex->spec), ex->model.name, (long long)ug_params_total(ex->params));
+        return UG_EXIT_OK;
+    }
+    return CONTINUE;
+}
+
+/* --init-from: the source's parameters into the built model, and the run's own id (run_init.h), before
+ * the run row or folder exists, as for --from: a refused source leaves no trace. A model that does not
+ * fit the source's parameters is the spec's error (exit 2). */
+static int init_source(run_session *R) {
+    const ug_run_opts *o = R->o;
+    ug_error err = {0};
+    char ckpt[1100];
+    int64_t step = 0;
+    bool legacy = false;
+    ug_status s = ug_run_init_load(R->st, &R->ex, o->init_from, R->db_path, R->init_src, sizeof R->init_src, ckpt,
+                                   sizeof ckpt, &step, &legacy, &err);
+    if (s) return say_error(s == UG_ERR_ARG ? UG_EXIT_SPEC : UG_EXIT_FAILED, "unigfn: %s", err.msg);
+    if (legacy)
+        ug_message(UG_LOG_WARN, "checkpoint %s has no run identity (written before checkpoints named their run): "
+                   "loaded without checking that it is run %s's", ckpt, R->init_src);
+    ug_run_init_id(ug_spec_id(R->ex.spec), R->init_src, R->id, sizeof R->id);
+    if (ug_prov_add_checkpoint(&R->prov, R->init_src, ckpt, step, &err))
+        return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
+    if (o->check_only) {
+        ug_out(UG_OUT_REPORT, "%s: ok (run id %s; parameters from run %s at step %lld)\n", ug_spec_path(R->ex.spec),
+               R->id, R->init_src, (long long)step);
         return UG_EXIT_OK;
     }
     return CONTINUE;
@@ -413,6 +450,8 @@ static int open_run(run_session *R) {
     if (!R->st && ug_store_open(R->db_path, &R->st, &err)) return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
     if (!R->id[0]) snprintf(R->id, sizeof R->id, "%s", ug_spec_id(R->ex.spec));
     R->L = (loop_state){.ex = &R->ex, .st = R->st, .id = R->id, .quiet = o->quiet, .pending = {-1, 0}};
+    if (ug_prov_of_experiment(&R->ex, R->reg, &R->prov, &err)) return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
+    if (o->init_from && !o->resume_id) return init_source(R);
     if (!R->from) return CONTINUE;
     char src_ckpt[1100];
     ug_run_record *src = NULL;
@@ -505,8 +544,18 @@ static int resume_row(run_session *R, const char *blas) {
     }
     ug_ckpt_identity_make(&L->ident, R->id, rec->spec, rec->started);
     int64_t prev = rec->step;
+    /* Like the BLAS and the threads, the provenance then holds the latest segment's; the warning says
+     * the run is no longer all of one build. */
+    int n_changed = 0;
+    char why[700];
+    if (ug_prov_changed(R->st, R->id, R->reg, &R->prov, &n_changed, why, sizeof why, &err))
+        return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
+    if (n_changed)
+        ug_message(UG_LOG_WARN, "run %s was trained so far with %s: it goes on with the plugin as it is now "
+                   "(its provenance records the one it goes on with)", R->id, why);
     if (ug_store_run_resume(R->st, R->id, R->step, o->threads, NULL, &err) ||
-        ug_store_run_set_blas(R->st, R->id, blas, &err))
+        ug_store_run_set_blas(R->st, R->id, blas, &err) ||
+        ug_store_run_update_provenance(R->st, R->id, R->prov.rows, R->prov.n, &err))
         return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
     blas_warn();
     if (!o->quiet) {
@@ -555,9 +604,23 @@ static int begin_row(run_session *R) {
                         .param_keys = kv.k, .param_values = kv.v,
                         .n_params = kv.n, .seed = (int64_t)ex->seed, .git_rev = git, .host = host,
                         .build = build, .blas = blas, .threads = ex->threads > 0 ? ex->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
-                        .force = o->force};
+                        .force = o->force, .prov = R->prov.rows, .n_prov = R->prov.n,
+                        .init_from = R->init_src[0] ? R->init_src : NULL};
     ug_begin_outcome outcome;
     ug_status s = ug_store_run_begin(R->st, &info, &outcome, &err);
+    if (!s && outcome == UG_BEGIN_FINISHED) {
+        /* The id names the spec, not the code: a FINISHED run computed by plugins that changed since
+         * (or from another checkpoint) is run again, as --force would. A run recorded before
+         * provenance existed has no rows and stays FINISHED. */
+        int n_changed = 0;
+        char why[700];
+        s = ug_prov_changed(R->st, R->id, R->reg, &R->prov, &n_changed, why, sizeof why, &err);
+        if (!s && n_changed) {
+            if (!o->quiet) ug_out(UG_OUT_REPORT, "run %s FINISHED with %s: running it again\n", R->id, why);
+            info.force = true;
+            s = ug_store_run_begin(R->st, &info, &outcome, &err);
+        }
+    }
     ug_kv_free(&kv);
     if (s) return say_error(UG_EXIT_FAILED, "unigfn: %s", err.msg);
     if (outcome == UG_BEGIN_BUSY)  /* RUNNING, yet this process holds the lease: its process is gone */
@@ -597,10 +660,32 @@ static int begin_row(run_session *R) {
         /* A checkpoint from the start: from here on a run with steps in its row always has one, so a
          * missing checkpoint is a lost one (resume refuses it), never a crash before the first. */
         if (loop_save(L, 0, &err)) fail(L, "%s", err.msg);
-        if (!o->quiet)
+        if (!o->quiet && R->init_src[0])
+            ug_out(UG_OUT_REPORT, "run %s (%s): %lld steps, parameters from run %s\n", R->id, ug_spec_name(ex->spec),
+                   (long long)ex->steps, R->init_src);
+        else if (!o->quiet)
             ug_out(UG_OUT_REPORT, "run %s (%s): %lld steps\n", R->id, ug_spec_name(ex->spec), (long long)ex->steps);
     }
     return CONTINUE;
+}
+
+static int where_artifact(void *user, const ug_artifact_row *a) {
+    (void)user;
+    const char *what = !a->kind || !a->kind[0] ? "file" : strcmp(a->kind, "png") == 0 ? "picture" : a->kind;
+    ug_out(UG_OUT_REPORT, "  %-9s %s\n", what, a->path);
+    return 0;
+}
+
+/* After FINISHED: where the results and pictures are, and the commands that read them, so a first
+ * run tells a newcomer what to do next. */
+static void say_where(run_session *R) {
+    char db[1100];
+    if (strcmp(R->db_path, "results.db") != 0) snprintf(db, sizeof db, "--db %s ", R->o->db_path);
+    else db[0] = 0;
+    ug_out(UG_OUT_REPORT, "  results   %s (unigfn %sshow %s; unigfn %sls)\n", R->db_path, db, R->id, db);
+    ug_error e = {0};
+    if (ug_store_artifacts(R->st, R->id, where_artifact, NULL, &e)) return;
+    ug_out(UG_OUT_REPORT, "  samples   unigfn %ssample %s -n 10\n", db, R->id);
 }
 
 /* Steps until the budget, a failure or a signal; then the final status into the row. */
@@ -669,6 +754,7 @@ static int train(run_session *R) {
                   ug_signal_seen(), (long long)step, R->id);
     } else if (!o->quiet) {
         ug_out(UG_OUT_REPORT, "run %s FINISHED in %.1f s\n", R->id, ug_now_s() - L->t_start);
+        say_where(R);
     }
     if (ug_store_run_end(R->st, R->id, final,
                          bad ? L->errmsg : (final == UG_RUN_KILLED ? "interrupted by a signal" : NULL), step, &e2)) {

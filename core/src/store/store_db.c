@@ -189,6 +189,21 @@ ug_status ug__store_write_txn(ug_store *s, ug__store_txn_body body, void *ctx, u
 
 /* ---------------------------------------------------------------- schema */
 
+/* A run's tags (`unigfn tag`), from schema version 3 on; also the 2 -> 3 upgrade, so IF NOT EXISTS. */
+#define TAGS_SQL                                                                                         \
+    "CREATE TABLE IF NOT EXISTS tags("                                                                   \
+    "  run TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"                                         \
+    "  tag TEXT NOT NULL, PRIMARY KEY(run, tag)) WITHOUT ROWID;"
+
+/* What a run was computed from (version 4): one row per plugin it loaded (kind, name, the library's
+ * resolved path, its declared version, the file's SHA-256) and, for `run --init-from`, one of kind
+ * 'checkpoint' (name: the source run, version: "step N", the checkpoint file's path and hash). */
+#define PROVENANCE_SQL                                                                                  \
+    "CREATE TABLE IF NOT EXISTS provenance("                                                            \
+    "  run TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"                                        \
+    "  kind TEXT NOT NULL, name TEXT NOT NULL, path TEXT, version TEXT, sha256 TEXT,"                   \
+    "  PRIMARY KEY(run, kind, name)) WITHOUT ROWID;"
+
 static const char SCHEMA_SQL[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
     "CREATE TABLE IF NOT EXISTS experiments(name TEXT PRIMARY KEY, created REAL);"
@@ -200,7 +215,7 @@ static const char SCHEMA_SQL[] =
     "  created REAL, started REAL, ended REAL, heartbeat REAL,"
     "  step INTEGER NOT NULL DEFAULT 0, seed INTEGER,"
     "  git_rev TEXT, host TEXT, build TEXT, threads INTEGER,"
-    "  blas TEXT);"
+    "  blas TEXT, note TEXT, init_from TEXT);"
     "CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs(experiment, created);"
     "CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status);"
     "CREATE TABLE IF NOT EXISTS params("
@@ -219,7 +234,9 @@ static const char SCHEMA_SQL[] =
     "CREATE TABLE IF NOT EXISTS artifacts("
     "  run TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     "  path TEXT NOT NULL, kind TEXT, step INTEGER, bytes INTEGER, sha256 TEXT);"
-    "CREATE INDEX IF NOT EXISTS artifacts_by_run ON artifacts(run, step);";
+    "CREATE INDEX IF NOT EXISTS artifacts_by_run ON artifacts(run, step);"
+    TAGS_SQL
+    PROVENANCE_SQL;
 
 /* Reads the schema state: *version = -1 if no meta table; 0 if meta lacks a usable version;
  * *n_tables = user tables present. */
@@ -296,12 +313,16 @@ static int create_schema_body(ug_store *s, void *ctx, ug_error *e) {
                                 e, "writing schema version");
 }
 
-/* The upgrades from each older version: UPGRADES[i] takes a database from version i + 1 to i + 2.
- * A column added by hand (or by a development build) before is left as it is. */
+/* The upgrades from each older version: UPGRADES[i] takes a database from version i + 1 to i + 2 by
+ * adding `column` to `table` (none when NULL) and then running `sql` (none when NULL), which must be
+ * harmless to run again (CREATE ... IF NOT EXISTS). A column added by hand (or by a development build)
+ * before is left as it is. */
 static const struct {
-    const char *table, *column, *decl;
+    const char *table, *column, *decl, *sql;
 } UPGRADES[UG_STORE_SCHEMA_VERSION - 1] = {
-    {"runs", "blas", "TEXT"}, /* 1 -> 2: the BLAS a run used (ug_blas_describe) */
+    {"runs", "blas", "TEXT", NULL},     /* 1 -> 2: the BLAS a run used (ug_blas_describe) */
+    {"runs", "note", "TEXT", TAGS_SQL}, /* 2 -> 3: a note and tags per run (unigfn note, unigfn tag) */
+    {"runs", "init_from", "TEXT", PROVENANCE_SQL}, /* 3 -> 4: run --init-from's source; plugin provenance */
 };
 
 static int has_column(ug_store *s, const char *table, const char *column, bool *has, ug_error *e) {
@@ -330,8 +351,9 @@ static int upgrade_body(ug_store *s, void *ctx, ug_error *e) {
     if (rc != SQLITE_OK) return rc;
     if ((rc = check_version(s, version, n_tables, e)) != SQLITE_OK) return rc;
     for (long v = version; v < UG_STORE_SCHEMA_VERSION; v++) {
-        bool has = false;
-        if ((rc = has_column(s, UPGRADES[v - 1].table, UPGRADES[v - 1].column, &has, e)) != SQLITE_OK) return rc;
+        bool has = !UPGRADES[v - 1].column;
+        if (!has && (rc = has_column(s, UPGRADES[v - 1].table, UPGRADES[v - 1].column, &has, e)) != SQLITE_OK)
+            return rc;
         if (!has) {
             char sql[256];
             snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", UPGRADES[v - 1].table, UPGRADES[v - 1].column,
@@ -339,6 +361,8 @@ static int upgrade_body(ug_store *s, void *ctx, ug_error *e) {
             rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
             if (rc != SQLITE_OK) return ug__store_fail(s, e, rc, "upgrading the schema");
         }
+        if (UPGRADES[v - 1].sql && (rc = sqlite3_exec(s->db, UPGRADES[v - 1].sql, NULL, NULL, NULL)) != SQLITE_OK)
+            return ug__store_fail(s, e, rc, "upgrading the schema");
     }
     if (version >= UG_STORE_SCHEMA_VERSION) return SQLITE_OK; /* another process did it meanwhile */
     char v[16];

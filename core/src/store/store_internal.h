@@ -1,8 +1,8 @@
 /* store_internal.h — the ug_store handle and the helpers the store's files share (private to store/).
  *
  * store_db.c defines these helpers (the connection, retried write transactions, statement and column
- * helpers); store_runs.c, store_metrics.c, store_query.c and store_merge.c use them. Every function
- * that takes a ug_store expects its caller to hold s->mu. */
+ * helpers); store_runs.c, store_metrics.c, store_query.c, store_prov.c and store_merge.c use them.
+ * Every function that takes a ug_store expects its caller to hold s->mu. */
 #ifndef UG_STORE_INTERNAL_H
 #define UG_STORE_INTERNAL_H
 
@@ -22,6 +22,11 @@ struct ug_store {
     ug_store_mode mode;         /* UG_STORE_READ: every write is refused (ug__store_write_txn) */
     long version;               /* the schema version the file has (older ones only when read-only) */
 };
+
+/* The first schema version with runs.note and the tags table: a database opened read-only may be older. */
+#define UG__STORE_V_ANNOT 3
+/* The first with runs.init_from and the provenance table. */
+#define UG__STORE_V_PROV 4
 
 /* Body return value meaning "failed, message already in the ug_error" (SQLite codes are >= 0). */
 #define UG__STORE_APP_ERR (-1)
@@ -64,6 +69,10 @@ ug_status ug__store_write_txn(ug_store *s, ug__store_txn_body body, void *ctx, u
 /* ---- Argument checks (store_db.c) ---- */
 /* UG_ERR_ARG "<fn>: store is NULL" / "<fn>: empty run id", else UG_OK. */
 ug_status ug__store_need(ug_store *s, const char *id, const char *fn, ug_error *err);
+
+/* ---- Provenance (store_prov.c) ---- */
+/* Replaces run id's provenance rows with the n rows of p; inside the caller's write transaction. */
+int ug__store_put_provenance(ug_store *s, const char *id, const ug_provenance *p, int n, ug_error *e);
 
 /* ---- Metric statements (store_metrics.c) ---- */
 /* Prepares s->ins_metric and s->ups_summary, once per handle (ug_store_open); non-zero on failure (the

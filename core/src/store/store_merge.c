@@ -1,6 +1,7 @@
 /* store_merge.c — merging a shard database into the results store (`unigfn db merge`, Slurm sweeps):
  * the shard is attached and its runs copied, in one write transaction, when they are new here or
- * further along than the copy here. */
+ * further along than the copy here. Tags and notes, which a person adds to either copy, are kept from
+ * both: the tags of both copies, and the note of the copy kept unless it has none. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* realpath */
 #endif
@@ -18,7 +19,7 @@
 #define MERGE_RANK(t) "CASE " t ".status WHEN 'FINISHED' THEN 4 WHEN 'RUNNING' THEN 2 WHEN 'QUEUED' THEN 1 ELSE 3 END"
 #define MERGE_TIME(t) "coalesce(" t ".ended, " t ".heartbeat, " t ".created, 0)"
 #define RUN_COLS "id, experiment, status, error, spec, created, started, ended, heartbeat, step, seed, " \
-                 "git_rev, host, build, threads, blas"
+                 "git_rev, host, build, threads, blas, note, init_from"
 
 typedef struct merge_ctx {
     ug_merge_stats st;
@@ -50,7 +51,14 @@ static int merge_body(ug_store *s, void *vctx, ug_error *e) {
         "WHERE m.id IS NULL OR " MERGE_RANK("r") " > " MERGE_RANK("m") " OR (" MERGE_RANK("r") " = " MERGE_RANK("m")
         " AND " MERGE_TIME("r") " > " MERGE_TIME("m") ")",
         "INSERT OR IGNORE INTO main.experiments(name, created) SELECT name, created FROM shard.experiments",
-        /* ON DELETE CASCADE removes the old params, metrics, summary and artifacts */
+        /* what a person added here to a run about to be replaced: its tags and note stay (below) */
+        "DROP TABLE IF EXISTS temp.ug_merge_tags",
+        "CREATE TEMP TABLE ug_merge_tags AS SELECT run, tag FROM main.tags "
+        "WHERE run IN (SELECT id FROM temp.ug_merge_pick)",
+        "DROP TABLE IF EXISTS temp.ug_merge_note",
+        "CREATE TEMP TABLE ug_merge_note AS SELECT id, note FROM main.runs "
+        "WHERE note IS NOT NULL AND id IN (SELECT id FROM temp.ug_merge_pick)",
+        /* ON DELETE CASCADE removes the old params, metrics, summary, artifacts and tags */
         "DELETE FROM main.runs WHERE id IN (SELECT id FROM temp.ug_merge_pick)",
         "INSERT INTO main.runs(" RUN_COLS ") SELECT " RUN_COLS " FROM shard.runs "
         "WHERE id IN (SELECT id FROM temp.ug_merge_pick)",
@@ -63,6 +71,19 @@ static int merge_body(ug_store *s, void *vctx, ug_error *e) {
         "WHERE run IN (SELECT id FROM temp.ug_merge_pick)",
         "INSERT INTO main.artifacts(run, path, kind, step, bytes, sha256) SELECT run, path, kind, step, bytes, sha256 "
         "FROM shard.artifacts WHERE run IN (SELECT id FROM temp.ug_merge_pick) ORDER BY rowid",
+        /* tags: both copies' of every run of the shard; the note: the picked copy's, else the other's */
+        "INSERT OR IGNORE INTO main.tags(run, tag) SELECT run, tag FROM temp.ug_merge_tags",
+        "INSERT OR IGNORE INTO main.tags(run, tag) SELECT run, tag FROM shard.tags "
+        "WHERE run IN (SELECT id FROM main.runs)",
+        "UPDATE main.runs SET note = (SELECT n.note FROM temp.ug_merge_note n WHERE n.id = runs.id) "
+        "WHERE note IS NULL AND id IN (SELECT id FROM temp.ug_merge_note)",
+        "UPDATE main.runs SET note = (SELECT r.note FROM shard.runs r WHERE r.id = runs.id) "
+        "WHERE note IS NULL AND id IN (SELECT id FROM shard.runs WHERE note IS NOT NULL)",
+        "DROP TABLE temp.ug_merge_tags",
+        "DROP TABLE temp.ug_merge_note",
+        "INSERT INTO main.provenance(run, kind, name, path, version, sha256) "
+        "SELECT run, kind, name, path, version, sha256 FROM shard.provenance "
+        "WHERE run IN (SELECT id FROM temp.ug_merge_pick)",
     };
     memset(&c->st, 0, sizeof c->st);
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {

@@ -1,11 +1,13 @@
 /* store_query.c — the read queries of the results store: list runs (with one metric's summary), a
- * metric's series, a run's metric summaries, its artifacts, and a whole run record with its params.
+ * metric's series, a run's metric summaries, its artifacts, and a whole run record with its params,
+ * tags and note.
  * Reads take no write lock; a busy first step is retried (ug__store_step_read). */
 #include "unigfn/host/store.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "store/store_internal.h"
@@ -148,7 +150,9 @@ static int record_row(sqlite3_stmt *st, const void *cb, void *user) {
     r->build = ug__store_col_dup(st, 13);
     r->threads = sqlite3_column_int(st, 14);
     r->blas = ug__store_col_dup(st, 15);
-    if (!r->id || !r->experiment) g->oom = 1;
+    r->note = ug__store_col_dup(st, 16);
+    if (!r->id || !r->experiment || (!r->note && sqlite3_column_type(st, 16) != SQLITE_NULL)) g->oom = 1;
+    r->init_from = ug__store_col_dup(st, 17);
     return 1;
 }
 
@@ -178,6 +182,18 @@ static int param_row(sqlite3_stmt *st, const void *cb, void *user) {
     return 0;
 }
 
+static int tag_row(sqlite3_stmt *st, const void *cb, void *user) {
+    (void)cb;
+    get_ctx *g = user;
+    ug_run_record *r = g->r;
+    char **t = realloc(r->tags, (size_t)(r->n_tags + 1) * sizeof *t);
+    if (t) r->tags = t;
+    char *tag = t ? ug__store_col_dup(st, 0) : NULL;
+    if (!tag) { g->oom = 1; return 1; }
+    r->tags[r->n_tags++] = tag;
+    return 0;
+}
+
 ug_status ug_store_get_run(ug_store *s, const char *id, ug_run_record **out, ug_error *err) {
     ug_status st = ug__store_need(s, id, "ug_store_get_run", err);
     if (st != UG_OK) return st;
@@ -188,16 +204,19 @@ ug_status ug_store_get_run(ug_store *s, const char *id, ug_run_record **out, ug_
     pthread_mutex_lock(&s->mu);
     /* Skipped when a transaction is already open (a nested call from a query callback). */
     int in_txn = sqlite3_get_autocommit(s->db) && sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
-    /* A database of schema version 1 (no runs.blas) is read as it is when opened read-only. */
-    st = query_rows(s, s->version >= 2
-                    ? "SELECT id, experiment, status, error, spec, created, started, ended, heartbeat, "
-                      "step, seed, git_rev, host, build, threads, blas FROM runs WHERE id = ?1"
-                    : "SELECT id, experiment, status, error, spec, created, started, ended, heartbeat, "
-                      "step, seed, git_rev, host, build, threads, NULL FROM runs WHERE id = ?1",
-                    id, NULL, record_row, NULL, &g, err);
+    /* An older database (schema 1: no runs.blas; before 3: no note, no tags; before 4: no init_from) is
+     * read as it is when opened read-only: the columns it lacks read as NULL. */
+    char sql[320];
+    snprintf(sql, sizeof sql, "SELECT id, experiment, status, error, spec, created, started, ended, heartbeat, "
+             "step, seed, git_rev, host, build, threads, %s, %s, %s FROM runs WHERE id = ?1",
+             s->version >= 2 ? "blas" : "NULL", s->version >= UG__STORE_V_ANNOT ? "note" : "NULL",
+             s->version >= UG__STORE_V_PROV ? "init_from" : "NULL");
+    st = query_rows(s, sql, id, NULL, record_row, NULL, &g, err);
     if (st == UG_OK && g.r && !g.oom)
         st = query_rows(s, "SELECT key, value FROM params WHERE run = ?1 ORDER BY key", id, NULL,
                         param_row, NULL, &g, err);
+    if (st == UG_OK && g.r && !g.oom && s->version >= UG__STORE_V_ANNOT)
+        st = query_rows(s, "SELECT tag FROM tags WHERE run = ?1 ORDER BY tag", id, NULL, tag_row, NULL, &g, err);
     if (in_txn && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL); /* never leave a read snapshot open */
     pthread_mutex_unlock(&s->mu);
@@ -227,5 +246,9 @@ void ug_run_record_free(ug_run_record *r) {
     free(r->host);
     free(r->build);
     free(r->blas);
+    free(r->note);
+    for (int i = 0; i < r->n_tags; i++) free(r->tags[i]);
+    free(r->tags);
+    free(r->init_from);
     free(r);
 }

@@ -1,6 +1,6 @@
 /* store_runs.c — the run lifecycle in the results store: begin (new, restarted or skipped), queue,
  * resume from a checkpoint, copy another run's history (run --from), heartbeat, end, mark stale runs
- * crashed, and read a run's status. Every write is one ug__store_write_txn (store_db.c). */
+ * crashed, and read a run's status. A begin that writes the row writes its provenance with it. Every write is one ug__store_write_txn (store_db.c). */
 #include "unigfn/host/store.h"
 
 #include <pthread.h>
@@ -24,6 +24,8 @@ static ug_status check_info(const ug_run_info *in, const char *fn, ug_error *err
     for (int i = 0; i < in->n_params; i++)
         if (!in->param_keys[i] || !*in->param_keys[i])
             return ug_error_set(err, UG_ERR_ARG, "%s: param %d has an empty key", fn, i);
+    if (in->n_prov < 0 || (in->n_prov > 0 && !in->prov))
+        return ug_error_set(err, UG_ERR_ARG, "%s: bad provenance (n_prov = %d)", fn, in->n_prov);
     return UG_OK;
 }
 
@@ -56,7 +58,7 @@ static int insert_params(ug_store *s, const ug_run_info *in, ug_error *e) {
 }
 
 /* Binds the columns shared by INSERT and restart UPDATE: ?1 id, ?2 experiment, ?3 spec, ?4 now,
- * ?5 seed, ?6 git_rev, ?7 host, ?8 build, ?9 threads, ?10 status, ?11 blas. */
+ * ?5 seed, ?6 git_rev, ?7 host, ?8 build, ?9 threads, ?10 status, ?11 blas, ?12 init_from. */
 static void bind_run_cols(sqlite3_stmt *st, const ug_run_info *in, double now, ug_run_status status) {
     sqlite3_bind_text(st, 1, in->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, in->experiment, -1, SQLITE_STATIC);
@@ -69,6 +71,7 @@ static void bind_run_cols(sqlite3_stmt *st, const ug_run_info *in, double now, u
     sqlite3_bind_int(st, 9, in->threads);
     sqlite3_bind_text(st, 10, ug_run_status_name(status), -1, SQLITE_STATIC);
     ug__store_bind_text(st, 11, in->blas);
+    ug__store_bind_text(st, 12, in->init_from);
 }
 
 static int begin_body(ug_store *s, void *vctx, ug_error *e) {
@@ -101,15 +104,15 @@ static int begin_body(ug_store *s, void *vctx, ug_error *e) {
     if (cur == UG_RUN_ABSENT) {
         c->outcome = UG_BEGIN_NEW;
         rc = ug__store_prep(s, "INSERT INTO runs(id, experiment, spec, created, started, heartbeat, step, seed, "
-                               "git_rev, host, build, threads, status, blas) "
+                               "git_rev, host, build, threads, status, blas, init_from) "
                                "VALUES(?1, ?2, ?3, ?4, CASE WHEN ?10 = 'RUNNING' THEN ?4 END, "
-                               "CASE WHEN ?10 = 'RUNNING' THEN ?4 END, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11)", &st, e);
+                               "CASE WHEN ?10 = 'RUNNING' THEN ?4 END, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)", &st, e);
         if (rc != SQLITE_OK) return rc;
         bind_run_cols(st, in, now, c->want);
         rc = ug__store_run_stmt(s, st, e, "inserting run");
         sqlite3_finalize(st);
-        if (rc != SQLITE_OK) return rc;
-        return insert_params(s, in, e);
+        if (rc != SQLITE_OK || (rc = insert_params(s, in, e)) != SQLITE_OK) return rc;
+        return ug__store_put_provenance(s, in->id, in->prov, in->n_prov, e);
     }
     if (!in->force && cur == UG_RUN_FINISHED) {
         c->outcome = UG_BEGIN_FINISHED;
@@ -129,13 +132,13 @@ static int begin_body(ug_store *s, void *vctx, ug_error *e) {
             return rc;
     rc = ug__store_prep(s, "UPDATE runs SET experiment = ?2, spec = ?3, started = ?4, heartbeat = ?4, ended = NULL, "
                            "error = NULL, step = 0, seed = ?5, git_rev = ?6, host = ?7, build = ?8, threads = ?9, "
-                           "status = ?10, blas = ?11 WHERE id = ?1", &st, e);
+                           "status = ?10, blas = ?11, init_from = ?12 WHERE id = ?1", &st, e);
     if (rc != SQLITE_OK) return rc;
     bind_run_cols(st, in, now, UG_RUN_RUNNING);
     rc = ug__store_run_stmt(s, st, e, "restarting run");
     sqlite3_finalize(st);
-    if (rc != SQLITE_OK) return rc;
-    return insert_params(s, in, e);
+    if (rc != SQLITE_OK || (rc = insert_params(s, in, e)) != SQLITE_OK) return rc;
+    return ug__store_put_provenance(s, in->id, in->prov, in->n_prov, e);
 }
 
 ug_status ug_store_run_begin(ug_store *s, const ug_run_info *info, ug_begin_outcome *outcome,

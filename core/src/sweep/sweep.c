@@ -1,6 +1,8 @@
 /* sweep.c — sweep axes (spec block and command line), their expansion into jobs, and the plan: every
- * job's spec resolved, its run id and its status in the store, before anything runs. */
+ * job's spec resolved, its run id and its status in the store, and for a FINISHED one whether its
+ * plugins changed since, before anything runs. */
 #include "unigfn/host/sweep.h"
+#include "unigfn/host/provenance.h"
 #include "unigfn/host/util.h"
 
 #include <ctype.h>
@@ -411,6 +413,7 @@ void ug_sweep_plan_free(ug_sweep_plan *p) {
         for (int i = 0; i < jb->n_overrides; i++) free((char *)jb->overrides[i]);
         free(jb->overrides);
         free(jb->experiment);
+        free(jb->changed);
     }
     free(p->jobs);
     p->jobs = NULL;
@@ -481,4 +484,22 @@ ug_status ug_sweep_plan_make(const ug_sweep *sw, const char *spec_path, const ug
     }
     if (s) ug_sweep_plan_free(out);
     return s;
+}
+
+ug_status ug_sweep_plan_check_provenance(ug_sweep_plan *p, ug_store *st, struct ug_registry *reg, int *n_changed,
+                                         ug_error *err) {
+    *n_changed = 0;
+    for (int64_t j = 0; st && j < p->n_jobs; j++) {
+        ug_sweep_job *jb = &p->jobs[j];
+        if (jb->status != UG_RUN_FINISHED) continue;
+        int n = 0;
+        char why[700];
+        ug_status s = ug_prov_changed(st, jb->id, reg, NULL, &n, why, sizeof why, err);
+        if (s) return s;
+        if (!n) continue;
+        free(jb->changed);
+        if (!(jb->changed = strdup(why))) return ug_error_set(err, UG_ERR_NOMEM, "sweep: out of memory");
+        (*n_changed)++;
+    }
+    return UG_OK;
 }

@@ -97,7 +97,7 @@ ug_status ug_sweep_run_local(const ug_sweep_plan *plan, const ug_sweep_exec *o, 
     int64_t n_todo = 0;
     for (int64_t j = 0; j < plan->n_jobs; j++) {
         ug_run_status s = plan->jobs[j].status;
-        if (s == UG_RUN_FINISHED) res->skipped_finished++;
+        if (s == UG_RUN_FINISHED && !plan->jobs[j].changed) res->skipped_finished++;
         else if (s == UG_RUN_RUNNING) res->skipped_running++;
         else todo[n_todo++] = j;
     }

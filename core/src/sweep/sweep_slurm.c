@@ -80,7 +80,9 @@ ug_status ug_sweep_write_slurm(const ug_sweep_plan *plan, const ug_sweep_slurm *
     int n = 0;
     for (int64_t j = 0; j < plan->n_jobs; j++) {
         const ug_sweep_job *jb = &plan->jobs[j];
-        if (jb->status == UG_RUN_FINISHED || shard_finished(dir, jb)) continue;
+        /* a changed job runs again; its shard's FINISHED copy is the old one (the task's `unigfn run`
+         * then finds its plugins changed too) */
+        if (!jb->changed && (jb->status == UG_RUN_FINISHED || shard_finished(dir, jb))) continue;
         tasks[n++] = j;
     }
     *n_tasks = n;

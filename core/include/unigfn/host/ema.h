@@ -22,6 +22,8 @@ typedef struct ug_ema {
 /* Start the average at the group's current values. UG_ERR_ARG for a decay outside (0, 1). */
 ug_status ug_ema_init(ug_ema *e, ug_params *P, int group, float decay, ug_error *err);
 void ug_ema_free(ug_ema *e);
+/* Start the average again at the group's current values (after they were loaded from elsewhere). */
+void ug_ema_restart(ug_ema *e);
 /* One averaging step from the group's values (after its optimizer stepped). */
 void ug_ema_update(ug_ema *e);
 /* Exchange the averages and the group's values; a second call restores both bit for bit. */

@@ -84,6 +84,13 @@ ug_status ug_experiment_save(ug_experiment *ex, const char *path, int64_t step, 
 ug_status ug_experiment_load(ug_experiment *ex, const char *path, int64_t *step, ug_ckpt_blob *extra,
                              int n_extra, ug_error *err);
 
+/* `run --init-from`: the parameter values alone of the checkpoint at `path` (every group and parameter
+ * must match by name and shape: UG_ERR_ARG naming the parameter and both shapes otherwise); the
+ * optimizers, the plugins' state and the step stay as built, and the parameter averages restart at the
+ * loaded values. *step receives the step the file was written at; `extra` as for ug_experiment_load. */
+ug_status ug_experiment_init_params(ug_experiment *ex, const char *path, int64_t *step, ug_ckpt_blob *extra,
+                                    int n_extra, ug_error *err);
+
 /* Put the parameter averages (optimizers with `ema:`) in place of the trained values, or back: what
  * metrics see (ug_experiment_eval_metric does it itself) and what `sample` and reports draw from. */
 void ug_experiment_use_ema(ug_experiment *ex, bool on);

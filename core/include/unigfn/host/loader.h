@@ -17,6 +17,7 @@ typedef struct ug_registry ug_registry;
 typedef struct ug_plugin_ref {
     const ug_plugin_desc *desc;
     const char *path;        /* the library it came from */
+    const char *real;        /* that file's resolved path (realpath): what a run's provenance records */
 } ug_plugin_ref;
 
 ug_registry *ug_registry_new(void);
@@ -40,6 +41,11 @@ const ug_plugin_ref *ug_registry_find(const ug_registry *reg, ug_plugin_kind kin
 const char *ug_kind_name(ug_plugin_kind kind);          /* "model", "objective", ... */
 uint32_t ug_cap_from_name(const char *name);             /* a UG_CAP_* bit by name; 0 if unknown */
 int ug_kind_from_name(const char *name);                 /* 0 if unknown */
+
+/* The hex SHA-256 of the library file `ref` was loaded from (ref->real), hashed on first use and kept
+ * for the registry's life, so every run of one process records the same hash for it. UG_ERR_IO naming
+ * the file when it cannot be read any more. */
+ug_status ug_registry_sha256(ug_registry *reg, const ug_plugin_ref *ref, const char **hex, ug_error *err);
 
 /* A ug_spec_registry (spec.h) backed by this registry, for schema checks of plugin sections. */
 struct ug_spec_registry;

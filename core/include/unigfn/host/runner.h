@@ -23,6 +23,7 @@ typedef struct ug_run_opts {
     int progress;                     /* -1 auto (terminal), 0 plain lines, 1 progress line */
     bool quiet;
     const char *from_id;              /* run: start from this run's checkpoint (run_from.h) */
+    const char *init_from;            /* run: parameters only from this run's last checkpoint (run_init.h) */
     int threads;                      /* resume: > 0 continues on this many CPU threads, not the spec's */
 } ug_run_opts;
 

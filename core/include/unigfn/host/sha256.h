@@ -25,4 +25,8 @@ void ug_sha256_hex(const void *data, size_t n, char out[65]);
 /* Lowercase hex of an existing digest (out: 65 bytes). */
 void ug_sha256_to_hex(const uint8_t digest[32], char out[65]);
 
+/* The hex SHA-256 of the file at `path` (out: 65 bytes), read in blocks; `bytes` (may be NULL) receives
+ * its length. 0, or the errno of the open or read that failed (out is then the empty string). */
+int ug_sha256_file(const char *path, char out[65], int64_t *bytes);
+
 #endif

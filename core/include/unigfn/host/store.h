@@ -22,10 +22,11 @@
 
 #include "unigfn/status.h"
 
-/* Version 2 added runs.blas. ug_store_open upgrades an older database in place (store_db.c's list of
+/* Version 2 added runs.blas; version 3 runs.note and the tags table; version 4 runs.init_from and the
+ * provenance table. ug_store_open upgrades an older database in place (store_db.c's list of
  * upgrades, each in one write transaction), so every database this or an earlier unigfn wrote keeps
  * opening; an older unigfn refuses a database once upgraded (its version is newer). */
-#define UG_STORE_SCHEMA_VERSION 2
+#define UG_STORE_SCHEMA_VERSION 4
 
 typedef struct ug_store ug_store;
 
@@ -68,6 +69,16 @@ ug_status ug_store_open(const char *path, ug_store **out, ug_error *err);
 void ug_store_close(ug_store *s); /* NULL is fine */
 
 /* ---- Run lifecycle ---- */
+/* One input a run was computed from (store table `provenance`): a plugin it loaded, or the checkpoint
+ * `run --init-from` took its parameters from. */
+typedef struct ug_provenance {
+    const char *kind;        /* "dataset", "model", "objective", "metric"; "checkpoint" for --init-from */
+    const char *name;        /* the plugin's name; for a checkpoint, the source run's id */
+    const char *path;        /* the file's resolved path */
+    const char *version;     /* the plugin's declared version (may be NULL); for a checkpoint "step N" */
+    const char *sha256;      /* hex SHA-256 of the file */
+} ug_provenance;
+
 typedef struct ug_run_info {
     const char *id;          /* required: the run id (hash of the resolved spec) */
     const char *experiment;  /* required: inserted into experiments if new */
@@ -80,6 +91,9 @@ typedef struct ug_run_info {
     const char *blas;        /* the BLAS it runs on (ug_blas_describe's line); may be NULL */
     int threads;
     bool force;              /* begin: restart even a FINISHED or RUNNING run */
+    const ug_provenance *prov; /* begin: what the run is computed from, n_prov rows (replacing any) */
+    int n_prov;
+    const char *init_from;   /* begin: the run whose parameters it starts from (run --init-from); may be NULL */
 } ug_run_info;
 
 typedef enum ug_begin_outcome {
@@ -185,6 +199,10 @@ typedef struct ug_run_record {
     int threads;
     int n_params;
     char **param_keys, **param_values; /* sorted by key */
+    char *note;                  /* ug_store_set_note's text; NULL when none (or a database before version 3) */
+    int n_tags;
+    char **tags;                 /* sorted; none in a database before version 3 */
+    char *init_from;             /* run --init-from's source run; NULL for other runs (and before version 4) */
 } ug_run_record;
 
 /* Every column of one run plus its params. UG_ERR_STORE "no run ..." when absent.
@@ -217,6 +235,40 @@ typedef int (*ug_artifact_fn)(void *user, const ug_artifact_row *a);
 /* Artifacts of a run, ordered by step then insertion. */
 ug_status ug_store_artifacts(ug_store *s, const char *id, ug_artifact_fn cb, void *user, ug_error *err);
 
+/* ---- Annotations: tags and a note per run (`unigfn tag`, `unigfn note`), and deleting a run ----
+ * Tags and the note belong to the run id: a restart (run --force) keeps them, ug_store_merge carries
+ * them, ug_store_delete_run removes them with the run. ug_store_get_run reads them back. */
+
+/* UG_OK when `tag` may be a tag: 1 to UG_TAG_MAX bytes, none of them a space, a control character or a
+ * comma (ls joins tags with commas), and not starting with '-' (it would read as an option);
+ * UG_ERR_ARG saying why otherwise. */
+#define UG_TAG_MAX 64
+ug_status ug_store_tag_check(const char *tag, ug_error *err);
+
+/* Adds the tags add[0..n_add) (one the run has already is no change) and removes rm[0..n_rm), in one
+ * transaction: nothing changes when a tag to add is not a valid tag, a tag to remove is not on the run
+ * (UG_ERR_ARG "run ID has no tag 'T'"), or there is no such run (UG_ERR_STORE "no run ..."). */
+ug_status ug_store_tag(ug_store *s, const char *id, const char *const *add, int n_add, const char *const *rm,
+                       int n_rm, ug_error *err);
+
+/* Replaces the run's note; NULL or "" removes it. "no run ..." when absent. */
+ug_status ug_store_set_note(ug_store *s, const char *id, const char *note, ug_error *err);
+
+/* Deletes the run and every row that names it (params, metrics, summary, artifacts, tags, provenance) in
+ * one transaction, and its experiment when no other run is left in it. The run's files are the caller's
+ * (run_lookup.h: ug_run_folder). "no run ..." when absent. */
+ug_status ug_store_delete_run(ug_store *s, const char *id, ug_error *err);
+
+/* A run's provenance rows, ordered dataset, model, objectives, metrics (each by name), checkpoint. A run
+ * recorded before provenance existed (or a database older than version 4) has none: UG_OK, no call. */
+typedef int (*ug_provenance_fn)(void *user, const ug_provenance *p);
+ug_status ug_store_provenance(ug_store *s, const char *id, ug_provenance_fn cb, void *user, ug_error *err);
+
+/* `resume`: the n rows replace the run's rows of the same kind and name (the plugins of the segment it
+ * goes on with, like its BLAS); its other rows (--init-from's checkpoint) stay. "no run" when absent. */
+ug_status ug_store_run_update_provenance(ug_store *s, const char *id, const ug_provenance *rows, int n,
+                                         ug_error *err);
+
 /* ---- Merging database shards (`unigfn db merge`, Slurm sweeps) ---- */
 typedef struct ug_merge_stats {
     int runs_added;        /* absent here before */
@@ -226,9 +278,11 @@ typedef struct ug_merge_stats {
 } ug_merge_stats;
 
 /* Copies the runs of the unigfn database at `shard_path` into s, with their experiments, params,
- * metrics (in their insertion order), summaries and artifacts. A run already here is replaced only
+ * metrics (in their insertion order), summaries, artifacts and provenance (not their run folders:
+ * run_carry.h). A run already here is replaced only
  * when the shard's copy is further along (FINISHED > FAILED/KILLED/CRASHED > RUNNING > QUEUED) or, at
- * the same rank, ended (else last beat) later; so merging the same shard again changes nothing. One
+ * the same rank, ended (else last beat) later; so merging the same shard again changes nothing. Tags
+ * and notes come from both copies: every tag either has, and the kept copy's note unless it has none. One
  * write transaction per shard: a failed merge leaves s as it was. Refuses a missing shard, a file that
  * is not a unigfn database, a newer schema, and s's own file; a shard of an older schema is upgraded
  * in place first (ug_store_open). `stats` may be NULL. */

@@ -54,6 +54,9 @@ typedef struct ug_sweep_job {
     char id[17];
     char *experiment;
     ug_run_status status;     /* in the store when planned (ABSENT without a store) */
+    char *changed;            /* FINISHED, but a plugin it was computed with changed since: why (which
+                                 plugin, old and new hash; ug_sweep_plan_check_provenance); NULL if not.
+                                 Such a job runs again, as `unigfn run` would. */
 } ug_sweep_job;
 
 typedef struct ug_sweep_plan {
@@ -67,6 +70,11 @@ typedef struct ug_sweep_plan {
 ug_status ug_sweep_plan_make(const ug_sweep *sw, const char *spec_path, const ug_spec_registry *reg,
                              ug_store *st, bool queue, ug_sweep_plan *out, ug_error *err);
 void ug_sweep_plan_free(ug_sweep_plan *p);
+/* Every FINISHED job's provenance against the plugins of `reg` as they are now (provenance.h): sets
+ * `changed` of each whose plugins changed since; *n_changed receives how many. Reads only. */
+struct ug_registry;
+ug_status ug_sweep_plan_check_provenance(ug_sweep_plan *p, ug_store *st, struct ug_registry *reg, int *n_changed,
+                                         ug_error *err);
 /* "k=v k2=v2" (the job's overrides without UG_SWEEP_RESET) into buf. */
 void ug_sweep_job_label(const ug_sweep_job *j, char *buf, size_t cap);
 
@@ -86,7 +94,7 @@ typedef struct ug_sweep_result {
     bool interrupted;
 } ug_sweep_result;
 
-/* Runs every planned job that is neither FINISHED nor RUNNING: `exe --db DB run SPEC --plain OVERRIDES`,
+/* Runs every planned job that is neither FINISHED (unless `changed`) nor RUNNING: `exe --db DB run SPEC --plain OVERRIDES`,
  * `workers` at a time, each child in its own process group with stdout/stderr in
  * <run folder>/sweep.log and, with several workers and neither OPENBLAS_NUM_THREADS nor OMP_NUM_THREADS
  * set, both set to cores / workers (at least 1). SIGINT/SIGTERM stop launching and are passed on once to the running children
@@ -103,7 +111,7 @@ typedef struct ug_sweep_slurm {
 } ug_sweep_slurm;
 
 /* Writes DIR/sweep.sbatch: one array task per job that is FINISHED neither in the plan's store nor in
- * its own shard DIR/shards/job-N.db (array index = job number); each task runs
+ * its own shard DIR/shards/job-N.db, or is `changed` (array index = job number); each task runs
  * `unigfn --db DIR/shards/job-N.db run SPEC --plain OVERRIDES`. *n_tasks = 0 means nothing to do (no
  * script written). `tasks` (may be NULL) receives the job numbers, caller frees. */
 ug_status ug_sweep_write_slurm(const ug_sweep_plan *plan, const ug_sweep_slurm *o, char *script, size_t cap,
