@@ -4,7 +4,7 @@ lines of the tree. Exit 0 when every include is allowed, 1 with one line per vio
 
     tests/check_deps.py [ROOT]            check the tree at ROOT (default: this file's repository)
     tests/check_deps.py --num-lib A [ROOT] also check that the numerics archive A (libunigfn_num.a)
-                                          calls nothing of libyaml, SQLite or libpng (nm -u)
+                                          calls nothing of libyaml, SQLite or cairo (nm -u)
     tests/check_deps.py --selftest [ROOT] copy ROOT's sources to a temporary folder, check the copy
                                           (must pass), then plant each kind of forbidden include in it
                                           and check that every one is reported (the suite runs this)
@@ -43,7 +43,7 @@ ALLOWED = {
 }
 # Subsystems that never see tensors, and the only ABI headers each may include (plugin.h, for one,
 # pulls in tensor.h and model.h; config.h is the spec-side config getters that spec implements).
-NO_TENSORS = {"store": {"unigfn/status.h"}, "plot": {"unigfn/status.h"},
+NO_TENSORS = {"store": {"unigfn/status.h"}, "plot": {"unigfn/status.h", "unigfn/plot.h"},
               "spec": {"unigfn/status.h", "unigfn/config.h"}}
 
 HOST_OWNER = {
@@ -54,7 +54,7 @@ HOST_OWNER = {
     "run_lease.h": "run", "run_init.h": "run", "run_carry.h": "run", "provenance.h": "run",
     "sweep.h": "sweep",
     "report_data.h": "report", "report_table.h": "report", "report_curves.h": "report",
-    "report_samples.h": "report", "report_html.h": "report",
+    "report_samples.h": "report", "report_html.h": "report", "figure.h": "plot",
 }
 GENERATED = {"ug_version.h": "run", "unigfn/plugin_api_defs.h": "abi"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
@@ -204,8 +204,8 @@ def check_num_lib(path):
     """Undefined symbols of the numerics archive that belong to the host's libraries."""
     out = subprocess.run(["nm", "-u", path], capture_output=True, text=True, check=True).stdout
     syms = sorted({l.split()[-1] for l in out.splitlines() if l.strip() and not l.endswith(":")})
-    bad = [x for x in syms if x.startswith(("sqlite3_", "yaml_", "png_"))]
-    return [f"{path}: numerics calls {x} (libyaml, SQLite and libpng are host-only)" for x in bad]
+    bad = [x for x in syms if x.startswith(("sqlite3_", "yaml_", "png_", "cairo_"))]
+    return [f"{path}: numerics calls {x} (libyaml, SQLite, libpng and cairo are host-only)" for x in bad]
 
 
 def main(argv):
@@ -218,7 +218,7 @@ def main(argv):
     root = args[0] if args else os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     lib_errs = check_num_lib(num_lib) if num_lib else []
     if num_lib and not lib_errs:
-        print(f"check_deps: {os.path.basename(num_lib)} calls nothing of libyaml, SQLite or libpng")
+        print(f"check_deps: {os.path.basename(num_lib)} calls nothing of libyaml, SQLite, libpng or cairo")
     for e in lib_errs:
         print(e)
     if "--selftest" in argv:

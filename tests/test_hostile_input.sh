@@ -121,11 +121,14 @@ plugins|unigfn: cannot write standard output: No space left on device
 export $rid -o /dev/full|unigfn export: cannot write /dev/full: No space left on device
 report table --rows seed --cols name --metric loss -o /dev/full|unigfn report table: cannot write /dev/full: No space left on device
 EOF2
-  if "$U" report curves --metric loss -o c.png --db ok.db > /dev/null 2>&1; then  # built with libpng
-    "$U" report curves --metric loss -o /dev/full --db ok.db > out.txt 2> err.txt
-    check "report curves -o /dev/full exits 1 with the reason" \
-      "[ $? -eq 1 ] && grep -qF 'unigfn report: /dev/full: cannot write the image: No space left on device' err.txt"
-  fi
+  # the picture format follows the extension, so the device is reached through a link named .png/.pdf
+  for ext in png pdf; do
+    ln -sf /dev/full "full.$ext"
+    "$U" report curves --metric loss -o "full.$ext" --db ok.db > out.txt 2> err.txt
+    check "report curves -o full.$ext (-> /dev/full) exits 1 with the reason" \
+      "[ $? -eq 1 ] && grep -qF 'unigfn report: full.$ext: cannot write the image: No space left on device' err.txt"
+    check "the link full.$ext is left alone" "[ -L full.$ext ]"
+  done
   # a failed picture is removed only when it is a regular file: never the device (as root it was)
   check "/dev/full is still the device" "[ -c /dev/full ]"
 else

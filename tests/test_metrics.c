@@ -6,7 +6,9 @@
  *    (KL and the χ² that sets the bias are computed by enumerating the D! orders);
  *  - mmd: for product distributions the exp(−0.1·Hamming) kernel factorizes, so E[MMD²] is a product
  *    formula, which the unbiased estimator must hit (the biased one would sit far above);
- *  - density_png: the PNG decodes back with libpng to the expected size (Gray-coded and continuous data);
+ *  - density_png: the PNG decodes back with libpng to the size and layout of the host's density picture
+ *    (plot/density.h: the plugin only bins, the host draws), its two panels differ, and it has the
+ *    host's axes labels and colour bar (Gray-coded and continuous data);
  *  - mmd_rbf and energy on continuous samples: the model gauss_chain (x ~ N(0, I) at its initial μ = 0)
  *    against the test-only dataset test_gauss (N(m, s² I)). Against the same law both statistics and
  *    their true-vs-true floors are 0 within their spread, and the median-heuristic bandwidth is the
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "plot/density.h"
 #include "plugin_harness.h"
 
 /* continuous cases: x ~ N(0, I) from gauss_chain at μ = 0; data N(0, I) or N((1.5, 0), 0.7² I) */
@@ -248,8 +251,16 @@ static void test_mmd(void) {
     setup_close(&s);
 }
 
-/* Read a PNG's size (and that it decodes) with libpng. */
-static int png_size(const char *path, int *w, int *h) {
+/* Reads density_png's picture back with libpng: its size must be the host's layout of two panels of 64
+ * bins (ug_density_geometry), the panels must differ (independent bits are nothing like moons), and the
+ * axes and colour bar must be there: text left of the first panel, viridis' ends at the bar's ends. */
+static int density_picture_ok(const char *path, int *w, int *h) {
+    ug_density_fig fig = {.size = sizeof fig, .title = "t", .bins = 64, .x0 = -1, .x1 = 1, .y0 = -1, .y1 = 1, .n_panels = 2};
+    static const int64_t zero[64 * 64];
+    fig.panels[0].counts = fig.panels[1].counts = zero;
+    ug_density_geom g;
+    ug_error err = {0};
+    if (ug_density_geometry(&fig, &g, &err)) return -1;
     png_image img;
     memset(&img, 0, sizeof img);
     img.version = PNG_IMAGE_VERSION;
@@ -258,15 +269,22 @@ static int png_size(const char *path, int *w, int *h) {
     png_bytep buf = malloc(PNG_IMAGE_SIZE(img));
     int ok = buf && png_image_finish_read(&img, NULL, buf, 0, NULL);
     *w = (int)img.width, *h = (int)img.height;
-    /* the two panels must differ somewhere (independent bits are nothing like moons) */
-    int differ = 0;
-    if (ok)
-        for (int y = 0; y < *h && !differ; y++)
-            for (int x = 0; x < (*w - 8) / 2 && !differ; x++)
-                differ |= memcmp(buf + 3 * (y * *w + x), buf + 3 * (y * *w + x + (*w + 8) / 2), 3) != 0;
+    ok = ok && *w == g.w && *h == g.h;
+    int differ = 0, dark = 0;
+    for (int y = 0; ok && y < g.side && !differ; y++)
+        for (int x = 0; x < g.side && !differ; x++)
+            differ |= memcmp(buf + 3 * ((size_t)(g.panel_y + y) * *w + g.panel_x[0] + x),
+                             buf + 3 * ((size_t)(g.panel_y + y) * *w + g.panel_x[1] + x), 3) != 0;
+    for (int y = g.panel_y; ok && y < g.panel_y + g.side; y++)
+        for (int x = 0; x < g.panel_x[0] - 8; x++) dark += buf[3 * ((size_t)y * *w + x)] < 90;
+    const unsigned char *top = ok ? buf + 3 * ((size_t)(g.panel_y + 1) * *w + g.bar_x + 4) : NULL;
+    const unsigned char *bot = ok ? buf + 3 * ((size_t)(g.panel_y + g.side - 2) * *w + g.bar_x + 4) : NULL;
+    bool bar = ok && abs(top[0] - 253) < 8 && abs(top[1] - 231) < 8 && abs(bot[0] - 68) < 8 && abs(bot[2] - 84) < 8;
+    if (ok && !(differ && dark > 40 && bar))
+        fprintf(stderr, "%s: panels differ %d, %d dark px of y tick labels, colour bar %d\n", path, differ, dark, bar);
     free(buf);
     png_image_free(&img);
-    return ok && differ ? 0 : -1;
+    return ok && differ && dark > 40 && bar ? 0 : -1;
 }
 
 static void test_density_png(void) {
@@ -284,8 +302,7 @@ static void test_density_png(void) {
         CHECK(o.n_artifacts == 1 && strcmp(o.artifact_paths[0], want) == 0 && strcmp(o.artifact_kinds[0], "png") == 0,
               "artifact %s", o.n_artifacts ? o.artifact_paths[0] : "(none)");
         int w = 0, h = 0;
-        CHECK(png_size(want, &w, &h) == 0, "libpng cannot read %s back", want);
-        CHECK(w == 2 * 256 + 8 && h == 256, "png is %dx%d, expected 520x256 (64 bins x4, two panels, 8 px gap)", w, h);
+        CHECK(density_picture_ok(want, &w, &h) == 0, "%s (%dx%d) is not the host's density picture", want, w, h);
         double tv = harness_value(&o, "density_tv");
         CHECK(tv > 0.5 && tv <= 1.0, "density_tv %.3f: bits vs moons should be far apart", tv);
         unlink(want);
@@ -297,7 +314,7 @@ static void test_density_png(void) {
         char want[512];
         snprintf(want, sizeof want, "%s/density-77.png", dir);
         int w = 0, h = 0;
-        CHECK(o.n_artifacts == 1 && png_size(want, &w, &h) == 0 && w == 2 * 256 + 8 && h == 256, "continuous png %dx%d", w, h);
+        CHECK(o.n_artifacts == 1 && density_picture_ok(want, &w, &h) == 0, "continuous png %dx%d", w, h);
         double tv = harness_value(&o, "density_tv");
         CHECK(tv > 0.3 && tv <= 1.0, "density_tv %.3f: N(0, I) vs moons", tv);
         printf("density_png: continuous moons vs N(0, I): %dx%d, density_tv %.3f\n", w, h, tv);

@@ -16,6 +16,8 @@
 
 #ifdef UG_HAVE_PNG
 #include <png.h>
+
+#include "plot/density.h"
 #endif
 
 #include "check.h"
@@ -182,7 +184,15 @@ static void test_local(void) {
     unsigned char *buf = ok ? malloc(PNG_IMAGE_SIZE(img)) : NULL;
     img.format = PNG_FORMAT_RGB;
     ok = ok && buf && png_image_finish_read(&img, NULL, buf, 0, NULL);
-    CHECK(ok && img.width == 2 * 10 + 2 * 256 + 12 && img.height == 22 + 256 + 28, "samples.png %ux%u", img.width, img.height);
+    /* the host's density layout (plot/density.h) for two panels of 64 bins */
+    ug_density_fig fig = {.size = sizeof fig, .title = "t", .bins = 64, .x0 = -1, .x1 = 1, .y0 = -1, .y1 = 1, .n_panels = 2};
+    static const int64_t zero[64 * 64];
+    fig.panels[0].counts = fig.panels[1].counts = zero;
+    ug_density_geom geom;
+    ug_error gerr = {0};
+    CHECK(ug_density_geometry(&fig, &geom, &gerr) == UG_OK, "%s", gerr.msg);
+    CHECK(ok && (int)img.width == geom.w && (int)img.height == geom.h, "samples.png %ux%u, want %dx%d", img.width, img.height,
+          geom.w, geom.h);
     free(buf);
     snprintf(cmd, sizeof cmd, "report curves --metric loss --where 'seed=0|1' -o curves.png");
     out = run_cmd(cmd, &status);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "unigfn/host/figure.h"
 #include "unigfn/host/report_curves.h"
 #include "unigfn/host/report_data.h"
 #include "unigfn/host/report_samples.h"
@@ -22,17 +23,19 @@ static void report_usage(FILE *f) {
             "usage: unigfn report table --rows K[,K] --cols K[,K] --metric M [--where K=V ...]\n"
             "                           [--reduce last|min|max] [--stat mean_std|sem|ci95] [--best min|max|none]\n"
             "                           [--best-in table|row|col] [--format md|latex|csv|html] [--decimals D] [--all] [-o FILE]\n"
-            "       unigfn report curves --metric M [--where K=V ...] [--group-by K[,K]] [--logy] [--finished]\n"
-            "                           [--title T] [--width W] [--height H] [-o curves.png]\n"
+            "       unigfn report curves --metric M [--where K=V ...] [--group-by K[,K]] [--log-y] [--log-x]\n"
+            "                           [--finished] [--title T] [--width W] [--height H] [-o curves.png]\n"
             "       unigfn report samples RUN [-o samples.png] [-n N] [--bins B] [--range R]\n"
             "       unigfn report html OUT [--where K=V ...] [--table ROWS:COLS:METRIC ...] (unigfn report html -h)\n"
+            "Pictures are PNG, SVG or PDF by the -o file's extension (.png, .svg, .pdf).\n"
             "K is any flattened spec key (`unigfn show RUN` lists them under params: model, objective, dataset,\n"
             "seed, model.hidden, objective.0.plugin, ...) or id/experiment/status. --where takes K=V, K!=V or\n"
             "K=V1|V2 and may repeat (all must hold); numbers match numerically (1e-3 = 0.001).\n"
             "table: one cell per (row, col) over the runs in it (seeds), FINISHED runs only unless --all;\n"
             "  --reduce picks each run's value of the metric (default last); --best defaults to max with\n"
             "  --reduce max, else min. curves: every run that logged the metric (--finished: FINISHED only),\n"
-            "  grouped by all keys that vary except seed (or --group-by).\n");
+            "  grouped by all keys that vary except seed (or --group-by); a group of several runs gets its mean and a\n"
+            "  mean ± std band; a metric logged at one step per run is drawn as markers.\n");
 }
 
 /* "a,b" → up to MAX_KEYS keys (pointers into a copy the caller frees). */
@@ -242,6 +245,15 @@ bad:
     return rc;
 }
 
+/* -o names the format by its extension: a wrong one is a usage error (exit 2) before any work. */
+static bool picture_path_ok(const char *cmd, const char *path) {
+    ug_fig_format fmt;
+    ug_error err = {0};
+    if (ug_fig_format_of(path, &fmt, &err) == UG_OK) return true;
+    fprintf(stderr, "unigfn %s: -o %s\n", cmd, err.msg);
+    return false;
+}
+
 static int report_curves(cli_env *env, int argc, char **argv) {
     ug_curves_opts o = {.path = "curves.png"};
     const char *group_s = NULL;
@@ -252,6 +264,7 @@ static int report_curves(cli_env *env, int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { report_usage(stdout); sel_free(&sa); return 0; }
         if (strcmp(a, "--logy") == 0 || strcmp(a, "--log-y") == 0) { o.logy = true; continue; }
+        if (strcmp(a, "--logx") == 0 || strcmp(a, "--log-x") == 0) { o.logx = true; continue; }
         if (strcmp(a, "--finished") == 0) { finished = true; continue; }
         if (!v) { fprintf(stderr, "unigfn report curves: '%s' needs a value or is unknown\n", a); goto bad; }
         i++;
@@ -265,6 +278,7 @@ static int report_curves(cli_env *env, int argc, char **argv) {
         else { fprintf(stderr, "unigfn report curves: unknown option '%s'\n", a); goto bad; }
     }
     if (!o.metric) { report_usage(stderr); goto bad; }
+    if (!picture_path_ok("report curves", o.path)) goto bad;
     char *gcopy = NULL;
     const char *gk[MAX_KEYS];
     if (group_s) {
@@ -287,8 +301,14 @@ static int report_curves(cli_env *env, int argc, char **argv) {
     if (sel.n == 0) { explain_empty(st, &sa, finished, o.metric); goto out; }
     for (int i = 0; i < o.n_group_by; i++)
         if (!any_has_key(&sel, gk[i])) { key_hint(&sel, gk[i]); goto out; }
-    if (ug_report_curves(st, &sel, &o, stdout, &err)) { fprintf(stderr, "unigfn report: %s\n", err.msg); goto out; }
+    ug_curves_result res;
+    if (ug_report_curves(st, &sel, &o, stdout, &res, &err)) { fprintf(stderr, "unigfn report: %s\n", err.msg); goto out; }
     printf("wrote %s: %s against step, %d run%s\n", o.path, o.metric, sel.n, sel.n == 1 ? "" : "s");
+    if (res.markers)
+        fprintf(stderr, "note: every run logged '%s' at one step only: drawn as markers%s\n", o.metric,
+                res.n_bands ? ", each group's mean ± std over its runs as an error bar" : "");
+    if (res.dropped_y) fprintf(stderr, "note: %d values <= 0 left out of the log y axis\n", res.dropped_y);
+    if (res.dropped_x) fprintf(stderr, "note: %d points at step <= 0 left out of the log x axis\n", res.dropped_x);
     rc = 0;
 out:
     ug_rd_set_free(&sel);
@@ -320,6 +340,7 @@ static int report_samples(cli_env *env, int argc, char **argv) {
         else { fprintf(stderr, "unigfn report samples: unknown option '%s'\n", a); return 2; }
     }
     if (!run || o.n < 0) { report_usage(stderr); return 2; }
+    if (!picture_path_ok("report samples", o.path)) return 2;
     ug_store *st = cli_open_store(env, UG_STORE_READ);
     if (!st) return 1;
     ug_error err = {0};

@@ -155,7 +155,7 @@ int cli_sample(cli_env *env, int argc, char **argv) {
     }
     if (kind == OUT_IMAGES) {
         ug_error err = {0};
-        if (ug_image_grid_png(outp, pix, n, (int)L.C, (int)L.H, (int)L.W, &err)) {
+        if (ug_samples_grid(outp, pix, n, (int)L.C, (int)L.H, (int)L.W, &err)) {
             fprintf(stderr, "unigfn sample: %s\n", err.msg);
             goto done;
         }

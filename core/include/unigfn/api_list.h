@@ -203,3 +203,6 @@ UG_API(ug_unet_forward)
 UG_API(ug_params_fail)
 /* appended in ABI 1.3: tensor.h (elementwise) */
 UG_API(ug_logaddexp)
+/* appended in ABI 1.4: plot.h (pictures drawn by the host with cairo, format by extension) */
+UG_API(ug_plot_density)
+UG_API(ug_plot_rgb)

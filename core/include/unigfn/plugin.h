@@ -25,6 +25,7 @@
 #include "unigfn/model.h"
 #include "unigfn/nn.h"
 #include "unigfn/objective.h"
+#include "unigfn/plot.h"
 #include "unigfn/rng.h"
 #include "unigfn/status.h"
 #include "unigfn/tensor.h"
@@ -34,9 +35,10 @@ extern "C" {
 #endif
 
 /* Minor history: 1.1 appended ug_tensor_set / ug_tensor_get (and the ABI 1.1 fields of model.h) to the
- * services table; 1.2 appended ug_params_fail; 1.3 ug_logaddexp. */
+ * services table; 1.2 appended ug_params_fail; 1.3 ug_logaddexp; 1.4 ug_plot_density and ug_plot_rgb
+ * (plot.h: pictures the host draws). */
 #define UG_ABI_MAJOR 1
-#define UG_ABI_MINOR 3
+#define UG_ABI_MINOR 4
 
 typedef enum ug_plugin_kind {
     UG_KIND_MODEL = 1,

@@ -1,11 +1,11 @@
-/* report_curves.c — runs → groups → per-run series and per-group means → report_plot's chart. */
+/* report_curves.c — runs → groups → per-run series and per-group mean ± std → plot/chart's picture. */
 #include "unigfn/host/report_curves.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/report_plot.h"
+#include "plot/chart.h"
 
 void ug_rd_groups_free(ug_rd_groups *g) {
     if (!g) return;
@@ -155,6 +155,7 @@ int ug_rd_group(const ug_rd_set *runs, const char *const *keys, int n_keys, ug_r
 
 typedef struct series_buf {
     double *x, *y;
+    double *lo, *hi;   /* group means: mean ∓ std where two or more runs logged the step, else NaN */
     int n, cap;
     bool oom;
 } series_buf;
@@ -182,24 +183,27 @@ static int dbl_cmp(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-ug_status ug_report_curves(ug_store *st, const ug_rd_set *runs, const ug_curves_opts *o, FILE *info, ug_error *err) {
+ug_status ug_report_curves(ug_store *st, const ug_rd_set *runs, const ug_curves_opts *o, FILE *info,
+                           ug_curves_result *res, ug_error *err) {
     ug_rd_groups g;
+    if (res) memset(res, 0, sizeof *res);
     if (runs->n == 0) return ug_error_set(err, UG_ERR_ARG, "no runs to plot");
     if (ug_rd_group(runs, o->group_by, o->n_group_by, &g) < 0) return ug_error_set(err, UG_ERR_NOMEM, "out of memory");
     series_buf *sb = calloc((size_t)runs->n, sizeof *sb);
     series_buf *mean = calloc((size_t)g.n, sizeof *mean);
     ug_series *ser = calloc((size_t)(runs->n + g.n), sizeof *ser);
     char **labels = calloc((size_t)g.n, sizeof *labels);
-    ug_status s = UG_OK;
-    if (!sb || !mean || !ser || !labels) { s = ug_error_set(err, UG_ERR_NOMEM, "out of memory"); goto done; }
     int *with = calloc((size_t)g.n, sizeof(int));
-    if (!with) { s = ug_error_set(err, UG_ERR_NOMEM, "out of memory"); goto done; }
+    ug_status s = UG_OK;
+    if (!sb || !mean || !ser || !labels || !with) { s = ug_error_set(err, UG_ERR_NOMEM, "out of memory"); goto done; }
+    bool once = true;   /* every run that logged the metric logged it at one step */
     for (int i = 0; i < runs->n && !s; i++) {
         s = ug_store_metric_series(st, runs->runs[i].id, o->metric, add_point, &sb[i], err);
         if (!s && sb[i].oom) s = ug_error_set(err, UG_ERR_NOMEM, "out of memory");
         if (!s && sb[i].n) with[g.of_run[i]]++;
+        for (int q = 1; q < sb[i].n; q++) once &= sb[i].x[q] == sb[i].x[0];
     }
-    /* group means over the union of steps, each step averaged over the runs that logged it */
+    /* group mean and std (n - 1) over the union of steps, each step over the runs that logged it */
     for (int k = 0; k < g.n && !s; k++) {
         if (with[k] < 2) continue;
         int total = 0;
@@ -214,31 +218,44 @@ ug_status ug_report_curves(ug_store *st, const ug_rd_set *runs, const ug_curves_
         int u = 0;
         for (int i = 0; i < m; i++)
             if (u == 0 || steps[i] != steps[u - 1]) steps[u++] = steps[i];
-        double *my = calloc((size_t)u + 1, sizeof *my);
+        double *my = calloc((size_t)u + 1, sizeof *my), *ss = calloc((size_t)u + 1, sizeof *ss);
+        double *lo = malloc(((size_t)u + 1) * sizeof *lo), *hi = malloc(((size_t)u + 1) * sizeof *hi);
         int *cnt = calloc((size_t)u + 1, sizeof *cnt);
-        if (!my || !cnt) { free(steps); free(my); free(cnt); s = ug_error_set(err, UG_ERR_NOMEM, "out of memory"); break; }
-        for (int i = 0; i < runs->n; i++) {
-            if (g.of_run[i] != k) continue;
-            int p = 0;
-            for (int q = 0; q < sb[i].n; q++) {
-                while (p < u && steps[p] < sb[i].x[q]) p++;
-                /* a step logged twice (a resumed run) counts once: its last value */
-                if (q + 1 < sb[i].n && sb[i].x[q + 1] == sb[i].x[q]) continue;
-                if (p < u && isfinite(sb[i].y[q])) { my[p] += sb[i].y[q]; cnt[p]++; }
-            }
+        if (!my || !ss || !lo || !hi || !cnt) {
+            free(steps), free(my), free(ss), free(lo), free(hi), free(cnt);
+            s = ug_error_set(err, UG_ERR_NOMEM, "out of memory");
+            break;
         }
-        for (int p = 0; p < u; p++) my[p] = cnt[p] ? my[p] / cnt[p] : NAN;
+        /* two passes (mean, then squared deviations) so a large common offset does not eat the spread */
+        for (int pass = 0; pass < 2; pass++) {
+            for (int i = 0; i < runs->n; i++) {
+                if (g.of_run[i] != k) continue;
+                int p = 0;
+                for (int q = 0; q < sb[i].n; q++) {
+                    while (p < u && steps[p] < sb[i].x[q]) p++;
+                    /* a step logged twice (a resumed run) counts once: its last value */
+                    if (q + 1 < sb[i].n && sb[i].x[q + 1] == sb[i].x[q]) continue;
+                    if (p >= u || !isfinite(sb[i].y[q])) continue;
+                    if (pass == 0) my[p] += sb[i].y[q], cnt[p]++;
+                    else ss[p] += (sb[i].y[q] - my[p]) * (sb[i].y[q] - my[p]);
+                }
+            }
+            if (pass == 0)
+                for (int p = 0; p < u; p++) my[p] = cnt[p] ? my[p] / cnt[p] : NAN;
+        }
+        for (int p = 0; p < u; p++) {
+            double sd = cnt[p] >= 2 ? sqrt(ss[p] / (cnt[p] - 1)) : NAN;
+            lo[p] = my[p] - sd, hi[p] = my[p] + sd;
+        }
         free(cnt);
-        mean[k].x = steps;
-        mean[k].y = my;
-        mean[k].n = u;
+        free(ss);
+        mean[k] = (series_buf){.x = steps, .y = my, .lo = lo, .hi = hi, .n = u};
     }
-    int ns = 0;
+    int ns = 0, n_with = 0;
     for (int i = 0; i < runs->n && !s; i++)
-        if (sb[i].n) ser[ns++] = (ug_series){sb[i].x, sb[i].y, sb[i].n, g.of_run[i], with[g.of_run[i]] < 2};
+        if (sb[i].n) ser[ns++] = (ug_series){.x = sb[i].x, .y = sb[i].y, .n = sb[i].n, .group = g.of_run[i], .bold = with[g.of_run[i]] < 2};
     for (int k = 0; k < g.n && !s; k++)
-        if (mean[k].n) ser[ns++] = (ug_series){mean[k].x, mean[k].y, mean[k].n, k, true};
-    int n_with = 0;
+        if (mean[k].n) ser[ns++] = (ug_series){.x = mean[k].x, .y = mean[k].y, .lo = mean[k].lo, .hi = mean[k].hi, .n = mean[k].n, .group = k, .bold = true};
     for (int k = 0; k < g.n; k++) n_with += with[k];
     if (!s && n_with == 0) s = ug_error_set(err, UG_ERR_ARG, "none of the %d selected runs logged metric '%s'", runs->n, o->metric);
     for (int k = 0; k < g.n && !s; k++) {
@@ -246,30 +263,33 @@ ug_status ug_report_curves(ug_store *st, const ug_rd_set *runs, const ug_curves_
         snprintf(buf, sizeof buf, "%s (%d run%s)", g.label[k], with[k], with[k] == 1 ? "" : "s");
         if (!(labels[k] = strdup(buf))) s = ug_error_set(err, UG_ERR_NOMEM, "out of memory");
     }
-    int dropped = 0;
+    int dx = 0, dy = 0;
     if (!s) {
-        ug_chart ch = {.title = o->title ? o->title : o->metric, .xlabel = "step", .ylabel = o->metric, .logy = o->logy,
-                       .width = o->width, .height = o->height, .n_groups = g.n, .group_labels = (const char *const *)labels};
-        s = ug_chart_png(o->path, &ch, ser, ns, &dropped, err);
+        ug_chart ch = {.title = o->title ? o->title : o->metric, .xlabel = "step", .ylabel = o->metric, .logx = o->logx,
+                       .logy = o->logy, .markers = once, .width = o->width, .height = o->height, .n_groups = g.n,
+                       .group_labels = (const char *const *)labels};
+        s = ug_chart_draw(o->path, &ch, ser, ns, &dx, &dy, err);
     }
-    if (!s && info) {
+    if (!s && res) {
+        res->dropped_x = dx, res->dropped_y = dy, res->markers = once;
+        for (int k = 0; k < g.n; k++) res->n_bands += mean[k].n > 0;
+    }
+    if (!s && info)
         for (int k = 0; k < g.n; k++) {
             fprintf(info, "group %d: %s:", k, labels[k]);
             for (int i = 0; i < runs->n; i++)
                 if (g.of_run[i] == k) fprintf(info, " %s%s", runs->runs[i].id, sb[i].n ? "" : "(no points)");
             fputc('\n', info);
         }
-        if (dropped) fprintf(info, "note: %d values <= 0 left out of the log axis\n", dropped);
-    }
-    free(with);
 done:
     for (int i = 0; sb && i < runs->n; i++) { free(sb[i].x); free(sb[i].y); }
-    for (int k = 0; mean && k < g.n; k++) { free(mean[k].x); free(mean[k].y); }
+    for (int k = 0; mean && k < g.n; k++) { free(mean[k].x); free(mean[k].y); free(mean[k].lo); free(mean[k].hi); }
     for (int k = 0; labels && k < g.n; k++) free(labels[k]);
     free(sb);
     free(mean);
     free(ser);
     free(labels);
+    free(with);
     ug_rd_groups_free(&g);
     return s;
 }

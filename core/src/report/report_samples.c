@@ -1,5 +1,6 @@
 /* report_samples.c — model samples as a picture: rebuild the run, sample forward in chunks (the step
- * arena is reset after each, so only plain float copies survive), then a 2-D density or an image grid. */
+ * arena is reset after each, so only plain float copies survive), then a 2-D density (plot/density.c,
+ * with axes and a colour scale) or an image grid (raw pixels), in the format of the path's extension. */
 #include "unigfn/host/report_samples.h"
 
 #include <math.h>
@@ -9,105 +10,76 @@
 #include <unistd.h>
 
 #include "unigfn/host/experiment.h"
+#include "unigfn/host/figure.h"
 #include "unigfn/host/step.h"
-#include "plot/plot_png.h"
+#include "unigfn/plot.h"
 #include "unigfn/host/runner.h"
 
-/* Viridis at five stops, interpolated: dark purple (empty) to yellow (densest). */
-static uint32_t viridis(double t) {
-    static const double stops[5][3] = {{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}};
-    if (!(t > 0)) t = 0;
-    if (t > 1) t = 1;
-    double p = t * 4;
-    int i = p >= 4 ? 3 : (int)p;
-    double f = p - i;
-    uint32_t c = 0;
-    for (int k = 0; k < 3; k++) c = (c << 8) | (uint32_t)lround(stops[i][k] + f * (stops[i + 1][k] - stops[i][k]));
-    return c;
-}
-
-static void histogram_panel(ug_canvas *cv, int x0, int y0, int scale, const float *pts, int64_t n, int bins,
-                            double range, int64_t *outside) {
-    double *h = calloc((size_t)bins * (size_t)bins, sizeof *h);
-    if (!h) return;
-    double mx = 0;
-    *outside = 0;
+/* Points [n, 2] -> counts [bins, bins] on [-range, range]^2, row 0 at the top (largest y); NULL when
+ * out of memory. Points outside the square (or not finite) are left out: the picture reports them. */
+static int64_t *histogram(const float *pts, int64_t n, int bins, double range) {
+    int64_t *h = calloc((size_t)bins * (size_t)bins, sizeof *h);
+    if (!h) return NULL;
     for (int64_t i = 0; i < n; i++) {
         double x = pts[2 * i], y = pts[2 * i + 1];
-        int bx = (int)floor((x + range) / (2 * range) * bins), by = (int)floor((range - y) / (2 * range) * bins);
-        if (!isfinite(x) || !isfinite(y) || bx < 0 || by < 0 || bx >= bins || by >= bins) { (*outside)++; continue; }
-        double v = ++h[(size_t)by * bins + bx];
-        if (v > mx) mx = v;
+        double fx = floor((x + range) / (2 * range) * bins), fy = floor((range - y) / (2 * range) * bins);
+        if (!(fx >= 0 && fy >= 0 && fx < bins && fy < bins)) continue;   /* NaN fails too */
+        h[(size_t)fy * (size_t)bins + (size_t)fx]++;
     }
-    for (int by = 0; by < bins; by++)
-        for (int bx = 0; bx < bins; bx++) {
-            uint32_t c = viridis(mx > 0 ? h[(size_t)by * bins + bx] / mx : 0);
-            ug_canvas_rect(cv, x0 + bx * scale, y0 + by * scale, x0 + (bx + 1) * scale, y0 + (by + 1) * scale, c);
-        }
-    free(h);
+    return h;
 }
 
-ug_status ug_density_png(const char *path, const float *model, int64_t n_model, const float *truth, int64_t n_true,
-                         int bins, double range, const char *left_title, const char *right_title, ug_error *err) {
-    if (bins < 2 || bins > 2048 || !(range > 0))
-        return ug_error_set(err, UG_ERR_ARG, "density picture: needs 2 <= bins <= 2048 and range > 0");
-    int scale = bins >= 256 ? 1 : (256 + bins - 1) / bins;
-    int side = bins * scale, gap = 12, m = 10, top = 22, foot = 28;
-    int panels = truth && n_true > 0 ? 2 : 1;
-    int W = 2 * m + panels * side + (panels - 1) * gap, H = top + side + foot;
-    ug_canvas cv;
-    ug_status s = ug_canvas_init(&cv, W, H, 0xffffff, err);
-    if (s) return s;
-    int64_t out_m = 0, out_t = 0;
-    histogram_panel(&cv, m, top, scale, model, n_model, bins, range, &out_m);
-    ug_canvas_text(&cv, m, 8, left_title, 0x222222, 1);
-    if (panels == 2) {
-        histogram_panel(&cv, m + side + gap, top, scale, truth, n_true, bins, range, &out_t);
-        ug_canvas_text(&cv, m + side + gap, 8, right_title, 0x222222, 1);
+ug_status ug_samples_density(const char *path, const float *model, int64_t n_model, const float *truth, int64_t n_true,
+                             int bins, double range, const char *title, const char *left_title, const char *right_title,
+                             ug_error *err) {
+    if (bins < 2 || bins > 2048 || !(range > 0) || !isfinite(range))
+        return ug_error_set(err, UG_ERR_ARG, "density picture: needs 2 <= bins <= 2048 and a finite range > 0");
+    bool two = truth && n_true > 0;
+    int64_t *hm = histogram(model, n_model, bins, range), *ht = two ? histogram(truth, n_true, bins, range) : NULL;
+    ug_status s = UG_OK;
+    if (!hm || (two && !ht)) {
+        s = ug_error_set(err, UG_ERR_NOMEM, "density picture: out of memory for %d x %d bins", bins, bins);
+    } else {
+        ug_density_fig fig = {.size = sizeof fig, .title = title, .bins = bins, .x0 = -range, .x1 = range, .y0 = -range,
+                              .y1 = range, .n_panels = two ? 2 : 1};
+        fig.panels[0] = (ug_density_panel){.counts = hm, .n = n_model, .title = left_title};
+        if (two) fig.panels[1] = (ug_density_panel){.counts = ht, .n = n_true, .title = right_title};
+        s = ug_plot_density(path, &fig, err);
     }
-    char foot1[160], foot2[160];
-    snprintf(foot1, sizeof foot1, "%lld samples, %dx%d bins on [-%.3g, %.3g]^2", (long long)n_model, bins, bins, range,
-             range);
-    snprintf(foot2, sizeof foot2, "outside the square: model %.2f%%%s", n_model ? 100.0 * out_m / n_model : 0.0,
-             panels == 2 ? "" : " (no true samples)");
-    if (panels == 2) {
-        size_t l = strlen(foot2);
-        snprintf(foot2 + l, sizeof foot2 - l, ", data %.2f%%", n_true ? 100.0 * out_t / n_true : 0.0);
-    }
-    ug_canvas_text(&cv, m, top + side + 6, foot1, 0x222222, 1);
-    ug_canvas_text(&cv, m, top + side + 17, foot2, 0x222222, 1);
-    s = ug_canvas_write_png(&cv, path, err);
-    ug_canvas_free(&cv);
+    free(hm);
+    free(ht);
     return s;
 }
 
-ug_status ug_image_grid_png(const char *path, const float *x, int64_t n, int C, int H, int W, ug_error *err) {
+ug_status ug_samples_grid(const char *path, const float *x, int64_t n, int C, int H, int W, ug_error *err) {
     if (n < 1 || (C != 1 && C != 3) || H < 1 || W < 1)
         return ug_error_set(err, UG_ERR_ARG, "image grid: bad layout %lld x (%d, %d, %d)", (long long)n, C, H, W);
     int cols = (int)ceil(sqrt((double)n)), rows = (int)((n + cols - 1) / cols);
     int big = H > W ? H : W;
     int scale = big >= 56 ? 1 : (56 + big - 1) / big, gap = 2;
-    int CW = cols * (W * scale + gap) + gap, CH = rows * (H * scale + gap) + gap;
-    ug_canvas cv;
-    ug_status s = ug_canvas_init(&cv, CW, CH, 0x808080, err);
-    if (s) return s;
+    int64_t CW = (int64_t)cols * (W * scale + gap) + gap, CH = (int64_t)rows * (H * scale + gap) + gap;
+    if (CW > 16384 || CH > 16384)
+        return ug_error_set(err, UG_ERR_ARG, "image grid: %lld images of %d x %d make a %lld x %lld picture, over 16384 px "
+                            "on a side: ask for fewer with -n", (long long)n, H, W, (long long)CW, (long long)CH);
+    uint8_t *px = malloc((size_t)(CW * CH * 3));
+    if (!px) return ug_error_set(err, UG_ERR_NOMEM, "image grid: out of memory for a %lld x %lld picture", (long long)CW, (long long)CH);
+    memset(px, 0x80, (size_t)(CW * CH * 3));   /* mid-gray gaps */
     size_t hw = (size_t)H * (size_t)W;
     for (int64_t i = 0; i < n; i++) {
-        int gx = gap + (int)(i % cols) * (W * scale + gap), gy = gap + (int)(i / cols) * (H * scale + gap);
+        int64_t gx = gap + (i % cols) * (W * scale + gap), gy = gap + (i / cols) * (H * scale + gap);
         const float *img = x + (size_t)i * (size_t)C * hw;
-        for (int r = 0; r < H; r++)
-            for (int c = 0; c < W; c++) {
-                uint32_t col = 0;
+        for (int64_t r = 0; r < (int64_t)H * scale; r++)
+            for (int64_t c = 0; c < (int64_t)W * scale; c++) {
+                uint8_t *o = px + 3 * ((gy + r) * CW + gx + c);
                 for (int k = 0; k < 3; k++) {
-                    double v = img[(size_t)(C == 3 ? k : 0) * hw + (size_t)r * W + c];
+                    double v = img[(size_t)(C == 3 ? k : 0) * hw + (size_t)(r / scale) * W + (size_t)(c / scale)];
                     v = isfinite(v) ? (v < 0 ? 0 : v > 1 ? 1 : v) : 0;
-                    col = (col << 8) | (uint32_t)lround(255 * v);
+                    o[k] = (uint8_t)lround(255 * v);
                 }
-                ug_canvas_rect(&cv, gx + c * scale, gy + r * scale, gx + (c + 1) * scale, gy + (r + 1) * scale, col);
             }
     }
-    s = ug_canvas_write_png(&cv, path, err);
-    ug_canvas_free(&cv);
+    ug_status s = ug_plot_rgb(path, px, (int)CW, (int)CH, err);
+    free(px);
     return s;
 }
 
@@ -149,6 +121,8 @@ ug_status ug_report_samples(ug_store *st, ug_registry *reg, const char *db_path,
     ug_run_record *rec = NULL;
     ug_spec *spec = NULL;
     ug_spec_registry sreg;
+    ug_fig_format fmt;
+    if (ug_fig_format_of(o->path, &fmt, err)) return err->code;   /* before the model is built and sampled */
     ug_registry_spec_view(reg, &sreg);
     ug_status s = ug_store_get_run(st, id, &rec, err);
     if (s) return s;
@@ -230,13 +204,13 @@ ug_status ug_report_samples(ug_store *st, ug_registry *reg, const char *db_path,
             r = r > 0 ? 1.05 * r : 1.0;
         }
         int bins = o->bins > 0 ? o->bins : 128;
-        char lt[160], rt[160];
-        snprintf(lt, sizeof lt, "model: run %.8s, step %lld", id, (long long)step);
+        char title[300], rt[160];
+        snprintf(title, sizeof title, "%s: run %.8s at step %lld", rec->experiment, id, (long long)step);
         const char *which = NULL;   /* e.g. synthetic2d's `data: checkerboard` */
         for (int i = 0; i < rec->n_params; i++)
             if (strcmp(rec->param_keys[i], "dataset.data") == 0) which = rec->param_values[i];
         snprintf(rt, sizeof rt, "data: %s%s%s", ex.data.name, which ? " " : "", which ? which : "");
-        s = ug_density_png(o->path, model.v, model.n / 2, truth.v, truth.n / 2, bins, r, lt, rt, err);
+        s = ug_samples_density(o->path, model.v, model.n / 2, truth.v, truth.n / 2, bins, r, title, "model samples", rt, err);
         if (!s)
             snprintf(what, cap, "2-D density of %lld model samples%s (run %s, step %lld), %d bins on [-%.3g, %.3g]^2", (long long)n,
                      truth.n ? " beside the data's" : "", id, (long long)step, bins, r, r);
@@ -252,7 +226,7 @@ ug_status ug_report_samples(ug_store *st, ug_registry *reg, const char *db_path,
             else if (hi > lo) a = -lo, k = 1.0 / (hi - lo);
         }
         for (int64_t i = 0; i < model.n; i++) model.v[i] = (float)((model.v[i] + a) * k);
-        s = ug_image_grid_png(o->path, model.v, n, C, H, W, err);
+        s = ug_samples_grid(o->path, model.v, n, C, H, W, err);
         if (!s)
             snprintf(what, cap, "grid of %lld sampled %dx%d%s images (run %s, step %lld)", (long long)n, H, W,
                      C == 3 ? " RGB" : "", id, (long long)step);

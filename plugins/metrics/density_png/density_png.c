@@ -1,5 +1,8 @@
 /* density_png.c — a picture of the learned 2-D density: histograms of decoded model samples (left)
- * and of fresh true samples (right), written as <artifact_dir>/density-<step>.png with libpng.
+ * and of fresh true samples (right) on one colour scale, with axes in data units, a colour bar and a
+ * title, written as <artifact_dir>/density-<step>.png. The plugin only bins; the host draws
+ * (ug_plot_density, plot.h), with the same cairo code as `unigfn report samples`, so the plugin links
+ * no drawing library.
  *
  * Also reports `density_tv`, the total-variation distance between the two normalized histograms
  * (mass outside the square counts as one extra bin), a cheap number that moves with the picture.
@@ -12,15 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../png_rgb.h"
-
 typedef struct dpng {
     int64_t samples, bins, chunk;
     double range;   /* half-width of the square; 0 = from the true samples' extent */
 } dpng;
-
-#define PANEL_MIN_PX 256   /* panels are upscaled by an integer factor to at least this size */
-#define GAP_PX 8
 
 static void *dpng_create(const ug_create_args *a, ug_error *err) {
     dpng *m = calloc(1, sizeof *m);
@@ -93,29 +91,6 @@ static int64_t histogram(const float *pts, int64_t n, int64_t bins, double R, in
     return outside;
 }
 
-/* A dark-to-bright colour ramp (black, purple, red, orange, pale yellow) at t in [0, 1]. */
-static void ramp(double t, unsigned char rgb[3]) {
-    static const double stops[5][3] = {{0, 0, 4}, {87, 16, 110}, {188, 55, 84}, {249, 142, 9}, {252, 255, 164}};
-    t = t < 0 ? 0 : t > 1 ? 1 : t;
-    double s = t * 4.0;
-    int k = (int)s;
-    if (k > 3) k = 3;
-    double f = s - k;
-    for (int c = 0; c < 3; c++) rgb[c] = (unsigned char)lround(stops[k][c] + f * (stops[k + 1][c] - stops[k][c]));
-}
-
-/* Paint one panel: square-root scaling so the tails stay visible. */
-static void paint(const int64_t *h, int64_t bins, int64_t scale, unsigned char *img, int64_t stride, int64_t x0) {
-    int64_t mx = 0;
-    for (int64_t i = 0; i < bins * bins; i++)
-        if (h[i] > mx) mx = h[i];
-    for (int64_t r = 0; r < bins * scale; r++)
-        for (int64_t c = 0; c < bins * scale; c++) {
-            int64_t v = h[(r / scale) * bins + c / scale];
-            ramp(mx > 0 ? sqrt((double)v / (double)mx) : 0.0, img + r * stride + 3 * (x0 + c));
-        }
-}
-
 static ug_status dpng_evaluate(void *self, const ug_eval_env *env, ug_metric_out *out) {
     const dpng *m = self;
     ug_ctx *ctx = env->ctx;
@@ -124,13 +99,10 @@ static ug_status dpng_evaluate(void *self, const ug_eval_env *env, ug_metric_out
                      (data->info.space.kind == UG_SPACE_CONTINUOUS && data->info.space.dim == 2);
     if (!decodable) return ug_ctx_fail(ctx, UG_ERR_UNSUPPORTED, "density_png: dataset '%s' has no 2-D decoding", data->name ? data->name : "?");
     int64_t n = m->samples, bins = m->bins;
-    int64_t scale = bins >= PANEL_MIN_PX ? 1 : (PANEL_MIN_PX + bins - 1) / bins;
-    int64_t side = bins * scale, W = 2 * side + GAP_PX;
     float *pm = malloc((size_t)(2 * n) * sizeof(float)), *pt = malloc((size_t)(2 * n) * sizeof(float));
     int64_t *hm = malloc((size_t)(bins * bins) * sizeof(int64_t)), *ht = malloc((size_t)(bins * bins) * sizeof(int64_t));
-    unsigned char *img = malloc((size_t)(W * side * 3));
     ug_status st = UG_OK;
-    if (!pm || !pt || !hm || !ht || !img) st = ug_ctx_fail(ctx, UG_ERR_NOMEM, "density_png: out of memory");
+    if (!pm || !pt || !hm || !ht) st = ug_ctx_fail(ctx, UG_ERR_NOMEM, "density_png: out of memory");
     bool grad = ug_set_grad_enabled(ctx, false);
     if (!st) st = draw_points(m, env, true, n, pm);
     if (!st) st = draw_points(m, env, false, n, pt);
@@ -145,26 +117,31 @@ static ug_status dpng_evaluate(void *self, const ug_eval_env *env, ug_metric_out
         int64_t om = histogram(pm, n, bins, R, hm), ot = histogram(pt, n, bins, R, ht);
         double tv = fabs((double)(om - ot));
         for (int64_t i = 0; i < bins * bins; i++) tv += fabs((double)(hm[i] - ht[i]));
-        memset(img, 255, (size_t)(W * side * 3));
-        paint(hm, bins, scale, img, 3 * W, 0);
-        paint(ht, bins, scale, img, 3 * W, side + GAP_PX);
+        tv = 0.5 * tv / (double)n;
         const char *dir = env->artifact_dir ? env->artifact_dir : ug_run_dir();
-        char path[512], why[128];
+        char path[512], title[160], right[96];
+        snprintf(title, sizeof title, "density at step %lld (total variation %.3f)", (long long)env->step, tv);
+        snprintf(right, sizeof right, "true samples (%s)", data->name ? data->name : "?");
+        ug_density_fig fig = {.size = sizeof fig, .title = title, .bins = (int)bins, .x0 = -R, .x1 = R, .y0 = -R, .y1 = R,
+                              .sqrt_scale = 1, .n_panels = 2};
+        fig.panels[0] = (ug_density_panel){.counts = hm, .n = n, .title = "model samples"};
+        fig.panels[1] = (ug_density_panel){.counts = ht, .n = n, .title = right};
+        ug_error perr = {0};
         int len = snprintf(path, sizeof path, "%s/density-%lld.png", dir, (long long)env->step);
         if (len < 0 || (size_t)len >= sizeof path)
             st = ug_ctx_fail(ctx, UG_ERR_IO, "density_png: artifact path too long under '%s'", dir);
-        else if (ug_png_write_rgb(path, img, W, side, why, sizeof why))
-            st = ug_ctx_fail(ctx, UG_ERR_IO, "density_png: %s: %s", path, why);
+        else if (ug_plot_density(path, &fig, &perr))
+            st = ug_ctx_fail(ctx, perr.code, "density_png: %s", perr.msg);
         else {
             out->n_values = 1;
             out->keys[0] = "density_tv";
-            out->values[0] = 0.5 * tv / (double)n;
+            out->values[0] = tv;
             out->n_artifacts = 1;
             memcpy(out->artifact_paths[0], path, (size_t)len + 1);
             out->artifact_kinds[0] = "png";
         }
     }
-    free(pm), free(pt), free(hm), free(ht), free(img);
+    free(pm), free(pt), free(hm), free(ht);
     return st;
 }
 
@@ -181,8 +158,8 @@ static const ug_metric_vtable dpng_vt = {.size = sizeof(ug_metric_vtable), .eval
 static const ug_plugin_desc dpng_desc = {
     UG_DESC_HEADER(UG_KIND_METRIC),
     .name = "density_png",
-    .version = "1.0",
-    .summary = "PNG of the 2-D histogram of decoded model samples beside the true distribution's",
+    .version = "1.1",
+    .summary = "PNG of 2-D histograms of decoded model samples and true samples, with axes and a colour scale",
     .params = dpng_params,
     .create = dpng_create,
     .destroy = dpng_destroy,

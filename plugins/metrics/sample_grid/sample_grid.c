@@ -1,6 +1,7 @@
 /* sample_grid.c — a picture of model samples for image datasets: rows x cols decoded model samples
  * (left panel) beside rows x cols fresh true samples (right panel, the dataset's sample_true), written
- * as <artifact_dir>/samples-<step>.png with libpng, so a reader sees both at once.
+ * as <artifact_dir>/samples-<step>.png, so a reader sees both at once. The plugin lays out raw pixels
+ * and the host writes them (ug_plot_rgb, plot.h: cairo, pixel for pixel), so it links no image library.
  *
  * Layout (what tests/test_sample_grid.sh recomputes): each image is H x W pixels from the dataset's
  * space.shape (C, H, W), every pixel an s x s block (s = `scale`, or with scale 0 the smallest s with
@@ -28,7 +29,6 @@
 #include <string.h>
 
 #include "unigfn/image_layout.h"
-#include "../png_rgb.h"
 
 typedef struct sgrid {
     int64_t rows, cols, scale, gap, chunk;   /* scale 0 = automatic */
@@ -177,12 +177,13 @@ static ug_status sgrid_evaluate(void *self, const ug_eval_env *env, ug_metric_ou
         paint(m, &L, s, xm, pic, Wpic, 0);
         paint(m, &L, s, xt, pic, Wpic, pw + SEAM_PX(m->gap));
         const char *dir = env->artifact_dir ? env->artifact_dir : ug_run_dir();
-        char path[512], pwhy[128];
+        char path[512];
+        ug_error perr = {0};
         int len = snprintf(path, sizeof path, "%s/samples-%lld.png", dir, (long long)env->step);
         if (len < 0 || (size_t)len >= sizeof path)
             st = ug_ctx_fail(ctx, UG_ERR_IO, "sample_grid: artifact path too long under '%s'", dir);
-        else if (ug_png_write_rgb(path, pic, Wpic, Hpic, pwhy, sizeof pwhy))
-            st = ug_ctx_fail(ctx, UG_ERR_IO, "sample_grid: %s: %s", path, pwhy);
+        else if (ug_plot_rgb(path, pic, (int)Wpic, (int)Hpic, &perr))
+            st = ug_ctx_fail(ctx, perr.code, "sample_grid: %s", perr.msg);
         else {
             out->n_values = 0;
             out->n_artifacts = 1;

@@ -20,14 +20,18 @@ typedef struct ug_samples_opts {
 } ug_samples_opts;
 
 /* Rebuilds run `id`'s model from its stored spec and the last checkpoint in its run folder (next to
- * db_path), samples it and writes the PNG; `what` receives a one-line description of the picture. */
+ * db_path), samples it and writes the picture (.png, .svg or .pdf by o->path); `what` receives a one-line description of the picture. */
 ug_status ug_report_samples(ug_store *st, ug_registry *reg, const char *db_path, const char *id,
                             const ug_samples_opts *o, char *what, size_t cap, ug_error *err);
 
-/* The two pictures from plain arrays (used above; public for tests). Points are [n, 2]. */
-ug_status ug_density_png(const char *path, const float *model, int64_t n_model, const float *truth, int64_t n_true,
-                         int bins, double range, const char *left_title, const char *right_title, ug_error *err);
-/* x [n, C*H*W] with values already in [0, 1]; C is 1 (gray) or 3 (RGB, channel-major). */
-ug_status ug_image_grid_png(const char *path, const float *x, int64_t n, int C, int H, int W, ug_error *err);
+/* The two pictures from plain arrays (used above; public for tests), PNG, SVG or PDF by the path's
+ * extension. Points are [n, 2]: model on the left, truth (may be NULL) on the right, on one colour scale,
+ * binned on [-range, range]^2 (plot/density.h lays it out). */
+ug_status ug_samples_density(const char *path, const float *model, int64_t n_model, const float *truth, int64_t n_true,
+                             int bins, double range, const char *title, const char *left_title, const char *right_title,
+                             ug_error *err);
+/* x [n, C*H*W] with values already in [0, 1]; C is 1 (gray) or 3 (RGB, channel-major): a grid of
+ * ceil(sqrt(n)) columns, each image pixel an s x s block (s * max(H, W) >= 56), 2 px mid-gray gaps. */
+ug_status ug_samples_grid(const char *path, const float *x, int64_t n, int C, int H, int W, ug_error *err);
 
 #endif
