@@ -107,7 +107,7 @@ int main(int argc, char **argv) {
     else if (strcmp(cmd, "export") == 0) rc = cli_export(&env, argc - 2, argv + 2);
     else {
         static const char *const commands[] = {"run", "resume", "plugins", "ls", "show", "diff", "tag", "note", "rm",
-                                               "sample", "sweep", "db", "gc", "report", "export", "doctor"};
+                                               "sample", "eval", "sweep", "db", "gc", "report", "export", "doctor"};
         const char *near = ug_closest_name(cmd, commands, (int)(sizeof commands / sizeof commands[0]));
         char shown[160];
         fprintf(stderr, "unigfn: unknown command '%s'", ug_shown(cmd, SIZE_MAX, shown, sizeof shown));
