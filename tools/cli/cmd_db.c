@@ -43,7 +43,7 @@ static bool shard_ok(const char *shard, const char *out) {
     ug_store *st = NULL;
     ug_error err = {0};
     if (ug_store_open_as(shard, UG_STORE_READ, &st, &err)) {
-        fprintf(stderr, "unigfn db merge: shard %s\n", err.msg);
+        fprintf(stderr, "unigfn db merge: shard refused: %s\n", err.msg);
         return false;
     }
     ug_store_close(st);

@@ -25,7 +25,8 @@ static const char USAGE[] =
     "  Overrides change the metric settings only (metrics.0.particles=100, 'metrics=[{plugin: mmd}]',\n"
     "  ~metrics.1) or threads. --only PLUGIN: just the metrics of that plugin. --dir DIR: where metrics\n"
     "  that draw pictures write them (default: the current folder).\n"
-    "  Exit 0 evaluated, 1 a run or metric failed, 2 bad arguments or overrides.\n"
+    "  Exit 0 evaluated; 1 no such run, a metric failed, or --only names none of the run's metrics;\n"
+    "  2 bad arguments or overrides.\n"
     "examples:\n"
     "  unigfn eval RUN metrics.0.particles=4 --only nll\n"
     "  unigfn eval RUN 'metrics=[{plugin: mmd_rbf, groups: 2, samples: 500}]'\n";
@@ -108,9 +109,9 @@ int cli_eval(cli_env *env, int argc, char **argv) {
                 ug_run_status_name(r.rec->status), (long long)r.step, (long long)r.ex.steps);
     int evaluated = 0;
     rc = cli_eval_metrics(&r.ex, r.step, only, dir, stdout, "unigfn eval", &evaluated);
-    if (rc == 0 && evaluated == 0) {
+    if (rc == 0 && evaluated == 0) {  /* a name the run lacks, as report's --metric: 1 (docs/cli.md) */
         no_such_metric(&r, only);
-        rc = 2;
+        rc = 1;
     }
     cli_loaded_free(&r);
     return rc;

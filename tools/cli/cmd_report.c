@@ -265,7 +265,7 @@ static int report_table(cli_env *env, int argc, char **argv) {
     if (!cell || !with.runs) { free(with.runs); fprintf(stderr, "unigfn report: out of memory\n"); goto out; }
     for (int i = 0; i < sel.n; i++)   /* the runs of the observations, in their order */
         if (sel.runs[i].has_metric) with.runs[with.n++] = sel.runs[i];
-    if (os.n_without)
+    if (os.n_without && n_obs > 0)  /* none logged it: the name is wrong, which metric_hint says */
         fprintf(stderr, "note: %d of the %d selected runs never logged '%s' (left out)\n", os.n_without, sel.n, metric);
     if (n_obs == 0) { metric_hint(st, &sel, metric); free(with.runs); goto out; }
     /* cells by label equality, for the pooling note */
@@ -449,6 +449,7 @@ int cli_report(cli_env *env, int argc, char **argv) {
     if (argc == 0) return cli_usage_error("report", REPORT_USAGE, "which report? (table, curves, samples or html)");
     char shown[160];
     ug_shown(argv[0], SIZE_MAX, shown, sizeof shown);
+    if (argv[0][0] == '-') return cli_usage_error("report", REPORT_USAGE, "unknown option '%s'", shown);
     const char *near = ug_closest_name(argv[0], kinds, 4);
     if (near) return cli_usage_error("report", REPORT_USAGE, "unknown report '%s' (did you mean '%s'?)", shown, near);
     return cli_usage_error("report", REPORT_USAGE, "unknown report '%s' (table, curves, samples or html)", shown);
