@@ -56,6 +56,9 @@ while IFS='|' read -r want_rc args want; do
   rc=$?
   check "$args: exit $want_rc, '$want'" "[ $rc -eq $want_rc ] && [ \"\$(head -n 1 err.txt)\" = \"\$want\" ]"
 done <<EOF
+2||unigfn: which command? (the list follows; unigfn COMMAND -h for one)
+2|lss|unigfn: unknown command 'lss' (did you mean 'ls'?)
+2|ls --db|unigfn: --db needs a value
 2|run|unigfn run: which spec? (unigfn run SPEC [key=value ...])
 2|run "$F" "$F"|unigfn run: unexpected argument '$F' (one SPEC; overrides are key=value, +key=value or ~key)
 2|run "$F" --from $A --init-from $B|unigfn run: --from continues a run, --init-from starts a new one from its parameters: give one of them
