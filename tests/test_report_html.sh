@@ -64,6 +64,7 @@ check "the count line" "grep -q 'id=\"count\">7 of 7 runs<' dom.html"
 check "a curve is drawn (SVG polyline)" "grep -q '<svg class=\"curve\"' dom.html && grep -q '<polyline class=\"line\"' dom.html"
 check "seeds of one setting drawn as a mean ± std band" "grep -q '<polygon class=\"band\"' dom.html && grep -q 'mean ± std, 2 seeds' dom.html"
 check "a run's detail with its picture opens" "grep -q '<img src=\"img/[0-9a-f]*-density-20.png\"' dom.html"
+check "... and what it was computed from (the ddpm plugin, its SHA-256)" "grep -q '<table class=\"provenance\">' dom.html && grep -qE '<td>model</td><td>ddpm</td><td>[^<]*</td><td>[0-9a-f]{12}</td>' dom.html"
 check "the hostile name is text, not markup" "! grep -q '<b id=\"x\">' dom.html && grep -q '&lt;/script&gt;&lt;b id=x&gt;' dom.html"
 cr --dump-dom "$url#filter=seed%3D2&sort=-step" > dom2.html
 check "#filter=seed=2 keeps the two seed-2 runs" "grep -q 'id=\"count\">2 of 7 runs<' dom2.html"

@@ -303,6 +303,20 @@
     const c1 = el("div"); c1.appendChild(el("h3", {}, "final metrics")); c1.appendChild(kvTable(r.last, fmt));
     c1.appendChild(el("h3", {}, "run")); c1.appendChild(kvTable(info));
     const c2 = el("div"); c2.appendChild(el("h3", {}, "params")); c2.appendChild(kvTable(r.params));
+    if (r.provenance && r.provenance.length) {
+      c1.appendChild(el("h3", {}, "computed from"));
+      const t = el("table", { class: "provenance" });
+      const hr = el("tr");
+      ["kind", "name", "version", "sha256", "path"].forEach((h) => hr.appendChild(el("th", {}, h)));
+      t.appendChild(hr);
+      r.provenance.forEach((p) => {
+        const tr = el("tr");
+        [p.kind, p.name, p.version || "\u2014", (p.sha256 || "").slice(0, 12), p.path || "\u2014"].forEach((v) =>
+          tr.appendChild(el("td", {}, v)));
+        t.appendChild(tr);
+      });
+      c1.appendChild(t);
+    }
     cols.appendChild(c1); cols.appendChild(c2);
     body.appendChild(cols);
     shownRun = r.id;
