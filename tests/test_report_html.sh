@@ -73,6 +73,10 @@ got=$(grep -o '<tr class="run[^"]*" data-id="[0-9a-f]*"' dom2.html | grep -o '[0
 check "the filtered rows are those runs" "[ \"$ids\" = \"$got\" ]"
 cr --dump-dom "$url#metric=nll&logy=1" > dom3.html
 check "#metric=nll&logy=1: the chart is of nll on a log axis" "grep -q 'data-metric=\"nll\"' dom3.html && grep -q '>nll (log)<' dom3.html"
+"$chrome" --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$PWD/chrome" --enable-logging=stderr --v=0 \
+  --dump-dom "$url#sort=-m:nosuch" > dom4.html 2> console.txt
+check "a sort key no column shows: every row still there, no script error" \
+  "grep -q 'id=\"count\">7 of 7 runs<' dom4.html && ! grep -q 'Uncaught' console.txt"
 shot="$UG_BUILD_ROOT/report-html-screenshot.png"
 cr --window-size=1400,2000 --screenshot="$shot" "$url" > /dev/null
 check "screenshot written" "[ -s \"$shot\" ]"
