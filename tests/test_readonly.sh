@@ -236,5 +236,21 @@ check "... into an output that was there: exit 1, the output kept as it was" \
 "$U" db merge new.db src/results.db > out.txt 2> err.txt
 check "a good merge creates the output" "[ $? -eq 0 ] && [ \"\$(q new.db 'select count(*) from runs')\" = 1 ]"
 
+# ---- 7. a folder the reader can write: reading leaves no -wal/-shm behind, and does not disturb a writer ----
+mkdir tidy && cp src/results.db tidy/ && h=$(sha tidy/results.db)
+check "the copy has no -wal/-shm" "[ -z \"\$(ls tidy/results.db-* 2> /dev/null)\" ]"
+"$U" ls --db tidy/results.db > /dev/null && "$U" show "$rid" --db tidy/results.db > /dev/null &&
+  "$U" diff "$rid" "$rid" --db tidy/results.db > /dev/null && "$U" export "$rid" --db tidy/results.db > /dev/null &&
+  "$U" report html tidy/html --db tidy/results.db > /dev/null
+check "ls, show, diff, export, report html: no -wal/-shm left beside the database" "[ \$? -eq 0 ] && [ -z \"\$(ls tidy/results.db-* 2> /dev/null)\" ]"
+check "... and the database file is byte for byte as it was" "[ \"\$(sha tidy/results.db)\" = $h ]"
+"$U" run "$SPEC/tiny.yaml" train.steps=400 seed=9 --db tidy/results.db --quiet &
+wpid=$!
+for i in $(seq 40); do "$U" ls --db tidy/results.db > /dev/null 2>&1; done
+wait $wpid
+check "a run writing beside 40 readers FINISHED" "[ \$? -eq 0 ] && [ \"\$(q tidy/results.db \"select status from runs where seed=9\")\" = FINISHED ]"
+check "... with all its loss rows, and the file intact" \
+  "[ \$(q tidy/results.db \"select count(*) from metrics m join runs r on r.id=m.run where r.seed=9 and key='loss'\") -eq 40 ] && [ \"\$(q tidy/results.db 'pragma integrity_check')\" = ok ]"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -64,6 +64,7 @@ check "the count line" "grep -q 'id=\"count\">7 of 7 runs<' dom.html"
 check "a curve is drawn (SVG polyline)" "grep -q '<svg class=\"curve\"' dom.html && grep -q '<polyline class=\"line\"' dom.html"
 check "seeds of one setting drawn as a mean ± std band" "grep -q '<polygon class=\"band\"' dom.html && grep -q 'mean ± std, 2 seeds' dom.html"
 check "a run's detail with its picture opens" "grep -q '<img src=\"img/[0-9a-f]*-density-20.png\"' dom.html"
+check "... and what it was computed from (the ddpm plugin, its SHA-256)" "grep -q '<table class=\"provenance\">' dom.html && grep -qE '<td>model</td><td>ddpm</td><td>[^<]*</td><td>[0-9a-f]{12}</td>' dom.html"
 check "the hostile name is text, not markup" "! grep -q '<b id=\"x\">' dom.html && grep -q '&lt;/script&gt;&lt;b id=x&gt;' dom.html"
 cr --dump-dom "$url#filter=seed%3D2&sort=-step" > dom2.html
 check "#filter=seed=2 keeps the two seed-2 runs" "grep -q 'id=\"count\">2 of 7 runs<' dom2.html"
@@ -72,6 +73,10 @@ got=$(grep -o '<tr class="run[^"]*" data-id="[0-9a-f]*"' dom2.html | grep -o '[0
 check "the filtered rows are those runs" "[ \"$ids\" = \"$got\" ]"
 cr --dump-dom "$url#metric=nll&logy=1" > dom3.html
 check "#metric=nll&logy=1: the chart is of nll on a log axis" "grep -q 'data-metric=\"nll\"' dom3.html && grep -q '>nll (log)<' dom3.html"
+"$chrome" --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$PWD/chrome" --enable-logging=stderr --v=0 \
+  --dump-dom "$url#sort=-m:nosuch" > dom4.html 2> console.txt
+check "a sort key no column shows: every row still there, no script error" \
+  "grep -q 'id=\"count\">7 of 7 runs<' dom4.html && ! grep -q 'Uncaught' console.txt"
 shot="$UG_BUILD_ROOT/report-html-screenshot.png"
 cr --window-size=1400,2000 --screenshot="$shot" "$url" > /dev/null
 check "screenshot written" "[ -s \"$shot\" ]"

@@ -169,7 +169,23 @@ static int add_picture(void *user, const ug_artifact_row *a) {
     return 0;
 }
 
-/* One run's object: row, params, last metrics, thinned series, pictures. */
+/* What the run was computed from (plugins' path, version, SHA-256; --init-from's checkpoint). */
+typedef struct prov_ctx { FILE *f; int n; } prov_ctx;
+
+static int add_prov(void *user, const ug_provenance *p) {
+    prov_ctx *c = user;
+    fputs(c->n++ ? ",{\"kind\":" : "{\"kind\":", c->f);
+    json_str(c->f, p->kind);
+    const char *more[][2] = {{"name", p->name}, {"path", p->path}, {"version", p->version}, {"sha256", p->sha256}};
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
+        fprintf(c->f, ",\"%s\":", more[i][0]);
+        if (more[i][1]) json_str(c->f, more[i][1]); else fputs("null", c->f);
+    }
+    fputc('}', c->f);
+    return 0;
+}
+
+/* One run's object: row, params, last metrics, thinned series, provenance, pictures. */
 static ug_status write_run(FILE *f, ug_store *st, const ug_rd_run *r, const char *out_dir, const ug_html_opts *o,
                            FILE *info, ug_error *err) {
     ug_run_record *rec = NULL;
@@ -235,7 +251,13 @@ static ug_status write_run(FILE *f, ug_store *st, const ug_rd_run *r, const char
         free(se.p);
     }
     if (!s) {
-        fputs("},\"pictures\":[", f);
+        fputs("},\"provenance\":[", f);
+        prov_ctx pc = {f, 0};
+        s = ug_store_provenance(st, r->id, add_prov, &pc, err);
+        fputs("]", f);
+    }
+    if (!s) {
+        fputs(",\"pictures\":[", f);
         pictures P = {out_dir, o->db_path, r->id, f, info, 0, false};
         s = ug_store_artifacts(st, r->id, add_picture, &P, err);
         fputs("]}", f);

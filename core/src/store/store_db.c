@@ -419,6 +419,28 @@ static int check_path(ug_store *s, ug_error *e) {
     return SQLITE_OK;
 }
 
+/* Whether PATH-suffix exists. */
+static bool side_file(const char *path, const char *suffix) {
+    char f[4200];
+    struct stat sb;
+    snprintf(f, sizeof f, "%s%s", path, suffix);
+    return stat(f, &sb) == 0;
+}
+
+/* A read-only connection to a WAL database makes the -wal and -shm files it needs but cannot remove
+ * them when it closes (only a connection that may write checkpoints and deletes them), so `unigfn ls`
+ * would leave two files beside a database that had none. When there were none at open, close through
+ * one writable connection that reads and writes nothing: SQLite removes the files only if it gets the
+ * database's exclusive lock, i.e. when no other process has it open, and with no WAL frames there is
+ * nothing to checkpoint, so the database file is not touched. */
+static void tidy_wal(const char *path) {
+    if (access(path, W_OK) != 0) return;
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK)
+        sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    sqlite3_close_v2(db);
+}
+
 /* A read-only connection to a WAL database needs its -shm file; where the folder is not writable and
  * no writer has left one, SQLite cannot make it and every read fails (SQLITE_READONLY_DIRECTORY,
  * SQLITE_CANTOPEN). No process can be writing then (a writer needs the -wal and -shm files in that
@@ -505,6 +527,7 @@ ug_status ug_store_open_as(const char *path, ug_store_mode mode, ug_store **out,
 
     ug_error e = {UG_OK, ""};
     if (check_path(s, &e) != SQLITE_OK) goto fail;
+    s->tidy_wal = mode == UG_STORE_READ && !side_file(path, "-wal") && !side_file(path, "-shm");
     int flags = mode == UG_STORE_READ ? SQLITE_OPEN_READONLY
               : mode == UG_STORE_WRITE ? SQLITE_OPEN_READWRITE
                                        : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
@@ -564,6 +587,7 @@ void ug_store_close(ug_store *s) {
     sqlite3_finalize(s->ins_metric);
     sqlite3_finalize(s->ups_summary);
     sqlite3_close_v2(s->db);
+    if (s->tidy_wal && (side_file(s->path, "-wal") || side_file(s->path, "-shm"))) tidy_wal(s->path);
     pthread_mutex_destroy(&s->mu);
     free(s->path);
     free(s);

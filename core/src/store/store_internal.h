@@ -7,6 +7,7 @@
 #define UG_STORE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdint.h>
 
@@ -21,6 +22,7 @@ struct ug_store {
     sqlite3_stmt *ups_summary;
     ug_store_mode mode;         /* UG_STORE_READ: every write is refused (ug__store_write_txn) */
     long version;               /* the schema version the file has (older ones only when read-only) */
+    bool tidy_wal;              /* read-only, and no -wal/-shm was beside the file when it opened */
 };
 
 /* The first schema version with runs.note and the tags table: a database opened read-only may be older. */

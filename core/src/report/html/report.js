@@ -29,10 +29,11 @@
   };
   const fmtDur = (s) => {
     if (s === null || s === undefined) return "\u2014";
-    if (s < 60) return s.toFixed(1) + " s";
-    const m = Math.floor(s / 60);
-    if (m < 60) return m + "m" + String(Math.round(s - 60 * m)).padStart(2, "0") + "s";
-    return Math.floor(m / 60) + "h" + String(m % 60).padStart(2, "0") + "m";
+    if (s < 59.95) return s.toFixed(1) + " s";
+    const t = Math.round(s), m = Math.floor(t / 60);   /* whole seconds first: 2m60s cannot happen */
+    if (m < 60) return m + "m" + String(t - 60 * m).padStart(2, "0") + "s";
+    const mm = Math.round(s / 60);
+    return Math.floor(mm / 60) + "h" + String(mm % 60).padStart(2, "0") + "m";
   };
 
   /* Params that differ between the runs of one experiment (what tells override runs and seeds apart;
@@ -54,7 +55,11 @@
   /* Metric columns: the most often logged final metrics, up to 8. */
   const count = {};
   runs.forEach((r) => Object.keys(r.last).forEach((k) => { count[k] = (count[k] || 0) + 1; }));
-  const metricCols = Object.keys(count).sort((a, b) => count[b] - count[a] || a.localeCompare(b)).slice(0, 8);
+  /* the usual headline metrics first (by the paper's tables), then the most often logged */
+  const headline = ["nll", "loss", "bpd", "elbo", "mmd", "mmd_rbf", "energy", "density_tv", "sample_tv"];
+  const rank = (k) => { const i = headline.indexOf(k); return i < 0 ? headline.length : i; };
+  const metricCols = Object.keys(count).sort((a, b) => rank(a) - rank(b) || count[b] - count[a] || a.localeCompare(b))
+    .slice(0, 8);
 
   const columns = [
     { key: "_pick", label: "", get: () => null, sortable: false },
@@ -66,6 +71,15 @@
     ...varying.map((k) => ({ key: "p:" + k, label: k, get: (r) => (k in r.params ? r.params[k] : null), param: true })),
     ...metricCols.map((k) => ({ key: "m:" + k, label: k, get: (r) => (k in r.last ? r.last[k] : null), num: true, show: fmt })),
   ];
+
+  /* The value a run sorts by: a shown column's, or (from an address) any metric m:KEY or param p:KEY. */
+  function sortValue(r) {
+    const c = columns.find((x) => x.key === sortCol);
+    if (c) return c.get(r);
+    if (sortCol.startsWith("m:")) { const k = sortCol.slice(2); return k in r.last ? r.last[k] : null; }
+    if (sortCol.startsWith("p:")) { const k = sortCol.slice(2); return k in r.params ? r.params[k] : null; }
+    return null;
+  }
 
   const picked = new Set();
   let sortCol = null, sortDir = 1;
@@ -115,10 +129,7 @@
     table.appendChild(thead);
     const q = $("filter").value;
     let rows = runs.filter((r) => matches(r, q));
-    if (sortCol) {
-      const c = columns.find((x) => x.key === sortCol);
-      rows = rows.slice().sort((a, b) => cmp(c.get(a), c.get(b)));
-    }
+    if (sortCol) rows = rows.slice().sort((a, b) => cmp(sortValue(a), sortValue(b)));
     const tbody = el("tbody");
     rows.forEach((r) => {
       const tr = el("tr", { class: "run", "data-id": r.id });
@@ -166,7 +177,7 @@
   if (prefer) metricSel.value = prefer;
 
   /* Runs that differ only in their seed form one group: drawn as mean ± std where every run has a step. */
-  const groupKey = (r) => [r.experiment, ...varying.filter((k) => k !== "seed").map((k) => k + "=" + (r.params[k] || "-"))].join(" ");
+  const groupKey = (r) => [r.experiment, ...varying.filter((k) => k !== "seed" && k in r.params).map((k) => k + "=" + r.params[k])].join(" ");
 
   function niceTicks(lo, hi, n) {
     const span = hi - lo || Math.abs(hi) || 1;
@@ -303,6 +314,20 @@
     const c1 = el("div"); c1.appendChild(el("h3", {}, "final metrics")); c1.appendChild(kvTable(r.last, fmt));
     c1.appendChild(el("h3", {}, "run")); c1.appendChild(kvTable(info));
     const c2 = el("div"); c2.appendChild(el("h3", {}, "params")); c2.appendChild(kvTable(r.params));
+    if (r.provenance && r.provenance.length) {
+      c1.appendChild(el("h3", {}, "computed from"));
+      const t = el("table", { class: "provenance" });
+      const hr = el("tr");
+      ["kind", "name", "version", "sha256", "path"].forEach((h) => hr.appendChild(el("th", {}, h)));
+      t.appendChild(hr);
+      r.provenance.forEach((p) => {
+        const tr = el("tr");
+        [p.kind, p.name, p.version || "\u2014", (p.sha256 || "").slice(0, 12), p.path || "\u2014"].forEach((v) =>
+          tr.appendChild(el("td", {}, v)));
+        t.appendChild(tr);
+      });
+      c1.appendChild(t);
+    }
     cols.appendChild(c1); cols.appendChild(c2);
     body.appendChild(cols);
     shownRun = r.id;
