@@ -60,11 +60,11 @@ done <<EOF2
 2|$id 'model.hidden=[8]' --db r.db|unigfn eval: 'model.hidden=[8]' is not a metric setting: eval changes only metrics... and threads (the model and data are the run's checkpoint)
 2|$id metrics.0.particlez=3 --db r.db|unigfn eval: <command line> 'metrics.0.particlez=3': metrics.0.particlez: unknown key (did you mean 'metrics.0.particles'?)
 2|$id +threads=2 --db r.db|unigfn eval: <command line> '+threads=2': threads: already in the spec (runner-tiny-eb:4:1); 'threads=2' changes it
-2|$id --only nlll --db r.db|unigfn eval: run $id has no metric 'nlll' (did you mean 'nll'?) (its metrics: nll, mmd)
+1|$id --only nlll --db r.db|unigfn eval: run $id has no metric 'nlll' (did you mean 'nll'?) (its metrics: nll, mmd)
 2|$id 'metrics=[]' --db r.db|unigfn eval: run $id has no metrics to evaluate; give some, e.g. 'metrics=[{plugin: nll}]'
 2|--db r.db|unigfn eval: which run? (an id or a unique prefix; \`unigfn ls\` lists them)
 2|$id --only|unigfn eval: --only needs a value
-1|nosuch --db r.db|unigfn eval: no run 'nosuch' in the database
+1|nosuch --db r.db|unigfn eval: no run in r.db with an id beginning 'nosuch'
 EOF2
 mkdir other && mv lost.db other/ && "$U" eval "$id" --db other/lost.db > out.txt 2> err.txt
 check "a run whose folder is not beside the database: exit 1, the path and what to do" \

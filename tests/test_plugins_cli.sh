@@ -23,7 +23,7 @@ check "tb requires log_reward and log_z, and with reward: data only log_z" \
   "grep -qx '  model capabilities it requires (defaults): log_reward, log_z' needs.txt && grep -qx '    with reward: data: log_z' needs.txt"
 
 "$U" plugins nosuch > out.txt 2> err.txt
-check "an unknown plugin: exit 1, the message" "[ \$? -eq 1 ] && [ \"\$(cat err.txt)\" = \"unigfn: no plugin named 'nosuch' (unigfn plugins lists them)\" ] && [ ! -s out.txt ]"
+check "an unknown plugin: exit 1, the message" "[ \$? -eq 1 ] && [ \"\$(cat err.txt)\" = \"unigfn plugins: no plugin named 'nosuch' (unigfn plugins lists them)\" ] && [ ! -s out.txt ]"
 # tiny_binary wants a 3-bit binary dataset; the in-tree ones are 2-D, 64 or 784 values
 "$U" plugins tiny_binary > tiny.txt
 check "a model no installed dataset takes: the schema, and why its groups are not known" \

@@ -208,7 +208,7 @@ check "ls --db EMPTY-FILE: exit 1, and it stays empty" "[ $? -eq 1 ] && grep -qF
 printf 'this is not a database, but it is long enough to look like a file header.....\n' > junk.db
 "$U" db merge new.db src/results.db missing.db > out.txt 2> err.txt
 check "merge with a missing shard: exit 1, nothing created" \
-  "[ $? -eq 1 ] && grep -q 'shard no results database at missing.db' err.txt && grep -q 'nothing merged' err.txt && [ ! -e new.db ] && [ ! -s out.txt ]"
+  "[ $? -eq 1 ] && grep -q 'shard refused: no results database at missing.db' err.txt && grep -q 'nothing merged' err.txt && [ ! -e new.db ] && [ ! -s out.txt ]"
 "$U" db merge new.db junk.db > out.txt 2> err.txt
 check "merge of a file that is not a database: exit 1, nothing created" "[ $? -eq 1 ] && [ ! -e new.db ] && [ ! -e new.db-wal ]"
 "$U" db merge src/results.db src/results.db > out.txt 2> err.txt

@@ -94,7 +94,7 @@ check "ls --experiment runner-tin: exit 1, did you mean" \
 check "ls --bogus: exit 2 naming the option, then the usage" \
   "[ $? -eq 2 ] && [ \"\$(head -1 err.txt)\" = \"unigfn ls: unknown option '--bogus'\" ] && grep -q '^usage: unigfn ls' err.txt"
 "$U" ls --tag > out.txt 2> err.txt
-check "ls --tag with no value: exit 2 saying so" "[ $? -eq 2 ] && grep -qxF \"unigfn ls: option '--tag' needs a value\" err.txt"
+check "ls --tag with no value: exit 2 saying so" "[ $? -eq 2 ] && grep -qxF \"unigfn ls: --tag needs a value\" err.txt"
 
 # keys that change together beyond three are shown by the shortest of them, and a note says so
 "$U" run "$SPEC/tiny.yaml" train.steps=10 name=swap --db swap.db --quiet

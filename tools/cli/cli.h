@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "unigfn/host/blas_info.h"
 #include "unigfn/host/experiment.h"
@@ -16,11 +17,6 @@ typedef struct cli_env {
     const char *db_path;     /* --db, default results.db */
     ug_registry *reg;        /* plugins, scanned once at start */
 } cli_env;
-
-/* True when an argument is -h or --help: the command then prints its usage to stdout and returns 0.
- * Commands whose arguments are free-form (a spec path, a run id) check this before parsing, so that
- * `unigfn show -h` is not taken for a run named "-h". */
-bool cli_wants_help(int argc, char **argv);
 
 int cli_run(cli_env *env, int argc, char **argv);      /* run SPEC [k=v ...] */
 int cli_resume(cli_env *env, int argc, char **argv);   /* resume RUN */
@@ -41,17 +37,33 @@ int cli_tag(cli_env *env, int argc, char **argv);      /* tag RUN [TAG ...] [--r
 int cli_note(cli_env *env, int argc, char **argv);     /* note RUN [TEXT ...] */
 int cli_rm(cli_env *env, int argc, char **argv);       /* rm RUN ... [--yes] [--force] */
 
-/* ---- getopt_long for a command ----
+/* ---- getopt_long for a command (docs/cli.md: the conventions every command follows) ----
  * A command gets its arguments after the command name; getopt_long wants a program name first, which
  * argv[-1] (the command name in main's argv) is: cli_getopt(argc, argv, ...) is getopt_long on them
- * with opterr off; shortopts must start with ':' (after a '+', which stops at the first operand), so
- * that a missing value returns ':'. cli_bad_option, given what it returned ('?' or ':'), prints
- * "unigfn CMD: unknown option '--x'" or "unigfn CMD: option '--metric' needs a value" and the usage on
- * stderr, and returns 2 for the command to return. After the loop the operands are
- * argv[optind - 1 .. argc - 1]. */
+ * with opterr off, restarted whenever it is given another vector. shortopts must start with ':' (after
+ * a '+', which stops at the first operand: for commands whose operands may start with '-'), so that a
+ * missing value returns ':'. Long options take `--opt value` and `--opt=value`; `--` ends the options.
+ * Without '+' operands and options may come in any order (getopt moves the operands to the end), and
+ * an operand such as key=value or model.x=-1 is never taken for an option, not starting with '-'.
+ * Long-only options use values of 256 and up. After the loop cli_operands gives the operands.
+ * cli_bad_option, given what getopt returned ('?' or ':'), prints why on stderr and returns 2 for the
+ * command to return: "unigfn CMD: -n needs a value" (one line), or "unknown option '--x'" (with the
+ * closest option: did you mean), "option '--s' is ambiguous: --seed, --stale" or "option '--force'
+ * takes no value", each followed by the synopsis (cli_synopsis). */
 struct option;
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
 int cli_bad_option(const char *cmd, int c, char **argv, const char *usage);
+/* The operands left once cli_getopt has returned -1: *n of them from the pointer returned. */
+char **cli_operands(int argc, char **argv, int *n);
+/* A command line that does not say what the command needs (a missing or extra operand, a missing
+ * required option, two options that exclude each other): "unigfn CMD: " and the reason on stderr's
+ * first line, then the synopsis (cli_synopsis; none when usage is NULL); returns 2. */
+int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The synopsis of a usage text (its "usage:" line and the deeper-indented lines that continue it) on
+ * stderr, and where the rest is: what follows the reason of a refused command line. */
+void cli_synopsis(const char *cmd, const char *usage);
+/* An operand too many: "unigfn CMD: unexpected argument 'ARG' (WHAT)", then the usage; returns 2. */
+int cli_extra_operand(const char *cmd, const char *usage, const char *what, const char *arg);
 
 /* Resolves RUN (an id or a unique prefix, ug_find_run) into id, or prints why not on stderr: "unigfn
  * CMD: no run 'X' in DB" with the closest id prefix (did you mean), or "... is ambiguous" with the ids

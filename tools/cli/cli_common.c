@@ -1,8 +1,9 @@
-/* cli_common.c — what the subcommands share: -h detection and getopt_long, opening the store, finding a
- * run, time and width formatting, the path of this binary, and the check that what a command wrote
- * reached its file. */
+/* cli_common.c — what the subcommands share: getopt_long and the messages of a refused command line,
+ * opening the store, finding a run, time and width formatting, the path of this binary, and the check
+ * that what a command wrote reached its file. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +14,6 @@
 #include "cli.h"
 #include "unigfn/host/run_lookup.h"
 #include "unigfn/host/util.h"
-
-bool cli_wants_help(int argc, char **argv) {
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return true;
-    return false;
-}
 
 ug_store *cli_open_store(cli_env *env, ug_store_mode mode) {
     ug_store *st = NULL;
@@ -98,24 +93,134 @@ void cli_unknown_name(const char *cmd, const char *what, const char *name, const
         fprintf(stderr, "unigfn %s: %s '%s'\n", cmd, what, shown);
 }
 
+/* The vector being scanned and its long options: a new vector restarts getopt (optind = 0 is glibc's
+ * full reset), and cli_bad_option names the options it could have meant. */
+static char **g_scanning;
+static const struct option *g_longopts;
+
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts) {
+    if (argv != g_scanning) {
+        optind = 0;
+        g_scanning = argv;
+    }
+    g_longopts = longopts;
     opterr = 0;
     return getopt_long(argc + 1, argv - 1, shortopts, longopts, NULL);
 }
 
+char **cli_operands(int argc, char **argv, int *n) {
+    int first = optind - 1;  /* getopt's index counts the command name argv[-1] */
+    if (first < 0) first = 0;
+    if (first > argc) first = argc;
+    *n = argc - first;
+    return argv + first;
+}
+
+/* The command a synopsis line starts ("usage: unigfn report table ..." or "       unigfn report curves"),
+ * as a pointer to its "unigfn ", or NULL for a line that continues the one before. */
+static const char *synopsis_head(const char *line, size_t n) {
+    size_t i = strncmp(line, "usage: ", 7) == 0 ? 7 : 0;
+    while (i < n && line[i] == ' ') i++;
+    return n - i > 7 && strncmp(line + i, "unigfn ", 7) == 0 ? line + i : NULL;
+}
+
+void cli_synopsis(const char *cmd, const char *usage) {
+    if (!usage) return;
+    /* the "usage:" line and the lines continuing it (indented deeper than the two spaces of the text);
+     * where it has one form per subcommand (report), only the form of cmd */
+    char want[80];
+    snprintf(want, sizeof want, "unigfn %s ", cmd);
+    const char *end = usage;
+    int heads = 0, matching = 0;
+    for (bool first = true; *end; first = false) {
+        size_t n = strcspn(end, "\n");
+        if (!first && !(n >= 4 && strncmp(end, "    ", 4) == 0)) break;
+        const char *h = synopsis_head(end, n);
+        heads += h != NULL;
+        matching += h && strncmp(h, want, strlen(want)) == 0;
+        end += n + (end[n] == '\n');
+    }
+    bool has_form = matching > 0 && matching < heads;
+    bool mine = !has_form;
+    for (const char *p = usage; p < end;) {
+        size_t n = strcspn(p, "\n");
+        const char *h = synopsis_head(p, n);
+        if (h && has_form) mine = strncmp(h, want, strlen(want)) == 0;
+        if (mine && h && has_form) fprintf(stderr, "usage: %.*s\n", (int)(n - (size_t)(h - p)), h);
+        else if (mine) fprintf(stderr, "%.*s\n", (int)n, p);
+        p += n + (p[n] == '\n');
+    }
+    if (*end) fprintf(stderr, "(`unigfn %s -h` says more%s)\n", cmd, strstr(usage, "\nexamples:\n") ? ", with examples" : "");
+}
+
+int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "unigfn %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    cli_synopsis(cmd, usage);
+    return 2;
+}
+
+int cli_extra_operand(const char *cmd, const char *usage, const char *what, const char *arg) {
+    char shown[160];
+    return cli_usage_error(cmd, usage, "unexpected argument '%s' (%s)", ug_shown(arg, SIZE_MAX, shown, sizeof shown),
+                           what);
+}
+
+/* An unknown "--name": the long options it is a prefix of (ambiguous), or the closest one. */
+static void say_unknown_long(const char *cmd, const char *opt) {
+    const char *names[64];
+    char dashed[64][40];
+    int n = 0, n_prefix = 0;
+    const char *name = opt + 2;
+    size_t len = strcspn(name, "=");
+    char prefixes[300] = "";
+    for (const struct option *o = g_longopts; o && o->name && n < 64; o++) {
+        snprintf(dashed[n], sizeof dashed[n], "--%s", o->name);
+        names[n] = dashed[n];
+        if (len > 0 && strncmp(o->name, name, len) == 0) {
+            size_t l = strlen(prefixes);
+            snprintf(prefixes + l, sizeof prefixes - l, "%s--%s", n_prefix++ ? ", " : "", o->name);
+        }
+        n++;
+    }
+    char shown[300], key[256];
+    ug_shown(opt, SIZE_MAX, shown, sizeof shown);
+    if (n_prefix > 1) {
+        fprintf(stderr, "unigfn %s: option '%s' is ambiguous: %s\n", cmd, shown, prefixes);
+        return;
+    }
+    snprintf(key, sizeof key, "%.*s", (int)(len + 2 < sizeof key ? len + 2 : sizeof key - 1), opt);
+    const char *near = ug_closest_name(key, names, n);
+    if (near) fprintf(stderr, "unigfn %s: unknown option '%s' (did you mean '%s'?)\n", cmd, shown, near);
+    else fprintf(stderr, "unigfn %s: unknown option '%s'\n", cmd, shown);
+}
+
 int cli_bad_option(const char *cmd, int c, char **argv, const char *usage) {
     char opt[256], shown[300];
-    if (optopt > 0 && optopt < 128 && (optind < 2 || strncmp(argv[optind - 2], "--", 2) != 0))
-        snprintf(opt, sizeof opt, "-%c", optopt);
-    else
-        snprintf(opt, sizeof opt, "%s", optind >= 2 ? argv[optind - 2] : "?");
+    /* the element getopt just stepped over, argv[optind - 1] of its vector (which starts at argv[-1]) */
+    const char *elt = optind >= 2 ? argv[optind - 2] : "?";
+    bool is_long = strncmp(elt, "--", 2) == 0;
+    if (optopt > 0 && optopt < 128 && !is_long) snprintf(opt, sizeof opt, "-%c", optopt);
+    else snprintf(opt, sizeof opt, "%s", elt);
     if (c == ':') {
+        /* the option was right and only its value is missing: one line, no usage */
         opt[strcspn(opt, "=")] = 0;
-        fprintf(stderr, "unigfn %s: option '%s' needs a value\n", cmd, ug_shown(opt, SIZE_MAX, shown, sizeof shown));
+        fprintf(stderr, "unigfn %s: %s needs a value\n", cmd, ug_shown(opt, SIZE_MAX, shown, sizeof shown));
+        return 2;
+    }
+    if (is_long && optopt != 0 && strchr(opt, '=')) {
+        opt[strcspn(opt, "=")] = 0;  /* glibc sets optopt only for a known option given a value it does not take */
+        fprintf(stderr, "unigfn %s: option '%s' takes no value\n", cmd, ug_shown(opt, SIZE_MAX, shown, sizeof shown));
+    } else if (is_long) {
+        say_unknown_long(cmd, opt);
     } else {
         fprintf(stderr, "unigfn %s: unknown option '%s'\n", cmd, ug_shown(opt, SIZE_MAX, shown, sizeof shown));
     }
-    fputs(usage, stderr);
+    cli_synopsis(cmd, usage);
     return 2;
 }
 

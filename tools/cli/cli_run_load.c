@@ -30,7 +30,9 @@ int cli_load_run(cli_env *env, const char *cmd, const char *run, const char *con
     ug_spec_registry sreg;
     ug_registry_spec_view(env->reg, &sreg);
     ug_spec *spec = NULL;
-    if (ug_find_run(out->st, run, out->id, sizeof out->id, &err) || ug_store_get_run(out->st, out->id, &out->rec, &err)) {
+    /* a mistyped id: cli_find_run names the closest one */
+    if (cli_find_run(out->st, cmd, env->db_path, run, out->id, sizeof out->id)) return 1;
+    if (ug_store_get_run(out->st, out->id, &out->rec, &err)) {
         fprintf(stderr, "unigfn %s: %s\n", cmd, err.msg);
         return 1;
     }

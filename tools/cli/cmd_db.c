@@ -8,7 +8,9 @@
  * shard's merge is one transaction, so a failed one leaves it as it was. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "cli.h"
 #include "unigfn/host/run_carry.h"
 #include "unigfn/host/run_lookup.h"
+#include "unigfn/host/util.h"
 
 static const char DB_USAGE[] =
     "usage: unigfn db merge OUT.db SHARD.db ...\n"
@@ -25,7 +28,10 @@ static const char DB_USAGE[] =
     "  RUNNING > QUEUED) or newer, so merging twice changes nothing. Every shard is checked\n"
     "  first: if one is missing or not a unigfn database, nothing is merged or created.\n"
     "  Each run's folder (checkpoint, pictures: <shard's folder>/runs/ID) is copied with its row to\n"
-    "  <OUT's folder>/runs/ID, so `sample`, `resume` and reports work on OUT\n";
+    "  <OUT's folder>/runs/ID, so `sample`, `resume` and reports work on OUT.\n"
+    "  Exit 0 merged, 1 a shard refused or a merge failed (a database this merge created is removed).\n"
+    "examples:\n"
+    "  unigfn db merge merged.db shards/job-0.db shards/job-1.db\n";
 
 /* A shard that can be merged into out: a readable unigfn database other than out itself. */
 static bool shard_ok(const char *shard, const char *out) {
@@ -37,7 +43,7 @@ static bool shard_ok(const char *shard, const char *out) {
     ug_store *st = NULL;
     ug_error err = {0};
     if (ug_store_open_as(shard, UG_STORE_READ, &st, &err)) {
-        fprintf(stderr, "unigfn db merge: shard %s\n", err.msg);
+        fprintf(stderr, "unigfn db merge: shard refused: %s\n", err.msg);
         return false;
     }
     ug_store_close(st);
@@ -56,11 +62,20 @@ static void remove_db(const char *path) {
 
 int cli_db(cli_env *env, int argc, char **argv) {
     (void)env;
-    if (cli_wants_help(argc, argv)) { fputs(DB_USAGE, stdout); return 0; }
-    if (argc < 3 || strcmp(argv[0], "merge") != 0) {
-        fputs(DB_USAGE, stderr);
-        return 2;
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    for (int c; (c = cli_getopt(argc, argv, ":h", opts)) != -1;) {
+        if (c == 'h') { fputs(DB_USAGE, stdout); return 0; }
+        return cli_bad_option("db", c, argv, DB_USAGE);
     }
+    argv = cli_operands(argc, argv, &argc);
+    if (argc == 0) return cli_usage_error("db", DB_USAGE, "which subcommand? (unigfn db merge OUT SHARD...)");
+    if (strcmp(argv[0], "merge") != 0) {
+        char shown[160];
+        return cli_usage_error("db", DB_USAGE, "unknown subcommand '%s' (the one there is: merge)",
+                               ug_shown(argv[0], SIZE_MAX, shown, sizeof shown));
+    }
+    if (argc == 1) return cli_usage_error("db merge", DB_USAGE, "which database to merge into? (unigfn db merge OUT SHARD...)");
+    if (argc == 2) return cli_usage_error("db merge", DB_USAGE, "no shards to merge into %s", argv[1]);
     const char *outp = argv[1];
     int bad = 0;
     for (int i = 2; i < argc; i++) bad += !shard_ok(argv[i], outp);

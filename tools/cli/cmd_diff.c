@@ -151,19 +151,18 @@ int cli_diff(cli_env *env, int argc, char **argv) {
     static const char usage[] =
         "usage: unigfn diff RUN_A RUN_B\n"
         "  the spec keys whose values differ between two runs (a key only one has included) and the\n"
-        "  final value of every metric side by side with B - A\n";
+        "  final value of every metric side by side with B - A\n"
+        "examples:\n"
+        "  unigfn diff RUN_A RUN_B\n";
     static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c;
     while ((c = cli_getopt(argc, argv, ":h", opts)) != -1) {
         if (c == 'h') { fputs(usage, stdout); return 0; }
         return cli_bad_option("diff", c, argv, usage);
     }
-    char **run = argv + optind - 1;
-    if (argc - (optind - 1) != 2) {
-        fprintf(stderr, "unigfn diff: needs two runs, got %d\n", argc - (optind - 1));
-        fputs(usage, stderr);
-        return 2;
-    }
+    int n_ops;
+    char **run = cli_operands(argc, argv, &n_ops);
+    if (n_ops != 2) return cli_usage_error("diff", usage, "needs two runs, got %d", n_ops);
     ug_store *st = cli_open_store(env, UG_STORE_READ);
     if (!st) return 1;
     char id[2][64];

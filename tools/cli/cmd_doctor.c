@@ -11,6 +11,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT, dl_iterate_phdr, getloadavg */
 #endif
+#include <getopt.h>
 #include <link.h>
 #include <math.h>
 #include <sched.h>
@@ -32,7 +33,9 @@ static const char DOCTOR_USAGE[] =
     "  --seconds S   measuring time per row (default 1)\n"
     "  --threads N   measure on N threads (default: OpenBLAS's own count, OPENBLAS_NUM_THREADS or all cores)\n"
     "  --probe       (internal) measure this process's BLAS and print one `probe ...` line\n"
-    "  exit 0 when all is well, 1 with the advice otherwise\n";
+    "  exit 0 when all is well, 1 with the advice otherwise\n"
+    "examples:\n"
+    "  unigfn doctor --seconds 0.2 --threads 1\n";
 
 #define MAX_ROWS (UG_BLAS_MAX_CANDIDATES + 2)
 #define MAX_ADVICE 4
@@ -196,20 +199,26 @@ int cli_doctor(int argc, char **argv) {
     double seconds = 1.0;
     int threads = 0;
     bool probe = false;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) { fputs(DOCTOR_USAGE, stdout); return 0; }
-        else if (strcmp(argv[i], "--probe") == 0) probe = true;
-        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
-            if (!cli_num_arg("doctor", "--seconds", "a number of seconds", argv[++i], 0.01, 60, &seconds)) return 2;
-        } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-            if (!cli_int_arg_i("doctor", "--threads", argv[++i], 0, 1024, &threads)) return 2;
+    enum { O_PROBE = 256, O_SECONDS, O_THREADS };
+    static const struct option opts[] = {{"probe", no_argument, NULL, O_PROBE},
+                                         {"seconds", required_argument, NULL, O_SECONDS},
+                                         {"threads", required_argument, NULL, O_THREADS},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    for (int c; (c = cli_getopt(argc, argv, ":h", opts)) != -1;) {
+        switch (c) {
+        case 'h': fputs(DOCTOR_USAGE, stdout); return 0;
+        case O_PROBE: probe = true; break;
+        case O_SECONDS:
+            if (!cli_num_arg("doctor", "--seconds", "a number of seconds", optarg, 0.01, 60, &seconds)) return 2;
+            break;
+        case O_THREADS: if (!cli_int_arg_i("doctor", "--threads", optarg, 0, 1024, &threads)) return 2; break;
+        default: return cli_bad_option("doctor", c, argv, DOCTOR_USAGE);
         }
-        else { fputs(DOCTOR_USAGE, stderr); return 2; }
     }
-    if (!(seconds >= 0.01 && seconds <= 60) || threads < 0 || threads > 1024) {
-        fprintf(stderr, "unigfn doctor: --seconds wants 0.01..60, --threads 1..1024\n");
-        return 2;
-    }
+    int n_ops;
+    char **ops = cli_operands(argc, argv, &n_ops);
+    if (n_ops) return cli_extra_operand("doctor", DOCTOR_USAGE, "doctor takes options only", ops[0]);
     if (probe) return probe_main(seconds);
 
     doctor d = {0};

@@ -8,6 +8,7 @@
  * this run's checkpoint any more. Each metric draws from the runner's own stream at the checkpoint's
  * step, so a metric evaluated here with the run's settings equals what the runner recorded at that step
  * (tests/test_eval_cli.sh checks it). */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,7 +25,11 @@ static const char USAGE[] =
     "  Overrides change the metric settings only (metrics.0.particles=100, 'metrics=[{plugin: mmd}]',\n"
     "  ~metrics.1) or threads. --only PLUGIN: just the metrics of that plugin. --dir DIR: where metrics\n"
     "  that draw pictures write them (default: the current folder).\n"
-    "  Exit 0 evaluated, 1 a run or metric failed, 2 bad arguments or overrides.\n";
+    "  Exit 0 evaluated; 1 no such run, a metric failed, or --only names none of the run's metrics;\n"
+    "  2 bad arguments or overrides.\n"
+    "examples:\n"
+    "  unigfn eval RUN metrics.0.particles=4 --only nll\n"
+    "  unigfn eval RUN 'metrics=[{plugin: mmd_rbf, groups: 2, samples: 500}]'\n";
 
 /* Whether override o names `metrics` (or a key under it) or `threads`. */
 static bool allowed_override(const char *o) {
@@ -58,36 +63,38 @@ static void no_such_metric(const cli_loaded *r, const char *only) {
 int cli_eval(cli_env *env, int argc, char **argv) {
     const char *run = NULL, *only = NULL, *dir = ".", *ovr[MAX_OVR];
     int n_ovr = 0;
-    if (cli_wants_help(argc, argv)) { fputs(USAGE, stdout); return 0; }
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if ((strcmp(a, "--only") == 0 || strcmp(a, "--dir") == 0) && i + 1 == argc) {
-            fprintf(stderr, "unigfn eval: %s needs a value\n", a);
-            return 2;
-        }
-        if (strcmp(a, "--only") == 0) only = argv[++i];
-        else if (strcmp(a, "--dir") == 0) dir = argv[++i];
-        else if (run && (strchr(a, '=') || a[0] == '~')) {
-            if (!allowed_override(a)) {
-                char shown[160];
-                ug_shown(a, strlen(a), shown, sizeof shown);
-                fprintf(stderr, "unigfn eval: '%s' is not a metric setting: eval changes only metrics... and threads "
-                        "(the model and data are the run's checkpoint)\n", shown);
-                return 2;
-            }
-            if (n_ovr == MAX_OVR) { fprintf(stderr, "unigfn eval: too many overrides\n"); return 2; }
-            ovr[n_ovr++] = a;
-        } else if (!run && a[0] != '-') run = a;
-        else {
-            char shown[160];
-            ug_shown(a, strlen(a), shown, sizeof shown);
-            fprintf(stderr, "unigfn eval: unexpected argument '%s'\n%s", shown, USAGE);
-            return 2;
+    enum { O_ONLY = 256, O_DIR };
+    static const struct option opts[] = {{"only", required_argument, NULL, O_ONLY},
+                                         {"dir", required_argument, NULL, O_DIR},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    /* permuting keeps the overrides in their order (it matters: ~metrics.1 ~metrics.0) */
+    while ((c = cli_getopt(argc, argv, ":h", opts)) != -1) {
+        switch (c) {
+        case 'h': fputs(USAGE, stdout); return 0;
+        case O_ONLY: only = optarg; break;
+        case O_DIR: dir = optarg; break;
+        default: return cli_bad_option("eval", c, argv, USAGE);
         }
     }
-    if (!run) {
-        fprintf(stderr, "unigfn eval: which run? (an id or a unique prefix; `unigfn ls` lists them)\n%s", USAGE);
-        return 2;
+    int n_ops;
+    char **ops = cli_operands(argc, argv, &n_ops);
+    if (n_ops == 0) return cli_usage_error("eval", USAGE, "which run? (an id or a unique prefix; `unigfn ls` lists them)");
+    run = ops[0];
+    for (int i = 1; i < n_ops; i++) {
+        const char *a = ops[i];
+        if (!strchr(a, '=') && a[0] != '~')
+            return cli_extra_operand("eval", USAGE, "one RUN; overrides are key=value, +key=value or ~key", a);
+        if (!allowed_override(a)) {
+            char shown[160];
+            ug_shown(a, strlen(a), shown, sizeof shown);
+            fprintf(stderr, "unigfn eval: '%s' is not a metric setting: eval changes only metrics... and threads "
+                    "(the model and data are the run's checkpoint)\n", shown);
+            return 2;
+        }
+        if (n_ovr == MAX_OVR) { fprintf(stderr, "unigfn eval: too many overrides (at most %d)\n", MAX_OVR); return 2; }
+        ovr[n_ovr++] = a;
     }
     cli_loaded r;
     int rc = cli_load_run(env, "eval", run, ovr, n_ovr, &r);
@@ -102,9 +109,9 @@ int cli_eval(cli_env *env, int argc, char **argv) {
                 ug_run_status_name(r.rec->status), (long long)r.step, (long long)r.ex.steps);
     int evaluated = 0;
     rc = cli_eval_metrics(&r.ex, r.step, only, dir, stdout, "unigfn eval", &evaluated);
-    if (rc == 0 && evaluated == 0) {
+    if (rc == 0 && evaluated == 0) {  /* a name the run lacks, as report's --metric: 1 (docs/cli.md) */
         no_such_metric(&r, only);
-        rc = 2;
+        rc = 1;
     }
     cli_loaded_free(&r);
     return rc;

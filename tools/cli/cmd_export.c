@@ -1,6 +1,8 @@
 /* cmd_export.c — `unigfn export RUN...|--where K=V ... [--metric M ...] [--format csv|jsonl]`: metric
  * time series as plain rows for other tools (pandas, R, a spreadsheet). */
+#include <getopt.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +14,17 @@
 
 #define MAX_SEL 64
 
-static void export_usage(FILE *f) {
-    fprintf(f,
-            "usage: unigfn export RUN ... | --where K=V ... [--metric M ...] [--params K[,K]] [--finished]\n"
-            "                    [--format csv|jsonl] [-o FILE]\n"
-            "  one row per logged value: run, experiment, the --params columns, metric, step, value, wall\n"
-            "  (unix seconds). Every metric of each run unless --metric is given. Non-finite values are\n"
-            "  written as nan/inf/-inf in CSV and as \"value\": null with \"flag\" in JSONL.\n");
-}
+static const char EXPORT_USAGE[] =
+    "usage: unigfn export RUN ... | --where K=V ... [--metric M ...] [--params K[,K]] [--finished]\n"
+    "                    [--format csv|jsonl] [-o FILE]\n"
+    "  one row per logged value: run, experiment, the --params columns, metric, step, value, wall\n"
+    "  (unix seconds). Every metric of each run unless --metric is given. Non-finite values are\n"
+    "  written as nan/inf/-inf in CSV and as \"value\": null with \"flag\" in JSONL.\n"
+    "  Exit 1 when a RUN is not in the database or no selected run logged a --metric (the closest\n"
+    "  names are given).\n"
+    "examples:\n"
+    "  unigfn export RUN --format jsonl -o RUN.jsonl\n"
+    "  unigfn export --where 'seed=0|1' --metric loss --params seed,model.pf_var\n";
 
 static void json_str(FILE *f, const char *s) {
     fputc('"', f);
@@ -108,33 +113,49 @@ int cli_export(cli_env *env, int argc, char **argv) {
     ug_rd_filter where[MAX_SEL];
     bool jsonl = false, finished = false;
     ug_error err = {0};
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { export_usage(stdout); rc = 0; goto bad; }
-        if (strcmp(a, "--finished") == 0) { finished = true; continue; }
-        if (a[0] != '-') {
-            if (n_runs == MAX_SEL) { fprintf(stderr, "unigfn export: at most %d runs\n", MAX_SEL); goto bad; }
-            runs[n_runs++] = a;
-            continue;
-        }
-        if (!v) { fprintf(stderr, "unigfn export: '%s' needs a value or is unknown\n", a); goto bad; }
-        i++;
-        if (strcmp(a, "--where") == 0) {
-            if (n_where == MAX_SEL || ug_rd_filter_parse(v, &where[n_where], &err)) {
-                fprintf(stderr, "unigfn export: %s\n", err.code ? err.msg : "too many --where");
-                goto bad;
-            }
+    enum { O_WHERE = 256, O_METRIC, O_PARAMS, O_FORMAT, O_FINISHED };
+    static const struct option opts[] = {{"where", required_argument, NULL, O_WHERE},
+                                         {"metric", required_argument, NULL, O_METRIC},
+                                         {"params", required_argument, NULL, O_PARAMS},
+                                         {"format", required_argument, NULL, O_FORMAT},
+                                         {"finished", no_argument, NULL, O_FINISHED},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    for (int c; (c = cli_getopt(argc, argv, ":ho:", opts)) != -1;) {
+        const char *v = optarg;
+        switch (c) {
+        case 'h': fputs(EXPORT_USAGE, stdout); rc = 0; goto bad;
+        case O_FINISHED: finished = true; break;
+        case O_WHERE:
+            if (n_where == MAX_SEL) { fprintf(stderr, "unigfn export: at most %d --where\n", MAX_SEL); goto bad; }
+            if (ug_rd_filter_parse(v, &where[n_where], &err)) { fprintf(stderr, "unigfn export: %s\n", err.msg); goto bad; }
             n_where++;
-        } else if (strcmp(a, "--metric") == 0 && n_metrics < MAX_SEL) metrics[n_metrics++] = v;
-        else if (strcmp(a, "--params") == 0) params_s = v;
-        else if (strcmp(a, "-o") == 0) outp = v;
-        else if (strcmp(a, "--format") == 0) {
+            break;
+        case O_METRIC:
+            if (n_metrics == MAX_SEL) { fprintf(stderr, "unigfn export: at most %d --metric\n", MAX_SEL); goto bad; }
+            metrics[n_metrics++] = v;
+            break;
+        case O_PARAMS: params_s = v; break;
+        case 'o': outp = v; break;
+        case O_FORMAT:
             if (strcmp(v, "jsonl") == 0) jsonl = true;
             else if (strcmp(v, "csv") == 0) jsonl = false;
-            else { fprintf(stderr, "unigfn export: --format csv|jsonl\n"); goto bad; }
-        } else { fprintf(stderr, "unigfn export: unknown option '%s'\n", a); goto bad; }
+            else {
+                char shown[96];
+                fprintf(stderr, "unigfn export: --format must be csv or jsonl, got '%s'\n", ug_shown(v, SIZE_MAX, shown, sizeof shown));
+                goto bad;
+            }
+            break;
+        default: rc = cli_bad_option("export", c, argv, EXPORT_USAGE); goto bad;
+        }
     }
-    if (n_runs == 0 && n_where == 0) { export_usage(stderr); goto bad; }
+    char **ops = cli_operands(argc, argv, &n_runs);
+    if (n_runs > MAX_SEL) { fprintf(stderr, "unigfn export: at most %d runs\n", MAX_SEL); goto bad; }
+    for (int i = 0; i < n_runs; i++) runs[i] = ops[i];
+    if (n_runs == 0 && n_where == 0) {
+        rc = cli_usage_error("export", EXPORT_USAGE, "which runs? (RUN ... or --where K=V; `unigfn ls` lists them)");
+        goto bad;
+    }
     char *pcopy = params_s ? strdup(params_s) : NULL;
     const char *params[MAX_SEL];
     int n_params = 0;
@@ -152,7 +173,7 @@ int cli_export(cli_env *env, int argc, char **argv) {
         int k = 0;
         char ids[MAX_SEL][64];
         for (int r = 0; r < n_runs; r++)
-            if (ug_find_run(st, runs[r], ids[r], sizeof ids[r], &err)) { fprintf(stderr, "unigfn export: %s\n", err.msg); goto out; }
+            if (cli_find_run(st, "export", env->db_path, runs[r], ids[r], sizeof ids[r])) goto out;
         for (int i = 0; i < sel.n; i++) {
             bool want = false;
             for (int r = 0; r < n_runs && !want; r++) want = strcmp(sel.runs[i].id, ids[r]) == 0;

@@ -1,6 +1,7 @@
 /* cmd_gc.c — `unigfn gc --mark-crashed`: RUNNING runs whose process died without a word become CRASHED.
  * A silent run whose process still holds its lease (run_lease.h) is alive, however old its heartbeat
  * (a long evaluation beats none): it is left RUNNING and named. */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,23 +40,35 @@ static const char GC_USAGE[] =
     "usage: unigfn gc --mark-crashed [--stale SECONDS]\n"
     "  RUNNING runs whose last heartbeat is older than SECONDS (default 300; a live run\n"
     "  beats every 10 s between steps) become CRASHED, unless their process still holds the\n"
-    "  run's lease (it is alive); a later run or sweep restarts them\n";
+    "  run's lease (it is alive); a later run or sweep restarts them\n"
+    "examples:\n"
+    "  unigfn gc --mark-crashed\n"
+    "  unigfn gc --mark-crashed --stale 3600\n";
 
 int cli_gc(cli_env *env, int argc, char **argv) {
     bool mark = false;
     double stale = 300;
-    if (cli_wants_help(argc, argv)) { fputs(GC_USAGE, stdout); return 0; }
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--mark-crashed") == 0) mark = true;
-        else if (strcmp(argv[i], "--stale") == 0 && i + 1 < argc) {
+    enum { O_MARK = 256, O_STALE };
+    static const struct option opts[] = {{"mark-crashed", no_argument, NULL, O_MARK},
+                                         {"stale", required_argument, NULL, O_STALE},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    for (int c; (c = cli_getopt(argc, argv, ":h", opts)) != -1;) {
+        switch (c) {
+        case 'h': fputs(GC_USAGE, stdout); return 0;
+        case O_MARK: mark = true; break;
+        case O_STALE:
             /* 'abc' once read as 0 s and marked every live run CRASHED */
-            if (!cli_num_arg("gc", "--stale", "a number of seconds", argv[++i], 0, 1e9, &stale)) return 2;
-        } else { mark = false; break; }
+            if (!cli_num_arg("gc", "--stale", "a number of seconds", optarg, 0, 1e9, &stale)) return 2;
+            break;
+        default: return cli_bad_option("gc", c, argv, GC_USAGE);
+        }
     }
-    if (!mark) {
-        fputs(GC_USAGE, stderr);
-        return 2;
-    }
+    int n_ops;
+    char **ops = cli_operands(argc, argv, &n_ops);
+    if (n_ops) return cli_extra_operand("gc", GC_USAGE, "gc takes options only", ops[0]);
+    /* the one thing gc does is asked for by name, so that `unigfn gc` alone changes nothing */
+    if (!mark) return cli_usage_error("gc", GC_USAGE, "--mark-crashed is required (it is what gc does)");
     ug_store *st = cli_open_store(env, UG_STORE_WRITE);
     if (!st) return 1;
     ug_error err = {0};

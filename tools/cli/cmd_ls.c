@@ -264,7 +264,11 @@ int cli_ls(cli_env *env, int argc, char **argv) {
         "usage: unigfn ls [--metric KEY] [--experiment NAME] [--tag TAG ...]\n"
         "  one line per run: id, status, steps done/of train.steps, wall time, experiment, the last value\n"
         "  of KEY (default loss), tags, note, and the params that differ between the listed runs of its\n"
-        "  experiment (keys they all share are left out); --tag: only the runs with every TAG given\n";
+        "  experiment (keys they all share are left out); --tag: only the runs with every TAG given.\n"
+        "  Exit 1 when no run is of --experiment NAME or has every --tag (the closest names are given).\n"
+        "examples:\n"
+        "  unigfn ls --experiment first-run-ddpm-checkerboard --metric nll\n"
+        "  unigfn ls --tag baseline\n";
     static const struct option opts[] = {{"metric", required_argument, NULL, 'm'},
                                          {"experiment", required_argument, NULL, 'e'},
                                          {"tag", required_argument, NULL, 't'},
@@ -286,12 +290,9 @@ int cli_ls(cli_env *env, int argc, char **argv) {
         default: return cli_bad_option("ls", c, argv, usage);
         }
     }
-    if (optind - 1 < argc) {
-        char shown[160];
-        fprintf(stderr, "unigfn ls: unexpected argument '%s'\n", ug_shown(argv[optind - 1], SIZE_MAX, shown, sizeof shown));
-        fputs(usage, stderr);
-        return 2;
-    }
+    int n_ops;
+    char **ops = cli_operands(argc, argv, &n_ops);
+    if (n_ops) return cli_extra_operand("ls", usage, "ls takes options only; `unigfn show RUN` shows one run", ops[0]);
     ug_store *st = cli_open_store(env, UG_STORE_READ);
     if (!st) return 1;
     ug_error err = {0};

@@ -14,7 +14,10 @@ int cli_note(cli_env *env, int argc, char **argv) {
     static const char usage[] =
         "usage: unigfn note RUN [TEXT ...]\n"
         "  replaces the run's note with TEXT (the words joined by spaces; \"\" removes it), shown by `show`\n"
-        "  and `ls`; with no TEXT only prints the note\n";
+        "  and `ls`; with no TEXT only prints the note\n"
+        "examples:\n"
+        "  unigfn note RUN 'lr too high: diverged at step 3000'\n"
+        "  unigfn note RUN\n";
     static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c;
     /* '+': the words of the note are not options, whatever they start with */
@@ -22,13 +25,9 @@ int cli_note(cli_env *env, int argc, char **argv) {
         if (c == 'h') { fputs(usage, stdout); return 0; }
         return cli_bad_option("note", c, argv, usage);
     }
-    char **ops = argv + optind - 1;
-    int n_ops = argc - (optind - 1);
-    if (n_ops < 1) {
-        fprintf(stderr, "unigfn note: which run? (RUN is a run id or a unique prefix of one)\n");
-        fputs(usage, stderr);
-        return 2;
-    }
+    int n_ops;
+    char **ops = cli_operands(argc, argv, &n_ops);
+    if (n_ops < 1) return cli_usage_error("note", usage, "which run? (RUN is a run id or a unique prefix of one)");
     ug_sbuf text = {0};
     for (int i = 1; i < n_ops; i++) ug_sbuf_printf(&text, "%s%s", i > 1 ? " " : "", ops[i]);
     if (text.oom) {

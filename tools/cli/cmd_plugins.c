@@ -1,10 +1,13 @@
 /* cmd_plugins.c — `unigfn plugins [NAME]`: what is installed, and each plugin's parameter schema, with
  * what it requires of a model or, for a model, its groups and capabilities (cli_plugin_probe.c). */
+#include <getopt.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "unigfn/host/util.h"
 
 static const char *type_name(ug_param_type t) {
     switch (t) {
@@ -79,21 +82,38 @@ static void print_markdown(ug_registry *reg) {
     }
 }
 
+static const char PLUGINS_USAGE[] =
+    "usage: unigfn plugins [NAME ...] | --markdown\n"
+    "  without NAME: every plugin found (kind, name, version, summary); with NAME: its parameters,\n"
+    "  their types, defaults and documentation; for an objective or metric the model capabilities\n"
+    "  it requires, for a model its parameter groups and the capabilities it provides (with the\n"
+    "  defaults, and with each boolean or choice that changes them); --markdown: the list as the\n"
+    "  README's table. Exit 1 when a NAME is no installed plugin (the closest one is named).\n"
+    "examples:\n"
+    "  unigfn plugins ddpm nll\n"
+    "  unigfn plugins --markdown\n";
+
 int cli_plugins(cli_env *env, int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        printf("usage: unigfn plugins [NAME ...] | --markdown\n"
-               "  without NAME: every plugin found (kind, name, version, summary); with NAME: its parameters,\n"
-               "  their types, defaults and documentation; for an objective or metric the model capabilities\n"
-               "  it requires, for a model its parameter groups and the capabilities it provides (with the\n"
-               "  defaults, and with each boolean or choice that changes them); --markdown: the list as the\n"
-               "  README's table\n");
-        return 0;
+    enum { O_MARKDOWN = 256 };
+    static const struct option opts[] = {{"markdown", no_argument, NULL, O_MARKDOWN},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    bool markdown = false;
+    int c;
+    while ((c = cli_getopt(argc, argv, ":h", opts)) != -1) {
+        if (c == 'h') { fputs(PLUGINS_USAGE, stdout); return 0; }
+        if (c != O_MARKDOWN) return cli_bad_option("plugins", c, argv, PLUGINS_USAGE);
+        markdown = true;
     }
+    int n_names;
+    char **names = cli_operands(argc, argv, &n_names);
+    if (markdown && n_names)
+        return cli_extra_operand("plugins", PLUGINS_USAGE, "--markdown lists every plugin, not named ones", names[0]);
     int n = ug_registry_count(env->reg);
     for (int i = 0; i < ug_registry_problem_count(env->reg); i++)
         fprintf(stderr, "unigfn: warning: %s\n", ug_registry_problem(env->reg, i));
-    if (argc == 1 && strcmp(argv[0], "--markdown") == 0) { print_markdown(env->reg); return 0; }
-    if (argc == 0) {
+    if (markdown) { print_markdown(env->reg); return 0; }
+    if (n_names == 0) {
         for (int i = 0; i < n; i++) {
             const ug_plugin_desc *d = ug_registry_at(env->reg, i)->desc;
             printf("%-10s %-16s %-8s %s\n", ug_kind_name((ug_plugin_kind)d->kind), d->name,
@@ -101,18 +121,29 @@ int cli_plugins(cli_env *env, int argc, char **argv) {
         }
         return 0;
     }
+    /* every name is checked first: one misspelt name prints nothing but why */
+    cli_names all = {.n = 0};
+    for (int i = 0; i < n; i++) cli_names_add(&all, ug_registry_at(env->reg, i)->desc->name);
+    int missing = 0;
+    for (int a = 0; a < n_names; a++)
+        if (!cli_names_has(&all, names[a])) {
+            const char *near = ug_closest_name(names[a], (const char *const *)all.names, all.n);
+            char shown[160];
+            ug_shown(names[a], SIZE_MAX, shown, sizeof shown);
+            if (near) fprintf(stderr, "unigfn plugins: no plugin named '%s' (did you mean '%s'?)\n", shown, near);
+            else fprintf(stderr, "unigfn plugins: no plugin named '%s' (unigfn plugins lists them)\n", shown);
+            missing++;
+        }
+    cli_names_free(&all);
+    if (missing) return 1;
     int found = 0;
-    for (int a = 0; a < argc; a++)
+    for (int a = 0; a < n_names; a++)
         for (int i = 0; i < n; i++) {
             const ug_plugin_ref *r = ug_registry_at(env->reg, i);
-            if (strcmp(r->desc->name, argv[a]) == 0) {
+            if (strcmp(r->desc->name, names[a]) == 0) {
                 if (found++) printf("\n");
                 print_schema(env, r);
             }
         }
-    if (!found) {
-        fprintf(stderr, "unigfn: no plugin named '%s' (unigfn plugins lists them)\n", argv[0]);
-        return 1;
-    }
     return 0;
 }

@@ -1,5 +1,6 @@
 /* cmd_report.c — `unigfn report table|curves|samples`: ablation tables, metric curves and sample
  * pictures from the results database. */
+#include <getopt.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,25 +19,31 @@
 #define MAX_KEYS 8
 #define MAX_WHERE 32
 
-static void report_usage(FILE *f) {
-    fprintf(f,
-            "usage: unigfn report table --rows K[,K] --cols K[,K] --metric M [--where K=V ...]\n"
-            "                           [--reduce last|min|max] [--stat mean_std|sem|ci95] [--best min|max|none]\n"
-            "                           [--best-in table|row|col] [--format md|latex|csv|html] [--decimals D] [--all] [-o FILE]\n"
-            "       unigfn report curves --metric M [--where K=V ...] [--group-by K[,K]] [--log-y] [--log-x]\n"
-            "                           [--finished] [--title T] [--width W] [--height H] [-o curves.png]\n"
-            "       unigfn report samples RUN [-o samples.png] [-n N] [--bins B] [--range R]\n"
-            "       unigfn report html OUT [--where K=V ...] [--table ROWS:COLS:METRIC ...] (unigfn report html -h)\n"
-            "Pictures are PNG, SVG or PDF by the -o file's extension (.png, .svg, .pdf).\n"
-            "K is any flattened spec key (`unigfn show RUN` lists them under params: model, objective, dataset,\n"
-            "seed, model.hidden, objective.0.plugin, ...) or id/experiment/status. --where takes K=V, K!=V or\n"
-            "K=V1|V2 and may repeat (all must hold); numbers match numerically (1e-3 = 0.001).\n"
-            "table: one cell per (row, col) over the runs in it (seeds), FINISHED runs only unless --all;\n"
-            "  --reduce picks each run's value of the metric (default last); --best defaults to max with\n"
-            "  --reduce max, else min. curves: every run that logged the metric (--finished: FINISHED only),\n"
-            "  grouped by all keys that vary except seed (or --group-by); a group of several runs gets its mean and a\n"
-            "  mean ± std band; a metric logged at one step per run is drawn as markers.\n");
-}
+static const char REPORT_USAGE[] =
+    "usage: unigfn report table --rows K[,K] --cols K[,K] --metric M [--where K=V ...]\n"
+    "                           [--reduce last|min|max] [--stat mean_std|sem|ci95] [--best min|max|none]\n"
+    "                           [--best-in table|row|col] [--format md|latex|csv|html] [--decimals D] [--all] [-o FILE]\n"
+    "       unigfn report curves --metric M [--where K=V ...] [--group-by K[,K]] [--log-y] [--log-x]\n"
+    "                           [--finished] [--title T] [--width W] [--height H] [-o curves.png]\n"
+    "       unigfn report samples RUN [-o samples.png] [-n N] [--bins B] [--range R]\n"
+    "       unigfn report html OUT [--where K=V ...] [--table ROWS:COLS:METRIC ...] (unigfn report html -h)\n"
+    "Pictures are PNG, SVG or PDF by the -o file's extension (.png, .svg, .pdf).\n"
+    "K is any flattened spec key (`unigfn show RUN` lists them under params: model, objective, dataset,\n"
+    "seed, model.hidden, objective.0.plugin, ...) or id/experiment/status. --where takes K=V, K!=V or\n"
+    "K=V1|V2 and may repeat (all must hold); numbers match numerically (1e-3 = 0.001).\n"
+    "table: one cell per (row, col) over the runs in it (seeds), FINISHED runs only unless --all;\n"
+    "  --reduce picks each run's value of the metric (default last); --best defaults to max with\n"
+    "  --reduce max, else min. curves: every run that logged the metric (--finished: FINISHED only),\n"
+    "  grouped by all keys that vary except seed (or --group-by); a group of several runs gets its mean and a\n"
+    "  mean ± std band; a metric logged at one step per run is drawn as markers.\n"
+    "Exit 0 written, 1 nothing to report (no run matches, no run has the key or logged the metric: the\n"
+    "message names the closest ones) or a file cannot be written, 2 a bad option or value.\n"
+    "examples:\n"
+    "  unigfn report table --rows model.pf_var --cols seed --metric nll --format latex\n"
+    "  unigfn report table --rows experiment --cols model.steps --metric nll --where 'seed=0|1' --stat sem\n"
+    "  unigfn report curves --metric loss --log-y -o curves.svg\n"
+    "  unigfn report samples RUN -o samples.pdf\n"
+    "  unigfn report html report/ --table model.pf_var:seed:nll\n";
 
 /* "a,b" → up to MAX_KEYS keys (pointers into a copy the caller frees). */
 static int split_keys(const char *s, char **copy, const char **out) {
@@ -57,12 +64,27 @@ static void sel_free(sel_args *a) {
     for (int i = 0; i < a->n_where; i++) ug_rd_filter_free(&a->where[i]);
 }
 
-static int add_where(sel_args *a, const char *text) {
+static int add_where(sel_args *a, const char *cmd, const char *text) {
     ug_error err = {0};
-    if (a->n_where == MAX_WHERE) { fprintf(stderr, "unigfn report: at most %d --where\n", MAX_WHERE); return -1; }
-    if (ug_rd_filter_parse(text, &a->where[a->n_where], &err)) { fprintf(stderr, "unigfn report: %s\n", err.msg); return -1; }
+    if (a->n_where == MAX_WHERE) { fprintf(stderr, "unigfn %s: at most %d --where\n", cmd, MAX_WHERE); return -1; }
+    if (ug_rd_filter_parse(text, &a->where[a->n_where], &err)) { fprintf(stderr, "unigfn %s: %s\n", cmd, err.msg); return -1; }
     a->n_where++;
     return 0;
+}
+
+/* "unigfn report table: --stat must be mean_std, sem or ci95, got 'sd'" */
+static void bad_choice(const char *cmd, const char *opt, const char *choices, const char *got) {
+    char shown[96];
+    fprintf(stderr, "unigfn %s: %s must be %s, got '%s'\n", cmd, opt, choices, ug_shown(got, SIZE_MAX, shown, sizeof shown));
+}
+
+/* The closest key any run of s has, or id/experiment/status (did-you-mean); NULL when none is close. */
+static const char *closest_key(const ug_rd_set *s, const char *key) {
+    static const char *const fixed[] = {"id", "experiment", "status"};
+    const char *best = ug_closest_name(key, fixed, 3);
+    for (int i = 0; i < s->n && !best; i++)
+        best = ug_closest_name(key, (const char *const *)s->runs[i].keys, s->runs[i].n_params);
+    return best;
 }
 
 /* Why a selection came out empty: the values each filtered key does have. */
@@ -88,7 +110,12 @@ static void explain_empty(ug_store *st, const sel_args *a, bool finished_only, c
             else more++;
         }
         if (ns == 0) {
-            fprintf(stderr, "  --where %s: no run has the key '%s'\n", a->where[w].key, a->where[w].key);
+            const char *near = closest_key(&all, a->where[w].key);
+            char k[256], nb[256];
+            ug_shown(a->where[w].key, SIZE_MAX, k, sizeof k);
+            if (near) fprintf(stderr, "  --where %s: no run has the key '%s' (did you mean '%s'?)\n", k, k,
+                              ug_shown_text(near, SIZE_MAX, nb, sizeof nb));
+            else fprintf(stderr, "  --where %s: no run has the key '%s'\n", k, k);
             continue;
         }
         fprintf(stderr, "  --where %s: values present:", a->where[w].key);
@@ -107,11 +134,17 @@ static bool any_has_key(const ug_rd_set *s, const char *key) {
 }
 
 static void key_hint(const ug_rd_set *s, const char *key) {
-    fprintf(stderr, "unigfn report: no selected run has the key '%s'; keys look like:", key);
-    char shown[256];  /* the database's strings, escaped */
+    char shown[256], k[256];  /* the database's strings, escaped */
+    const char *near = closest_key(s, key);
+    if (near) {
+        fprintf(stderr, "unigfn report: no selected run has the key '%s' (did you mean '%s'?)\n",
+                ug_shown(key, SIZE_MAX, k, sizeof k), ug_shown_text(near, SIZE_MAX, shown, sizeof shown));
+        return;
+    }
+    fprintf(stderr, "unigfn report: no selected run has the key '%s'; keys look like:", ug_shown(key, SIZE_MAX, k, sizeof k));
     if (s->n)
-        for (int k = 0; k < s->runs[0].n_params && k < 24; k++)
-            fprintf(stderr, " %s", ug_shown_text(s->runs[0].keys[k], SIZE_MAX, shown, sizeof shown));
+        for (int j = 0; j < s->runs[0].n_params && j < 24; j++)
+            fprintf(stderr, " %s", ug_shown_text(s->runs[0].keys[j], SIZE_MAX, shown, sizeof shown));
     fprintf(stderr, " ... (`unigfn show RUN` lists them all)\n");
 }
 
@@ -150,30 +183,51 @@ static int report_table(cli_env *env, int argc, char **argv) {
     bool best_set = false, all = false;
     sel_args sa = {0};
     int rc = 2;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { report_usage(stdout); sel_free(&sa); return 0; }
-        if (strcmp(a, "--all") == 0) { all = true; continue; }
-        if (!v) { fprintf(stderr, "unigfn report table: '%s' needs a value or is unknown\n", a); goto bad; }
-        i++;
-        if (strcmp(a, "--rows") == 0) rows_s = v;
-        else if (strcmp(a, "--cols") == 0) cols_s = v;
-        else if (strcmp(a, "--metric") == 0) metric = v;
-        else if (strcmp(a, "-o") == 0) outp = v;
-        else if (strcmp(a, "--where") == 0) { if (add_where(&sa, v)) goto bad; }
-        else if (strcmp(a, "--reduce") == 0) { if (ug_reduce_parse(v, &t.reduce)) { fprintf(stderr, "unigfn report: --reduce last|min|max\n"); goto bad; } }
-        else if (strcmp(a, "--stat") == 0) { if (ug_spread_parse(v, &t.spread)) { fprintf(stderr, "unigfn report: --stat mean_std|sem|ci95\n"); goto bad; } }
-        else if (strcmp(a, "--best") == 0) { best_set = true; if (ug_best_parse(v, &t.best)) { fprintf(stderr, "unigfn report: --best min|max|none\n"); goto bad; } }
-        else if (strcmp(a, "--format") == 0) { if (ug_table_format_parse(v, &t.format)) { fprintf(stderr, "unigfn report: --format md|latex|csv|html\n"); goto bad; } }
-        else if (strcmp(a, "--decimals") == 0) { if (!cli_int_arg_i("report table", "--decimals", v, 0, 17, &t.decimals)) goto bad; }
-        else if (strcmp(a, "--best-in") == 0) {
+    enum { O_ROWS = 256, O_COLS, O_METRIC, O_WHERE, O_REDUCE, O_STAT, O_BEST, O_FORMAT, O_DECIMALS, O_BEST_IN, O_ALL };
+    static const struct option opts[] = {
+        {"rows", required_argument, NULL, O_ROWS},       {"cols", required_argument, NULL, O_COLS},
+        {"metric", required_argument, NULL, O_METRIC},   {"where", required_argument, NULL, O_WHERE},
+        {"reduce", required_argument, NULL, O_REDUCE},   {"stat", required_argument, NULL, O_STAT},
+        {"best", required_argument, NULL, O_BEST},       {"format", required_argument, NULL, O_FORMAT},
+        {"decimals", required_argument, NULL, O_DECIMALS}, {"best-in", required_argument, NULL, O_BEST_IN},
+        {"all", no_argument, NULL, O_ALL},               {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    for (int c; (c = cli_getopt(argc, argv, ":ho:", opts)) != -1;) {
+        const char *v = optarg;
+        switch (c) {
+        case 'h': fputs(REPORT_USAGE, stdout); sel_free(&sa); return 0;
+        case O_ALL: all = true; break;
+        case O_ROWS: rows_s = v; break;
+        case O_COLS: cols_s = v; break;
+        case O_METRIC: metric = v; break;
+        case 'o': outp = v; break;
+        case O_WHERE: if (add_where(&sa, "report table", v)) goto bad; break;
+        case O_REDUCE: if (ug_reduce_parse(v, &t.reduce)) { bad_choice("report table", "--reduce", "last, min or max", v); goto bad; } break;
+        case O_STAT: if (ug_spread_parse(v, &t.spread)) { bad_choice("report table", "--stat", "mean_std, sem or ci95", v); goto bad; } break;
+        case O_BEST:
+            best_set = true;
+            if (ug_best_parse(v, &t.best)) { bad_choice("report table", "--best", "min, max or none", v); goto bad; }
+            break;
+        case O_FORMAT:
+            if (ug_table_format_parse(v, &t.format)) { bad_choice("report table", "--format", "md, latex, csv or html", v); goto bad; }
+            break;
+        case O_DECIMALS: if (!cli_int_arg_i("report table", "--decimals", v, 0, 17, &t.decimals)) goto bad; break;
+        case O_BEST_IN:
             if (strcmp(v, "table") == 0) t.scope = UG_BEST_TABLE;
             else if (strcmp(v, "row") == 0) t.scope = UG_BEST_ROW;
             else if (strcmp(v, "col") == 0) t.scope = UG_BEST_COL;
-            else { fprintf(stderr, "unigfn report: --best-in table|row|col\n"); goto bad; }
-        } else { fprintf(stderr, "unigfn report table: unknown option '%s'\n", a); goto bad; }
+            else { bad_choice("report table", "--best-in", "table, row or col", v); goto bad; }
+            break;
+        default: rc = cli_bad_option("report table", c, argv, REPORT_USAGE); goto bad;
+        }
     }
-    if (!rows_s || !cols_s || !metric) { report_usage(stderr); goto bad; }
+    int n_ops;
+    char **ops = cli_operands(argc, argv, &n_ops);
+    if (n_ops) { rc = cli_extra_operand("report table", REPORT_USAGE, "a table takes options only", ops[0]); goto bad; }
+    const char *missing = !rows_s ? "--rows is required (the key or keys, joined by ',', of the rows)"
+                        : !cols_s ? "--cols is required (the key or keys, joined by ',', of the columns)"
+                        : !metric ? "--metric is required (the metric in the cells)" : NULL;
+    if (missing) { rc = cli_usage_error("report table", REPORT_USAGE, "%s", missing); goto bad; }
     if (!best_set) t.best = t.reduce == UG_REDUCE_MAX ? UG_BEST_MAX : UG_BEST_MIN;
     t.metric = metric;
     char *rc_copy = NULL, *cc_copy = NULL;
@@ -187,7 +241,12 @@ static int report_table(cli_env *env, int argc, char **argv) {
     int *cell = NULL;
     FILE *f = NULL;
     rc = 1;
-    if (t.n_row_keys < 1 || t.n_col_keys < 1) { fprintf(stderr, "unigfn report: empty --rows or --cols\n"); rc = 2; goto out; }
+    if (t.n_row_keys < 1 || t.n_col_keys < 1) {
+        fprintf(stderr, "unigfn report table: --%s names no key, got '%s'\n", t.n_row_keys < 1 ? "rows" : "cols",
+                t.n_row_keys < 1 ? rows_s : cols_s);
+        rc = 2;
+        goto out;
+    }
     if (!(st = cli_open_store(env, UG_STORE_READ))) goto out;
     ug_error err = {0};
     if (ug_rd_select(st, metric, sa.where, sa.n_where, !all, &sel, &err)) { fprintf(stderr, "unigfn report: %s\n", err.msg); goto out; }
@@ -206,7 +265,7 @@ static int report_table(cli_env *env, int argc, char **argv) {
     if (!cell || !with.runs) { free(with.runs); fprintf(stderr, "unigfn report: out of memory\n"); goto out; }
     for (int i = 0; i < sel.n; i++)   /* the runs of the observations, in their order */
         if (sel.runs[i].has_metric) with.runs[with.n++] = sel.runs[i];
-    if (os.n_without)
+    if (os.n_without && n_obs > 0)  /* none logged it: the name is wrong, which metric_hint says */
         fprintf(stderr, "note: %d of the %d selected runs never logged '%s' (left out)\n", os.n_without, sel.n, metric);
     if (n_obs == 0) { metric_hint(st, &sel, metric); free(with.runs); goto out; }
     /* cells by label equality, for the pooling note */
@@ -260,24 +319,36 @@ static int report_curves(cli_env *env, int argc, char **argv) {
     bool finished = false;
     sel_args sa = {0};
     int rc = 2;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { report_usage(stdout); sel_free(&sa); return 0; }
-        if (strcmp(a, "--logy") == 0 || strcmp(a, "--log-y") == 0) { o.logy = true; continue; }
-        if (strcmp(a, "--logx") == 0 || strcmp(a, "--log-x") == 0) { o.logx = true; continue; }
-        if (strcmp(a, "--finished") == 0) { finished = true; continue; }
-        if (!v) { fprintf(stderr, "unigfn report curves: '%s' needs a value or is unknown\n", a); goto bad; }
-        i++;
-        if (strcmp(a, "--metric") == 0) o.metric = v;
-        else if (strcmp(a, "-o") == 0) o.path = v;
-        else if (strcmp(a, "--where") == 0) { if (add_where(&sa, v)) goto bad; }
-        else if (strcmp(a, "--group-by") == 0) group_s = v;
-        else if (strcmp(a, "--title") == 0) o.title = v;
-        else if (strcmp(a, "--width") == 0) { if (!cli_int_arg_i("report curves", "--width", v, 200, 8000, &o.width)) goto bad; }
-        else if (strcmp(a, "--height") == 0) { if (!cli_int_arg_i("report curves", "--height", v, 150, 8000, &o.height)) goto bad; }
-        else { fprintf(stderr, "unigfn report curves: unknown option '%s'\n", a); goto bad; }
+    enum { O_METRIC = 256, O_WHERE, O_GROUP_BY, O_TITLE, O_WIDTH, O_HEIGHT, O_LOG_Y, O_LOG_X, O_FINISHED };
+    static const struct option opts[] = {
+        {"metric", required_argument, NULL, O_METRIC}, {"where", required_argument, NULL, O_WHERE},
+        {"group-by", required_argument, NULL, O_GROUP_BY}, {"title", required_argument, NULL, O_TITLE},
+        {"width", required_argument, NULL, O_WIDTH},   {"height", required_argument, NULL, O_HEIGHT},
+        {"log-y", no_argument, NULL, O_LOG_Y},         {"logy", no_argument, NULL, O_LOG_Y},
+        {"log-x", no_argument, NULL, O_LOG_X},         {"logx", no_argument, NULL, O_LOG_X},
+        {"finished", no_argument, NULL, O_FINISHED},   {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    for (int c; (c = cli_getopt(argc, argv, ":ho:", opts)) != -1;) {
+        const char *v = optarg;
+        switch (c) {
+        case 'h': fputs(REPORT_USAGE, stdout); sel_free(&sa); return 0;
+        case O_LOG_Y: o.logy = true; break;
+        case O_LOG_X: o.logx = true; break;
+        case O_FINISHED: finished = true; break;
+        case O_METRIC: o.metric = v; break;
+        case 'o': o.path = v; break;
+        case O_WHERE: if (add_where(&sa, "report curves", v)) goto bad; break;
+        case O_GROUP_BY: group_s = v; break;
+        case O_TITLE: o.title = v; break;
+        case O_WIDTH: if (!cli_int_arg_i("report curves", "--width", v, 200, 8000, &o.width)) goto bad; break;
+        case O_HEIGHT: if (!cli_int_arg_i("report curves", "--height", v, 150, 8000, &o.height)) goto bad; break;
+        default: rc = cli_bad_option("report curves", c, argv, REPORT_USAGE); goto bad;
+        }
     }
-    if (!o.metric) { report_usage(stderr); goto bad; }
+    int n_ops;
+    char **ops = cli_operands(argc, argv, &n_ops);
+    if (n_ops) { rc = cli_extra_operand("report curves", REPORT_USAGE, "curves take options only", ops[0]); goto bad; }
+    if (!o.metric) { rc = cli_usage_error("report curves", REPORT_USAGE, "--metric is required (the metric to draw)"); goto bad; }
     if (!picture_path_ok("report curves", o.path)) goto bad;
     char *gcopy = NULL;
     const char *gk[MAX_KEYS];
@@ -322,32 +393,40 @@ bad:
 static int report_samples(cli_env *env, int argc, char **argv) {
     ug_samples_opts o = {.path = "samples.png"};
     const char *run = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { report_usage(stdout); return 0; }
-        if (a[0] != '-' && !run) { run = a; continue; }
-        if (!v) { fprintf(stderr, "unigfn report samples: '%s' needs a value or is unknown\n", a); return 2; }
-        i++;
-        if (strcmp(a, "-o") == 0) o.path = v;
-        else if (strcmp(a, "-n") == 0) {
-            long long n;
+    enum { O_BINS = 256, O_RANGE };
+    static const struct option opts[] = {{"bins", required_argument, NULL, O_BINS},
+                                         {"range", required_argument, NULL, O_RANGE},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    for (int c; (c = cli_getopt(argc, argv, ":hn:o:", opts)) != -1;) {
+        const char *v = optarg;
+        long long n;
+        switch (c) {
+        case 'h': fputs(REPORT_USAGE, stdout); return 0;
+        case 'o': o.path = v; break;
+        case 'n':
             if (!cli_int_arg("report samples", "-n", v, 1, 1000000000, &n)) return 2;
             o.n = n;
-        } else if (strcmp(a, "--bins") == 0) { if (!cli_int_arg_i("report samples", "--bins", v, 2, 2048, &o.bins)) return 2; }
-        else if (strcmp(a, "--range") == 0) {
-            if (!cli_num_arg("report samples", "--range", "a half-width", v, 1e-30, 1e30, &o.range)) return 2;
+            break;
+        case O_BINS: if (!cli_int_arg_i("report samples", "--bins", v, 2, 2048, &o.bins)) return 2; break;
+        case O_RANGE: if (!cli_num_arg("report samples", "--range", "a half-width", v, 1e-30, 1e30, &o.range)) return 2; break;
+        default: return cli_bad_option("report samples", c, argv, REPORT_USAGE);
         }
-        else { fprintf(stderr, "unigfn report samples: unknown option '%s'\n", a); return 2; }
     }
-    if (!run || o.n < 0) { report_usage(stderr); return 2; }
+    int n_ops;
+    char **ops = cli_operands(argc, argv, &n_ops);
+    if (n_ops == 0) return cli_usage_error("report samples", REPORT_USAGE, "which run? (unigfn report samples RUN; `unigfn ls` lists them)");
+    if (n_ops > 1) return cli_extra_operand("report samples", REPORT_USAGE, "one RUN at a time", ops[1]);
+    run = ops[0];
     if (!picture_path_ok("report samples", o.path)) return 2;
     ug_store *st = cli_open_store(env, UG_STORE_READ);
     if (!st) return 1;
     ug_error err = {0};
     char id[64], what[512];
     int rc = 0;
-    if (ug_find_run(st, run, id, sizeof id, &err) ||
-        ug_report_samples(st, env->reg, env->db_path, id, &o, what, sizeof what, &err)) {
+    if (cli_find_run(st, "report samples", env->db_path, run, id, sizeof id)) {
+        rc = 1;
+    } else if (ug_report_samples(st, env->reg, env->db_path, id, &o, what, sizeof what, &err)) {
         fprintf(stderr, "unigfn report: %s\n", err.msg);
         rc = 1;
     } else {
@@ -358,11 +437,20 @@ static int report_samples(cli_env *env, int argc, char **argv) {
 }
 
 int cli_report(cli_env *env, int argc, char **argv) {
+    static const char *const kinds[] = {"table", "curves", "samples", "html"};
     if (argc >= 1 && strcmp(argv[0], "table") == 0) return report_table(env, argc - 1, argv + 1);
     if (argc >= 1 && strcmp(argv[0], "curves") == 0) return report_curves(env, argc - 1, argv + 1);
     if (argc >= 1 && strcmp(argv[0], "samples") == 0) return report_samples(env, argc - 1, argv + 1);
-    if (argc >= 1 && strcmp(argv[0], "html") == 0) return cli_report_html(env, argc, argv);
-    bool help = argc >= 1 && (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0);
-    report_usage(help ? stdout : stderr);
-    return help ? 0 : 2;
+    if (argc >= 1 && strcmp(argv[0], "html") == 0) return cli_report_html(env, argc - 1, argv + 1);
+    if (argc >= 1 && (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0)) {
+        fputs(REPORT_USAGE, stdout);
+        return 0;
+    }
+    if (argc == 0) return cli_usage_error("report", REPORT_USAGE, "which report? (table, curves, samples or html)");
+    char shown[160];
+    ug_shown(argv[0], SIZE_MAX, shown, sizeof shown);
+    if (argv[0][0] == '-') return cli_usage_error("report", REPORT_USAGE, "unknown option '%s'", shown);
+    const char *near = ug_closest_name(argv[0], kinds, 4);
+    if (near) return cli_usage_error("report", REPORT_USAGE, "unknown report '%s' (did you mean '%s'?)", shown, near);
+    return cli_usage_error("report", REPORT_USAGE, "unknown report '%s' (table, curves, samples or html)", shown);
 }

@@ -1,5 +1,6 @@
 /* cmd_report_html.c — `unigfn report html OUT/ [--where K=V ...] [--table ROWS:COLS:METRIC[:REDUCE] ...]`:
- * the static web report of the database (core/src/report/report_html.c writes it). */
+ * the static web report of the database (core/src/report/report_html.c writes it). cmd_report.c passes
+ * the arguments after "html". */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,20 +13,21 @@
 #define MAX_TABLES 16
 #define MAX_TABLE_KEYS 8
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: unigfn report html OUT [--where K=V ...] [--table ROWS:COLS:METRIC[:REDUCE] ...] [--finished]\n"
-            "                              [--title T] [--points N]\n"
-            "  writes OUT/index.html, a self-contained page (no server, no network; open it from disk), and\n"
-            "  OUT/img/ with the runs' pictures: the runs table (click a header to sort, type text or\n"
-            "  key=value to filter, tick runs to plot them), metric curves (mean ± std over seeds where runs\n"
-            "  differ only in the seed; log y), each run's params, final metrics and pictures.\n"
-            "  --where K=V     select runs as report table does (K=V, K!=V, K=V1|V2; repeatable)\n"
-            "  --finished      FINISHED runs only (default: every run, failed ones with their error)\n"
-            "  --table R:C:M   an ablation table as `report table --rows R --cols C --metric M` (R, C: keys\n"
-            "                  joined by ','; REDUCE last|min|max, default last), over FINISHED runs; repeatable\n"
-            "  --points N      at most N points a metric series (default 400; the first and last kept)\n");
-}
+static const char HTML_USAGE[] =
+    "usage: unigfn report html OUT [--where K=V ...] [--table ROWS:COLS:METRIC[:REDUCE] ...] [--finished]\n"
+    "                              [--title T] [--points N]\n"
+    "  writes OUT/index.html, a self-contained page (no server, no network; open it from disk), and\n"
+    "  OUT/img/ with the runs' pictures: the runs table (click a header to sort, type text or\n"
+    "  key=value to filter, tick runs to plot them), metric curves (mean ± std over seeds where runs\n"
+    "  differ only in the seed; log y), each run's params, final metrics and pictures.\n"
+    "  --where K=V     select runs as report table does (K=V, K!=V, K=V1|V2; repeatable)\n"
+    "  --finished      FINISHED runs only (default: every run, failed ones with their error)\n"
+    "  --table R:C:M   an ablation table as `report table --rows R --cols C --metric M` (R, C: keys\n"
+    "                  joined by ','; REDUCE last|min|max, default last), over FINISHED runs; repeatable\n"
+    "  --points N      at most N points a metric series (default 400; the first and last kept)\n"
+    "examples:\n"
+    "  unigfn report html report/ --table model.pf_var:seed:nll\n"
+    "  unigfn report html report/ --where 'seed!=1' --finished --title 'first runs' --points 200\n";
 
 typedef struct table_arg {
     char *copy;
@@ -86,13 +88,11 @@ int cli_report_html(cli_env *env, int argc, char **argv) {
     ug_error err = {0};
     ug_store *st = NULL;
     ug_rd_set sel = {0};
-    /* argv[0] is "html": getopt starts after it, and '+' stops at nothing (OUT may come anywhere) */
-    optind = 1;
-    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    /* permuting: OUT may come before or after the options */
+    while ((c = cli_getopt(argc, argv, ":h", opts)) != -1) {
         switch (c) {
-        case 'h': usage(stdout); rc = 0; goto out;
+        case 'h': fputs(HTML_USAGE, stdout); rc = 0; goto out;
         case 'f': finished = true; break;
         case 'T': o.title = optarg; break;
         case 'p': if (!cli_int_arg_i("report html", "--points", optarg, 2, 1000000, &o.max_points)) goto out; break;
@@ -106,16 +106,14 @@ int cli_report_html(cli_env *env, int argc, char **argv) {
             if (parse_table(optarg, &targ[n_tables], &tables[n_tables].spec)) { free(targ[n_tables].copy); targ[n_tables].copy = NULL; goto out; }
             n_tables++;
             break;
-        case ':': fprintf(stderr, "unigfn report html: %s needs a value\n", argv[optind - 1]); goto out;
-        default: fprintf(stderr, "unigfn report html: unknown option '%s' (unigfn report html -h)\n", argv[optind - 1]); goto out;
+        default: rc = cli_bad_option("report html", c, argv, HTML_USAGE); goto out;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, optind == argc ? "unigfn report html: which folder? (unigfn report html OUT)\n"
-                                       : "unigfn report html: one folder only, got '%s' and more\n", argv[optind]);
-        goto out;
-    }
-    const char *out_dir = argv[optind];
+    int n_ops;
+    char **ops = cli_operands(argc, argv, &n_ops);
+    if (n_ops == 0) { rc = cli_usage_error("report html", HTML_USAGE, "which folder? (unigfn report html OUT)"); goto out; }
+    if (n_ops > 1) { rc = cli_extra_operand("report html", HTML_USAGE, "one folder OUT", ops[1]); goto out; }
+    const char *out_dir = ops[0];
     rc = 1;
     if (!(st = cli_open_store(env, UG_STORE_READ))) goto out;
     if (ug_rd_select(st, NULL, where, n_where, finished, &sel, &err)) { fprintf(stderr, "unigfn report html: %s\n", err.msg); goto out; }

@@ -105,7 +105,10 @@ int cli_rm(cli_env *env, int argc, char **argv) {
         "  deletes the runs: their rows in the database (params, metrics, summaries, artifacts, tags) and\n"
         "  their run folders. Asks first on a terminal; --yes (-y) deletes without asking, and is needed\n"
         "  when standard input is not a terminal. A run a live process is running or resuming is refused;\n"
-        "  --force deletes it anyway (that process then fails at its next write)\n";
+        "  --force deletes it anyway (that process then fails at its next write). Exit 1 when a run is not\n"
+        "  in the database, is refused, or the answer is not yes (nothing is deleted then).\n"
+        "examples:\n"
+        "  unigfn rm RUN --yes\n";
     static const struct option opts[] = {{"yes", no_argument, NULL, 'y'}, {"force", no_argument, NULL, 'f'},
                                          {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     bool yes = false, force = false;
@@ -118,13 +121,9 @@ int cli_rm(cli_env *env, int argc, char **argv) {
         default: return cli_bad_option("rm", c, argv, usage);
         }
     }
-    char **ops = argv + optind - 1;
-    int n_ops = argc - (optind - 1);
-    if (n_ops < 1) {
-        fprintf(stderr, "unigfn rm: which runs? (RUN is a run id or a unique prefix of one)\n");
-        fputs(usage, stderr);
-        return 2;
-    }
+    int n_ops;
+    char **ops = cli_operands(argc, argv, &n_ops);
+    if (n_ops < 1) return cli_usage_error("rm", usage, "which runs? (RUN is a run id or a unique prefix of one)");
     if (n_ops > MAX_RUNS) {
         fprintf(stderr, "unigfn rm: at most %d runs at once\n", MAX_RUNS);
         return 2;

@@ -7,6 +7,7 @@
  *   - pictures (unigfn/image_layout.h, the rule the sample_grid metric draws by) go to -o FILE.png as a
  *     grid of the N images (report_samples.h draws it);
  *   - any other dataset is refused, naming it, before anything is sampled. */
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,34 +73,42 @@ static int decode_kind(const cli_loaded *r, const char *outp, long long n, out_k
     return 0;
 }
 
+static const char SAMPLE_USAGE[] =
+    "usage: unigfn sample RUN -n N [--seed S] [--decode] [-o FILE]\n"
+    "  N samples from the run's last checkpoint, one per line (to FILE or stdout);\n"
+    "  --seed S (default 0) picks another reproducible draw: the same S gives the same rows;\n"
+    "  --decode: in the data's terms: 2-D points \"x y\" for Gray-coded 2-D data, a grid of the N images\n"
+    "  for picture data (-o FILE.png, N <= 4096); refused for data with neither\n"
+    "examples:\n"
+    "  unigfn sample RUN -n 1000 --seed 1 -o samples.txt\n"
+    "  unigfn sample RUN -n 64\n";
+
 int cli_sample(cli_env *env, int argc, char **argv) {
     const char *run = NULL, *outp = NULL;
     long long n = 0, seed = 0;
     bool decode = false;
-    static const char usage[] =
-        "usage: unigfn sample RUN -n N [--seed S] [--decode] [-o FILE]\n"
-        "  N samples from the run's last checkpoint, one per line (to FILE or stdout);\n"
-        "  --seed S (default 0) picks another reproducible draw: the same S gives the same rows;\n"
-        "  --decode: in the data's terms: 2-D points \"x y\" for Gray-coded 2-D data, a grid of the N images\n"
-        "  for picture data (-o FILE.png, N <= 4096); refused for data with neither\n";
-    if (cli_wants_help(argc, argv)) { fputs(usage, stdout); return 0; }
-    for (int i = 0; i < argc; i++) {
-        if ((strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--seed") == 0) && i + 1 == argc) {
-            fprintf(stderr, "unigfn sample: %s needs a value\n", argv[i]);
-            return 2;
+    enum { O_SEED = 256, O_DECODE };
+    static const struct option opts[] = {{"seed", required_argument, NULL, O_SEED},
+                                         {"decode", no_argument, NULL, O_DECODE},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = cli_getopt(argc, argv, ":hn:o:", opts)) != -1) {
+        switch (c) {
+        case 'h': fputs(SAMPLE_USAGE, stdout); return 0;
+        case 'n': if (!cli_int_arg("sample", "-n", optarg, 1, 1000000000, &n)) return 2; break;
+        case 'o': outp = optarg; break;
+        case O_SEED: if (!cli_int_arg("sample", "--seed", optarg, 0, INT64_MAX / 2, &seed)) return 2; break;
+        case O_DECODE: decode = true; break;
+        default: return cli_bad_option("sample", c, argv, SAMPLE_USAGE);
         }
-        if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
-            if (!cli_int_arg("sample", "-n", argv[++i], 1, 1000000000, &n)) return 2;
-        }
-        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
-            if (!cli_int_arg("sample", "--seed", argv[++i], 0, INT64_MAX / 2, &seed)) return 2;
-        }
-        else if (strcmp(argv[i], "--decode") == 0) decode = true;
-        else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) outp = argv[++i];
-        else if (!run) run = argv[i];
-        else { run = NULL; break; }
     }
-    if (!run || n <= 0) { fputs(usage, stderr); return 2; }
+    int n_ops;
+    char **ops = cli_operands(argc, argv, &n_ops);
+    if (n_ops == 0) return cli_usage_error("sample", SAMPLE_USAGE, "which run? (unigfn sample RUN -n N; `unigfn ls` lists them)");
+    if (n_ops > 1) return cli_extra_operand("sample", SAMPLE_USAGE, "one RUN at a time", ops[1]);
+    run = ops[0];
+    if (n == 0) return cli_usage_error("sample", SAMPLE_USAGE, "-n is required: how many samples?");
     cli_loaded r;
     int rc = cli_load_run(env, "sample", run, NULL, 0, &r);
     if (rc) { cli_loaded_free(&r); return rc; }

@@ -1,6 +1,7 @@
 /* cmd_show.c — `unigfn show RUN`: a run's status, tags, note, provenance (build, host, BLAS, and the
  * plugins and --init-from checkpoint it was computed from), resolved spec, artifacts and last metrics, with
  * unprintable bytes in the database's strings escaped (ug_shown_text) rather than sent to the terminal. */
+#include <getopt.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,16 +53,29 @@ static void show_spec(const char *spec) {
     }
 }
 
+static const char SHOW_USAGE[] =
+    "usage: unigfn show RUN\n"
+    "  the run's status, tags and note, provenance (with each plugin's version, SHA-256 and file),\n"
+    "  last metrics, artifacts and resolved spec. RUN is a run id or a unique prefix of one.\n"
+    "examples:\n"
+    "  unigfn show RUN\n";
+
 int cli_show(cli_env *env, int argc, char **argv) {
-    static const char usage[] = "usage: unigfn show RUN\n  the run's status, tags and note, provenance (with each plugin's version, SHA-256 and file),\n  last metrics, artifacts and resolved spec\n";
-    if (cli_wants_help(argc, argv)) { fputs(usage, stdout); return 0; }
-    if (argc != 1) { fputs(usage, stderr); return 2; }
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    for (int o; (o = cli_getopt(argc, argv, ":h", opts)) != -1;) {
+        if (o == 'h') { fputs(SHOW_USAGE, stdout); return 0; }
+        return cli_bad_option("show", o, argv, SHOW_USAGE);
+    }
+    int n;
+    char **ops = cli_operands(argc, argv, &n);
+    if (n == 0) return cli_usage_error("show", SHOW_USAGE, "which run? (unigfn show RUN; `unigfn ls` lists them)");
+    if (n > 1) return cli_extra_operand("show", SHOW_USAGE, "one RUN at a time; `unigfn diff` compares two", ops[1]);
     ug_store *st = cli_open_store(env, UG_STORE_READ);
     if (!st) return 1;
     ug_error err = {0};
     char id[64];
     ug_run_record *r = NULL;
-    if (cli_find_run(st, "show", env->db_path, argv[0], id, sizeof id)) {
+    if (cli_find_run(st, "show", env->db_path, ops[0], id, sizeof id)) {
         ug_store_close(st);
         return 1;
     }

@@ -2,6 +2,7 @@
  * jobs, skip the runs already FINISHED (unless a plugin they were computed with changed since), and
  * run the rest locally or as a Slurm job array. */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,29 +15,35 @@
 #include "unigfn/host/runner.h"
 #include "unigfn/host/sha256.h"
 #include "unigfn/host/sweep.h"
+#include "unigfn/host/util.h"
 
-static void sweep_usage(FILE *f) {
-    fprintf(f,
-            "usage: unigfn sweep SPEC [AXIS ...] [--zip AXIS ...] [-j N] [--dry-run]\n"
-            "                   [--slurm [--slurm-opt OPT ...] [--slurm-dir DIR] [--slurm-wait] [--no-submit]]\n"
-            "                   [--blas-core auto]\n"
-            "  AXIS is key=v1,v2,... or key=a:b[:step] (half-open integer range: seed=0:5 is 0..4);\n"
-            "  one value is a fixed override. Axes multiply; --zip axes move together. Axes from the spec's\n"
-            "  `sweep:` block come first; an axis given here replaces the spec's axis of the same key.\n"
-            "  -j N          N local worker processes (default 1), all writing the --db database\n"
-            "  A FINISHED job is skipped, unless a plugin it was computed with changed since (`unigfn show`\n"
-            "  prints their SHA-256): then it runs again, and a line names the plugin and both hashes.\n"
-            "  --dry-run     print each job's number, run id, status and overrides; run nothing\n"
-            "  --slurm       write DIR/sweep.sbatch (one array task per unfinished job, each writing the\n"
-            "                shard DIR/shards/job-N.db) and submit it with sbatch\n"
-            "  --slurm-opt   an #SBATCH option for every task, e.g. --slurm-opt=--time=01:00:00\n"
-            "  --slurm-dir   the sweep folder (default: <db folder>/sweeps/<name>-<hash of the job ids>)\n"
-            "  --slurm-wait  wait for the array to end, then merge its shards (rows and run folders) into the\n"
-            "                --db database\n"
-            "  --no-submit   write the script only\n"
-            "  --blas-core auto  as for `unigfn run`: the jobs run on the fastest verified OpenBLAS core when\n"
-            "                the one OpenBLAS chose is far below this CPU (off unless given)\n");
-}
+static const char SWEEP_USAGE[] =
+    "usage: unigfn sweep SPEC [AXIS ...] [--zip AXIS ...] [-j N] [--dry-run]\n"
+    "                   [--slurm [--slurm-opt OPT ...] [--slurm-dir DIR] [--slurm-wait] [--no-submit]]\n"
+    "                   [--blas-core auto]\n"
+    "  AXIS is key=v1,v2,... or key=a:b[:step] (half-open integer range: seed=0:5 is 0..4);\n"
+    "  one value is a fixed override. Axes multiply; --zip axes move together. Axes from the spec's\n"
+    "  `sweep:` block come first; an axis given here replaces the spec's axis of the same key.\n"
+    "  -j N          N local worker processes (default 1), all writing the --db database\n"
+    "  A FINISHED job is skipped, unless a plugin it was computed with changed since (`unigfn show`\n"
+    "  prints their SHA-256): then it runs again, and a line names the plugin and both hashes.\n"
+    "  --dry-run     print each job's number, run id, status and overrides; run nothing\n"
+    "  --slurm       write DIR/sweep.sbatch (one array task per unfinished job, each writing the\n"
+    "                shard DIR/shards/job-N.db) and submit it with sbatch\n"
+    "  --slurm-opt   an #SBATCH option for every task, e.g. --slurm-opt=--time=01:00:00\n"
+    "  --slurm-dir   the sweep folder (default: <db folder>/sweeps/<name>-<hash of the job ids>)\n"
+    "  --slurm-wait  wait for the array to end, then merge its shards (rows and run folders) into the\n"
+    "                --db database\n"
+    "  --no-submit   write the script only\n"
+    "  --blas-core auto  as for `unigfn run`: the jobs run on the fastest verified OpenBLAS core when\n"
+    "                the one OpenBLAS chose is far below this CPU (off unless given)\n"
+    "  Exit 0 every job FINISHED, 1 a job failed or did not start, 2 the spec or an axis is wrong\n"
+    "  (nothing run), 130 interrupted.\n"
+    "examples:\n"
+    "  unigfn sweep experiments/smoke/first-run.yaml model.pf_var=beta,posterior seed=0:3 --dry-run\n"
+    "  unigfn sweep experiments/smoke/first-run.yaml seed=0:4 -j 2\n"
+    "  unigfn sweep experiments/smoke/first-run.yaml --zip seed=0,1 --zip optim.forward.lr=1e-3,3e-4\n"
+    "  unigfn sweep experiments/smoke/first-run.yaml seed=0:8 --slurm --slurm-opt=--time=01:00:00 --no-submit\n";
 
 static void default_slurm_dir(const cli_env *env, const ug_sweep_plan *plan, char *out, size_t cap) {
     ug_sha256_ctx h;
@@ -143,6 +150,14 @@ static int run_slurm(cli_env *env, const ug_sweep_plan *plan, const char *spec_p
     return rc;
 }
 
+/* SPEC first, then axes (key=...); false, having said why, for anything else. */
+static bool sweep_operand(const char *a, const char **spec_path, const char **axes, int *n_axes) {
+    if (!*spec_path) *spec_path = a;
+    else if (strchr(a, '=')) axes[(*n_axes)++] = a;
+    else return cli_extra_operand("sweep", SWEEP_USAGE, "one SPEC; axes are key=v1,v2,... or key=a:b", a), false;
+    return true;
+}
+
 int cli_sweep(cli_env *env, int argc, char **argv) {
     const char *spec_path = NULL, *slurm_dir = NULL;
     int workers = 1;
@@ -155,27 +170,46 @@ int cli_sweep(cli_env *env, int argc, char **argv) {
     ug_sweep_plan plan = {0};
     ug_store *st = NULL;
     if (!opts || !axes || !zipped || !sw) { fprintf(stderr, "unigfn sweep: out of memory\n"); goto done; }
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { sweep_usage(stdout); rc = 0; goto done; }
-        else if (strcmp(a, "--dry-run") == 0) dry = true;
-        else if (strcmp(a, "-j") == 0 && i + 1 < argc) { if (!cli_int_arg_i("sweep", "-j", argv[++i], 1, 256, &workers)) goto done; }
-        else if (strncmp(a, "-j", 2) == 0 && a[2]) { if (!cli_int_arg_i("sweep", "-j", a + 2, 1, 256, &workers)) goto done; }
-        else if (strcmp(a, "--zip") == 0 && i + 1 < argc) { zipped[n_axes] = true; axes[n_axes++] = argv[++i]; }
-        else if (strcmp(a, "--slurm") == 0) slurm = true;
-        else if (strcmp(a, "--blas-core") == 0 && i + 1 < argc && strcmp(argv[i + 1], "auto") == 0) { blas_auto = true; i++; }
-        else if (strcmp(a, "--slurm-wait") == 0) slurm_wait = slurm = true;
-        else if (strcmp(a, "--no-submit") == 0) { submit = false; slurm = true; }
-        else if (strcmp(a, "--slurm-opt") == 0 && i + 1 < argc) { opts[n_opts++] = argv[++i]; slurm = true; }
-        else if (strncmp(a, "--slurm-opt=", 12) == 0) { opts[n_opts++] = a + 12; slurm = true; }
-        else if (strcmp(a, "--slurm-dir") == 0 && i + 1 < argc) { slurm_dir = argv[++i]; slurm = true; }
-        else if (strncmp(a, "--slurm-dir=", 12) == 0) { slurm_dir = a + 12; slurm = true; }
-        else if (a[0] != '-' && strchr(a, '=') && spec_path) axes[n_axes++] = a;
-        else if (a[0] != '-' && !spec_path) spec_path = a;
-        else { fprintf(stderr, "unigfn sweep: unexpected argument '%s'\n", a); sweep_usage(stderr); goto done; }
+    enum { O_DRY = 256, O_ZIP, O_SLURM, O_BLAS, O_WAIT, O_NO_SUBMIT, O_SLURM_OPT, O_SLURM_DIR };
+    static const struct option lopts[] = {
+        {"dry-run", no_argument, NULL, O_DRY},          {"zip", required_argument, NULL, O_ZIP},
+        {"slurm", no_argument, NULL, O_SLURM},          {"blas-core", required_argument, NULL, O_BLAS},
+        {"slurm-wait", no_argument, NULL, O_WAIT},      {"no-submit", no_argument, NULL, O_NO_SUBMIT},
+        {"slurm-opt", required_argument, NULL, O_SLURM_OPT}, {"slurm-dir", required_argument, NULL, O_SLURM_DIR},
+        {"help", no_argument, NULL, 'h'},               {NULL, 0, NULL, 0}};
+    /* '-': operands come back in place (as 1), so SPEC, the axes and the --zip axes keep the order they
+     * were given in, which is the order the jobs are enumerated in */
+    int c;
+    char shown[160];
+    while ((c = cli_getopt(argc, argv, "-:hj:", lopts)) != -1) {
+        switch (c) {
+        case 'h': fputs(SWEEP_USAGE, stdout); rc = 0; goto done;
+        case O_DRY: dry = true; break;
+        case 'j': if (!cli_int_arg_i("sweep", "-j", optarg, 1, 256, &workers)) goto done; break;
+        case O_ZIP: zipped[n_axes] = true; axes[n_axes++] = optarg; break;
+        case O_SLURM: slurm = true; break;
+        case O_WAIT: slurm_wait = slurm = true; break;
+        case O_NO_SUBMIT: submit = false; slurm = true; break;
+        case O_SLURM_OPT: opts[n_opts++] = optarg; slurm = true; break;
+        case O_SLURM_DIR: slurm_dir = optarg; slurm = true; break;
+        case O_BLAS:
+            if (strcmp(optarg, "auto") != 0) {
+                fprintf(stderr, "unigfn sweep: --blas-core takes 'auto', got '%s'\n", ug_shown(optarg, SIZE_MAX, shown, sizeof shown));
+                goto done;
+            }
+            blas_auto = true;
+            break;
+        case 1:
+            if (!sweep_operand(optarg, &spec_path, axes, &n_axes)) goto done;  /* rc is 2 */
+            break;
+        default: rc = cli_bad_option("sweep", c, argv, SWEEP_USAGE); goto done;
+        }
     }
-    if (!spec_path) { sweep_usage(stderr); goto done; }
-    if (workers < 1 || workers > 256) { fprintf(stderr, "unigfn sweep: -j wants 1..256 workers\n"); goto done; }
+    int n_rest;  /* after "--" */
+    char **rest = cli_operands(argc, argv, &n_rest);
+    for (int i = 0; i < n_rest; i++)
+        if (!sweep_operand(rest[i], &spec_path, axes, &n_axes)) goto done;  /* rc is 2 */
+    if (!spec_path) { rc = cli_usage_error("sweep", SWEEP_USAGE, "which spec? (unigfn sweep SPEC [AXIS ...])"); goto done; }
     if (blas_auto && !dry) cli_blas_core_auto(env, "sweep", argc, argv); /* may re-execute; jobs inherit it */
 
     ug_spec_registry sreg;

@@ -29,7 +29,10 @@ int cli_tag(cli_env *env, int argc, char **argv) {
     static const char usage[] =
         "usage: unigfn tag RUN [TAG ...] [--rm TAG ...]\n"
         "  adds the TAGs to the run and removes the --rm ones (one word each, no commas), then prints its\n"
-        "  tags; with no TAG only prints them. `ls --tag TAG` lists the runs that have it\n";
+        "  tags; with no TAG only prints them. `ls --tag TAG` lists the runs that have it\n"
+        "examples:\n"
+        "  unigfn tag RUN baseline lr-sweep\n"
+        "  unigfn tag RUN --rm lr-sweep\n";
     static const struct option opts[] = {{"rm", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *rm[MAX_TAGS];
@@ -43,13 +46,9 @@ int cli_tag(cli_env *env, int argc, char **argv) {
         }
         rm[n_rm++] = optarg;
     }
-    char **ops = argv + optind - 1;
-    int n_ops = argc - (optind - 1);
-    if (n_ops < 1) {
-        fprintf(stderr, "unigfn tag: which run? (RUN is a run id or a unique prefix of one)\n");
-        fputs(usage, stderr);
-        return 2;
-    }
+    int n_ops;
+    char **ops = cli_operands(argc, argv, &n_ops);
+    if (n_ops < 1) return cli_usage_error("tag", usage, "which run? (RUN is a run id or a unique prefix of one)");
     const char *const *add = (const char *const *)ops + 1;
     int n_add = n_ops - 1;
     if (n_add > MAX_TAGS) {

@@ -45,8 +45,10 @@ static void usage(FILE *f) {
             "  --version                                      version, git revision, plugin ABI and build\n"
             "  doctor [--seconds S] [--threads N]             is the BLAS fast here? kernel, sgemm rates per\n"
             "                                                 OPENBLAS_CORETYPE, threads; exit 1 with advice\n"
-            "Each command prints its options with -h.\n"
-            "RUN is a run id or a unique prefix of one. The database is results.db unless --db is given.\n");
+            "Each command prints its options and examples with -h.\n"
+            "RUN is a run id or a unique prefix of one. The database is results.db unless --db is given.\n"
+            "Exit 0 done, 1 failed (no such run, I/O, a failed run), 2 usage or spec error, 130 interrupted\n"
+            "(docs/cli.md has them per command).\n");
 }
 
 /* The library says everything through log.h; the CLI decides where it lands: what a run reports on
@@ -64,7 +66,8 @@ int main(int argc, char **argv) {
     /* --db may come anywhere; take it out of argv. */
     int n = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) { env.db_path = argv[++i]; continue; }
+        if (strcmp(argv[i], "--db") == 0 && i + 1 == argc) { fprintf(stderr, "unigfn: --db needs a value\n"); return 2; }
+        if (strcmp(argv[i], "--db") == 0) { env.db_path = argv[++i]; continue; }
         if (strncmp(argv[i], "--db=", 5) == 0) { env.db_path = argv[i] + 5; continue; }
         argv[++n] = argv[i];
     }
@@ -77,6 +80,7 @@ int main(int argc, char **argv) {
     /* doctor needs neither plugins nor the store (and its probes run many times: start fast). */
     if (argc >= 2 && strcmp(argv[1], "doctor") == 0) return cli_doctor(argc - 2, argv + 2);
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        if (argc < 2) fprintf(stderr, "unigfn: which command? (the list follows; unigfn COMMAND -h for one)\n");
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
@@ -107,7 +111,7 @@ int main(int argc, char **argv) {
     else if (strcmp(cmd, "export") == 0) rc = cli_export(&env, argc - 2, argv + 2);
     else {
         static const char *const commands[] = {"run", "resume", "plugins", "ls", "show", "diff", "tag", "note", "rm",
-                                               "sample", "sweep", "db", "gc", "report", "export", "doctor"};
+                                               "sample", "eval", "sweep", "db", "gc", "report", "export", "doctor"};
         const char *near = ug_closest_name(cmd, commands, (int)(sizeof commands / sizeof commands[0]));
         char shown[160];
         fprintf(stderr, "unigfn: unknown command '%s'", ug_shown(cmd, SIZE_MAX, shown, sizeof shown));
