@@ -113,7 +113,10 @@ int cli_report_html(cli_env *env, int argc, char **argv) {
     char **ops = cli_operands(argc, argv, &n_ops);
     if (n_ops == 0) { rc = cli_usage_error("report html", HTML_USAGE, "which folder? (unigfn report html OUT)"); goto out; }
     if (n_ops > 1) { rc = cli_extra_operand("report html", HTML_USAGE, "one folder OUT", ops[1]); goto out; }
-    const char *out_dir = ops[0];
+    /* "report/" and "report" are one folder: no "report//index.html" in what is printed */
+    char out_dir[4096];
+    snprintf(out_dir, sizeof out_dir, "%s", ops[0]);
+    for (size_t n = strlen(out_dir); n > 1 && out_dir[n - 1] == '/'; n--) out_dir[n - 1] = 0;
     rc = 1;
     if (!(st = cli_open_store(env, UG_STORE_READ))) goto out;
     if (ug_rd_select(st, NULL, where, n_where, finished, &sel, &err)) { fprintf(stderr, "unigfn report html: %s\n", err.msg); goto out; }
@@ -127,7 +130,7 @@ int cli_report_html(cli_env *env, int argc, char **argv) {
     }
     o.tables = tables, o.n_tables = n_tables;
     if (ug_report_html(st, &sel, out_dir, &o, stderr, &err)) { fprintf(stderr, "unigfn report html: %s\n", err.msg); goto out; }
-    printf("wrote %s/index.html (%d runs%s); open it in a browser, no server needed\n", out_dir, sel.n,
+    printf("wrote %s/index.html (%d run%s%s); open it in a browser, no server needed\n", out_dir, sel.n, sel.n == 1 ? "" : "s",
            n_tables ? ", with the tables" : "");
     rc = 0;
 out:
