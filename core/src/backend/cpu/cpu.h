@@ -36,6 +36,11 @@ bool ug_cpu_conv2d_grad_input(const ug_tensor *gy, const ug_tensor *w, const ug_
                               ug_tensor *gx);
 bool ug_cpu_conv2d_grad_weight(const ug_tensor *x, const ug_tensor *gy, const ug_conv_geom *g, int64_t groups,
                                ug_tensor *gw);
+/* cpu_norm.c */
+void ug_cpu_group_norm(const ug_tensor *x, const ug_tensor *w, const ug_tensor *b, int64_t groups, float eps,
+                       ug_tensor *y, ug_tensor *stats);
+void ug_cpu_group_norm_backward(const ug_tensor *x, const ug_tensor *w, const ug_tensor *stats, int64_t groups,
+                                const ug_tensor *gy, ug_tensor *gx, ug_tensor *gw, ug_tensor *gb);
 /* cpu_optim.c */
 double ug_cpu_sum_squares(const float *g, int64_t n);
 void ug_cpu_clamp(float *g, int64_t n, float c);
