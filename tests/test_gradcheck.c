@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "unigfn/rng.h"
 #include "unigfn/tensor.h"
 
 #define MAXLEAF 3
@@ -535,6 +536,21 @@ static void check_group_norm_memory(ug_ctx *c) {
     free(rv);
 }
 
+/* conv2d's bias is added by the convolution's kernel: the forward holds one output, not a second copy
+ * with the bias added (and its gradient is right: the conv2d rows above and test_torch_ref). */
+static void check_conv_bias_memory(ug_ctx *c) {
+    ug_step_reset(c);
+    ug_rng rng = ug_rng_make(3, 0);
+    ug_tensor *x = ug_requires_grad(c, ug_rand_normal(c, &rng, 4, (int64_t[]){2, 3, 16, 16}));
+    ug_tensor *w = ug_requires_grad(c, ug_rand_normal(c, &rng, 4, (int64_t[]){8, 3, 3, 3}));
+    ug_tensor *b = ug_requires_grad(c, ug_rand_normal(c, &rng, 1, (int64_t[]){8}));
+    const size_t before = ug_arena_used(c), ybytes = sizeof(float) * 2 * 8 * 16 * 16;
+    ug_conv2d_opts o = {.padding = {1, 1}};
+    ug_tensor *y = ug_conv2d(c, x, w, b, &o);  // [2, 8, 16, 16]
+    const size_t used = ug_arena_used(c) - before;
+    CHECK(y && used < ybytes + ybytes / 2, "conv2d with bias held %zu bytes for an output of %zu", used, ybytes);
+}
+
 int main(void) {
     ug_ctx *c = ug_ctx_new(1 << 22);
     int n = (int)(sizeof cases / sizeof cases[0]);
@@ -546,6 +562,7 @@ int main(void) {
     check_logaddexp_values(c);
     check_group_norm_paths(c);
     check_group_norm_memory(c);
+    check_conv_bias_memory(c);
     check_errors(c);
     ug_ctx_free(c);
     return CHECK_DONE();

@@ -189,11 +189,13 @@ typedef struct ug_backend {
     void (*col2im)(const ug_tensor *cols, const ug_conv_geom *g, ug_tensor *x);
     /* The three convolution products, one image at a time so no batch of columns is ever held (all
      * contiguous; groups G divides C and O; kh, kw, oh, ow from g; K = C/G kh kw):
-     *   conv2d              y [N, O, oh ow] = per group w_g [O/G, K] @ im2col(x_n)_g
+     *   conv2d              y [N, O, oh ow] = per group w_g [O/G, K] @ im2col(x_n)_g (+ bias [O] per
+     *                       channel; bias NULL: none)
      *   conv2d_grad_input   gx [N, C, H, W] = col2im(w_g^T @ gy_n,g)       (the adjoint in x)
      *   conv2d_grad_weight  gw [O, K] = sum_n gy_n,g @ im2col(x_n)_g^T     (the adjoint in w)
      * Outputs are overwritten. False when the backend cannot get its scratch memory. */
-    bool (*conv2d)(const ug_tensor *x, const ug_tensor *w, const ug_conv_geom *g, int64_t groups, ug_tensor *y);
+    bool (*conv2d)(const ug_tensor *x, const ug_tensor *w, const ug_tensor *bias, const ug_conv_geom *g,
+                   int64_t groups, ug_tensor *y);
     bool (*conv2d_grad_input)(const ug_tensor *gy, const ug_tensor *w, const ug_conv_geom *g, int64_t groups,
                               ug_tensor *gx);
     bool (*conv2d_grad_weight)(const ug_tensor *x, const ug_tensor *gy, const ug_conv_geom *g, int64_t groups,

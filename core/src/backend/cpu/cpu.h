@@ -31,7 +31,8 @@ bool ug_cpu_sample_categorical(const ug_rng *rng, const ug_tensor *logits, const
 /* cpu_conv.c */
 void ug_cpu_im2col(const ug_tensor *x, const ug_conv_geom *g, ug_tensor *cols);
 void ug_cpu_col2im(const ug_tensor *cols, const ug_conv_geom *g, ug_tensor *x);
-bool ug_cpu_conv2d(const ug_tensor *x, const ug_tensor *w, const ug_conv_geom *g, int64_t groups, ug_tensor *y);
+bool ug_cpu_conv2d(const ug_tensor *x, const ug_tensor *w, const ug_tensor *bias, const ug_conv_geom *g,
+                   int64_t groups, ug_tensor *y);
 bool ug_cpu_conv2d_grad_input(const ug_tensor *gy, const ug_tensor *w, const ug_conv_geom *g, int64_t groups,
                               ug_tensor *gx);
 bool ug_cpu_conv2d_grad_weight(const ug_tensor *x, const ug_tensor *gy, const ug_conv_geom *g, int64_t groups,

@@ -107,18 +107,23 @@ static float *scratch_cols(int64_t C, const ug_conv_geom *g) {
     return ug_cpu_alloc(sizeof(float) * (size_t)(C * g->kh * g->kw * g->oh * g->ow));
 }
 
-bool ug_cpu_conv2d(const ug_tensor *xt, const ug_tensor *wt, const ug_conv_geom *g, int64_t G, ug_tensor *yt) {
+bool ug_cpu_conv2d(const ug_tensor *xt, const ug_tensor *wt, const ug_tensor *bt, const ug_conv_geom *g, int64_t G,
+                   ug_tensor *yt) {
     const int64_t N = xt->shape[0], C = xt->shape[1], H = xt->shape[2], W = xt->shape[3], O = yt->shape[1];
     const int64_t L = g->oh * g->ow, Kg = C / G * g->kh * g->kw, Og = O / G;
     float *cols = scratch_cols(C, g);  // [C kh kw, L]
     if (!cols) return false;
-    const float *x = xt->data, *w = wt->data;
+    const float *x = xt->data, *w = wt->data, *b = bt ? bt->data : NULL;
     float *y = yt->data;
     for (int64_t n = 0; n < N; n++) {
         im2col_planes(x + n * C * H * W, C, H, W, g, cols);
         for (int64_t gi = 0; gi < G; gi++)  // y_n,g [Og, L] = w_g [Og, Kg] @ cols_g [Kg, L]
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Og, (int)L, (int)Kg, 1.0f, w + gi * Og * Kg,
                         (int)Kg, cols + gi * Kg * L, (int)L, 0.0f, y + (n * O + gi * Og) * L, (int)L);
+        for (int64_t o = 0; b && o < O; o++) {  // the image's output is still in cache
+            float *restrict yo = y + (n * O + o) * L;
+            for (int64_t l = 0; l < L; l++) yo[l] += b[o];
+        }
     }
     ug_cpu_free(cols);
     return true;
