@@ -1,7 +1,7 @@
 /* test_conv_kernels.c — ug_conv2d's forward and first-order gradients (x, w, bias) against a direct
  * convolution summed in double, on geometries that take each path of the CPU kernels
  * (backend/cpu/cpu_conv.c): one image per GEMM (L >= 512 pixels) or several side by side, with a
- * remainder; 1 x 1 convolutions whose columns are the image itself; the shifted-plane copy for stride 1
+ * remainder; 1 x 1 convolutions, whose columns are the image itself; the shifted-plane copy for stride 1
  * with an output as wide as the input (3 x 3 and 5 x 5 "same", dilation, a kh x 1 kernel, groups) and
  * the per-row path for the rest (stride 2, no padding). The gradcheck and torch fixture tests use small
  * images, so they see only the batched paths. */
@@ -20,8 +20,8 @@ typedef struct {
 
 static const conv_case cases[] = {
     {"3x3 same, 24x24 (one image per GEMM)", 3, 4, 24, 24, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1},
-    {"1x1, one image of 24x24 (no columns)", 2, 6, 24, 24, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1},
-    {"1x1, 5x7 images side by side", 5, 6, 5, 7, 4, 1, 1, 1, 1, 0, 0, 1, 1, 1},
+    {"1x1 on 24x24 (no columns)", 2, 6, 24, 24, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1},
+    {"1x1 on 5x7 (no columns either)", 5, 6, 5, 7, 4, 1, 1, 1, 1, 0, 0, 1, 1, 1},
     {"3x3 same, 7x7, 13 images (11 + remainder 2)", 13, 3, 7, 7, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1},
     {"3x3 dilation 2 same, groups 2", 4, 4, 6, 6, 6, 3, 3, 1, 1, 2, 2, 2, 2, 2},
     {"5x5 same", 3, 3, 9, 8, 4, 5, 5, 1, 1, 2, 2, 1, 1, 1},

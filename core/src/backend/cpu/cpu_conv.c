@@ -187,10 +187,12 @@ void ug_cpu_col2im(const ug_tensor *ct, const ug_conv_geom *g, ug_tensor *xt) {
  * gi Kg .. (gi+1) Kg of an image's columns (Kg = C/G kh kw: the rows are ordered c, i, j) and output
  * channels gi Og .. (gi+1) Og. The scratch holds the columns of B images side by side ([C kh kw, B L]),
  * never the whole batch's: B is 1 for large images and grows for small ones until a GEMM is B L >=
- * GEMM_COLS wide (a 7 x 7 image alone gives 49-column GEMMs that stream the whole weight per image). Then
- * the outputs and upstream gradients of those B images are gathered to [O, B L] beside them. A 1 x 1
- * convolution with stride 1 and no padding on one image at a time needs no columns at all: they are x. */
-enum { GEMM_COLS = 512 };
+ * GEMM_COLS wide (a 7 x 7 image alone gives 49-column GEMMs that stream the whole weight per image) or
+ * the columns would outgrow COLS_MAX. Then the outputs and upstream gradients of those B images are
+ * gathered to [O, B L] beside them. A 1 x 1 convolution with stride 1 and no padding goes one image at a
+ * time and needs no columns at all: they are x (measured: gathering 7 x 7 images for it cost more than
+ * the wider GEMM gained). */
+enum { GEMM_COLS = 512, COLS_MAX = 1 << 18 };  /* 1 MB of columns: what a core's L2 keeps for the GEMM */
 
 typedef struct {
     int64_t N, C, H, W, O, L, Kg, Og, KK, B;
@@ -200,9 +202,10 @@ typedef struct {
 static conv_plan plan_of(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, const ug_conv_geom *g, int64_t G) {
     conv_plan p = {.N = N, .C = C, .H = H, .W = W, .O = O, .L = g->oh * g->ow, .Kg = C / G * g->kh * g->kw,
                    .Og = O / G, .KK = g->kh * g->kw};
-    p.B = p.L >= GEMM_COLS ? 1 : (GEMM_COLS + p.L - 1) / p.L;
-    if (p.B > N) p.B = N > 0 ? N : 1;
     p.pointwise = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+    p.B = p.L >= GEMM_COLS || p.pointwise ? 1 : (GEMM_COLS + p.L - 1) / p.L;
+    while (p.B > 1 && p.B * p.L * C * p.KK > COLS_MAX) p.B--;
+    if (p.B > N) p.B = N > 0 ? N : 1;
     return p;
 }
 
