@@ -1,6 +1,7 @@
 /* test_gradcheck.c — finite-difference gradient checks for every differentiable op, including
  * broadcasting and non-contiguous (transposed / sliced) inputs, and second-order checks (gradient of
- * a gradient) for matmul, the activations, log_softmax, logsumexp, logaddexp and the image ops.
+ * a gradient) for matmul, the activations, log_softmax, logsumexp, logaddexp and the image ops; and
+ * group_norm's kernel against the same arithmetic in ops, forward and both backward paths.
  *
  * Each case builds its output from leaf tensors; the checked scalar is f = sum(out * R) with fixed
  * random R, so every output element contributes with a different weight. */
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "unigfn/rng.h"
 #include "unigfn/tensor.h"
 
 #define MAXLEAF 3
@@ -284,6 +286,9 @@ static ug_tensor *f_gnorm(ug_ctx *c, ug_tensor **x) { return ug_group_norm(c, x[
 static ug_tensor *f_gnorm_plain(ug_ctx *c, ug_tensor **x) {  /* [N, C, L], no affine */
     return ug_group_norm(c, x[0], 2, NULL, NULL, 1e-3f);
 }
+static ug_tensor *f_gnorm_view(ug_ctx *c, ug_tensor **x) {  /* x a transposed view, weight only, then tanh */
+    return ug_tanh(c, ug_group_norm(c, ug_transpose(c, x[0], 2, 3), 2, x[1], NULL, 1e-5f));  // [2, 4, 3, 5]
+}
 
 #define S1(a) 1, {1}, {{a}}
 #define S2(a, b) 1, {2}, {{a, b}}
@@ -366,6 +371,7 @@ static const gc_case cases[] = {
     {"cumprod reverse 3d (nonzero)", 1, {3}, {{2, 3, 2}}, -1.5f, 1.5f, 0.3f, f_cumprod_rev, true},
     {"pad 2d (view)", 1, {2}, {{3, 4}}, -1, 1, 0, f_pad, true},
     {"pad 3d * y", 2, {3, 3}, {{2, 3, 2}, {2, 6, 2}}, -1, 1, 0, f_pad3, true},
+    {"group_norm of a view, weight only, tanh", 2, {4, 1}, {{2, 4, 5, 3}, {4}}, -1, 1, 0, f_gnorm_view, true},
 };
 
 /* Bad input is an error with a message, never a crash. */
@@ -465,6 +471,86 @@ static void check_logaddexp_values(ug_ctx *c) {
     CHECK(v[7] == INFINITY && v[8] == 0.0f, "logaddexp(inf, inf) %g, (-1e4, 0) %g", v[7], v[8]);
 }
 
+/* group_norm's one-kernel forward against the same arithmetic in ops (mean, centred square, pow), and its
+ * two backward paths against each other: the kernel (create_graph off) and the differentiable ops
+ * (create_graph on), on blocks with a mean far from 0. Not bit for bit (the kernel sums in double). */
+static void check_group_norm_paths(ug_ctx *c) {
+    enum { N = 3, C = 6, H = 5, W = 7, G = 3 };
+    static float xv[N * C * H * W], wv[C], bv[C], rv[N * C * H * W];
+    for (int i = 0; i < N * C * H * W; i++) {
+        xv[i] = 4.0f + 2.0f * frand() - 1.0f + (float)(i / (H * W) % 4);  // per-channel offsets 4..8
+        rv[i] = 2.0f * frand() - 1.0f;
+    }
+    for (int i = 0; i < C; i++) {
+        wv[i] = 0.5f + frand();
+        bv[i] = frand() - 0.5f;
+    }
+    ug_step_reset(c);
+    const int64_t xs[4] = {N, C, H, W}, cs[1] = {C}, ps[3] = {C, 1, 1};
+    ug_tensor *x = ug_requires_grad(c, ug_wrap(c, xv, UG_F32, 4, xs)), *R = ug_wrap(c, rv, UG_F32, 4, xs);
+    ug_tensor *w = ug_requires_grad(c, ug_wrap(c, wv, UG_F32, 1, cs)), *b = ug_requires_grad(c, ug_wrap(c, bv, UG_F32, 1, cs));
+    ug_tensor *y = ug_group_norm(c, x, G, w, b, 1e-5f);  // [N, C, H, W]
+    ug_tensor *xr = ug_reshape(c, x, 3, (int64_t[]){N, G, C / G * H * W});
+    ug_tensor *xc = ug_sub(c, xr, ug_mean(c, xr, -1, true));
+    ug_tensor *inv = ug_pow_scalar(c, ug_add_scalar(c, ug_mean(c, ug_square(c, xc), -1, true), 1e-5f), -0.5f);
+    ug_tensor *yc = ug_add(c, ug_mul(c, ug_reshape(c, ug_mul(c, xc, inv), 4, xs), ug_reshape(c, w, 3, ps)),
+                           ug_reshape(c, b, 3, ps));
+    ug_tensor *wrt[3] = {x, w, b}, *g1[3], *g2[3];
+    ug_tensor *f = ug_sum_all(c, ug_mul(c, y, R));
+    bool ok = y && yc && f && ug_grad(c, f, wrt, 3, g1, false) == UG_OK && ug_grad(c, f, wrt, 3, g2, true) == UG_OK;
+    CHECK(ok, "group_norm paths: %s", ug_ctx_errmsg(c));
+    if (!ok) return;
+    double ey = 0, eg[3] = {0, 0, 0};
+    for (int i = 0; i < N * C * H * W; i++) ey = fmax(ey, fabs(ug_f32(y)[i] - ug_f32(ug_contiguous(c, yc))[i]));
+    for (int k = 0; k < 3; k++) {
+        const float *a = ug_f32(ug_contiguous(c, g1[k])), *bb = ug_f32(ug_contiguous(c, g2[k]));
+        for (int64_t i = 0; i < ug_numel(wrt[k]); i++) eg[k] = fmax(eg[k], fabs(a[i] - bb[i]) / fmax(1.0, fabs(bb[i])));
+    }
+    printf("group_norm kernel vs ops: y %.3g, dx %.3g, dw %.3g, db %.3g (max abs / rel)\n", ey, eg[0], eg[1], eg[2]);
+    CHECK(ey < 1e-5 && eg[0] < 1e-5 && eg[1] < 1e-5 && eg[2] < 1e-5, "group_norm kernel and ops disagree: y %g, dx %g, "
+          "dw %g, db %g", ey, eg[0], eg[1], eg[2]);
+}
+
+/* Without a graph of the gradient group_norm's backward is the kernel: dx and nothing else of x's size
+ * (as ops it would hold about eight x-sized tensors). The rest of f's backward is R times the seed. */
+static void check_group_norm_memory(ug_ctx *c) {
+    enum { N = 4, C = 8, H = 16, W = 16, NX = N * C * H * W };
+    float *xv = malloc(sizeof(float) * NX), *rv = malloc(sizeof(float) * NX), wv[C], bv[C];
+    for (int i = 0; i < NX; i++) {
+        xv[i] = 2.0f * frand() - 1.0f;
+        rv[i] = 2.0f * frand() - 1.0f;
+    }
+    for (int i = 0; i < C; i++) wv[i] = bv[i] = 0.5f;
+    ug_step_reset(c);
+    const int64_t xs[4] = {N, C, H, W}, cs[1] = {C};
+    ug_tensor *wrt[3] = {ug_requires_grad(c, ug_wrap(c, xv, UG_F32, 4, xs)),
+                         ug_requires_grad(c, ug_wrap(c, wv, UG_F32, 1, cs)),
+                         ug_requires_grad(c, ug_wrap(c, bv, UG_F32, 1, cs))}, *g[3];
+    ug_tensor *f = ug_sum_all(c, ug_mul(c, ug_group_norm(c, wrt[0], 2, wrt[1], wrt[2], 1e-5f),
+                                        ug_wrap(c, rv, UG_F32, 4, xs)));
+    const size_t before = ug_arena_used(c), xbytes = sizeof(float) * NX;
+    CHECK(f && ug_grad(c, f, wrt, 3, g, false) == UG_OK, "group_norm backward: %s", ug_ctx_errmsg(c));
+    const size_t used = ug_arena_used(c) - before;
+    CHECK(used < 5 * xbytes / 2, "group_norm's first-order backward used %zu bytes for an x of %zu", used, xbytes);
+    free(xv);
+    free(rv);
+}
+
+/* conv2d's bias is added by the convolution's kernel: the forward holds one output, not a second copy
+ * with the bias added (and its gradient is right: the conv2d rows above and test_torch_ref). */
+static void check_conv_bias_memory(ug_ctx *c) {
+    ug_step_reset(c);
+    ug_rng rng = ug_rng_make(3, 0);
+    ug_tensor *x = ug_requires_grad(c, ug_rand_normal(c, &rng, 4, (int64_t[]){2, 3, 16, 16}));
+    ug_tensor *w = ug_requires_grad(c, ug_rand_normal(c, &rng, 4, (int64_t[]){8, 3, 3, 3}));
+    ug_tensor *b = ug_requires_grad(c, ug_rand_normal(c, &rng, 1, (int64_t[]){8}));
+    const size_t before = ug_arena_used(c), ybytes = sizeof(float) * 2 * 8 * 16 * 16;
+    ug_conv2d_opts o = {.padding = {1, 1}};
+    ug_tensor *y = ug_conv2d(c, x, w, b, &o);  // [2, 8, 16, 16]
+    const size_t used = ug_arena_used(c) - before;
+    CHECK(y && used < ybytes + ybytes / 2, "conv2d with bias held %zu bytes for an output of %zu", used, ybytes);
+}
+
 int main(void) {
     ug_ctx *c = ug_ctx_new(1 << 22);
     int n = (int)(sizeof cases / sizeof cases[0]);
@@ -474,6 +560,9 @@ int main(void) {
     }
     check_detach(c);
     check_logaddexp_values(c);
+    check_group_norm_paths(c);
+    check_group_norm_memory(c);
+    check_conv_bias_memory(c);
     check_errors(c);
     ug_ctx_free(c);
     return CHECK_DONE();

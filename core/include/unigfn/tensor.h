@@ -263,7 +263,8 @@ ug_tensor *ug_upsample2d(ug_ctx *ctx, ug_tensor *x, int64_t scale, ug_upsample_m
 /* torch.nn.functional.group_norm: x [N, C, ...] (2 to 4 dims) with its C channels in `groups` blocks of
  * C/groups; each block of each sample is normalized by its mean and biased variance, (x - mean) /
  * sqrt(var + eps), then scaled by weight [C] and shifted by bias [C] (each NULL = none). eps >= 0
- * (torch's default is 1e-5). Built from differentiable ops (second order works). */
+ * (torch's default is 1e-5). One kernel forward; its backward is one kernel without create_graph and
+ * differentiable ops with it (second order works). */
 ug_tensor *ug_group_norm(ug_ctx *ctx, ug_tensor *x, int64_t groups, ug_tensor *weight, ug_tensor *bias, float eps);
 
 /* ---- Shape and indexing ------------------------------------------------------------------- */

@@ -21,7 +21,7 @@
  *    elsewhere within float rounding.
  *  - GEMM goes through `gemm` only (the CPU one calls cblas_sgemm, which tools/bench counts).
  * The CPU backend: cpu_kernels.c (the table; elementwise, reductions, GEMM, copies, indexing),
- * cpu_unary.c, cpu_storage.c, cpu_rng.c, cpu_optim.c, cpu_conv.c (im2col / col2im).
+ * cpu_unary.c, cpu_storage.c, cpu_rng.c, cpu_optim.c, cpu_conv.c (im2col / col2im), cpu_norm.c (group norm).
  * Not on the seam yet: ug_ctx_new and ug_params_new always take the CPU table (nothing selects a
  * device); ug_wrap wraps the caller's memory as it is; ug_f32 / ug_i32 still hand out raw pointers,
  * which host tools and the test plugins read through. */
@@ -189,15 +189,30 @@ typedef struct ug_backend {
     void (*col2im)(const ug_tensor *cols, const ug_conv_geom *g, ug_tensor *x);
     /* The three convolution products, one image at a time so no batch of columns is ever held (all
      * contiguous; groups G divides C and O; kh, kw, oh, ow from g; K = C/G kh kw):
-     *   conv2d              y [N, O, oh ow] = per group w_g [O/G, K] @ im2col(x_n)_g
+     *   conv2d              y [N, O, oh ow] = per group w_g [O/G, K] @ im2col(x_n)_g (+ bias [O] per
+     *                       channel; bias NULL: none)
      *   conv2d_grad_input   gx [N, C, H, W] = col2im(w_g^T @ gy_n,g)       (the adjoint in x)
      *   conv2d_grad_weight  gw [O, K] = sum_n gy_n,g @ im2col(x_n)_g^T     (the adjoint in w)
      * Outputs are overwritten. False when the backend cannot get its scratch memory. */
-    bool (*conv2d)(const ug_tensor *x, const ug_tensor *w, const ug_conv_geom *g, int64_t groups, ug_tensor *y);
+    bool (*conv2d)(const ug_tensor *x, const ug_tensor *w, const ug_tensor *bias, const ug_conv_geom *g,
+                   int64_t groups, ug_tensor *y);
     bool (*conv2d_grad_input)(const ug_tensor *gy, const ug_tensor *w, const ug_conv_geom *g, int64_t groups,
                               ug_tensor *gx);
     bool (*conv2d_grad_weight)(const ug_tensor *x, const ug_tensor *gy, const ug_conv_geom *g, int64_t groups,
                                ug_tensor *gw);
+
+    /* ---- normalization ---- */
+    /* Group norm of contiguous x [N, C, ...] (C a multiple of groups G; a block is the C/G channels of
+     * group g of sample n): y (contiguous, x's shape) = (x - mean) rstd w_c + b_c over each block, with
+     * the biased variance (rstd = 1 / sqrt(var + eps)); w, b contiguous [C] or NULL (1 and 0); stats
+     * (contiguous [N, G, 2]) gets each block's (mean, rstd). */
+    void (*group_norm)(const ug_tensor *x, const ug_tensor *w, const ug_tensor *b, int64_t groups, float eps,
+                       ug_tensor *y, ug_tensor *stats);
+    /* Its first-order backward from upstream gy (contiguous, x's shape) and the forward's stats: gx
+     * (x's shape) overwritten; gw, gb [C] (d/dw, d/db) added to, so a parameter's gradient block can
+     * take them directly. Any of the three may be NULL (not wanted). */
+    void (*group_norm_backward)(const ug_tensor *x, const ug_tensor *w, const ug_tensor *stats, int64_t groups,
+                                const ug_tensor *gy, ug_tensor *gx, ug_tensor *gw, ug_tensor *gb);
 
     /* ---- random numbers (rng.h's layout contract; the front-end advances rng->pos) ---- */
     /* out (contiguous F32) = n draws from block rng->pos on: U[0, 1) or N(0, 1) by kind; with affine,

@@ -1,7 +1,8 @@
 /* ops_conv.c — 2-D convolution, transposed convolution and average pooling (NCHW).
  *
  * Convolution is three bilinear ops (the backend's conv2d, conv2d_grad_input, conv2d_grad_weight):
- *   conv2d            y = w [O, C/G kh kw] @ im2col(x)   per image and group
+ *   conv2d            y = w [O, C/G kh kw] @ im2col(x) (+ bias [O], added by the same kernel: a separate
+ *                     add would hold a second copy of every convolution's output)   per image and group
  *   conv_transpose2d  y = the adjoint of a conv2d in its input: col2im(w^T @ x)
  * and the third, the adjoint in the weight, appears in their gradients. The gradient of each of the
  * three is made of the other two (see the block below), so second order needs no code of its own.
@@ -89,26 +90,45 @@ static ug_tensor *col2im_op(ug_ctx *ctx, ug_tensor *cols, const ug_conv_geom *g,
  *   conv: dx = gin(G, w)     dw = gw(x, G)
  *   gin:  dgy = conv(G, w)   dw = gw(G, gy)
  *   gw:   dx = gin(gy, G)    dgy = conv(x, G)
- * so gradients of any order are these ops again. A node saves only its inputs (and the geometry in
+ * so gradients of any order are these ops again (conv2d's bias, a third input, gets the sum of G over
+ * images and pixels, linear in G). A node saves only its inputs (and the geometry in
  * i[0..4], the groups in i[5]): the windows are rebuilt one image at a time inside the backend's
  * kernels, never stored for the whole batch. */
-static ug_tensor *conv_op(ug_ctx *ctx, ug_tensor *x, ug_tensor *w, const ug_conv_geom *g, int64_t G);
+static ug_tensor *conv_op(ug_ctx *ctx, ug_tensor *x, ug_tensor *w, ug_tensor *bias, const ug_conv_geom *g,
+                          int64_t G);
 static ug_tensor *conv_gin_op(ug_ctx *ctx, ug_tensor *gy, ug_tensor *w, const ug_conv_geom *g, int64_t G, int64_t H,
                               int64_t W);
 static ug_tensor *conv_gw_op(ug_ctx *ctx, ug_tensor *x, ug_tensor *gy, const ug_conv_geom *g, int64_t G,
                              const int64_t *wshape);
 
+/* d/d bias of conv2d's output [N, O, oh, ow]: the sum of g over images and pixels, added straight into
+ * the bias's gradient block under ug_backward (images first, a vectorized pass, then each channel's
+ * pixels), else as differentiable ops. */
+static void bw_conv_bias(ug_ctx *ctx, ug_tensor *g, ug_tensor *bias, ug_tensor **gin) {
+    const int64_t N = g->shape[0], O = g->shape[1], L = g->shape[2] * g->shape[3];
+    if (ug__direct_param(ctx, bias) && ug_is_contiguous(bias->grad) && ug_is_contiguous(g)) {
+        ug_tensor *s = ug_sum(ctx, ug_reshape(ctx, g, 2, (int64_t[]){N, O * L}), 0, false);  // [O L]
+        if (!s) return;
+        ctx->be->sum_acc(ug_reshape(ctx, s, 2, (int64_t[]){O, L}), 1, bias->grad);       // [O] += row sums
+        return;
+    }
+    gin[2] = ug_reshape(ctx, ug_sum_to(ctx, g, 3, (int64_t[]){O, 1, 1}), 1, &O);  // [O]
+}
+
 static void bw_conv(ug_ctx *ctx, ug_node *n, ug_tensor *g, ug_tensor **gin, const bool *need) {
     ug_conv_geom geo = geom_load(n);
     ug_tensor *x = n->in[0], *w = n->in[1];
+    g = ug_contiguous(ctx, g);  /* once for all three (a concat's gradient arrives as a strided slice) */
+    if (!g) return;
     if (need[0]) gin[0] = conv_gin_op(ctx, g, w, &geo, n->i[5], x->shape[2], x->shape[3]);
     if (need[1]) gin[1] = conv_gw_op(ctx, x, g, &geo, n->i[5], w->shape);
+    if (n->nin > 2 && need[2]) bw_conv_bias(ctx, g, n->in[2], gin);
 }
 
 static void bw_conv_gin(ug_ctx *ctx, ug_node *n, ug_tensor *g, ug_tensor **gin, const bool *need) {
     ug_conv_geom geo = geom_load(n);
     ug_tensor *gy = n->in[0], *w = n->in[1];
-    if (need[0]) gin[0] = conv_op(ctx, g, w, &geo, n->i[5]);
+    if (need[0]) gin[0] = conv_op(ctx, g, w, NULL, &geo, n->i[5]);
     if (need[1]) gin[1] = conv_gw_op(ctx, g, gy, &geo, n->i[5], w->shape);
 }
 
@@ -116,13 +136,13 @@ static void bw_conv_gw(ug_ctx *ctx, ug_node *n, ug_tensor *g, ug_tensor **gin, c
     ug_conv_geom geo = geom_load(n);
     ug_tensor *x = n->in[0], *gy = n->in[1];
     if (need[0]) gin[0] = conv_gin_op(ctx, gy, g, &geo, n->i[5], x->shape[2], x->shape[3]);
-    if (need[1]) gin[1] = conv_op(ctx, x, g, &geo, n->i[5]);
+    if (need[1]) gin[1] = conv_op(ctx, x, g, NULL, &geo, n->i[5]);
 }
 
 static ug_node *record_conv(ug_ctx *ctx, ug_tensor *out, const char *op, ug_backward_fn bw, ug_tensor *a,
-                            ug_tensor *b, const ug_conv_geom *g, int64_t G) {
-    ug_tensor *in[2] = {a, b};
-    ug_node *n = ug__record(ctx, out, op, bw, 2, in);
+                            ug_tensor *b, ug_tensor *bias, const ug_conv_geom *g, int64_t G) {
+    ug_tensor *in[3] = {a, b, bias};
+    ug_node *n = ug__record(ctx, out, op, bw, bias ? 3 : 2, in);
     if (n) {
         geom_save(n, g);
         n->i[5] = G;
@@ -135,17 +155,19 @@ static ug_tensor *conv_fail_nomem(ug_ctx *ctx, const char *op, const ug_tensor *
     return ug__fail_null(ctx, op, "out of memory for one image's windows (%s, %s)", ug__shp(a, sa), ug__shp(b, sb));
 }
 
-/* x [N, C, H, W], w [O, C/G, kh, kw] -> [N, O, oh, ow] */
-static ug_tensor *conv_op(ug_ctx *ctx, ug_tensor *x, ug_tensor *w, const ug_conv_geom *g, int64_t G) {
+/* x [N, C, H, W], w [O, C/G, kh, kw], bias [O] or NULL -> [N, O, oh, ow] */
+static ug_tensor *conv_op(ug_ctx *ctx, ug_tensor *x, ug_tensor *w, ug_tensor *bias, const ug_conv_geom *g,
+                          int64_t G) {
     UG_CHECK_IN(ctx, x);
     UG_CHECK_IN(ctx, w);
     x = ug_contiguous(ctx, x);
     w = ug_contiguous(ctx, w);
-    if (!x || !w) return NULL;
+    ug_tensor *bc = bias ? ug_contiguous(ctx, bias) : NULL;
+    if (!x || !w || (bias && !bc)) return NULL;
     ug_tensor *y = ug__empty(ctx, UG_F32, 4, (int64_t[]){x->shape[0], w->shape[0], g->oh, g->ow});
     if (!y) return NULL;
-    if (ug_numel(y) > 0 && !ctx->be->conv2d(x, w, g, G, y)) return conv_fail_nomem(ctx, "conv2d", x, w);
-    record_conv(ctx, y, "conv2d", bw_conv, x, w, g, G);
+    if (ug_numel(y) > 0 && !ctx->be->conv2d(x, w, bc, g, G, y)) return conv_fail_nomem(ctx, "conv2d", x, w);
+    record_conv(ctx, y, "conv2d", bw_conv, x, w, bc, g, G);
     return y;
 }
 
@@ -163,7 +185,7 @@ static ug_tensor *conv_gin_op(ug_ctx *ctx, ug_tensor *gy, ug_tensor *w, const ug
         if (ug_numel(gy) == 0) ctx->be->zero(gx->data, sizeof(float) * (size_t)ug_numel(gx));
         else if (!ctx->be->conv2d_grad_input(gy, w, g, G, gx)) return conv_fail_nomem(ctx, "conv2d_grad_input", gy, w);
     }
-    record_conv(ctx, gx, "conv2d_grad_input", bw_conv_gin, gy, w, g, G);
+    record_conv(ctx, gx, "conv2d_grad_input", bw_conv_gin, gy, w, NULL, g, G);
     return gx;
 }
 
@@ -181,7 +203,7 @@ static ug_tensor *conv_gw_op(ug_ctx *ctx, ug_tensor *x, ug_tensor *gy, const ug_
         if (ug_numel(x) == 0 || ug_numel(gy) == 0) ctx->be->zero(gw->data, sizeof(float) * (size_t)ug_numel(gw));
         else if (!ctx->be->conv2d_grad_weight(x, gy, g, G, gw)) return conv_fail_nomem(ctx, "conv2d_grad_weight", x, gy);
     }
-    record_conv(ctx, gw, "conv2d_grad_weight", bw_conv_gw, x, gy, g, G);
+    record_conv(ctx, gw, "conv2d_grad_weight", bw_conv_gw, x, gy, NULL, g, G);
     return gw;
 }
 
@@ -266,8 +288,7 @@ ug_tensor *ug_conv2d(ug_ctx *ctx, ug_tensor *x, ug_tensor *w, ug_tensor *bias, c
     ug_conv_geom g = {kh, kw, r.sh, r.sw, r.ph, r.pw, r.dh, r.dw, (H + 2 * r.ph - eh) / r.sh + 1,
                       (W + 2 * r.pw - ew) / r.sw + 1};
     (void)N;
-    ug_tensor *y = conv_op(ctx, x, w, &g, G);  // [N, O, OH, OW]
-    return add_channel_bias(ctx, y, bias);
+    return conv_op(ctx, x, w, bias, &g, G);  // [N, O, OH, OW], the bias added in the same pass
 }
 
 /* ---- conv_transpose2d ---- */

@@ -26,7 +26,20 @@ ug_tensor *ug_contiguous(ug_ctx *ctx, ug_tensor *x) {
 
 /* ---- reshape ---- */
 static void bw_reshape(ug_ctx *ctx, ug_node *n, ug_tensor *g, ug_tensor **gin, const bool *need) {
-    if (need[0]) gin[0] = ug_reshape(ctx, g, n->in[0]->ndim, n->in[0]->shape);
+    if (!need[0]) return;
+    const ug_tensor *in = n->in[0];
+    bool one_value = !ug_is_contiguous(g);
+    for (int d = 0; d < g->ndim; d++) one_value = one_value && (g->shape[d] == 1 || g->stride[d] == 0);
+    if (one_value) {
+        /* One value broadcast (the gradient of a sum or mean of everything): broadcast it again in the
+         * input's shape instead of copying it out to a tensor of that size first. */
+        for (int d = 0; d < g->ndim; d++)
+            if (g->shape[d] > 1) g = ug_slice(ctx, g, d, 0, 1);
+        const int64_t ones[UG_MAX_DIMS] = {1, 1, 1, 1};
+        gin[0] = ug_expand(ctx, ug_reshape(ctx, g, in->ndim, ones), in->ndim, in->shape);
+        return;
+    }
+    gin[0] = ug_reshape(ctx, g, in->ndim, in->shape);
 }
 
 ug_tensor *ug_reshape(ug_ctx *ctx, ug_tensor *x, int ndim, const int64_t *shape) {

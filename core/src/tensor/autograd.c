@@ -5,7 +5,8 @@
  * input); only those run their backward rule, and each rule is told which inputs need a gradient.
  * Gradients are accumulated per tensor in `bw_acc`, tagged with the call's epoch so stale values
  * from earlier calls are never read. With create_graph the rules run with grad mode on, so the
- * gradients they build are recorded on the tape and can be differentiated again. */
+ * gradients they build are recorded on the tape and can be differentiated again; without it they
+ * record nothing, and the memory of a gradient is reused once its node is done (bw_reuse.c). */
 #include "tensor/internal.h"
 
 #include <stdlib.h>
@@ -52,7 +53,11 @@ static void accumulate(ug_ctx *ctx, ug_tensor *t, ug_tensor *g, const engine_cfg
         return;
     }
     ug_tensor *cur = acc_get(t, c->epoch);
-    t->bw_acc = cur ? ug_add(ctx, cur, g) : g;
+    ug_tensor *sum = cur ? ug_add(ctx, cur, g) : g;
+    if (!sum) return;
+    ug__reuse_ref(ctx, sum, +1);
+    if (cur) ug__reuse_ref(ctx, cur, -1);
+    t->bw_acc = sum;
     t->bw_epoch = c->epoch;
 }
 
@@ -80,7 +85,11 @@ static ug_status run_engine(ug_ctx *ctx, ug_tensor *out, engine_cfg *c, bool cre
     bool prev = ug_set_grad_enabled(ctx, create_graph);
     ctx->bw_direct = c->to_params && !create_graph;
     ctx->bw_mask = c->group_mask;
+    /* Without a graph nothing the rules make is recorded, so their memory can be reused (bw_reuse.c). */
+    const bool reuse = !create_graph;
+    if (reuse) ug__reuse_begin(ctx);
     ug_tensor *seed = ug_full(ctx, out->ndim, out->shape, 1.0f);
+    ug__reuse_ref(ctx, seed, +1);
     out->bw_acc = seed;
     out->bw_epoch = c->epoch;
 
@@ -101,11 +110,19 @@ static ug_status run_engine(ug_ctx *ctx, ug_tensor *out, engine_cfg *c, bool cre
             any |= need[i];
             gin[i] = NULL;
         }
-        if (!any) continue;
-        n->backward(ctx, n, g, gin, need);
-        for (int i = 0; i < n->nin; i++)
-            if (need[i]) accumulate(ctx, n->in[i], gin[i], c);
+        if (any) {
+            n->backward(ctx, n, g, gin, need);
+            for (int i = 0; i < n->nin; i++)
+                if (need[i]) accumulate(ctx, n->in[i], gin[i], c);
+        }
+        if (reuse && !is_target(n->out, c)) {
+            /* consumers come later on the tape, so nothing adds to this gradient again */
+            ug__reuse_ref(ctx, g, -1);
+            n->out->bw_epoch = 0;
+            ug__reuse_sweep(ctx);
+        }
     }
+    if (reuse) ug__reuse_end(ctx);
     ug_set_grad_enabled(ctx, prev);
     ctx->bw_direct = false;
     return ctx->err.code;

@@ -70,6 +70,7 @@ ug_ctx *ug_ctx_new(size_t arena_bytes) {
 
 void ug_ctx_free(ug_ctx *ctx) {
     if (!ctx) return;
+    ug__reuse_free(ctx);  /* before the blocks its buffers live in */
     blocks_free(NULL, ctx->arena);
     blocks_free(ctx->be, ctx->darena);
     blocks_free(NULL, ctx->spare);
@@ -102,6 +103,7 @@ void ug_step_reset(ug_ctx *ctx) {
     blocks_free(ctx->be, ctx->dspare);
     ctx->spare = ctx->dspare = NULL;
     ctx->reset_epoch++;
+    ug__reuse_clear(ctx);
     consolidate(NULL, &ctx->arena);
     consolidate(ctx->be, &ctx->darena);
     ctx->arena_used_total = 0;
@@ -156,7 +158,10 @@ static void *bump(ug_ctx *ctx, const ug_backend *be, ug_arena_block **head, size
 }
 
 void *ug__alloc(ug_ctx *ctx, size_t bytes) { return bump(ctx, NULL, &ctx->arena, bytes); }
-void *ug__alloc_data(ug_ctx *ctx, size_t bytes) { return bump(ctx, ctx->be, &ctx->darena, bytes); }
+void *ug__bump_data(ug_ctx *ctx, size_t bytes) { return bump(ctx, ctx->be, &ctx->darena, bytes); }
+void *ug__alloc_data(ug_ctx *ctx, size_t bytes) {
+    return ctx->reuse.on ? ug__reuse_alloc(ctx, bytes) : bump(ctx, ctx->be, &ctx->darena, bytes);
+}
 
 void *ug_arena_alloc(ug_ctx *ctx, size_t bytes) { return ug__alloc(ctx, bytes); }
 
@@ -184,6 +189,7 @@ static void unwind(ug_arena_block **head, ug_arena_block **spare, const void *ma
 bool ug_arena_release(ug_ctx *ctx, ug_mark m) {
     if (ctx->tape_n != m.tape_n || ctx->reset_epoch != m.epoch) return false;
     if (!in_chain(ctx->arena, m.block) || !in_chain(ctx->darena, m.dblock)) return false;
+    ug__reuse_clear(ctx);  /* free buffers past the mark are about to be the arena's again */
     unwind(&ctx->arena, &ctx->spare, m.block);
     unwind(&ctx->darena, &ctx->dspare, m.dblock);
     ctx->arena->used = m.used;

@@ -31,6 +31,22 @@ struct ug_node {
     uint8_t reach;           /* engine: leads to a differentiation target */
 };
 
+/* Data buffers handed out again inside a first-order backward (bw_reuse.c). */
+typedef struct ug_reuse_buf {
+    unsigned char *ptr;
+    size_t cap;
+    int32_t refs;     /* accumulated gradients (bw_acc) pointing into it */
+    uint8_t free;     /* may be handed out again */
+    uint8_t pending;  /* on the current node's list of buffers to check */
+} ug_reuse_buf;
+typedef struct ug_reuse {
+    bool on;                 /* the engine runs without a graph: data allocations come from here */
+    ug_reuse_buf *bufs;      /* malloc'd (an arena release must not take the registry with it) */
+    int64_t n, cap;
+    int64_t *cand;           /* buffers allocated or dereferenced during the current node */
+    int64_t ncand, cand_cap;
+} ug_reuse;
+
 /* The step arena is two bump allocators that reset together: `arena` (host memory) holds the
  * bookkeeping — tensor headers, tape nodes, plugin scratch — and `darena` (blocks from the backend's
  * alloc) holds tensor data. Used/peak count both. */
@@ -52,6 +68,7 @@ struct ug_ctx {
      * into their gradient blocks by backward rules (no temporary, no extra pass). */
     bool bw_direct;
     uint64_t bw_mask;
+    ug_reuse reuse;
 };
 
 /* True when a backward rule may accumulate d/d(t) directly into t's gradient block. */
@@ -64,6 +81,19 @@ static inline bool ug__direct_param(const ug_ctx *ctx, const ug_tensor *t) {
  * ug__alloc: host memory for bookkeeping; ug__alloc_data: backend memory for tensor data. */
 void *ug__alloc(ug_ctx *ctx, size_t bytes);
 void *ug__alloc_data(ug_ctx *ctx, size_t bytes);
+void *ug__bump_data(ug_ctx *ctx, size_t bytes);  /* the data arena itself, never a reused buffer */
+
+/* Memory reuse in a first-order backward (bw_reuse.c): begin/end bracket the engine's pass; while on,
+ * ug__alloc_data takes a free buffer or carves one. ref(t, +1 / -1) when a gradient slot starts or
+ * stops pointing at t's buffer; sweep after each node frees what nothing points at; clear forgets
+ * every buffer (step reset, arena release). */
+void ug__reuse_begin(ug_ctx *ctx);
+void *ug__reuse_alloc(ug_ctx *ctx, size_t bytes);
+void ug__reuse_ref(ug_ctx *ctx, const ug_tensor *t, int delta);
+void ug__reuse_sweep(ug_ctx *ctx);
+void ug__reuse_end(ug_ctx *ctx);
+void ug__reuse_clear(ug_ctx *ctx);
+void ug__reuse_free(ug_ctx *ctx);
 
 /* The private name of the public scoped-memory pair (tensor.h: ug_mark, ug_arena_mark/release). */
 typedef ug_mark ug__arena_mark;

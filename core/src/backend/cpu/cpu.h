@@ -31,11 +31,17 @@ bool ug_cpu_sample_categorical(const ug_rng *rng, const ug_tensor *logits, const
 /* cpu_conv.c */
 void ug_cpu_im2col(const ug_tensor *x, const ug_conv_geom *g, ug_tensor *cols);
 void ug_cpu_col2im(const ug_tensor *cols, const ug_conv_geom *g, ug_tensor *x);
-bool ug_cpu_conv2d(const ug_tensor *x, const ug_tensor *w, const ug_conv_geom *g, int64_t groups, ug_tensor *y);
+bool ug_cpu_conv2d(const ug_tensor *x, const ug_tensor *w, const ug_tensor *bias, const ug_conv_geom *g,
+                   int64_t groups, ug_tensor *y);
 bool ug_cpu_conv2d_grad_input(const ug_tensor *gy, const ug_tensor *w, const ug_conv_geom *g, int64_t groups,
                               ug_tensor *gx);
 bool ug_cpu_conv2d_grad_weight(const ug_tensor *x, const ug_tensor *gy, const ug_conv_geom *g, int64_t groups,
                                ug_tensor *gw);
+/* cpu_norm.c */
+void ug_cpu_group_norm(const ug_tensor *x, const ug_tensor *w, const ug_tensor *b, int64_t groups, float eps,
+                       ug_tensor *y, ug_tensor *stats);
+void ug_cpu_group_norm_backward(const ug_tensor *x, const ug_tensor *w, const ug_tensor *stats, int64_t groups,
+                                const ug_tensor *gy, ug_tensor *gx, ug_tensor *gw, ug_tensor *gb);
 /* cpu_optim.c */
 double ug_cpu_sum_squares(const float *g, int64_t n);
 void ug_cpu_clamp(float *g, int64_t n, float c);

@@ -1,7 +1,7 @@
 /* cpu_kernels.c — CPU kernels behind ug_backend: elementwise with broadcasting, casts, reductions,
  * softmax, cumulative sums/products, GEMM (OpenBLAS), strided copy, gather/scatter; and the table
- * itself, which also takes the entries of cpu_unary.c, cpu_storage.c, cpu_rng.c, cpu_optim.c and
- * cpu_conv.c (cpu.h). Plain loops the compiler vectorizes; OpenMP only on large flat loops so small
+ * itself, which also takes the entries of cpu_unary.c, cpu_storage.c, cpu_rng.c, cpu_optim.c,
+ * cpu_conv.c and cpu_norm.c (cpu.h). Plain loops the compiler vectorizes; OpenMP only on large flat loops so small
  * batches pay no threading overhead. */
 #include "backend/backend.h"
 
@@ -565,6 +565,8 @@ const ug_backend ug_cpu_backend = {
     .conv2d = ug_cpu_conv2d,
     .conv2d_grad_input = ug_cpu_conv2d_grad_input,
     .conv2d_grad_weight = ug_cpu_conv2d_grad_weight,
+    .group_norm = ug_cpu_group_norm,
+    .group_norm_backward = ug_cpu_group_norm_backward,
     .rng_fill = ug_cpu_rng_fill,
     .rng_bernoulli = ug_cpu_rng_bernoulli,
     .sample_categorical = ug_cpu_sample_categorical,
